@@ -1,0 +1,17 @@
+//! mxharness: a conformance and load-testing harness for the Matrix protocol.
+//!
+//! Data flows one way:
+//! scenario files -> [`scenario`] (parse with spans) -> [`plan`] (validate, lower, select)
+//! -> [`runner`] (execute against a [`target`] through [`matrix`], judged by [`check`])
+//! -> [`results::RunReport`] -> [`report`] (JUnit, JSON, terminal summary).
+
+pub mod check;
+pub mod cli;
+pub mod exit_codes;
+pub mod matrix;
+pub mod plan;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod scenario;
+pub mod target;
