@@ -1,0 +1,82 @@
+//! The registry of typed operations (`call:` in a scenario step).
+//!
+//! Each operation turns JSON arguments (the step's `with:` after interpolation) into a
+//! ruma request, and judges a response by parsing it with the matching ruma response
+//! type: a body that ruma cannot parse "does not match the spec schema".
+
+mod glue;
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+pub use glue::{OpContext, TypedOp};
+
+/// A failure to turn arguments into an HTTP request.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct BuildError {
+    /// JSON pointer into the arguments where the problem is ("" for the whole object).
+    pub pointer: String,
+    /// What is wrong, in one sentence.
+    pub message: String,
+}
+
+/// A response that does not parse as the endpoint's ruma response type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("response does not match the spec schema: {detail}")]
+pub struct SchemaMismatch {
+    /// The parse error, as ruma (or serde) reported it.
+    pub detail: String,
+}
+
+/// One typed operation.
+pub trait Operation: Send + Sync {
+    /// The name used in scenario files (`call: NAME`).
+    fn name(&self) -> &'static str;
+    /// One line saying what it does.
+    fn summary(&self) -> &'static str;
+    /// HTTP method and path template of the endpoint, as the spec writes it.
+    fn endpoint(&self) -> (&'static str, &'static str);
+    /// JSON Schema of the arguments (`with:`).
+    fn args_schema(&self) -> schemars::Schema;
+    /// Build the HTTP request from interpolated arguments.
+    fn build(
+        &self,
+        args: &serde_json::Value,
+        ctx: &OpContext<'_>,
+    ) -> Result<http::Request<Vec<u8>>, BuildError>;
+    /// Parse a response with the ruma response type (or, for an error status, check the
+    /// standard error body).
+    fn check_response(&self, response: http::Response<&[u8]>) -> Result<(), SchemaMismatch>;
+}
+
+static REGISTRY: LazyLock<BTreeMap<&'static str, Box<dyn Operation>>> = LazyLock::new(|| {
+    let mut map: BTreeMap<&'static str, Box<dyn Operation>> = BTreeMap::new();
+    for op in all_ops() {
+        map.insert(op.name(), op);
+    }
+    map
+});
+
+fn all_ops() -> Vec<Box<dyn Operation>> {
+    let mut ops: Vec<Box<dyn Operation>> = Vec::new();
+    ops.extend(discovery::ops());
+    ops
+}
+
+/// Look an operation up by name.
+pub fn find(name: &str) -> Option<&'static dyn Operation> {
+    REGISTRY.get(name).map(|b| b.as_ref())
+}
+
+/// All operation names, sorted.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.keys().copied()
+}
+
+/// All operations, sorted by name.
+pub fn all() -> impl Iterator<Item = &'static dyn Operation> {
+    REGISTRY.values().map(|b| b.as_ref())
+}
+
+mod discovery;

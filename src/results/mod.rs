@@ -1,0 +1,217 @@
+//! The run's results: [`RunReport`] is the single, versioned source from which every
+//! report format is rendered. Secrets are redacted before anything lands here
+//! (see [`redact`]).
+
+pub mod redact;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the `report.json` format. Bump on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything one run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Always [`FORMAT_VERSION`] when written by this build.
+    pub format_version: u32,
+    /// Tool name and version that produced the report.
+    pub tool: ToolInfo,
+    /// When the run happened and how long it took.
+    pub run: RunInfo,
+    /// What was tested.
+    pub target: TargetInfo,
+    /// Counts over all scenarios.
+    pub summary: Summary,
+    /// Per-area scores, sorted by area.
+    pub areas: Vec<AreaScore>,
+    /// One entry per selected scenario, sorted by id.
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+/// Tool identification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    /// "mxharness".
+    pub name: String,
+    /// Crate version.
+    pub version: String,
+}
+
+/// Run timing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// RFC 3339 UTC timestamp of the start.
+    pub started_at: String,
+    /// Wall time of the whole run in milliseconds.
+    pub duration_ms: u64,
+    /// Scenario paths given on the command line.
+    pub paths: Vec<String>,
+    /// `--filter` expression, if any.
+    pub filter: Option<String>,
+    /// Number of parallel jobs.
+    pub jobs: usize,
+}
+
+/// The system under test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// "url" or "spawned-synapse".
+    pub kind: String,
+    /// Base URL of the client-server API.
+    pub base_url: String,
+    /// The server name users were created on.
+    pub server_name: String,
+    /// Implementation and version, when the server says.
+    pub server_version: Option<String>,
+    /// `versions` from `/_matrix/client/versions`.
+    pub spec_versions: Vec<String>,
+    /// How users were provisioned: "shared-secret", "open" or "token".
+    pub registration: String,
+}
+
+/// Counts by outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Scenarios selected.
+    pub total: usize,
+    /// Passed.
+    pub passed: usize,
+    /// A check failed.
+    pub failed: usize,
+    /// The scenario could not run (setup or harness problem).
+    pub errored: usize,
+    /// Not run, with a reason.
+    pub skipped: usize,
+}
+
+/// An "Are We Synapse Yet" style score for one area.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaScore {
+    /// Area id as written in scenarios (e.g. "messaging").
+    pub area: String,
+    /// Passed scenarios.
+    pub passed: usize,
+    /// Scenarios that ran (skips excluded).
+    pub ran: usize,
+    /// Skipped scenarios.
+    pub skipped: usize,
+}
+
+/// The outcome of one scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every step's expectations held.
+    Passed,
+    /// An expectation did not hold (including a broken or unreachable server).
+    Failed,
+    /// The scenario could not be run (e.g. users could not be provisioned).
+    Errored,
+    /// Not run; see `skip_reason`.
+    Skipped,
+}
+
+/// The result of one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// Scenario id (`cs/messaging/send-text`).
+    pub id: String,
+    /// Human title.
+    pub title: String,
+    /// Spec area.
+    pub area: String,
+    /// Scenario file, relative to the working directory.
+    pub file: String,
+    /// Tags, including behaviour IDs.
+    pub tags: Vec<String>,
+    /// Spec version the behaviour appeared in.
+    pub spec_since: Option<String>,
+    /// Spec section (URL fragment or path).
+    pub spec_section: Option<String>,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Wall time in milliseconds (setup included).
+    pub duration_ms: u64,
+    /// Per-step results, in order, up to and including the first failing step.
+    pub steps: Vec<StepResult>,
+    /// Why it failed or errored.
+    pub failure: Option<Failure>,
+    /// Why it was skipped.
+    pub skip_reason: Option<String>,
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepResult {
+    /// 1-based step number.
+    pub index: usize,
+    /// What the step does: `alice: call send` or `request PUT /_matrix/...`.
+    pub label: String,
+    /// Passed or failed.
+    pub passed: bool,
+    /// Wall time including every `eventually` attempt.
+    pub duration_ms: u64,
+    /// How many times it was sent (more than 1 under `eventually`).
+    pub attempts: u32,
+}
+
+/// Why a scenario failed or errored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// 1-based number of the failing step (0 for setup).
+    pub step: usize,
+    /// `file:line:col` of the failing step or expectation.
+    pub location: String,
+    /// Kind: "status", "errcode", "body", "schema", "transport", "timeout", "setup", ...
+    pub kind: String,
+    /// One-line message.
+    pub message: String,
+    /// What was expected, rendered.
+    pub expected: Option<String>,
+    /// What was seen, rendered.
+    pub actual: Option<String>,
+    /// Every check of the step that failed (the first is repeated in the fields above).
+    pub checks: Vec<CheckFailure>,
+    /// HTTP exchanges of the failing step (last attempt), secrets redacted.
+    pub transcript: Vec<Exchange>,
+}
+
+/// One failed check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckFailure {
+    /// `file:line:col` of the expectation.
+    pub location: String,
+    /// Kind, as in [`Failure::kind`].
+    pub kind: String,
+    /// One-line message.
+    pub message: String,
+    /// What was expected.
+    pub expected: Option<String>,
+    /// What was seen.
+    pub actual: Option<String>,
+}
+
+/// One HTTP request and its response, as the harness saw them (secrets redacted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// HTTP method.
+    pub method: String,
+    /// Full URL, query included.
+    pub url: String,
+    /// Request headers (sorted; Authorization redacted).
+    pub request_headers: BTreeMap<String, String>,
+    /// Request body as text (truncated).
+    pub request_body: Option<String>,
+    /// Response status, if a response came.
+    pub status: Option<u16>,
+    /// Response headers (sorted).
+    pub response_headers: BTreeMap<String, String>,
+    /// Response body as text (truncated).
+    pub response_body: Option<String>,
+    /// Transport error (connection refused, reset, timeout), if any.
+    pub error: Option<String>,
+    /// Time from sending to the end of the response body.
+    pub duration_ms: u64,
+}

@@ -1,0 +1,1 @@
+//! Secret redaction: placeholder, filled in with the runner.
