@@ -1,1 +1,185 @@
-//! placeholder
+//! The executable plan: scenarios after validation and lowering, and selection by filter.
+
+pub mod filter;
+pub mod lower;
+pub mod template;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::matrix::ops::Operation;
+use crate::scenario::model::JsonType;
+
+pub use lower::{LoadOutcome, load};
+
+/// A validated scenario, ready to run.
+#[derive(Clone)]
+pub struct ScenarioPlan {
+    /// Unique id.
+    pub id: String,
+    /// Human title.
+    pub title: String,
+    /// Spec area.
+    pub area: String,
+    /// File as shown to the user.
+    pub file: String,
+    /// `file:line:col` of the scenario's `id`.
+    pub location: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Spec version the behaviour appeared in.
+    pub spec_since: Option<String>,
+    /// Spec section.
+    pub spec_section: Option<String>,
+    /// Lowest spec version the server must advertise, as (major, minor).
+    pub requires_spec: Option<(u32, u32)>,
+    /// Unstable features the server must advertise.
+    pub requires_unstable: Vec<String>,
+    /// Actors, sorted by name.
+    pub actors: Vec<ActorPlan>,
+    /// Scenario variables set at start, in order.
+    pub vars: Vec<(String, String)>,
+    /// Steps in order.
+    pub steps: Vec<StepPlan>,
+}
+
+impl std::fmt::Debug for ScenarioPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScenarioPlan").field("id", &self.id).field("steps", &self.steps.len()).finish()
+    }
+}
+
+/// A user the scenario acts as.
+#[derive(Debug, Clone)]
+pub struct ActorPlan {
+    /// Name used in `as:` and `${name.field}`.
+    pub name: String,
+    /// Register as a server admin.
+    pub admin: bool,
+}
+
+/// One step.
+#[derive(Clone)]
+pub struct StepPlan {
+    /// 1-based index.
+    pub index: usize,
+    /// Label for reports: the step's name or a description of the action.
+    pub label: String,
+    /// `file:line:col` of the step.
+    pub location: String,
+    /// Acting user.
+    pub actor: Option<String>,
+    /// Token override (template).
+    pub token: Option<String>,
+    /// What to send.
+    pub action: Action,
+    /// What to expect.
+    pub expect: ExpectPlan,
+    /// Variables to capture: (name, pointer template, location).
+    pub captures: Vec<(String, String, String)>,
+    /// Poll until expectations hold.
+    pub eventually: Option<Eventually>,
+    /// Per-exchange timeout override.
+    pub timeout: Option<Duration>,
+}
+
+/// What a step sends.
+#[derive(Clone)]
+pub enum Action {
+    /// A typed operation with templated arguments.
+    Call {
+        /// The operation.
+        op: &'static dyn Operation,
+        /// Arguments (strings may hold `${...}`).
+        args: Value,
+    },
+    /// A raw HTTP request.
+    Request(RequestPlan),
+}
+
+/// A raw HTTP request (all strings are templates).
+#[derive(Debug, Clone)]
+pub struct RequestPlan {
+    /// Method.
+    pub method: http::Method,
+    /// Path below the base URL.
+    pub path: String,
+    /// Query parameters.
+    pub query: Vec<(String, String)>,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Body,
+}
+
+/// Body of a raw request.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// No body.
+    None,
+    /// JSON (templated).
+    Json(Value),
+    /// Raw text (templated), sent as `application/json`.
+    Raw(String),
+}
+
+/// Polling settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Eventually {
+    /// Deadline.
+    pub within: Duration,
+    /// Pause between attempts.
+    pub interval: Duration,
+}
+
+/// Expectations on a response.
+#[derive(Debug, Clone, Default)]
+pub struct ExpectPlan {
+    /// Exact status and where it was written; `None` means "any 2xx".
+    pub status: Option<(u16, String)>,
+    /// Expected errcode and where it was written.
+    pub errcode: Option<(String, String)>,
+    /// Body matchers.
+    pub body: Vec<BodyCheck>,
+    /// Where the `expect` block is (or the step, when there is none).
+    pub location: String,
+}
+
+/// Matchers at one JSON pointer.
+#[derive(Debug, Clone)]
+pub struct BodyCheck {
+    /// JSON pointer (template).
+    pub pointer: String,
+    /// `file:line:col` of the pointer key.
+    pub location: String,
+    /// The predicates.
+    pub predicates: Vec<Predicate>,
+}
+
+/// One predicate on a JSON value (values are templates, interpolated at run time).
+#[derive(Debug, Clone)]
+pub enum Predicate {
+    /// Exactly equal.
+    Equals(Value),
+    /// Not equal.
+    NotEquals(Value),
+    /// Present (`true`) or absent (`false`).
+    Exists(bool),
+    /// JSON type.
+    Type(JsonType),
+    /// String matching a regex (template, compiled at run time).
+    Regex(String),
+    /// Containment.
+    Contains(Value),
+    /// No containment.
+    NotContains(Value),
+    /// Length of an array, object or string.
+    Length(u64),
+}
+
+impl std::fmt::Debug for StepPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepPlan").field("index", &self.index).field("label", &self.label).finish()
+    }
+}

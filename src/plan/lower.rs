@@ -1,0 +1,534 @@
+//! Lowering: scenario files -> validated [`ScenarioPlan`]s, collecting every problem in
+//! every file (YAML syntax, shape against the JSON Schema, then meaning: unknown operations
+//! and actors, undefined variables, bad regexes, durations and pointers).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::template;
+use super::{
+    Action, ActorPlan, Body, BodyCheck, Eventually, ExpectPlan, Predicate, RequestPlan,
+    ScenarioPlan, StepPlan,
+};
+use crate::matrix::ops;
+use crate::scenario::diagnostics::Problem;
+use crate::scenario::model::{self, RawMatcher, RawScenario, RawStep};
+use crate::scenario::node::{self, Node, Pos};
+use crate::scenario::schema_check::{self, CheckOptions, did_you_mean};
+use crate::scenario::source::{self, SourceError, SourceFile};
+
+/// Fields every actor exposes as `${actor.field}`.
+pub const ACTOR_FIELDS: &[&str] = &["user_id", "localpart", "password", "access_token", "device_id"];
+/// Variables always defined.
+pub const BUILTINS: &[&str] = &["uuid", "server_name"];
+
+/// What loading a set of paths produced.
+#[derive(Debug, Default)]
+pub struct LoadOutcome {
+    /// Every file read (kept for rendering diagnostics).
+    pub sources: Vec<SourceFile>,
+    /// Valid scenarios, sorted by id.
+    pub scenarios: Vec<ScenarioPlan>,
+    /// Every problem found, in file order.
+    pub problems: Vec<Problem>,
+}
+
+static SCENARIO_SCHEMA: LazyLock<Value> =
+    LazyLock::new(|| serde_json::to_value(model::json_schema()).unwrap_or(Value::Bool(true)));
+static ID_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$").expect("static regex")
+});
+static AREA_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9_-]*$").expect("static regex"));
+static NAME_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z_][a-z0-9_]*$").expect("static regex"));
+static VERSION_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d+)\.(\d+)$").expect("static regex"));
+
+/// Read, validate and lower every scenario file under `paths`.
+pub fn load(paths: &[PathBuf]) -> Result<LoadOutcome, SourceError> {
+    let files = source::discover(paths)?;
+    let mut out = LoadOutcome::default();
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    for path in files {
+        let file = source::read(&path)?;
+        let mut problems = Vec::new();
+        if let Some(plan) = lower_file(&file, &mut problems) {
+            if let Some(first) = ids.get(&plan.id) {
+                let pos = plan_id_pos(&file);
+                problems.push(Problem::new(
+                    &file,
+                    pos,
+                    format!("duplicate scenario id `{}`", plan.id),
+                    Some(format!("it is already used by {first}")),
+                ));
+            } else {
+                ids.insert(plan.id.clone(), plan.location.clone());
+                out.scenarios.push(plan);
+            }
+        }
+        out.problems.extend(problems);
+        out.sources.push(file);
+    }
+    out.scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+fn plan_id_pos(file: &SourceFile) -> Pos {
+    node::parse(&file.text).map(|n| n.locate("/id", false)).unwrap_or_default()
+}
+
+/// Lower one file; problems are appended, `None` when the file is invalid.
+pub fn lower_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<ScenarioPlan> {
+    let root = match node::parse(&file.text) {
+        Ok(root) => root,
+        Err((message, pos)) => {
+            problems.push(Problem::new(file, pos.unwrap_or_default(), format!("invalid YAML: {message}"), None));
+            return None;
+        }
+    };
+    let before = problems.len();
+    for p in schema_check::check(&root, &SCENARIO_SCHEMA, CheckOptions::default()) {
+        problems.push(Problem::new(file, root.locate(&p.pointer, p.at_key), p.message, p.help));
+    }
+    if problems.len() > before {
+        return None;
+    }
+    let raw: RawScenario = match serde_json::from_value(root.to_json()) {
+        Ok(raw) => raw,
+        Err(e) => {
+            problems.push(Problem::new(file, root.pos, format!("invalid scenario: {e}"), None));
+            return None;
+        }
+    };
+    let mut cx = Lowering { file, root: &root, problems: Vec::new() };
+    let plan = cx.scenario(raw);
+    let ok = cx.problems.is_empty();
+    problems.extend(cx.problems);
+    ok.then_some(plan)
+}
+
+struct Lowering<'a> {
+    file: &'a SourceFile,
+    root: &'a Node,
+    problems: Vec<Problem>,
+}
+
+impl Lowering<'_> {
+    fn at(&self, pointer: &str) -> Pos {
+        self.root.locate(pointer, false)
+    }
+
+    fn loc(&self, pointer: &str) -> String {
+        let pos = self.at(pointer);
+        format!("{}:{}:{}", self.file.display(), pos.line.max(1), pos.col.max(1))
+    }
+
+    fn problem(&mut self, pointer: &str, message: impl Into<String>, help: Option<String>) {
+        let pos = self.at(pointer);
+        self.problems.push(Problem::new(self.file, pos, message, help));
+    }
+
+    fn key_problem(&mut self, pointer: &str, message: impl Into<String>, help: Option<String>) {
+        let pos = self.root.locate(pointer, true);
+        self.problems.push(Problem::new(self.file, pos, message, help));
+    }
+
+    fn scenario(&mut self, raw: RawScenario) -> ScenarioPlan {
+        if raw.schema != model::SCHEMA_VERSION {
+            self.problem(
+                "/schema",
+                format!("unsupported scenario format {}; this mxharness reads format {}", raw.schema, model::SCHEMA_VERSION),
+                None,
+            );
+        }
+        if !ID_RE.is_match(&raw.id) {
+            self.problem("/id", "invalid id", Some("use lowercase segments separated by '/', e.g. cs/messaging/send-text".into()));
+        }
+        if !AREA_RE.is_match(&raw.area) {
+            self.problem("/area", "invalid area", Some("use a lowercase word, e.g. messaging".into()));
+        }
+        if raw.title.trim().is_empty() {
+            self.problem("/title", "the title is empty", None);
+        }
+        if let Some(spec) = &raw.spec {
+            if !VERSION_RE.is_match(&spec.since) {
+                self.problem("/spec/since", format!("invalid spec version {:?}", spec.since), Some("write it as \"1.1\"".into()));
+            }
+        }
+        let requires_spec = raw.requires.as_ref().and_then(|r| r.spec.as_ref()).and_then(|v| {
+            let parsed = parse_version(v);
+            if parsed.is_none() {
+                self.problem("/requires/spec", format!("invalid spec version {v:?}"), Some("write it as \"1.3\"".into()));
+            }
+            parsed
+        });
+        if raw.steps.is_empty() {
+            self.problem("/steps", "a scenario needs at least one step", None);
+        }
+
+        let mut actors = Vec::new();
+        for (name, actor) in &raw.actors {
+            if !NAME_RE.is_match(name) || BUILTINS.contains(&name.as_str()) {
+                self.key_problem(&format!("/actors/{name}"), format!("invalid actor name `{name}`"), Some("use a lowercase name such as alice".into()));
+            }
+            actors.push(ActorPlan { name: name.clone(), admin: actor.admin });
+        }
+        let actor_names: BTreeSet<&str> = raw.actors.keys().map(String::as_str).collect();
+
+        let mut defined: BTreeSet<String> = BUILTINS.iter().map(|s| (*s).to_owned()).collect();
+        for a in &actor_names {
+            for f in ACTOR_FIELDS {
+                defined.insert(format!("{a}.{f}"));
+            }
+        }
+        let mut vars = Vec::new();
+        for (name, value) in &raw.vars {
+            let pointer = format!("/vars/{name}");
+            self.check_name(&pointer, name, &actor_names);
+            self.check_refs_str(&pointer, value, &defined);
+            defined.insert(name.clone());
+            vars.push((name.clone(), value.clone()));
+        }
+
+        let mut steps = Vec::new();
+        for (i, step) in raw.steps.iter().enumerate() {
+            if let Some(s) = self.step(i, step, &actor_names, &mut defined) {
+                steps.push(s);
+            }
+        }
+
+        ScenarioPlan {
+            location: self.loc("/id"),
+            id: raw.id,
+            title: raw.title,
+            area: raw.area,
+            file: self.file.display(),
+            tags: raw.tags,
+            spec_since: raw.spec.as_ref().map(|s| s.since.clone()),
+            spec_section: raw.spec.and_then(|s| s.section),
+            requires_spec,
+            requires_unstable: raw.requires.map(|r| r.unstable_features).unwrap_or_default(),
+            actors,
+            vars,
+            steps,
+        }
+    }
+
+    fn check_name(&mut self, pointer: &str, name: &str, actors: &BTreeSet<&str>) {
+        if !NAME_RE.is_match(name) {
+            self.key_problem(pointer, format!("invalid variable name `{name}`"), Some("use lowercase letters, digits and `_`".into()));
+        } else if BUILTINS.contains(&name) || actors.contains(name) {
+            self.key_problem(pointer, format!("`{name}` is already defined (a built-in variable or an actor)"), None);
+        }
+    }
+
+    fn check_refs_str(&mut self, pointer: &str, s: &str, defined: &BTreeSet<String>) {
+        match template::references(s) {
+            Ok(refs) => {
+                for r in refs {
+                    self.check_ref(pointer, r, defined);
+                }
+            }
+            Err(e) => self.problem(pointer, e.to_string(), None),
+        }
+    }
+
+    fn check_refs_value(&mut self, pointer: &str, v: &Value, defined: &BTreeSet<String>) {
+        match v {
+            Value::String(s) => self.check_refs_str(pointer, s, defined),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.check_refs_value(&format!("{pointer}/{i}"), item, defined);
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    let child = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    self.check_refs_str(&child, k, defined);
+                    self.check_refs_value(&child, item, defined);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_ref(&mut self, pointer: &str, name: &str, defined: &BTreeSet<String>) {
+        if !defined.contains(name) {
+            let help = did_you_mean(name, defined.iter().map(String::as_str))
+                .map(|c| format!("did you mean `${{{c}}}`?"))
+                .or_else(|| Some("variables come from `vars`, earlier `capture`s, actors (`${alice.user_id}`) and the built-ins `${uuid}` and `${server_name}`".into()));
+            self.problem(pointer, format!("undefined variable `${{{name}}}`"), help);
+        }
+    }
+
+    fn step(
+        &mut self,
+        i: usize,
+        raw: &RawStep,
+        actors: &BTreeSet<&str>,
+        defined: &mut BTreeSet<String>,
+    ) -> Option<StepPlan> {
+        let base = format!("/steps/{i}");
+        let before = self.problems.len();
+        if let Some(actor) = &raw.actor {
+            if !actors.contains(actor.as_str()) {
+                let help = did_you_mean(actor, actors.iter().copied())
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .or_else(|| Some("declare it under `actors:`".into()));
+                self.problem(&format!("{base}/as"), format!("unknown actor `{actor}`"), help);
+            }
+        }
+        if let Some(token) = &raw.token {
+            self.check_refs_str(&format!("{base}/token"), token, defined);
+        }
+        let action = match (&raw.call, &raw.request) {
+            (Some(_), Some(_)) => {
+                self.problem(&base, "a step has either `call` or `request`, not both", None);
+                None
+            }
+            (None, None) => {
+                self.problem(&base, "a step needs `call` (a typed operation) or `request` (raw HTTP)", None);
+                None
+            }
+            (Some(name), None) => self.call(&base, name, raw.with.as_ref(), defined),
+            (None, Some(req)) => {
+                if raw.with.is_some() {
+                    self.key_problem(&format!("{base}/with"), "`with` only goes with `call`", Some("put the body under `request.json`".into()));
+                }
+                self.request(&base, req, defined)
+            }
+        };
+        let expect = self.expect(&base, raw, defined);
+        let timeout = raw.timeout.as_ref().and_then(|t| self.duration(&format!("{base}/timeout"), t));
+        let eventually = raw.eventually.as_ref().and_then(|e| {
+            let within = self.duration(&format!("{base}/eventually/within"), &e.within)?;
+            let interval = match &e.interval {
+                Some(i) => self.duration(&format!("{base}/eventually/interval"), i)?,
+                None => Duration::from_millis(100),
+            };
+            Some(Eventually { within, interval })
+        });
+        let mut captures = Vec::new();
+        for (name, pointer) in &raw.capture {
+            let p = format!("{base}/capture/{name}");
+            self.check_name(&p, name, actors);
+            self.check_refs_str(&p, pointer, defined);
+            if !(pointer.is_empty() || pointer.starts_with('/')) {
+                self.problem(&p, format!("capture pointer {pointer:?} must start with '/'"), Some(format!("write /{pointer}")));
+            }
+            captures.push((name.clone(), pointer.clone(), self.loc(&p)));
+        }
+        // Captures are visible from the next step on.
+        for (name, _, _) in &captures {
+            defined.insert(name.clone());
+        }
+        let action = action?;
+        if self.problems.len() > before {
+            return None;
+        }
+        let label = raw.name.clone().unwrap_or_else(|| describe(&action, raw.actor.as_deref()));
+        Some(StepPlan {
+            index: i + 1,
+            label,
+            location: self.loc(&base),
+            actor: raw.actor.clone(),
+            token: raw.token.clone(),
+            action,
+            expect,
+            captures,
+            eventually,
+            timeout,
+        })
+    }
+
+    fn call(&mut self, base: &str, name: &str, with: Option<&Value>, defined: &BTreeSet<String>) -> Option<Action> {
+        let Some(op) = ops::find(name) else {
+            let help = did_you_mean(name, ops::names())
+                .map(|c| format!("did you mean `{c}`?"))
+                .or_else(|| Some("`mxharness ops` lists the typed operations".into()));
+            self.problem(&format!("{base}/call"), format!("unknown operation `{name}`"), help);
+            return None;
+        };
+        let args = with.cloned().unwrap_or_else(|| Value::Object(Default::default()));
+        let with_pointer = format!("{base}/with");
+        if !args.is_object() {
+            self.problem(&with_pointer, "`with` must be a mapping of arguments", None);
+            return None;
+        }
+        if let Some(with_node) = with.and_then(|_| self.node_at(&with_pointer)) {
+            let schema = serde_json::to_value(op.args_schema()).unwrap_or(Value::Bool(true));
+            let opts = CheckOptions { placeholders_match_anything: true };
+            for p in schema_check::check(with_node, &schema, opts) {
+                let pointer = format!("{with_pointer}{}", p.pointer);
+                let pos = self.root.locate(&pointer, p.at_key);
+                self.problems.push(Problem::new(self.file, pos, format!("{} (in the arguments of `{name}`)", p.message), p.help));
+            }
+        }
+        self.check_refs_value(&with_pointer, &args, defined);
+        Some(Action::Call { op, args })
+    }
+
+    fn node_at(&self, pointer: &str) -> Option<&Node> {
+        let mut node = self.root;
+        for seg in pointer.split('/').skip(1) {
+            let seg = seg.replace("~1", "/").replace("~0", "~");
+            node = match &node.value {
+                node::NodeValue::Map(_) => node.get(&seg)?.1,
+                node::NodeValue::Seq(items) => items.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
+    fn request(&mut self, base: &str, req: &model::RawRequest, defined: &BTreeSet<String>) -> Option<Action> {
+        let p = format!("{base}/request");
+        let method = match http::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes()) {
+            Ok(m) => Some(m),
+            Err(_) => {
+                self.problem(&format!("{p}/method"), format!("invalid HTTP method {:?}", req.method), None);
+                None
+            }
+        };
+        if !req.path.starts_with('/') {
+            self.problem(&format!("{p}/path"), "the path must start with '/'", Some("it is appended to the target's base URL".into()));
+        }
+        self.check_refs_str(&format!("{p}/path"), &req.path, defined);
+        for (k, v) in &req.query {
+            self.check_refs_str(&format!("{p}/query/{k}"), v, defined);
+        }
+        for (k, v) in &req.headers {
+            self.check_refs_str(&format!("{p}/headers/{k}"), v, defined);
+        }
+        let body = match (&req.json, &req.body) {
+            (Some(_), Some(_)) => {
+                self.problem(&p, "a request has `json` or `body`, not both", None);
+                Body::None
+            }
+            (Some(json), None) => {
+                self.check_refs_value(&format!("{p}/json"), json, defined);
+                Body::Json(json.clone())
+            }
+            (None, Some(text)) => {
+                self.check_refs_str(&format!("{p}/body"), text, defined);
+                Body::Raw(text.clone())
+            }
+            (None, None) => Body::None,
+        };
+        Some(Action::Request(RequestPlan {
+            method: method?,
+            path: req.path.clone(),
+            query: req.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            headers: req.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            body,
+        }))
+    }
+
+    fn expect(&mut self, base: &str, raw: &RawStep, defined: &BTreeSet<String>) -> ExpectPlan {
+        let p = format!("{base}/expect");
+        let Some(expect) = &raw.expect else {
+            return ExpectPlan { location: self.loc(base), ..ExpectPlan::default() };
+        };
+        let mut plan = ExpectPlan { location: self.loc(&p), ..ExpectPlan::default() };
+        if let Some(status) = expect.status {
+            if !(100..=599).contains(&status) {
+                self.problem(&format!("{p}/status"), format!("{status} is not an HTTP status"), None);
+            }
+            plan.status = Some((status, self.loc(&format!("{p}/status"))));
+        }
+        if let Some(errcode) = &expect.errcode {
+            plan.errcode = Some((errcode.clone(), self.loc(&format!("{p}/errcode"))));
+        }
+        for (pointer, matcher) in &expect.body {
+            let mp = format!("{p}/body/{}", pointer.replace('~', "~0").replace('/', "~1"));
+            self.check_refs_str(&mp, pointer, defined);
+            if !(pointer.is_empty() || pointer.starts_with('/')) {
+                self.key_problem(&mp, format!("JSON pointer {pointer:?} must start with '/' (or be \"\" for the whole body)"), Some(format!("write /{pointer}")));
+            }
+            let predicates = self.predicates(&mp, matcher, defined);
+            plan.body.push(BodyCheck { pointer: pointer.clone(), location: self.root_key_loc(&mp), predicates });
+        }
+        plan
+    }
+
+    fn root_key_loc(&self, pointer: &str) -> String {
+        let pos = self.root.locate(pointer, true);
+        format!("{}:{}:{}", self.file.display(), pos.line.max(1), pos.col.max(1))
+    }
+
+    fn predicates(&mut self, mp: &str, m: &RawMatcher, defined: &BTreeSet<String>) -> Vec<Predicate> {
+        let mut out = Vec::new();
+        let mut value_pred = |this: &mut Self, key: &str, v: &Option<Value>, make: fn(Value) -> Predicate| {
+            if let Some(v) = v {
+                this.check_refs_value(&format!("{mp}/{key}"), v, defined);
+                out.push(make(v.clone()));
+            }
+        };
+        value_pred(self, "equals", &m.equals, Predicate::Equals);
+        value_pred(self, "not_equals", &m.not_equals, Predicate::NotEquals);
+        value_pred(self, "contains", &m.contains, Predicate::Contains);
+        value_pred(self, "not_contains", &m.not_contains, Predicate::NotContains);
+        match (m.exists, m.absent) {
+            (Some(e), Some(a)) if e == a => {
+                self.problem(mp, "`exists` and `absent` contradict each other", None);
+            }
+            (Some(e), _) => out.push(Predicate::Exists(e)),
+            (None, Some(a)) => out.push(Predicate::Exists(!a)),
+            (None, None) => {}
+        }
+        if let Some(t) = m.json_type {
+            out.push(Predicate::Type(t));
+        }
+        if let Some(re) = &m.regex {
+            self.check_refs_str(&format!("{mp}/regex"), re, defined);
+            if !re.contains("${") {
+                if let Err(e) = Regex::new(re) {
+                    self.problem(&format!("{mp}/regex"), format!("invalid regular expression: {e}"), None);
+                }
+            }
+            out.push(Predicate::Regex(re.clone()));
+        }
+        if let Some(n) = m.length {
+            out.push(Predicate::Length(n));
+        }
+        if out.is_empty() {
+            self.problem(mp, "this matcher checks nothing", Some("use equals, not_equals, exists, absent, type, regex, contains, not_contains or length".into()));
+        }
+        out
+    }
+
+    fn duration(&mut self, pointer: &str, text: &str) -> Option<Duration> {
+        match humantime::parse_duration(text) {
+            Ok(d) if d > Duration::ZERO => Some(d),
+            Ok(_) => {
+                self.problem(pointer, "the duration must be positive", None);
+                None
+            }
+            Err(e) => {
+                self.problem(pointer, format!("invalid duration {text:?}: {e}"), Some("write e.g. 500ms, 5s or 1m".into()));
+                None
+            }
+        }
+    }
+}
+
+/// Parse "1.11" into (1, 11); also accepts a leading `v` ("v1.11").
+pub fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let caps = VERSION_RE.captures(v)?;
+    Some((caps[1].parse().ok()?, caps[2].parse().ok()?))
+}
+
+fn describe(action: &Action, actor: Option<&str>) -> String {
+    let who = actor.map(|a| format!("{a}: ")).unwrap_or_default();
+    match action {
+        Action::Call { op, .. } => format!("{who}call {}", op.name()),
+        Action::Request(r) => format!("{who}request {} {}", r.method, r.path),
+    }
+}

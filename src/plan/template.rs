@@ -1,0 +1,198 @@
+//! `${name}` interpolation inside strings. A string that is exactly one placeholder takes the
+//! variable's JSON value (so numbers and objects keep their type); otherwise values are
+//! spliced in as text. `$${` writes a literal `${`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// A piece of a template string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// Literal text.
+    Text(std::borrow::Cow<'a, str>),
+    /// A `${name}` reference.
+    Var(&'a str),
+}
+
+/// A malformed template.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// `${` without `}`.
+    #[error("unclosed `${{` in {0:?}")]
+    Unclosed(String),
+    /// `${}` or a name with characters outside `[A-Za-z0-9_.-]`.
+    #[error("invalid variable name {0:?}: use letters, digits, `_`, `-` and `.`")]
+    BadName(String),
+    /// A reference to a variable that is not defined.
+    #[error("undefined variable `${{{0}}}`")]
+    Undefined(String),
+}
+
+/// Split a template into pieces.
+pub fn parse(s: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    let mut text = String::new();
+    while let Some(i) = rest.find('$') {
+        text.push_str(&rest[..i]);
+        let after = &rest[i..];
+        if after.starts_with("$${") {
+            text.push_str("${");
+            rest = &after[3..];
+        } else if let Some(body) = after.strip_prefix("${") {
+            let Some(end) = body.find('}') else {
+                return Err(TemplateError::Unclosed(s.to_owned()));
+            };
+            let name = &body[..end];
+            if name.is_empty()
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            {
+                return Err(TemplateError::BadName(name.to_owned()));
+            }
+            if !text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut text).into()));
+            }
+            pieces.push(Piece::Var(name));
+            rest = &body[end + 1..];
+        } else {
+            text.push('$');
+            rest = &after[1..];
+        }
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text.into()));
+    }
+    Ok(pieces)
+}
+
+/// Every variable a string refers to.
+pub fn references(s: &str) -> Result<Vec<&str>, TemplateError> {
+    Ok(parse(s)?
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Var(v) => Some(v),
+            Piece::Text(_) => None,
+        })
+        .collect())
+}
+
+/// Every variable referenced anywhere in a JSON value (keys and string values).
+pub fn references_in_value(v: &Value, out: &mut Vec<String>) -> Result<(), TemplateError> {
+    match v {
+        Value::String(s) => out.extend(references(s)?.into_iter().map(str::to_owned)),
+        Value::Array(items) => {
+            for i in items {
+                references_in_value(i, out)?;
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.extend(references(k)?.into_iter().map(str::to_owned));
+                references_in_value(v, out)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Variables in scope while a scenario runs. `uuid` is special: a fresh value each use.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    values: BTreeMap<String, Value>,
+}
+
+impl Vars {
+    /// Set a variable.
+    pub fn set(&mut self, name: impl Into<String>, value: Value) {
+        self.values.insert(name.into(), value);
+    }
+
+    /// Look a variable up.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        if name == "uuid" {
+            return Some(Value::String(uuid::Uuid::new_v4().simple().to_string()));
+        }
+        self.values.get(name).cloned()
+    }
+
+    /// Interpolate a string into a JSON value (typed when the string is one placeholder).
+    pub fn value_of(&self, s: &str) -> Result<Value, TemplateError> {
+        let pieces = parse(s)?;
+        if let [Piece::Var(name)] = pieces.as_slice() {
+            return self.get(name).ok_or_else(|| TemplateError::Undefined((*name).to_owned()));
+        }
+        self.render(&pieces).map(Value::String)
+    }
+
+    /// Interpolate a string into a string.
+    pub fn text_of(&self, s: &str) -> Result<String, TemplateError> {
+        self.render(&parse(s)?)
+    }
+
+    fn render(&self, pieces: &[Piece<'_>]) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        for p in pieces {
+            match p {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Var(name) => match self.get(name) {
+                    Some(Value::String(s)) => out.push_str(&s),
+                    Some(other) => out.push_str(&other.to_string()),
+                    None => return Err(TemplateError::Undefined((*name).to_owned())),
+                },
+            }
+        }
+        Ok(out)
+    }
+
+    /// Interpolate every string (keys included) in a JSON value.
+    pub fn apply(&self, v: &Value) -> Result<Value, TemplateError> {
+        Ok(match v {
+            Value::String(s) => self.value_of(s)?,
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| self.apply(i)).collect::<Result<_, _>>()?)
+            }
+            Value::Object(map) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in map {
+                    out.insert(self.text_of(k)?, self.apply(v)?);
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn interpolation_keeps_types_for_whole_placeholders() {
+        let mut vars = Vars::default();
+        vars.set("n", json!(5));
+        vars.set("room", json!("!r:hs"));
+        assert_eq!(vars.value_of("${n}").expect("ok"), json!(5));
+        assert_eq!(vars.value_of("n=${n}").expect("ok"), json!("n=5"));
+        assert_eq!(vars.text_of("/rooms/${room}/x").expect("ok"), "/rooms/!r:hs/x");
+        assert_eq!(vars.text_of("a $${n} b $ c").expect("ok"), "a ${n} b $ c");
+        assert_eq!(
+            vars.apply(&json!({"${room}": ["${n}"]})).expect("ok"),
+            json!({"!r:hs": [5]})
+        );
+        assert_ne!(vars.value_of("${uuid}").expect("ok"), vars.value_of("${uuid}").expect("ok"));
+    }
+
+    #[test]
+    fn errors_are_reported() {
+        let vars = Vars::default();
+        assert_eq!(vars.text_of("${nope}"), Err(TemplateError::Undefined("nope".into())));
+        assert!(matches!(parse("a ${b"), Err(TemplateError::Unclosed(_))));
+        assert!(matches!(parse("${a b}"), Err(TemplateError::BadName(_))));
+        assert_eq!(references("${a.user_id}/${b}").expect("ok"), ["a.user_id", "b"]);
+    }
+}

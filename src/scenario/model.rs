@@ -1,0 +1,226 @@
+//! The raw scenario file model (format v1). It mirrors the YAML one to one; its JSON Schema
+//! (derived with schemars) both drives validation and is what `mxharness schema` prints.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer};
+
+/// The only scenario format version this build reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mxharness scenario (format v1)")]
+pub struct RawScenario {
+    /// Format version; must be 1.
+    pub schema: u32,
+    /// Stable, unique id: lowercase segments separated by '/', e.g. `cs/messaging/send-text`.
+    pub id: String,
+    /// One sentence saying what behaviour is checked.
+    pub title: String,
+    /// Spec area the scenario belongs to (e.g. `messaging`); results are scored per area.
+    pub area: String,
+    /// Where the behaviour is specified.
+    #[serde(default)]
+    pub spec: Option<RawSpec>,
+    /// Free tags: behaviour IDs from the coverage checklist (e.g. `CS-EVENTS-01`),
+    /// `complement:TestName`, `sytest:...`, `must`/`should`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Conditions the server must meet; the scenario is skipped (with the reason) otherwise.
+    #[serde(default)]
+    pub requires: Option<RawRequires>,
+    /// Users the scenario acts as. Each is a fresh user, registered for this run only.
+    #[serde(default)]
+    pub actors: BTreeMap<String, RawActor>,
+    /// Variables set once when the scenario starts (values may use `${uuid}`).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// The steps, run in order; the first failing step ends the scenario.
+    pub steps: Vec<RawStep>,
+}
+
+/// Where the behaviour is specified.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    /// Spec version the behaviour appeared in, e.g. "1.1" (quote it in YAML).
+    pub since: String,
+    /// Section of the spec, e.g. `client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid`.
+    #[serde(default)]
+    pub section: Option<String>,
+}
+
+/// What the server must advertise for the scenario to run.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequires {
+    /// Lowest spec version the server must advertise in `/versions`, e.g. "1.3".
+    #[serde(default)]
+    pub spec: Option<String>,
+    /// `unstable_features` that must be advertised as true.
+    #[serde(default)]
+    pub unstable_features: Vec<String>,
+}
+
+/// A user the scenario acts as.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawActor {
+    /// Create the user as a server admin (needs shared-secret provisioning).
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// One step: either a typed `call` or a raw `request`, then expectations and captures.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// What the step is for (shown in reports).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The actor whose access token is sent; without it the request is unauthenticated.
+    #[serde(default, rename = "as")]
+    pub actor: Option<String>,
+    /// An access token to send instead of the actor's (e.g. `${new_token}`).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// A typed operation (see `mxharness ops`); its response is parsed with ruma's type.
+    #[serde(default)]
+    pub call: Option<String>,
+    /// Arguments of the typed operation.
+    #[serde(default)]
+    pub with: Option<serde_json::Value>,
+    /// A raw HTTP request, for negative tests that a typed call cannot express.
+    #[serde(default)]
+    pub request: Option<RawRequest>,
+    /// What the response must look like. Without `status`, any 2xx is required.
+    #[serde(default)]
+    pub expect: Option<RawExpect>,
+    /// Variables to take from the response body: `name: /json/pointer`.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+    /// Re-send the step until its expectations hold, up to a deadline.
+    #[serde(default)]
+    pub eventually: Option<RawEventually>,
+    /// Timeout of one HTTP exchange, e.g. `10s` (default: the run's `--step-timeout`).
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// A raw HTTP request.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequest {
+    /// HTTP method: GET, PUT, POST, DELETE, ...
+    pub method: String,
+    /// Path (and optional query) below the server's base URL, e.g. `/_matrix/client/v3/sync`.
+    pub path: String,
+    /// Query parameters, added to the path.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body.
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// A raw text body, sent as is (e.g. malformed JSON).
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// Expectations on a response.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    /// Exact HTTP status.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// The Matrix `errcode` of an error response, e.g. `M_FORBIDDEN`.
+    #[serde(default)]
+    pub errcode: Option<String>,
+    /// Matchers on the JSON body, keyed by JSON pointer (`""` is the whole body).
+    #[serde(default)]
+    pub body: BTreeMap<String, RawMatcher>,
+}
+
+/// Predicates on the value at one JSON pointer; every one given must hold.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatcher {
+    /// The value equals this exactly.
+    #[serde(default, deserialize_with = "some_value")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub equals: Option<serde_json::Value>,
+    /// The value does not equal this.
+    #[serde(default, deserialize_with = "some_value")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub not_equals: Option<serde_json::Value>,
+    /// `true`: the pointer resolves; `false`: it does not.
+    #[serde(default)]
+    pub exists: Option<bool>,
+    /// `true`: the pointer does not resolve.
+    #[serde(default)]
+    pub absent: Option<bool>,
+    /// JSON type of the value.
+    #[serde(default, rename = "type")]
+    pub json_type: Option<JsonType>,
+    /// The value is a string matching this regular expression.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Arrays: some element includes this; strings: substring; objects: includes these keys.
+    #[serde(default, deserialize_with = "some_value")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub contains: Option<serde_json::Value>,
+    /// The opposite of `contains`.
+    #[serde(default, deserialize_with = "some_value")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub not_contains: Option<serde_json::Value>,
+    /// Number of elements (array), keys (object) or characters (string).
+    #[serde(default)]
+    pub length: Option<u64>,
+}
+
+/// JSON value types for `type:` matchers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonType {
+    /// A string.
+    String,
+    /// Any number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// true or false.
+    Boolean,
+    /// A JSON object.
+    Object,
+    /// A JSON array.
+    Array,
+    /// null.
+    Null,
+}
+
+/// Polling until expectations hold.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEventually {
+    /// Deadline, e.g. `5s`.
+    pub within: String,
+    /// Pause between attempts (default `100ms`).
+    #[serde(default)]
+    pub interval: Option<String>,
+}
+
+/// Keep an explicit `null` as `Some(Value::Null)` rather than `None`.
+fn some_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// The JSON Schema of a scenario file.
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(RawScenario)
+}
