@@ -1,1 +1,151 @@
-//! HTTP client placeholder
+//! The HTTP client every step goes through: sends an `http::Request`, never hangs (a
+//! timeout per exchange), never panics on a broken server, and records the exchange for
+//! the transcript.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::results::Exchange;
+
+/// Longest body kept in a transcript, in bytes.
+pub const MAX_TRANSCRIPT_BODY: usize = 16 * 1024;
+
+/// A response as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Status.
+    pub status: u16,
+    /// Headers, lowercase names.
+    pub headers: http::HeaderMap,
+    /// Whole body.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The body as JSON, if it is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// As an `http::Response` borrowing the body (for ruma's parsers).
+    pub fn as_http(&self) -> http::Response<&[u8]> {
+        let mut builder = http::Response::builder().status(self.status);
+        if let Some(h) = builder.headers_mut() {
+            *h = self.headers.clone();
+        }
+        builder.body(self.body.as_slice()).unwrap_or_else(|_| http::Response::new(self.body.as_slice()))
+    }
+}
+
+/// Shared HTTP client.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+}
+
+impl HttpClient {
+    /// A client with pooled connections and no proxy (targets are local or explicit).
+    pub fn new() -> Result<Self, String> {
+        let inner = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("mxharness/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
+        Ok(Self { inner })
+    }
+
+    /// Send a request with a timeout; the exchange is always returned, the response only
+    /// when one came.
+    pub async fn send(&self, request: http::Request<Vec<u8>>, timeout: Duration) -> (Exchange, Option<Received>) {
+        let (parts, body) = request.into_parts();
+        let mut exchange = Exchange {
+            method: parts.method.to_string(),
+            url: parts.uri.to_string(),
+            request_headers: headers_map(&parts.headers),
+            request_body: (!body.is_empty()).then(|| text(&body)),
+            status: None,
+            response_headers: BTreeMap::new(),
+            response_body: None,
+            error: None,
+            duration_ms: 0,
+        };
+        let started = Instant::now();
+        let url = parts.uri.to_string();
+        let send = self
+            .inner
+            .request(parts.method, url)
+            .headers(parts.headers)
+            .body(body)
+            .timeout(timeout)
+            .send();
+        let outcome = async {
+            let resp = send.await.map_err(describe_error)?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let bytes = resp.bytes().await.map_err(describe_error)?;
+            Ok::<_, String>(Received { status, headers, body: bytes.to_vec() })
+        };
+        // reqwest's timeout covers the body too; the outer one is a backstop.
+        let result = match tokio::time::timeout(timeout + Duration::from_secs(1), outcome).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("timed out after {}", humantime::format_duration(timeout))),
+        };
+        exchange.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match result {
+            Ok(received) => {
+                exchange.status = Some(received.status);
+                exchange.response_headers = headers_map(&received.headers);
+                exchange.response_body = Some(text(&received.body));
+                (exchange, Some(received))
+            }
+            Err(e) => {
+                exchange.error = Some(e);
+                (exchange, None)
+            }
+        }
+    }
+}
+
+fn describe_error(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the response body broke off"
+    } else {
+        "request failed"
+    };
+    let mut msg = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        msg.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    msg
+}
+
+fn headers_map(h: &http::HeaderMap) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for (k, v) in h {
+        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        map.entry(k.as_str().to_owned())
+            .and_modify(|e: &mut String| {
+                e.push_str(", ");
+                e.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    map
+}
+
+/// Body bytes as text for a transcript, cut at [`MAX_TRANSCRIPT_BODY`].
+pub fn text(body: &[u8]) -> String {
+    let cut = body.len().min(MAX_TRANSCRIPT_BODY);
+    let mut s = String::from_utf8_lossy(&body[..cut]).into_owned();
+    if body.len() > cut {
+        s.push_str(&format!("… ({} more bytes)", body.len() - cut));
+    }
+    s
+}

@@ -1,1 +1,125 @@
-//! placeholder
+//! Runs a plan: scenarios in parallel (bounded by `--jobs`), each with fresh users, steps in
+//! order, and reports each finished scenario as an event for live progress.
+
+mod request;
+mod scenario;
+mod step;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ruma::api::SupportedVersions;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::matrix::http_client::HttpClient;
+use crate::plan::ScenarioPlan;
+use crate::results::ScenarioResult;
+
+/// A user created for one scenario.
+#[derive(Clone)]
+pub struct UserInfo {
+    /// `@localpart:server`.
+    pub user_id: String,
+    /// Localpart.
+    pub localpart: String,
+    /// Password (secret).
+    pub password: String,
+    /// Access token (secret).
+    pub access_token: String,
+    /// Device ID.
+    pub device_id: String,
+}
+
+impl std::fmt::Debug for UserInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserInfo").field("user_id", &self.user_id).finish_non_exhaustive()
+    }
+}
+
+/// A boxed future, for the provisioning trait.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Creates users for scenarios (by the target's registration method).
+pub trait Provision: Send + Sync {
+    /// Create a user; the error says why, in one line.
+    fn create_user<'a>(&'a self, localpart: &'a str, password: &'a str, admin: bool) -> BoxFuture<'a, Result<UserInfo, String>>;
+}
+
+/// Everything a run needs to know about the target.
+pub struct RunContext {
+    /// Base URL of the client-server API (no trailing slash).
+    pub base_url: String,
+    /// Server name, for `${server_name}`.
+    pub server_name: String,
+    /// `/versions` as ruma understands it (chooses endpoint paths).
+    pub versions: SupportedVersions,
+    /// `versions` as advertised.
+    pub spec_versions: Vec<String>,
+    /// `unstable_features` as advertised.
+    pub unstable_features: BTreeMap<String, bool>,
+    /// How users are made.
+    pub provisioner: Arc<dyn Provision>,
+    /// The HTTP client.
+    pub http: HttpClient,
+    /// Default timeout of one exchange.
+    pub step_timeout: Duration,
+}
+
+/// Run every scenario, at most `jobs` at a time; `on_done` is called as each finishes.
+/// Results come back sorted by scenario id.
+pub async fn run(
+    plans: Vec<ScenarioPlan>,
+    ctx: Arc<RunContext>,
+    jobs: usize,
+    on_done: Arc<dyn Fn(&ScenarioResult) + Send + Sync>,
+) -> Vec<ScenarioResult> {
+    let limit = Arc::new(Semaphore::new(jobs.max(1)));
+    let mut set = JoinSet::new();
+    for plan in plans {
+        let ctx = Arc::clone(&ctx);
+        let limit = Arc::clone(&limit);
+        let on_done = Arc::clone(&on_done);
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let result = scenario::run_scenario(&plan, &ctx).await;
+            on_done(&result);
+            result
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(r) => results.push(r),
+            Err(e) => {
+                // A panic inside a scenario is a harness bug; it must not take the run down.
+                eprintln!("internal error in a scenario task: {e}");
+            }
+        }
+    }
+    results.sort_by(|a, b| a.id.cmp(&b.id));
+    results
+}
+
+/// Why a scenario is skipped on this target, if it is.
+pub fn skip_reason(plan: &ScenarioPlan, ctx: &RunContext) -> Option<String> {
+    if let Some((major, minor)) = plan.requires_spec {
+        let advertised: Vec<(u32, u32)> =
+            ctx.spec_versions.iter().filter_map(|v| crate::plan::lower::parse_version(v)).collect();
+        if !advertised.iter().any(|&(ma, mi)| ma == major && mi >= minor || ma > major) {
+            return Some(format!(
+                "requires spec v{major}.{minor}; the server advertises {}",
+                if ctx.spec_versions.is_empty() { "none".to_owned() } else { ctx.spec_versions.join(", ") }
+            ));
+        }
+    }
+    for feature in &plan.requires_unstable {
+        if ctx.unstable_features.get(feature) != Some(&true) {
+            return Some(format!("requires the unstable feature {feature}, which the server does not advertise"));
+        }
+    }
+    None
+}

@@ -1,0 +1,87 @@
+//! Turning a step's action into an HTTP request: typed calls through ruma, raw requests
+//! with interpolated path, query, headers and body.
+
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde_json::Value;
+
+use super::RunContext;
+use crate::matrix::ops::OpContext;
+use crate::plan::template::{self, Piece, Vars};
+use crate::plan::{Action, Body, RequestPlan};
+
+/// Characters escaped when a variable's value is spliced into a path segment.
+const SEGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'/').add(b'?').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}');
+
+/// A request ready to send, or why it could not be built (a scenario problem).
+pub(super) fn build(
+    action: &Action,
+    ctx: &RunContext,
+    vars: &Vars,
+    token: Option<&str>,
+    user_id: Option<&str>,
+) -> Result<http::Request<Vec<u8>>, String> {
+    match action {
+        Action::Call { op, args } => {
+            let args = vars.apply(args).map_err(|e| e.to_string())?;
+            let op_ctx = OpContext { base_url: &ctx.base_url, access_token: token, user_id, versions: &ctx.versions };
+            op.build(&args, &op_ctx).map_err(|e| e.message)
+        }
+        Action::Request(req) => raw(req, ctx, vars, token),
+    }
+}
+
+fn raw(req: &RequestPlan, ctx: &RunContext, vars: &Vars, token: Option<&str>) -> Result<http::Request<Vec<u8>>, String> {
+    let mut url = format!("{}{}", ctx.base_url, path(&req.path, vars)?);
+    if !req.query.is_empty() {
+        let mut pairs = Vec::new();
+        for (k, v) in &req.query {
+            let v = vars.text_of(v).map_err(|e| e.to_string())?;
+            pairs.push(format!("{}={}", enc(k), enc(&v)));
+        }
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&pairs.join("&"));
+    }
+    let mut builder = http::Request::builder().method(req.method.clone()).uri(url.as_str());
+    if let Some(t) = token {
+        builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let body = match &req.body {
+        Body::None => Vec::new(),
+        Body::Json(v) => {
+            builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+            serde_json::to_vec(&vars.apply(v).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
+        }
+        Body::Raw(t) => {
+            builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+            vars.text_of(t).map_err(|e| e.to_string())?.into_bytes()
+        }
+    };
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), vars.text_of(v).map_err(|e| e.to_string())?);
+    }
+    builder.body(body).map_err(|e| format!("invalid request {url:?}: {e}"))
+}
+
+fn enc(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string().replace('&', "%26").replace('=', "%3D").replace('+', "%2B")
+}
+
+/// Interpolate a path: literal text is kept, variable values are escaped as path segments
+/// (so a room alias's `#` or an event id's `/` cannot change the URL's structure).
+fn path(p: &str, vars: &Vars) -> Result<String, String> {
+    let mut out = String::new();
+    for piece in template::parse(p).map_err(|e| e.to_string())? {
+        match piece {
+            Piece::Text(t) => out.push_str(&t),
+            Piece::Var(name) => {
+                let value = vars.get(name).ok_or_else(|| template::TemplateError::Undefined(name.to_owned()).to_string())?;
+                let text = match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                out.push_str(&utf8_percent_encode(&text, SEGMENT).to_string());
+            }
+        }
+    }
+    Ok(out)
+}

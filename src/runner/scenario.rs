@@ -1,0 +1,104 @@
+//! One scenario: skip check, fresh users, variables, then the steps in order.
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::{RunContext, UserInfo, skip_reason, step};
+use crate::plan::ScenarioPlan;
+use crate::plan::template::Vars;
+use crate::results::redact::Redactor;
+use crate::results::{Failure, Outcome, ScenarioResult};
+
+pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = ScenarioResult {
+        id: plan.id.clone(),
+        title: plan.title.clone(),
+        area: plan.area.clone(),
+        file: plan.file.clone(),
+        tags: plan.tags.clone(),
+        spec_since: plan.spec_since.clone(),
+        spec_section: plan.spec_section.clone(),
+        outcome: Outcome::Passed,
+        duration_ms: 0,
+        steps: Vec::new(),
+        failure: None,
+        skip_reason: None,
+    };
+    if let Some(reason) = skip_reason(plan, ctx) {
+        result.outcome = Outcome::Skipped;
+        result.skip_reason = Some(reason);
+        return result;
+    }
+    let mut redactor = Redactor::new();
+    let mut vars = Vars::default();
+    vars.set("server_name", Value::String(ctx.server_name.clone()));
+    let mut users = std::collections::BTreeMap::new();
+    let run_tag = uuid::Uuid::new_v4().simple().to_string();
+    for actor in &plan.actors {
+        let localpart = format!("mxh-{}-{}", &run_tag[..12], actor.name.replace('_', "-"));
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        redactor.add_secret(password.clone());
+        match ctx.provisioner.create_user(&localpart, &password, actor.admin).await {
+            Ok(user) => {
+                redactor.add_secret(user.access_token.clone());
+                set_actor_vars(&mut vars, &actor.name, &user);
+                users.insert(actor.name.clone(), user);
+            }
+            Err(e) => {
+                result.outcome = Outcome::Errored;
+                result.failure = Some(setup_failure(plan, format!("could not create user `{}`: {}", actor.name, redactor.redact_text(&e))));
+                result.duration_ms = elapsed_ms(started);
+                return result;
+            }
+        }
+    }
+    for (name, value) in &plan.vars {
+        match vars.value_of(value) {
+            Ok(v) => vars.set(name.clone(), v),
+            Err(e) => {
+                result.outcome = Outcome::Errored;
+                result.failure = Some(setup_failure(plan, format!("variable `{name}`: {e}")));
+                result.duration_ms = elapsed_ms(started);
+                return result;
+            }
+        }
+    }
+    for s in &plan.steps {
+        let outcome = step::run_step(s, ctx, &users, &mut vars, &mut redactor).await;
+        result.steps.push(outcome.result);
+        if let Some((outcome_kind, failure)) = outcome.failure {
+            result.outcome = outcome_kind;
+            result.failure = Some(failure);
+            break;
+        }
+    }
+    result.duration_ms = elapsed_ms(started);
+    result
+}
+
+fn set_actor_vars(vars: &mut Vars, name: &str, user: &UserInfo) {
+    vars.set(format!("{name}.user_id"), Value::String(user.user_id.clone()));
+    vars.set(format!("{name}.localpart"), Value::String(user.localpart.clone()));
+    vars.set(format!("{name}.password"), Value::String(user.password.clone()));
+    vars.set(format!("{name}.access_token"), Value::String(user.access_token.clone()));
+    vars.set(format!("{name}.device_id"), Value::String(user.device_id.clone()));
+}
+
+fn setup_failure(plan: &ScenarioPlan, message: String) -> Failure {
+    Failure {
+        step: 0,
+        location: plan.location.clone(),
+        kind: "setup".into(),
+        message,
+        expected: None,
+        actual: None,
+        checks: Vec::new(),
+        transcript: Vec::new(),
+    }
+}
+
+pub(super) fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,173 @@
+//! One step: build, send, judge; under `eventually`, re-send until the expectations hold or
+//! the deadline passes; then capture variables.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::scenario::elapsed_ms;
+use super::{RunContext, UserInfo, request};
+use crate::check::{self, Observed};
+use crate::plan::template::Vars;
+use crate::plan::{Action, StepPlan};
+use crate::results::redact::Redactor;
+use crate::results::{CheckFailure, Exchange, Failure, Outcome, StepResult};
+
+pub(super) struct StepOutcome {
+    pub result: StepResult,
+    pub failure: Option<(Outcome, Failure)>,
+}
+
+enum Attempt {
+    Passed { json: Option<Value> },
+    Failed { checks: Vec<CheckFailure>, kind: &'static str },
+    Broken { message: String },
+}
+
+pub(super) async fn run_step(
+    step: &StepPlan,
+    ctx: &RunContext,
+    users: &BTreeMap<String, UserInfo>,
+    vars: &mut Vars,
+    redactor: &mut Redactor,
+) -> StepOutcome {
+    let started = Instant::now();
+    let user = step.actor.as_ref().and_then(|a| users.get(a));
+    let deadline = step.eventually.map(|e| started + e.within);
+    let timeout = step.timeout.unwrap_or(ctx.step_timeout);
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let (attempt, exchange) = attempt(step, ctx, user, vars, timeout, redactor).await;
+        let outcome = match attempt {
+            Attempt::Passed { json } => match capture(step, json.as_ref(), vars) {
+                Ok(()) => None,
+                Err(f) => Some((Outcome::Failed, "capture", vec![f])),
+            },
+            Attempt::Failed { checks, kind } => {
+                if let (Some(deadline), Some(ev)) = (deadline, step.eventually) {
+                    if Instant::now() + ev.interval < deadline {
+                        tokio::time::sleep(ev.interval).await;
+                        continue;
+                    }
+                }
+                Some((Outcome::Failed, kind, checks))
+            }
+            Attempt::Broken { message } => Some((
+                Outcome::Errored,
+                "scenario",
+                vec![CheckFailure { location: step.location.clone(), kind: "scenario".into(), message, expected: None, actual: None }],
+            )),
+        };
+        let result = StepResult {
+            index: step.index,
+            label: step.label.clone(),
+            passed: outcome.is_none(),
+            duration_ms: elapsed_ms(started),
+            attempts,
+        };
+        let failure = outcome.map(|(o, kind, checks)| {
+            let mut transcript: Vec<Exchange> = exchange.into_iter().collect();
+            for e in &mut transcript {
+                redactor.redact_exchange(e);
+            }
+            let first = checks.first().cloned().unwrap_or_else(|| CheckFailure {
+                location: step.location.clone(),
+                kind: kind.into(),
+                message: "the step failed".into(),
+                expected: None,
+                actual: None,
+            });
+            let mut message = redactor.redact_text(&first.message);
+            if attempts > 1 {
+                message.push_str(&format!(" (still failing after {attempts} attempts)"));
+            }
+            let failure = Failure {
+                step: step.index,
+                location: first.location.clone(),
+                kind: first.kind.clone(),
+                message,
+                expected: first.expected.as_deref().map(|t| redactor.redact_text(t)),
+                actual: first.actual.as_deref().map(|t| redactor.redact_text(t)),
+                checks: checks
+                    .iter()
+                    .map(|c| CheckFailure {
+                        message: redactor.redact_text(&c.message),
+                        expected: c.expected.as_deref().map(|t| redactor.redact_text(t)),
+                        actual: c.actual.as_deref().map(|t| redactor.redact_text(t)),
+                        ..c.clone()
+                    })
+                    .collect(),
+                transcript,
+            };
+            (o, failure)
+        });
+        return StepOutcome { result, failure };
+    }
+}
+
+async fn attempt(
+    step: &StepPlan,
+    ctx: &RunContext,
+    user: Option<&UserInfo>,
+    vars: &Vars,
+    timeout: Duration,
+    redactor: &mut Redactor,
+) -> (Attempt, Option<Exchange>) {
+    let token = match &step.token {
+        Some(t) => match vars.text_of(t) {
+            Ok(t) => Some(t),
+            Err(e) => return (Attempt::Broken { message: format!("token: {e}") }, None),
+        },
+        None => user.map(|u| u.access_token.clone()),
+    };
+    let http_request = match request::build(&step.action, ctx, vars, token.as_deref(), user.map(|u| u.user_id.as_str())) {
+        Ok(r) => r,
+        Err(message) => return (Attempt::Broken { message }, None),
+    };
+    let (exchange, received) = ctx.http.send(http_request, timeout).await;
+    let Some(received) = received else {
+        let message = exchange.error.clone().unwrap_or_else(|| "no response".into());
+        let kind = if message.contains("timed out") { "timeout" } else { "transport" };
+        let check = CheckFailure { location: step.location.clone(), kind: kind.into(), message: format!("no response from the server: {message}"), expected: None, actual: None };
+        return (Attempt::Failed { checks: vec![check], kind: if kind == "timeout" { "timeout" } else { "transport" } }, Some(exchange));
+    };
+    let json = received.json();
+    if let Some(j) = &json {
+        remember_secrets(j, redactor);
+    }
+    let schema = match &step.action {
+        Action::Call { op, .. } => Some(op.check_response(received.as_http()).map_err(|e| e.detail)),
+        Action::Request(_) => None,
+    };
+    let seen = Observed { status: received.status, json: json.as_ref(), schema };
+    let failures = check::evaluate(&step.expect, &seen, vars);
+    if failures.is_empty() {
+        (Attempt::Passed { json }, Some(exchange))
+    } else {
+        (Attempt::Failed { checks: failures, kind: "check" }, Some(exchange))
+    }
+}
+
+/// Tokens a server hands out (login, register, refresh) are secrets from then on.
+fn remember_secrets(json: &Value, redactor: &mut Redactor) {
+    for key in ["access_token", "refresh_token"] {
+        if let Some(t) = json.get(key).and_then(Value::as_str) {
+            redactor.add_secret(t.to_owned());
+        }
+    }
+}
+
+fn capture(step: &StepPlan, json: Option<&Value>, vars: &mut Vars) -> Result<(), CheckFailure> {
+    for (name, pointer, location) in &step.captures {
+        let fail = |message: String| CheckFailure { location: location.clone(), kind: "capture".into(), message, expected: None, actual: None };
+        let pointer = vars.text_of(pointer).map_err(|e| fail(e.to_string()))?;
+        let value = json
+            .and_then(|j| j.pointer(&pointer))
+            .cloned()
+            .ok_or_else(|| fail(format!("cannot capture `{name}`: nothing at {pointer} in the response body")))?;
+        vars.set(name.clone(), value);
+    }
+    Ok(())
+}
