@@ -1,6 +1,181 @@
-//! Command line (placeholder while the modules land).
+//! The command line: clap definitions, dispatch, and the mapping of outcomes to exit codes.
 
-/// Run the command line.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+mod local;
+mod progress;
+mod run;
+mod setup;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit_codes;
+
+/// Conformance and load-testing harness for Matrix homeservers.
+#[derive(Debug, Parser)]
+#[command(name = "mxharness", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios against a target (by default a local Synapse the harness starts).
+    Run(RunArgs),
+    /// Check scenario files and report every problem with file:line:col.
+    Validate(PathsArgs),
+    /// List the scenarios that would run.
+    List(ListArgs),
+    /// Print the JSON Schema of scenario files (for editors).
+    Schema,
+    /// List the typed operations usable as `call:` in scenarios.
+    Ops,
+    /// Start the local Synapse for manual use and print how to reach it.
+    Up(LocalArgs),
+    /// Stop the local Synapse started by `up`.
+    Down(LocalArgs),
+}
+
+/// How users are created on a `--target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Registration {
+    /// Shared-secret if MXH_REGISTRATION_SHARED_SECRET is set, else a token if
+    /// MXH_REGISTRATION_TOKEN is set, else open registration.
+    Auto,
+    /// Synapse's shared-secret admin API (secret in MXH_REGISTRATION_SHARED_SECRET).
+    SharedSecret,
+    /// Open registration with m.login.dummy.
+    Open,
+    /// Registration token (in MXH_REGISTRATION_TOKEN).
+    Token,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or folders (default: the shipped `scenarios/`).
+    pub paths: Vec<PathBuf>,
+    /// Base URL of a running server; without it a local Synapse is installed and started.
+    #[arg(long, env = "MXH_TARGET")]
+    pub target: Option<String>,
+    /// Server name of the target, when it cannot be read from the server.
+    #[arg(long)]
+    pub server_name: Option<String>,
+    /// How to create users on the target.
+    #[arg(long, value_enum, default_value_t = Registration::Auto)]
+    pub registration: Registration,
+    /// Select scenarios: comma-separated `area:NAME`, `tag:NAME` or id globs.
+    #[arg(long, short = 'E')]
+    pub filter: Option<String>,
+    /// Scenarios run at once.
+    #[arg(long, short = 'j', default_value_t = 4)]
+    pub jobs: usize,
+    /// Where junit.xml, report.json and the homeserver log go.
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// Timeout of one HTTP exchange (e.g. 10s).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub step_timeout: std::time::Duration,
+    /// Print every scenario's result as it finishes, not only failures.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub synapse: SynapseArgs,
+}
+
+/// Options of the local Synapse.
+#[derive(Debug, Clone, Args)]
+pub struct SynapseArgs {
+    /// Synapse version installed from PyPI for the local target.
+    #[arg(long, default_value = crate::target::synapse::SYNAPSE_VERSION)]
+    pub synapse_version: String,
+    /// Python interpreter used to create the Synapse virtual environment.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+}
+
+/// Paths only.
+#[derive(Debug, Args)]
+pub struct PathsArgs {
+    /// Scenario files or folders (default: the shipped `scenarios/`).
+    pub paths: Vec<PathBuf>,
+}
+
+/// Options of `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Scenario files or folders (default: the shipped `scenarios/`).
+    pub paths: Vec<PathBuf>,
+    /// Select scenarios, as for `run`.
+    #[arg(long, short = 'E')]
+    pub filter: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Human,
+    /// For programs.
+    Json,
+}
+
+/// Options of `up` / `down`.
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    #[command(flatten)]
+    pub synapse: SynapseArgs,
+}
+
+/// Parse the command line, run, and return the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit_codes::USAGE } else { exit_codes::SUCCESS });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit_codes::ENVIRONMENT);
+        }
+    };
+    let code = runtime.block_on(dispatch(cli));
+    ExitCode::from(code)
+}
+
+async fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Run(args) => run::run(args).await,
+        Command::Validate(args) => validate::validate(&args.paths),
+        Command::List(args) => validate::list(&args),
+        Command::Schema => validate::schema(),
+        Command::Ops => validate::ops(),
+        Command::Up(args) => local::up(&args).await,
+        Command::Down(args) => local::down(&args).await,
+    }
+}
+
+/// The default scenario folder: `./scenarios` if it exists, else the one shipped in the
+/// source tree this binary was built from.
+pub fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if !paths.is_empty() {
+        return paths.to_vec();
+    }
+    let local = PathBuf::from("scenarios");
+    if local.is_dir() {
+        return vec![local];
+    }
+    vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]
 }

@@ -1,0 +1,63 @@
+//! Live progress while scenarios run: an indicatif bar on a terminal, one line per result
+//! otherwise (failures always, passes with `--verbose`).
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::results::{Outcome, ScenarioResult};
+
+/// Progress display.
+pub(super) struct Progress {
+    bar: Option<ProgressBar>,
+    verbose: bool,
+}
+
+impl Progress {
+    pub(super) fn new(total: usize, verbose: bool) -> Arc<Self> {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total as u64);
+            let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Arc::new(Self { bar, verbose })
+    }
+
+    pub(super) fn done(&self, r: &ScenarioResult) {
+        let line = match r.outcome {
+            Outcome::Passed => format!("PASS  {} ({} ms)", r.id, r.duration_ms),
+            Outcome::Skipped => format!("SKIP  {}: {}", r.id, r.skip_reason.as_deref().unwrap_or("")),
+            Outcome::Failed | Outcome::Errored => {
+                let label = if r.outcome == Outcome::Failed { "FAIL " } else { "ERROR" };
+                let why = r.failure.as_ref().map(|f| format!("{}: {}", f.location, f.message)).unwrap_or_default();
+                format!("{label} {} ({} ms)\n      {why}", r.id, r.duration_ms)
+            }
+        };
+        let show = self.verbose || matches!(r.outcome, Outcome::Failed | Outcome::Errored);
+        match &self.bar {
+            Some(bar) => {
+                if show {
+                    bar.println(line);
+                }
+                bar.set_message(r.id.clone());
+                bar.inc(1);
+            }
+            None => {
+                if show || !std::io::stderr().is_terminal() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+
+    pub(super) fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Getting a target ready for a run: probe a `--target` URL, or install and start the local
+//! Synapse; pick the registration method; resolve the server name.
+
+use std::sync::Arc;
+
+use ruma::api::SupportedVersions;
+
+use super::{Registration, RunArgs};
+use crate::matrix::http_client::HttpClient;
+use crate::runner::{BoxFuture, Provision, RunContext, UserInfo};
+use crate::target::{self, Provisioner, RegistrationMethod, SpawnedSynapse, SynapseOptions, Target, TargetKind};
+
+/// A target ready to run against.
+pub(super) struct Prepared {
+    /// What is tested.
+    pub target: Target,
+    /// What the runner needs.
+    pub ctx: Arc<RunContext>,
+    /// The local Synapse, when the harness started one (stop it afterwards).
+    pub spawned: Option<SpawnedSynapse>,
+}
+
+impl Provision for Provisioner {
+    fn create_user<'a>(&'a self, localpart: &'a str, password: &'a str, admin: bool) -> BoxFuture<'a, Result<UserInfo, String>> {
+        Box::pin(async move {
+            let u = Provisioner::create_user(self, localpart, password, admin).await.map_err(|e| e.to_string())?;
+            Ok(UserInfo {
+                user_id: u.user_id,
+                localpart: u.localpart,
+                password: u.password,
+                access_token: u.access_token,
+                device_id: u.device_id,
+            })
+        })
+    }
+}
+
+/// The Synapse options of a run: versions and interpreter from the flags, the log beside the
+/// reports.
+pub(super) fn synapse_options(args: &super::SynapseArgs, log_path: std::path::PathBuf) -> SynapseOptions {
+    SynapseOptions {
+        version: args.synapse_version.clone(),
+        log_path,
+        python: args.python.clone(),
+        ..SynapseOptions::default()
+    }
+}
+
+pub(super) async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
+    let (base_url, registration, kind, spawned, log_path) = match &args.target {
+        Some(url) => {
+            let url = url.trim_end_matches('/').to_owned();
+            let method = registration_method(args.registration)?;
+            (url, method, TargetKind::Url, None, None)
+        }
+        None => {
+            let log_path = args.report_dir.join("homeserver.log");
+            let opts = synapse_options(&args.synapse, log_path.clone());
+            eprintln!("Preparing Synapse {} (installed once into {}) ...", opts.version, opts.cache_dir.display());
+            target::ensure_venv(&opts).await.map_err(|e| e.to_string())?;
+            let spawned = SpawnedSynapse::start(&opts).await.map_err(|e| e.to_string())?;
+            eprintln!(
+                "Synapse {} is up at {} (started in {:.1}s; log: {})",
+                spawned.version(),
+                spawned.base_url(),
+                spawned.startup_time().as_secs_f64(),
+                log_path.display()
+            );
+            let method = RegistrationMethod::SharedSecret { secret: spawned.shared_secret().to_owned() };
+            (spawned.base_url().to_owned(), method, TargetKind::SpawnedSynapse, Some(spawned), Some(log_path))
+        }
+    };
+    let server_override = args.server_name.clone().or_else(|| spawned.as_ref().map(|s| s.server_name().to_owned()));
+    let probe = target::probe(&base_url, server_override).await.map_err(|e| e.to_string())?;
+    let provisioner = Provisioner::new(base_url.clone(), registration.clone()).map_err(|e| e.to_string())?;
+    let server_name = match probe.server_name.clone() {
+        Some(name) => name,
+        None => server_name_from_a_user(&provisioner).await?,
+    };
+    let target = Target {
+        base_url: base_url.clone(),
+        server_name: server_name.clone(),
+        kind,
+        registration,
+        server_version: probe.server_version.clone(),
+        spec_versions: probe.versions.clone(),
+        unstable_features: probe.unstable_features.clone(),
+        log_path,
+    };
+    let ctx = RunContext {
+        base_url,
+        server_name,
+        versions: SupportedVersions::from_parts(&probe.versions, &probe.unstable_features),
+        spec_versions: probe.versions,
+        unstable_features: probe.unstable_features,
+        provisioner: Arc::new(provisioner),
+        http: HttpClient::new()?,
+        step_timeout: args.step_timeout,
+    };
+    Ok(Prepared { target, ctx: Arc::new(ctx), spawned })
+}
+
+async fn server_name_from_a_user(provisioner: &Provisioner) -> Result<String, String> {
+    let localpart = format!("mxh-probe-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let user = Provisioner::create_user(provisioner, &localpart, &password, false)
+        .await
+        .map_err(|e| format!("cannot tell the server name (pass --server-name): {e}"))?;
+    user.user_id
+        .split_once(':')
+        .map(|(_, s)| s.to_owned())
+        .ok_or_else(|| format!("the server returned an invalid user id {:?}", user.user_id))
+}
+
+fn registration_method(choice: Registration) -> Result<RegistrationMethod, String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let secret = env("MXH_REGISTRATION_SHARED_SECRET");
+    let token = env("MXH_REGISTRATION_TOKEN");
+    match choice {
+        Registration::Auto => Ok(match (secret, token) {
+            (Some(secret), _) => RegistrationMethod::SharedSecret { secret },
+            (None, Some(token)) => RegistrationMethod::Token { token },
+            (None, None) => RegistrationMethod::Open,
+        }),
+        Registration::SharedSecret => secret
+            .map(|secret| RegistrationMethod::SharedSecret { secret })
+            .ok_or_else(|| "--registration shared-secret needs MXH_REGISTRATION_SHARED_SECRET in the environment".to_owned()),
+        Registration::Token => token
+            .map(|token| RegistrationMethod::Token { token })
+            .ok_or_else(|| "--registration token needs MXH_REGISTRATION_TOKEN in the environment".to_owned()),
+        Registration::Open => Ok(RegistrationMethod::Open),
+    }
+}
+

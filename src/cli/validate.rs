@@ -1,0 +1,107 @@
+//! `validate`, `list`, `schema` and `ops`: everything that plans without running.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use super::{Format, ListArgs, default_paths};
+use crate::exit_codes;
+use crate::plan::{self, LoadOutcome};
+use crate::scenario::diagnostics;
+
+/// Load scenarios, printing diagnostics; `Err(exit code)` when they are invalid.
+pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<LoadOutcome, u8> {
+    let paths = default_paths(paths);
+    let outcome = match plan::load(&paths) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(exit_codes::USAGE);
+        }
+    };
+    if !outcome.problems.is_empty() {
+        let color = std::io::stderr().is_terminal();
+        eprint!("{}", diagnostics::render(&outcome.problems, &outcome.sources, color));
+        let files: std::collections::BTreeSet<&str> = outcome.problems.iter().map(|p| p.file.as_str()).collect();
+        eprintln!(
+            "error: {} problem{} in {} file{}",
+            outcome.problems.len(),
+            plural(outcome.problems.len()),
+            files.len(),
+            plural(files.len())
+        );
+        return Err(exit_codes::INVALID_SCENARIO);
+    }
+    Ok(outcome)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+pub(super) fn validate(paths: &[PathBuf]) -> u8 {
+    match load_or_report(paths) {
+        Ok(outcome) => {
+            println!("{} scenario file{} valid", outcome.sources.len(), plural(outcome.sources.len()));
+            exit_codes::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+pub(super) fn list(args: &ListArgs) -> u8 {
+    let outcome = match load_or_report(&args.paths) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let selected: Vec<_> = outcome
+        .scenarios
+        .iter()
+        .filter(|s| plan::filter::matches(args.filter.as_deref(), s))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("error: no scenario matches");
+        return exit_codes::NOTHING_SELECTED;
+    }
+    match args.format {
+        Format::Human => {
+            for s in &selected {
+                println!("{:<48} {:<14} {}", s.id, s.area, s.title);
+            }
+            eprintln!("{} scenarios", selected.len());
+        }
+        Format::Json => {
+            let items: Vec<serde_json::Value> = selected
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "id": s.id, "title": s.title, "area": s.area, "file": s.file,
+                        "tags": s.tags, "spec_since": s.spec_since, "steps": s.steps.len(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&items).unwrap_or_default());
+        }
+    }
+    exit_codes::SUCCESS
+}
+
+pub(super) fn schema() -> u8 {
+    match serde_json::to_string_pretty(&crate::scenario::model::json_schema()) {
+        Ok(s) => {
+            println!("{s}");
+            exit_codes::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::ENVIRONMENT
+        }
+    }
+}
+
+pub(super) fn ops() -> u8 {
+    for op in crate::matrix::ops::all() {
+        let (method, path) = op.endpoint();
+        println!("{:<22} {:<6} {}\n{:<22} {}", op.name(), method, path, "", op.summary());
+    }
+    exit_codes::SUCCESS
+}
