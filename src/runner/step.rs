@@ -117,7 +117,10 @@ async fn attempt(
 ) -> (Attempt, Option<Exchange>) {
     let token = match &step.token {
         Some(t) => match vars.text_of(t) {
-            Ok(t) => Some(t),
+            Ok(t) => {
+                redactor.add_secret(t.clone());
+                Some(t)
+            }
             Err(e) => return (Attempt::Broken { message: format!("token: {e}") }, None),
         },
         None => user.map(|u| u.access_token.clone()),

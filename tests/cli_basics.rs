@@ -1,0 +1,59 @@
+//! The command line without a server: validation diagnostics, exit codes, schema, listing.
+
+mod common;
+
+use common::{describe, mxharness};
+
+#[test]
+fn validate_reports_file_line_col_and_exits_3() {
+    let out = mxharness(&["validate", "fixtures/scenarios/invalid/typos.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fixtures/scenarios/invalid/typos.yaml:11:5: error: unknown key `cal`"), "{stderr}");
+    assert!(stderr.contains("did you mean `call`?"), "{stderr}");
+}
+
+#[test]
+fn validate_accepts_the_shipped_suite() {
+    let out = mxharness(&["validate"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+#[test]
+fn nothing_selected_exits_4() {
+    let out = mxharness(&["run", "--filter", "area:no-such-area"], &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let out = mxharness(&["run", "--jobs", "many"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
+
+#[test]
+fn unreachable_target_exits_5() {
+    // A port nothing listens on: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let url = format!("http://127.0.0.1:{port}");
+    let out = mxharness(&["run", "--target", &url, "--filter", "area:discovery", "--report-dir", "target/tmp-unreachable"], &[]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&url), "{}", describe(&out));
+}
+
+#[test]
+fn schema_is_json_for_editors() {
+    let out = mxharness(&["schema"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(schema["properties"]["steps"]["type"], "array");
+}
+
+#[test]
+fn list_json_names_every_scenario() {
+    let out = mxharness(&["list", "--format", "json", "--filter", "area:messaging"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|i| i["area"] == "messaging"));
+}
