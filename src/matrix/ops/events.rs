@@ -134,7 +134,7 @@ pub struct MessagesArgs {
     pub to: Option<String>,
     /// The direction: `b` (backwards, default) or `f` (forwards).
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", extend("enum" = ["b", "f"]))]
     pub dir: Option<Direction>,
     /// The maximum number of events to return.
     #[serde(default)]

@@ -29,6 +29,7 @@ pub struct SyncArgs {
     /// A filter: either the ID of a filter created with `create_filter` (a string) or an
     /// inline filter definition (an object).
     #[serde(default)]
+    #[schemars(with = "Option<FilterSchema>")]
     pub filter: Option<Value>,
     /// The maximum time to wait for events, in milliseconds.
     #[serde(default)]
@@ -40,6 +41,17 @@ pub struct SyncArgs {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub set_presence: Option<PresenceState>,
+}
+
+/// The JSON Schema of the `filter` argument: a filter ID or an inline definition.
+#[derive(schemars::JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)] // Only describes the schema; the argument is parsed as a `Value`.
+enum FilterSchema {
+    /// The ID of a filter created with `create_filter`.
+    Id(String),
+    /// An inline filter definition.
+    Definition(super::args::JsonObject),
 }
 
 fn build_sync(a: SyncArgs, _: &OpContext<'_>) -> Result<sync_events::Request, String> {

@@ -191,6 +191,19 @@ fn field_docs_become_schema_descriptions() {
     assert!(description.contains("transaction"), "{description}");
 }
 
+#[test]
+fn schemas_describe_enumerated_and_alternative_arguments() {
+    let schema = serde_json::to_value(op("messages").args_schema()).unwrap();
+    assert_eq!(
+        schema["properties"]["dir"]["enum"],
+        json!(["b", "f"]),
+        "{schema}"
+    );
+    let schema = serde_json::to_value(op("sync").args_schema()).unwrap();
+    let text = schema.to_string();
+    assert!(text.contains("anyOf"), "{text}");
+}
+
 // ---- argument errors ----
 
 #[test]
@@ -274,6 +287,15 @@ fn register_with_auth() {
             "auth": {"type": "m.login.dummy", "session": "sess1"},
         })
     );
+}
+
+#[test]
+fn register_sends_an_unknown_auth_type_verbatim() {
+    let auth = json!({"type": "org.example.auth", "session": "s2", "extra": {"k": [1]}});
+    let req = build("register", json!({"auth": auth}));
+    assert_eq!(body(&req)["auth"], auth);
+    let err = try_build("register", json!({"auth": {"type": "m.login.password"}})).unwrap_err();
+    assert!(err.message.contains("`auth`"), "{}", err.message);
 }
 
 #[test]
