@@ -4,14 +4,12 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use ruma::api::auth_scheme::{
-    AccessToken, AccessTokenOptional, AuthScheme, NoAccessToken, NoAuthentication,
-    SendAccessToken,
+    AccessToken, AccessTokenOptional, AppserviceToken, AppserviceTokenOptional, AuthScheme,
+    NoAccessToken, NoAuthentication, SendAccessToken,
 };
 use ruma::api::error::StandardErrorBody;
 use ruma::api::path_builder::{PathBuilder, SinglePath, VersionHistory};
-use ruma::api::{
-    IncomingResponseExt, OutgoingRequest, OutgoingRequestExt, SupportedVersions,
-};
+use ruma::api::{IncomingResponseExt, OutgoingRequest, OutgoingRequestExt, SupportedVersions};
 use serde::de::DeserializeOwned;
 
 use super::{BuildError, Operation, SchemaMismatch};
@@ -51,7 +49,15 @@ macro_rules! token_auth_input {
         }
     )*};
 }
-token_auth_input!(AccessToken, AccessTokenOptional, NoAccessToken);
+// For the appservice schemes ruma sends the token only when it is an appservice token
+// (`SendAccessToken::Appservice`), so a user's token is never attached to `register`/`login`.
+token_auth_input!(
+    AccessToken,
+    AccessTokenOptional,
+    AppserviceToken,
+    AppserviceTokenOptional,
+    NoAccessToken
+);
 
 /// Supplies ruma's path-builder input from the server's supported versions.
 pub trait PathInput: PathBuilder {
@@ -92,7 +98,14 @@ impl<A, R> TypedOp<A, R> {
         endpoint: (&'static str, &'static str),
         build: fn(A, &OpContext<'_>) -> Result<R, String>,
     ) -> Self {
-        Self { name, summary, endpoint, uia: false, build, _marker: PhantomData }
+        Self {
+            name,
+            summary,
+            endpoint,
+            uia: false,
+            build,
+            _marker: PhantomData,
+        }
     }
 
     /// Mark the endpoint as one that may answer 401 with a user-interactive-auth body.
@@ -134,8 +147,10 @@ where
             pointer: String::new(),
             message: format!("invalid arguments for `{}`: {e}", self.name),
         })?;
-        let request = (self.build)(args, ctx)
-            .map_err(|message| BuildError { pointer: String::new(), message })?;
+        let request = (self.build)(args, ctx).map_err(|message| BuildError {
+            pointer: String::new(),
+            message,
+        })?;
         request
             .try_into_http_request::<Vec<u8>>(
                 ctx.base_url,
@@ -155,21 +170,26 @@ where
         }
         <R::IncomingResponse as IncomingResponseExt>::try_from_http_response(response)
             .map(|_: R::IncomingResponse| ())
-            .map_err(|e| SchemaMismatch { detail: error_chain(&e) })
+            .map_err(|e| SchemaMismatch {
+                detail: error_chain(&e),
+            })
     }
 }
 
 /// An error answer must carry the standard error body (`errcode`, optional `error`); a 401
 /// from an endpoint with user-interactive auth may carry the UIA body instead.
 pub fn check_error_body(status: u16, body: &[u8], uia: bool) -> Result<(), SchemaMismatch> {
-    if uia && status == 401 {
-        if serde_json::from_slice::<ruma::api::client::uiaa::UiaaInfo>(body).is_ok() {
-            return Ok(());
-        }
+    if uia
+        && status == 401
+        && serde_json::from_slice::<ruma::api::client::uiaa::UiaaInfo>(body).is_ok()
+    {
+        return Ok(());
     }
     serde_json::from_slice::<StandardErrorBody>(body)
         .map(|_| ())
-        .map_err(|e| SchemaMismatch { detail: format!("error body (HTTP {status}): {e}") })
+        .map_err(|e| SchemaMismatch {
+            detail: format!("error body (HTTP {status}): {e}"),
+        })
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

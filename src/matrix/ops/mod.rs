@@ -4,7 +4,29 @@
 //! ruma request, and judges a response by parsing it with the matching ruma response
 //! type: a body that ruma cannot parse "does not match the spec schema".
 
+/// Box a list of typed operations as `Vec<Box<dyn Operation>>`.
+macro_rules! op_list {
+    ($($op:expr),* $(,)?) => {
+        vec![$(Box::new($op) as Box<dyn $crate::matrix::ops::Operation>),*]
+    };
+}
+
+mod account;
+mod account_data;
+mod args;
+mod discovery;
+mod ephemeral;
+mod events;
+mod filter;
 mod glue;
+mod membership;
+mod profile;
+mod rooms;
+mod session;
+mod state;
+mod sync;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -61,6 +83,17 @@ static REGISTRY: LazyLock<BTreeMap<&'static str, Box<dyn Operation>>> = LazyLock
 fn all_ops() -> Vec<Box<dyn Operation>> {
     let mut ops: Vec<Box<dyn Operation>> = Vec::new();
     ops.extend(discovery::ops());
+    ops.extend(session::ops());
+    ops.extend(account::ops());
+    ops.extend(rooms::ops());
+    ops.extend(membership::ops());
+    ops.extend(events::ops());
+    ops.extend(state::ops());
+    ops.extend(sync::ops());
+    ops.extend(profile::ops());
+    ops.extend(account_data::ops());
+    ops.extend(filter::ops());
+    ops.extend(ephemeral::ops());
     ops
 }
 
@@ -78,5 +111,3 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 pub fn all() -> impl Iterator<Item = &'static dyn Operation> {
     REGISTRY.values().map(|b| b.as_ref())
 }
-
-mod discovery;

@@ -1,0 +1,854 @@
+//! Tests of the typed operations: request building, response checking, the registry.
+
+use std::collections::BTreeSet;
+
+use ruma::api::SupportedVersions;
+use serde_json::{Value, json};
+
+use super::{BuildError, OpContext, Operation, SchemaMismatch, find, names};
+
+const BASE: &str = "http://127.0.0.1:8008";
+
+/// Every op name the registry must hold.
+const EXPECTED: &[&str] = &[
+    "versions",
+    "capabilities",
+    "register",
+    "login",
+    "logout",
+    "logout_all",
+    "whoami",
+    "create_room",
+    "invite",
+    "kick",
+    "ban",
+    "unban",
+    "join",
+    "join_room_by_id",
+    "leave",
+    "forget",
+    "joined_rooms",
+    "joined_members",
+    "members",
+    "send",
+    "send_state",
+    "get_state",
+    "get_state_event",
+    "get_event",
+    "redact",
+    "messages",
+    "context",
+    "sync",
+    "get_profile",
+    "get_displayname",
+    "set_displayname",
+    "get_avatar_url",
+    "set_avatar_url",
+    "get_account_data",
+    "set_account_data",
+    "get_room_account_data",
+    "set_room_account_data",
+    "create_filter",
+    "get_filter",
+    "typing",
+    "receipt",
+];
+
+fn versions() -> SupportedVersions {
+    SupportedVersions::from_parts(&["v1.11".into()], &Default::default())
+}
+
+fn op(name: &str) -> &'static dyn Operation {
+    find(name).unwrap_or_else(|| panic!("operation `{name}` is not registered"))
+}
+
+fn try_build(name: &str, args: Value) -> Result<http::Request<Vec<u8>>, BuildError> {
+    let versions = versions();
+    let ctx = OpContext {
+        base_url: BASE,
+        access_token: Some("tok"),
+        user_id: Some("@alice:example.org"),
+        versions: &versions,
+    };
+    op(name).build(&args, &ctx)
+}
+
+fn build(name: &str, args: Value) -> http::Request<Vec<u8>> {
+    try_build(name, args).unwrap_or_else(|e| panic!("building `{name}` failed: {e}"))
+}
+
+/// The request path, percent-decoded.
+fn path(req: &http::Request<Vec<u8>>) -> String {
+    percent_decode(req.uri().path())
+}
+
+fn auth(req: &http::Request<Vec<u8>>) -> Option<&str> {
+    req.headers()
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap())
+}
+
+fn body(req: &http::Request<Vec<u8>>) -> Value {
+    serde_json::from_slice(req.body()).unwrap()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// The query parameters, decoded, in order.
+fn query(req: &http::Request<Vec<u8>>) -> Vec<(String, String)> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn query_value(req: &http::Request<Vec<u8>>, key: &str) -> Option<String> {
+    query(req)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+fn check(name: &str, status: u16, body: &Value) -> Result<(), SchemaMismatch> {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let response = http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(bytes.as_slice())
+        .unwrap();
+    op(name).check_response(response)
+}
+
+// ---- registry ----
+
+#[test]
+fn registry_has_every_op_and_names_are_unique() {
+    let registered: Vec<&str> = names().collect();
+    for name in EXPECTED {
+        assert!(registered.contains(name), "missing operation `{name}`");
+    }
+    let all = super::all_ops();
+    let unique: BTreeSet<&str> = all.iter().map(|o| o.name()).collect();
+    assert_eq!(unique.len(), all.len(), "duplicate operation names");
+    assert_eq!(registered.len(), all.len());
+}
+
+#[test]
+fn every_op_has_a_summary_endpoint_and_object_schema() {
+    for op in super::all() {
+        let summary = op.summary();
+        assert!(
+            !summary.is_empty() && !summary.ends_with('.'),
+            "{}",
+            op.name()
+        );
+        let (method, path) = op.endpoint();
+        assert!(
+            ["GET", "POST", "PUT", "DELETE"].contains(&method),
+            "{}",
+            op.name()
+        );
+        assert!(path.starts_with("/_matrix/client/"), "{}", op.name());
+        let schema = serde_json::to_value(op.args_schema()).unwrap();
+        assert_eq!(schema["type"], "object", "{}: {schema}", op.name());
+    }
+}
+
+#[test]
+fn field_docs_become_schema_descriptions() {
+    let schema = serde_json::to_value(op("send").args_schema()).unwrap();
+    let description = schema["properties"]["txn_id"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(description.contains("transaction"), "{description}");
+}
+
+#[test]
+fn schemas_describe_enumerated_and_alternative_arguments() {
+    let schema = serde_json::to_value(op("messages").args_schema()).unwrap();
+    assert_eq!(
+        schema["properties"]["dir"]["enum"],
+        json!(["b", "f"]),
+        "{schema}"
+    );
+    let schema = serde_json::to_value(op("sync").args_schema()).unwrap();
+    let text = schema.to_string();
+    assert!(text.contains("anyOf"), "{text}");
+}
+
+// ---- argument errors ----
+
+#[test]
+fn unknown_argument_is_a_build_error() {
+    let err = try_build("whoami", json!({"bogus": 1})).unwrap_err();
+    assert!(err.message.contains("bogus"), "{}", err.message);
+    let err = try_build("create_room", json!({"preset": "public_chat", "nmae": "x"})).unwrap_err();
+    assert!(err.message.contains("nmae"), "{}", err.message);
+}
+
+#[test]
+fn bad_ids_name_the_argument() {
+    let err = try_build(
+        "invite",
+        json!({"room_id": "not-a-room", "user_id": "@bob:example.org"}),
+    )
+    .unwrap_err();
+    assert!(err.message.contains("`room_id`"), "{}", err.message);
+    let err = try_build(
+        "kick",
+        json!({"room_id": "!r:example.org", "user_id": "bob"}),
+    )
+    .unwrap_err();
+    assert!(err.message.contains("`user_id`"), "{}", err.message);
+    let err = try_build(
+        "get_event",
+        json!({"room_id": "!r:example.org", "event_id": "nope"}),
+    )
+    .unwrap_err();
+    assert!(err.message.contains("`event_id`"), "{}", err.message);
+}
+
+#[test]
+fn missing_required_argument_is_a_build_error() {
+    let err = try_build("send", json!({"room_id": "!r:example.org", "content": {}})).unwrap_err();
+    assert!(err.message.contains("txn_id"), "{}", err.message);
+}
+
+#[test]
+fn user_id_defaults_to_the_acting_user_and_is_required_without_one() {
+    let req = build("get_displayname", json!({}));
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/profile/@alice:example.org/displayname"
+    );
+    let versions = versions();
+    let ctx = OpContext {
+        base_url: BASE,
+        access_token: None,
+        user_id: None,
+        versions: &versions,
+    };
+    let err = op("get_profile").build(&json!({}), &ctx).unwrap_err();
+    assert!(err.message.contains("user_id"), "{}", err.message);
+}
+
+// ---- session and account ----
+
+#[test]
+fn register_with_auth() {
+    let req = build(
+        "register",
+        json!({
+            "username": "alice",
+            "password": "secret",
+            "kind": "user",
+            "inhibit_login": true,
+            "auth": {"type": "m.login.dummy", "session": "sess1"},
+        }),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/client/v3/register");
+    // A user access token is never sent to /register.
+    assert_eq!(auth(&req), None);
+    assert_eq!(
+        body(&req),
+        json!({
+            "username": "alice",
+            "password": "secret",
+            "inhibit_login": true,
+            "auth": {"type": "m.login.dummy", "session": "sess1"},
+        })
+    );
+}
+
+#[test]
+fn register_sends_an_unknown_auth_type_verbatim() {
+    let auth = json!({"type": "org.example.auth", "session": "s2", "extra": {"k": [1]}});
+    let req = build("register", json!({"auth": auth}));
+    assert_eq!(body(&req)["auth"], auth);
+    let err = try_build("register", json!({"auth": {"type": "m.login.password"}})).unwrap_err();
+    assert!(err.message.contains("`auth`"), "{}", err.message);
+}
+
+#[test]
+fn register_guest_kind_is_a_query_parameter() {
+    let req = build("register", json!({"kind": "guest"}));
+    assert_eq!(query_value(&req, "kind").as_deref(), Some("guest"));
+    assert_eq!(body(&req), json!({}));
+}
+
+#[test]
+fn register_responses() {
+    let ok = json!({"user_id": "@alice:example.org", "access_token": "t", "device_id": "D"});
+    assert_eq!(check("register", 200, &ok), Ok(()));
+    let uia = json!({"flows": [{"stages": ["m.login.dummy"]}], "params": {}, "session": "s"});
+    assert_eq!(check("register", 401, &uia), Ok(()));
+    assert!(check("register", 200, &json!({"access_token": "t"})).is_err());
+    assert_eq!(
+        check(
+            "register",
+            400,
+            &json!({"errcode": "M_USER_IN_USE", "error": "x"})
+        ),
+        Ok(())
+    );
+    assert!(check("register", 400, &json!({"error": "no errcode"})).is_err());
+}
+
+#[test]
+fn login_with_user_and_password() {
+    let req = build(
+        "login",
+        json!({"user": "alice", "password": "secret", "device_id": "DEV1",
+               "initial_device_display_name": "phone"}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/client/v3/login");
+    assert_eq!(auth(&req), None);
+    assert_eq!(
+        body(&req),
+        json!({
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": "alice"},
+            "password": "secret",
+            "device_id": "DEV1",
+            "initial_device_display_name": "phone",
+        })
+    );
+}
+
+#[test]
+fn login_with_token_and_identifier() {
+    let req = build("login", json!({"type": "m.login.token", "token": "abc"}));
+    assert_eq!(body(&req), json!({"type": "m.login.token", "token": "abc"}));
+    let req = build(
+        "login",
+        json!({"identifier": {"type": "m.id.user", "user": "@alice:example.org"},
+               "password": "pw", "refresh_token": true}),
+    );
+    assert_eq!(
+        body(&req),
+        json!({"type": "m.login.password",
+               "identifier": {"type": "m.id.user", "user": "@alice:example.org"},
+               "password": "pw", "refresh_token": true})
+    );
+    assert!(
+        try_build(
+            "login",
+            json!({"user": "a", "identifier": {}, "password": "p"})
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn login_responses() {
+    let ok = json!({"user_id": "@alice:example.org", "access_token": "t", "device_id": "D"});
+    assert_eq!(check("login", 200, &ok), Ok(()));
+    assert!(check("login", 200, &json!({"user_id": "@alice:example.org"})).is_err());
+}
+
+#[test]
+fn logout_whoami_and_capabilities() {
+    let req = build("logout", json!({}));
+    assert_eq!(
+        (req.method().as_str(), path(&req).as_str()),
+        ("POST", "/_matrix/client/v3/logout")
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    let req = build("logout_all", json!({}));
+    assert_eq!(path(&req), "/_matrix/client/v3/logout/all");
+    let req = build("whoami", json!({}));
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(path(&req), "/_matrix/client/v3/account/whoami");
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(
+        check("whoami", 200, &json!({"user_id": "@alice:example.org"})),
+        Ok(())
+    );
+    let req = build("capabilities", json!({}));
+    assert_eq!(path(&req), "/_matrix/client/v3/capabilities");
+    assert_eq!(
+        check("capabilities", 200, &json!({"capabilities": {}})),
+        Ok(())
+    );
+}
+
+// ---- rooms and membership ----
+
+#[test]
+fn create_room_with_preset_and_initial_state() {
+    let req = build(
+        "create_room",
+        json!({
+            "preset": "public_chat",
+            "visibility": "public",
+            "name": "Test room",
+            "room_version": "10",
+            "invite": ["@bob:example.org"],
+            "is_direct": true,
+            "initial_state": [
+                {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "can_join"}},
+                {"type": "org.example.custom", "state_key": "k", "content": {"x": 1}}
+            ],
+            "power_level_content_override": {"users_default": 10},
+            "creation_content": {"m.federate": false},
+        }),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/client/v3/createRoom");
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(
+        body(&req),
+        json!({
+            "creation_content": {"m.federate": false},
+            "initial_state": [
+                {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "can_join"}},
+                {"type": "org.example.custom", "state_key": "k", "content": {"x": 1}}
+            ],
+            "invite": ["@bob:example.org"],
+            "is_direct": true,
+            "name": "Test room",
+            "power_level_content_override": {"users_default": 10},
+            "preset": "public_chat",
+            "room_version": "10",
+            "visibility": "public",
+        })
+    );
+}
+
+#[test]
+fn create_room_rejects_a_bad_invitee() {
+    let err = try_build("create_room", json!({"invite": ["@ok:example.org", "bad"]})).unwrap_err();
+    assert!(err.message.contains("invite[1]"), "{}", err.message);
+}
+
+#[test]
+fn create_room_responses() {
+    assert_eq!(
+        check("create_room", 200, &json!({"room_id": "!r:example.org"})),
+        Ok(())
+    );
+    let err = check("create_room", 200, &json!({"room_alias": "#a:example.org"})).unwrap_err();
+    assert!(err.detail.contains("room_id"), "{}", err.detail);
+}
+
+#[test]
+fn membership_requests() {
+    let req = build(
+        "invite",
+        json!({"room_id": "!r:example.org", "user_id": "@bob:example.org", "reason": "hi"}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert!(path(&req).ends_with("/invite"), "{}", path(&req));
+    assert_eq!(
+        body(&req),
+        json!({"user_id": "@bob:example.org", "reason": "hi"})
+    );
+
+    for (name, tail) in [("kick", "/kick"), ("ban", "/ban"), ("unban", "/unban")] {
+        let req = build(
+            name,
+            json!({"room_id": "!r:example.org", "user_id": "@bob:example.org"}),
+        );
+        assert!(path(&req).ends_with(tail), "{name}: {}", path(&req));
+        assert_eq!(body(&req), json!({"user_id": "@bob:example.org"}), "{name}");
+    }
+
+    let req = build(
+        "join",
+        json!({"room_id_or_alias": "#room:example.org", "server_name": ["example.org"]}),
+    );
+    assert!(
+        path(&req).starts_with("/_matrix/client/v3/join/"),
+        "{}",
+        path(&req)
+    );
+    assert_eq!(path(&req), "/_matrix/client/v3/join/#room:example.org");
+    assert_eq!(
+        query_value(&req, "server_name").as_deref(),
+        Some("example.org")
+    );
+    assert_eq!(
+        check("join", 200, &json!({"room_id": "!r:example.org"})),
+        Ok(())
+    );
+
+    let req = build(
+        "leave",
+        json!({"room_id": "!r:example.org", "reason": "bye"}),
+    );
+    assert_eq!(body(&req), json!({"reason": "bye"}));
+    let req = build("forget", json!({"room_id": "!r:example.org"}));
+    assert!(path(&req).ends_with("/forget"));
+
+    let req = build(
+        "members",
+        json!({"room_id": "!r:example.org", "membership": "join"}),
+    );
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(query_value(&req, "membership").as_deref(), Some("join"));
+    assert_eq!(check("members", 200, &json!({"chunk": []})), Ok(()));
+    assert!(check("joined_rooms", 200, &json!({"joined_rooms": "x"})).is_err());
+}
+
+// ---- events and state ----
+
+#[test]
+fn send_custom_event_type() {
+    let req = build(
+        "send",
+        json!({"room_id": "!r:example.org", "event_type": "org.example.ping",
+               "txn_id": "t1", "content": {"seq": 1, "nested": {"a": [1, 2]}}}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/send/org.example.ping/t1"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(body(&req), json!({"seq": 1, "nested": {"a": [1, 2]}}));
+    assert_eq!(
+        check("send", 200, &json!({"event_id": "$e:example.org"})),
+        Ok(())
+    );
+    assert!(check("send", 200, &json!({})).is_err());
+}
+
+#[test]
+fn send_defaults_to_room_message() {
+    let req = build(
+        "send",
+        json!({"room_id": "!r:example.org", "txn_id": "t2",
+               "content": {"msgtype": "m.text", "body": "hello"}}),
+    );
+    assert!(
+        path(&req).ends_with("/send/m.room.message/t2"),
+        "{}",
+        path(&req)
+    );
+    assert_eq!(body(&req), json!({"msgtype": "m.text", "body": "hello"}));
+    assert!(
+        try_build(
+            "send",
+            json!({"room_id": "!r:example.org", "txn_id": "t", "content": 5})
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn send_state_with_and_without_state_key() {
+    let req = build(
+        "send_state",
+        json!({"room_id": "!r:example.org", "event_type": "m.room.topic",
+               "content": {"topic": "hi"}}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/state/m.room.topic/"
+    );
+    assert_eq!(body(&req), json!({"topic": "hi"}));
+    let req = build(
+        "send_state",
+        json!({"room_id": "!r:example.org", "event_type": "org.example.state",
+               "state_key": "@alice:example.org", "content": {"v": true}}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/state/org.example.state/@alice:example.org"
+    );
+    assert_eq!(body(&req), json!({"v": true}));
+    assert_eq!(check("send_state", 200, &json!({"event_id": "$e"})), Ok(()));
+}
+
+#[test]
+fn get_state_requests() {
+    let req = build("get_state", json!({"room_id": "!r:example.org"}));
+    assert_eq!(path(&req), "/_matrix/client/v3/rooms/!r:example.org/state");
+    let req = build(
+        "get_state_event",
+        json!({"room_id": "!r:example.org", "event_type": "m.room.name", "format": "event"}),
+    );
+    assert_eq!(req.method(), http::Method::GET);
+    assert!(
+        path(&req).ends_with("/state/m.room.name/"),
+        "{}",
+        path(&req)
+    );
+    assert_eq!(query_value(&req, "format").as_deref(), Some("event"));
+    assert_eq!(
+        check("get_state_event", 200, &json!({"name": "Room"})),
+        Ok(())
+    );
+    assert!(check("get_state", 200, &json!({"not": "a list"})).is_err());
+}
+
+#[test]
+fn redact_with_reason() {
+    let req = build(
+        "redact",
+        json!({"room_id": "!r:example.org", "event_id": "$ev:example.org",
+               "txn_id": "r1", "reason": "spam"}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/redact/$ev:example.org/r1"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(body(&req), json!({"reason": "spam"}));
+    assert_eq!(check("redact", 200, &json!({"event_id": "$red"})), Ok(()));
+}
+
+#[test]
+fn messages_with_dir_limit_and_filter() {
+    let req = build(
+        "messages",
+        json!({"room_id": "!r:example.org", "dir": "f", "limit": 5, "from": "s1",
+               "filter": {"types": ["m.room.message"]}}),
+    );
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/messages"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(query_value(&req, "dir").as_deref(), Some("f"));
+    assert_eq!(query_value(&req, "limit").as_deref(), Some("5"));
+    assert_eq!(query_value(&req, "from").as_deref(), Some("s1"));
+    let filter: Value = serde_json::from_str(&query_value(&req, "filter").unwrap()).unwrap();
+    assert_eq!(filter, json!({"types": ["m.room.message"]}));
+    assert!(req.body().is_empty() || body(&req) == json!({}));
+
+    let req = build("messages", json!({"room_id": "!r:example.org"}));
+    assert_eq!(query_value(&req, "dir").as_deref(), Some("b"));
+    assert!(try_build("messages", json!({"room_id": "!r:example.org", "dir": "x"})).is_err());
+
+    let ok = json!({"chunk": [], "start": "t0", "end": "t1"});
+    assert_eq!(check("messages", 200, &ok), Ok(()));
+    assert!(check("messages", 200, &json!({"chunk": 3, "start": "t0"})).is_err());
+}
+
+#[test]
+fn context_with_limit() {
+    let req = build(
+        "context",
+        json!({"room_id": "!r:example.org", "event_id": "$e:example.org", "limit": 3}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/context/$e:example.org"
+    );
+    assert_eq!(query_value(&req, "limit").as_deref(), Some("3"));
+}
+
+// ---- sync ----
+
+#[test]
+fn sync_with_inline_filter_and_since() {
+    let req = build(
+        "sync",
+        json!({"since": "s72", "timeout": 1500, "full_state": true, "set_presence": "offline",
+               "filter": {"room": {"timeline": {"limit": 10}}}}),
+    );
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(path(&req), "/_matrix/client/v3/sync");
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(query_value(&req, "since").as_deref(), Some("s72"));
+    assert_eq!(query_value(&req, "timeout").as_deref(), Some("1500"));
+    assert_eq!(query_value(&req, "full_state").as_deref(), Some("true"));
+    assert_eq!(
+        query_value(&req, "set_presence").as_deref(),
+        Some("offline")
+    );
+    let filter: Value = serde_json::from_str(&query_value(&req, "filter").unwrap()).unwrap();
+    assert_eq!(filter, json!({"room": {"timeline": {"limit": 10}}}));
+}
+
+#[test]
+fn sync_with_filter_id() {
+    let req = build("sync", json!({"filter": "42"}));
+    assert_eq!(query(&req), vec![("filter".to_owned(), "42".to_owned())]);
+    let err = try_build("sync", json!({"filter": 42})).unwrap_err();
+    assert!(err.message.contains("filter"), "{}", err.message);
+}
+
+#[test]
+fn sync_responses() {
+    assert_eq!(check("sync", 200, &json!({"next_batch": "s1"})), Ok(()));
+    let full = json!({
+        "next_batch": "s2",
+        "rooms": {"join": {"!r:example.org": {"timeline": {"events": [], "limited": false}}}},
+        "account_data": {"events": []},
+    });
+    assert_eq!(check("sync", 200, &full), Ok(()));
+    let err = check("sync", 200, &json!({"next_batch": "s1", "rooms": "oops"})).unwrap_err();
+    assert!(!err.detail.is_empty());
+    assert!(check("sync", 200, &json!({"rooms": {}})).is_err());
+}
+
+// ---- profile, account data, filters ----
+
+#[test]
+fn set_displayname_for_the_acting_user() {
+    let req = build("set_displayname", json!({"displayname": "Alice"}));
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/profile/@alice:example.org/displayname"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(body(&req), json!({"displayname": "Alice"}));
+    assert_eq!(check("set_displayname", 200, &json!({})), Ok(()));
+    assert_eq!(
+        check("get_displayname", 200, &json!({"displayname": "Alice"})),
+        Ok(())
+    );
+}
+
+#[test]
+fn avatar_url_and_profile() {
+    let req = build(
+        "set_avatar_url",
+        json!({"user_id": "@bob:example.org", "avatar_url": "mxc://example.org/abc"}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/profile/@bob:example.org/avatar_url"
+    );
+    assert_eq!(body(&req), json!({"avatar_url": "mxc://example.org/abc"}));
+    let req = build("get_profile", json!({"user_id": "@bob:example.org"}));
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(path(&req), "/_matrix/client/v3/profile/@bob:example.org");
+    assert_eq!(
+        check("get_profile", 200, &json!({"displayname": "Bob"})),
+        Ok(())
+    );
+}
+
+#[test]
+fn set_account_data_global_and_room() {
+    let req = build(
+        "set_account_data",
+        json!({"event_type": "org.example.settings", "content": {"theme": "dark"}}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/user/@alice:example.org/account_data/org.example.settings"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(body(&req), json!({"theme": "dark"}));
+    assert_eq!(check("set_account_data", 200, &json!({})), Ok(()));
+
+    let req = build(
+        "set_room_account_data",
+        json!({"room_id": "!r:example.org", "event_type": "m.tag", "content": {"tags": {}}}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/user/@alice:example.org/rooms/!r:example.org/account_data/m.tag"
+    );
+    assert_eq!(body(&req), json!({"tags": {}}));
+
+    let req = build(
+        "get_account_data",
+        json!({"event_type": "org.example.settings"}),
+    );
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(
+        check("get_account_data", 200, &json!({"theme": "dark"})),
+        Ok(())
+    );
+}
+
+#[test]
+fn filters() {
+    let req = build(
+        "create_filter",
+        json!({"filter": {"room": {"timeline": {"limit": 10}}, "event_fields": ["type"]}}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/user/@alice:example.org/filter"
+    );
+    assert_eq!(
+        body(&req),
+        json!({"room": {"timeline": {"limit": 10}}, "event_fields": ["type"]})
+    );
+    assert_eq!(
+        check("create_filter", 200, &json!({"filter_id": "f1"})),
+        Ok(())
+    );
+    assert!(check("create_filter", 200, &json!({})).is_err());
+
+    let req = build("get_filter", json!({"filter_id": "f1"}));
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/user/@alice:example.org/filter/f1"
+    );
+    assert_eq!(check("get_filter", 200, &json!({})), Ok(()));
+}
+
+// ---- typing and receipts ----
+
+#[test]
+fn typing_and_receipt() {
+    let req = build(
+        "typing",
+        json!({"room_id": "!r:example.org", "typing": true, "timeout": 5000}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/typing/@alice:example.org"
+    );
+    assert_eq!(body(&req), json!({"typing": true, "timeout": 5000}));
+    let req = build(
+        "typing",
+        json!({"room_id": "!r:example.org", "typing": false}),
+    );
+    assert_eq!(body(&req), json!({"typing": false}));
+
+    let req = build(
+        "receipt",
+        json!({"room_id": "!r:example.org", "event_id": "$e:example.org", "thread_id": "main"}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/receipt/m.read/$e:example.org"
+    );
+    assert_eq!(body(&req), json!({"thread_id": "main"}));
+}
