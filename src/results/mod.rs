@@ -3,6 +3,9 @@
 //! (see [`redact`]).
 
 pub mod redact;
+pub mod score;
+
+pub use score::{area_scores, summarize};
 
 use std::collections::BTreeMap;
 

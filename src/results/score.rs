@@ -1,0 +1,139 @@
+//! Derived counts over scenario results: the run [`Summary`] and the per-area
+//! "Are We Synapse Yet" [`AreaScore`]s.
+
+use std::collections::BTreeMap;
+
+use super::{AreaScore, Outcome, ScenarioResult, Summary};
+
+/// Counts the scenarios by outcome.
+pub fn summarize(scenarios: &[ScenarioResult]) -> Summary {
+    let mut summary = Summary {
+        total: scenarios.len(),
+        ..Summary::default()
+    };
+    for scenario in scenarios {
+        match scenario.outcome {
+            Outcome::Passed => summary.passed += 1,
+            Outcome::Failed => summary.failed += 1,
+            Outcome::Errored => summary.errored += 1,
+            Outcome::Skipped => summary.skipped += 1,
+        }
+    }
+    summary
+}
+
+/// One score per area, sorted by area id. `ran` counts every scenario that was not
+/// skipped (failed and errored ones included).
+pub fn area_scores(scenarios: &[ScenarioResult]) -> Vec<AreaScore> {
+    let mut by_area: BTreeMap<&str, AreaScore> = BTreeMap::new();
+    for scenario in scenarios {
+        let score = by_area
+            .entry(scenario.area.as_str())
+            .or_insert_with(|| AreaScore {
+                area: scenario.area.clone(),
+                passed: 0,
+                ran: 0,
+                skipped: 0,
+            });
+        match scenario.outcome {
+            Outcome::Skipped => score.skipped += 1,
+            Outcome::Passed => {
+                score.passed += 1;
+                score.ran += 1;
+            }
+            Outcome::Failed | Outcome::Errored => score.ran += 1,
+        }
+    }
+    by_area.into_values().collect()
+}
+
+impl AreaScore {
+    /// Whole percentage of the scenarios that ran which passed, rounded down;
+    /// `None` when nothing ran.
+    pub fn percent(&self) -> Option<usize> {
+        (self.ran > 0).then(|| self.passed * 100 / self.ran)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(id: &str, area: &str, outcome: Outcome) -> ScenarioResult {
+        ScenarioResult {
+            id: id.to_owned(),
+            title: id.to_owned(),
+            area: area.to_owned(),
+            file: format!("{id}.yaml"),
+            tags: vec![],
+            spec_since: None,
+            spec_section: None,
+            outcome,
+            duration_ms: 1,
+            steps: vec![],
+            failure: None,
+            skip_reason: None,
+        }
+    }
+
+    fn sample() -> Vec<ScenarioResult> {
+        vec![
+            scenario("b/1", "messaging", Outcome::Passed),
+            scenario("b/2", "messaging", Outcome::Passed),
+            scenario("b/3", "messaging", Outcome::Failed),
+            scenario("b/4", "messaging", Outcome::Skipped),
+            scenario("a/1", "account", Outcome::Errored),
+            scenario("a/2", "account", Outcome::Skipped),
+        ]
+    }
+
+    #[test]
+    fn summarize_counts_each_outcome() {
+        assert_eq!(
+            summarize(&sample()),
+            Summary {
+                total: 6,
+                passed: 2,
+                failed: 1,
+                errored: 1,
+                skipped: 2,
+            }
+        );
+        assert_eq!(summarize(&[]), Summary::default());
+    }
+
+    #[test]
+    fn area_scores_are_sorted_and_exclude_skips_from_ran() {
+        let scores = area_scores(&sample());
+        assert_eq!(
+            scores,
+            vec![
+                AreaScore {
+                    area: "account".into(),
+                    passed: 0,
+                    ran: 1,
+                    skipped: 1,
+                },
+                AreaScore {
+                    area: "messaging".into(),
+                    passed: 2,
+                    ran: 3,
+                    skipped: 1,
+                },
+            ]
+        );
+        assert_eq!(scores[0].percent(), Some(0));
+        assert_eq!(scores[1].percent(), Some(66));
+    }
+
+    #[test]
+    fn percent_is_none_when_nothing_ran() {
+        let score = AreaScore {
+            area: "x".into(),
+            passed: 0,
+            ran: 0,
+            skipped: 3,
+        };
+        assert_eq!(score.percent(), None);
+    }
+}
