@@ -30,39 +30,69 @@ pub fn render(v: &Value) -> String {
             cut -= 1;
         }
         s.truncate(cut);
-        s.push_str("…");
+        s.push('…');
     }
     s
 }
 
-fn mismatch(message: impl Into<String>, expected: Option<String>, actual: Option<&Value>) -> Mismatch {
-    Mismatch { message: message.into(), expected, actual: Some(actual.map_or_else(|| "(absent)".to_owned(), render)) }
+fn mismatch(
+    message: impl Into<String>,
+    expected: Option<String>,
+    actual: Option<&Value>,
+) -> Mismatch {
+    Mismatch {
+        message: message.into(),
+        expected,
+        actual: Some(actual.map_or_else(|| "(absent)".to_owned(), render)),
+    }
 }
 
 /// Test one predicate against the value found at the pointer (`None`: absent).
 pub fn test(predicate: &Predicate, actual: Option<&Value>, vars: &Vars) -> Result<(), Mismatch> {
-    let interp = |v: &Value| vars.apply(v).map_err(|e| Mismatch { message: e.to_string(), expected: None, actual: None });
+    let interp = |v: &Value| {
+        vars.apply(v).map_err(|e| Mismatch {
+            message: e.to_string(),
+            expected: None,
+            actual: None,
+        })
+    };
     match predicate {
         Predicate::Exists(true) => match actual {
             Some(_) => Ok(()),
-            None => Err(mismatch("expected to exist, but is absent", Some("present".into()), None)),
+            None => Err(mismatch(
+                "expected to exist, but is absent",
+                Some("present".into()),
+                None,
+            )),
         },
         Predicate::Exists(false) => match actual {
             None => Ok(()),
-            Some(v) => Err(mismatch("expected to be absent", Some("(absent)".into()), Some(v))),
+            Some(v) => Err(mismatch(
+                "expected to be absent",
+                Some("(absent)".into()),
+                Some(v),
+            )),
         },
         Predicate::Equals(expected) => {
             let expected = interp(expected)?;
             if actual == Some(&expected) {
                 Ok(())
             } else {
-                Err(mismatch(format!("expected {}", render(&expected)), Some(render(&expected)), actual))
+                Err(mismatch(
+                    format!("expected {}", render(&expected)),
+                    Some(render(&expected)),
+                    actual,
+                ))
             }
         }
         Predicate::NotEquals(expected) => {
             let expected = interp(expected)?;
             if actual == Some(&expected) {
-                Err(mismatch(format!("expected anything but {}", render(&expected)), Some(format!("not {}", render(&expected))), actual))
+                Err(mismatch(
+                    format!("expected anything but {}", render(&expected)),
+                    Some(format!("not {}", render(&expected))),
+                    actual,
+                ))
             } else {
                 Ok(())
             }
@@ -71,15 +101,31 @@ pub fn test(predicate: &Predicate, actual: Option<&Value>, vars: &Vars) -> Resul
             if actual.is_some_and(|v| type_of(v, *t)) {
                 Ok(())
             } else {
-                Err(mismatch(format!("expected type {}", type_name(*t)), Some(type_name(*t).into()), actual))
+                Err(mismatch(
+                    format!("expected type {}", type_name(*t)),
+                    Some(type_name(*t).into()),
+                    actual,
+                ))
             }
         }
         Predicate::Regex(pattern) => {
-            let pattern = vars.text_of(pattern).map_err(|e| Mismatch { message: e.to_string(), expected: None, actual: None })?;
-            let re = Regex::new(&pattern).map_err(|e| Mismatch { message: format!("invalid regular expression after interpolation: {e}"), expected: None, actual: None })?;
+            let pattern = vars.text_of(pattern).map_err(|e| Mismatch {
+                message: e.to_string(),
+                expected: None,
+                actual: None,
+            })?;
+            let re = Regex::new(&pattern).map_err(|e| Mismatch {
+                message: format!("invalid regular expression after interpolation: {e}"),
+                expected: None,
+                actual: None,
+            })?;
             match actual {
                 Some(Value::String(s)) if re.is_match(s) => Ok(()),
-                _ => Err(mismatch(format!("expected a string matching /{pattern}/"), Some(format!("/{pattern}/")), actual)),
+                _ => Err(mismatch(
+                    format!("expected a string matching /{pattern}/"),
+                    Some(format!("/{pattern}/")),
+                    actual,
+                )),
             }
         }
         Predicate::Contains(expected) => {
@@ -87,13 +133,21 @@ pub fn test(predicate: &Predicate, actual: Option<&Value>, vars: &Vars) -> Resul
             if actual.is_some_and(|v| contains(v, &expected)) {
                 Ok(())
             } else {
-                Err(mismatch(format!("expected to contain {}", render(&expected)), Some(format!("contains {}", render(&expected))), actual))
+                Err(mismatch(
+                    format!("expected to contain {}", render(&expected)),
+                    Some(format!("contains {}", render(&expected))),
+                    actual,
+                ))
             }
         }
         Predicate::NotContains(expected) => {
             let expected = interp(expected)?;
             if actual.is_some_and(|v| contains(v, &expected)) {
-                Err(mismatch(format!("expected not to contain {}", render(&expected)), Some(format!("does not contain {}", render(&expected))), actual))
+                Err(mismatch(
+                    format!("expected not to contain {}", render(&expected)),
+                    Some(format!("does not contain {}", render(&expected))),
+                    actual,
+                ))
             } else {
                 Ok(())
             }
@@ -109,7 +163,11 @@ pub fn test(predicate: &Predicate, actual: Option<&Value>, vars: &Vars) -> Resul
                 Ok(())
             } else {
                 let seen = len.map_or_else(|| "no length".to_owned(), |l| format!("length {l}"));
-                Err(mismatch(format!("expected length {n}, found {seen}"), Some(format!("length {n}")), actual))
+                Err(mismatch(
+                    format!("expected length {n}, found {seen}"),
+                    Some(format!("length {n}")),
+                    actual,
+                ))
             }
         }
     }
@@ -154,10 +212,12 @@ pub fn contains(actual: &Value, expected: &Value) -> bool {
 /// included, or arrays where every expected element is included by some actual element.
 pub fn includes(actual: &Value, expected: &Value) -> bool {
     match (actual, expected) {
-        (Value::Object(a), Value::Object(e)) => {
-            e.iter().all(|(k, ev)| a.get(k).is_some_and(|av| includes(av, ev)))
+        (Value::Object(a), Value::Object(e)) => e
+            .iter()
+            .all(|(k, ev)| a.get(k).is_some_and(|av| includes(av, ev))),
+        (Value::Array(a), Value::Array(e)) => {
+            e.iter().all(|ev| a.iter().any(|av| includes(av, ev)))
         }
-        (Value::Array(a), Value::Array(e)) => e.iter().all(|ev| a.iter().any(|av| includes(av, ev))),
         _ => actual == expected,
     }
 }
@@ -188,8 +248,14 @@ mod tests {
         assert!(t(Predicate::Regex("^\\$".into()), Some(json!("$abc"))));
         assert!(!t(Predicate::Regex("^\\$".into()), Some(json!("abc"))));
         assert!(!t(Predicate::Regex(".*".into()), Some(json!(5))));
-        assert!(t(Predicate::Contains(json!({"content": {"body": "hi"}})), Some(json!([{"type": "m", "content": {"body": "hi", "msgtype": "m.text"}}]))));
-        assert!(!t(Predicate::Contains(json!({"content": {"body": "hi"}})), Some(json!([{"content": {"body": "ho"}}]))));
+        assert!(t(
+            Predicate::Contains(json!({"content": {"body": "hi"}})),
+            Some(json!([{"type": "m", "content": {"body": "hi", "msgtype": "m.text"}}]))
+        ));
+        assert!(!t(
+            Predicate::Contains(json!({"content": {"body": "hi"}})),
+            Some(json!([{"content": {"body": "ho"}}]))
+        ));
         assert!(t(Predicate::Contains(json!("ell")), Some(json!("hello"))));
         assert!(t(Predicate::NotContains(json!("x")), Some(json!(["a"]))));
         assert!(!t(Predicate::NotContains(json!("a")), Some(json!(["a"]))));
@@ -200,7 +266,12 @@ mod tests {
 
     #[test]
     fn mismatches_say_what_was_seen() {
-        let m = test(&Predicate::Equals(json!("a")), Some(&json!("b")), &Vars::default()).expect_err("mismatch");
+        let m = test(
+            &Predicate::Equals(json!("a")),
+            Some(&json!("b")),
+            &Vars::default(),
+        )
+        .expect_err("mismatch");
         assert_eq!(m.message, "expected \"a\"");
         assert_eq!(m.actual.as_deref(), Some("\"b\""));
     }
@@ -209,6 +280,13 @@ mod tests {
     fn expected_values_are_interpolated() {
         let mut vars = Vars::default();
         vars.set("room", json!("!r:hs"));
-        assert!(test(&Predicate::Equals(json!("${room}")), Some(&json!("!r:hs")), &vars).is_ok());
+        assert!(
+            test(
+                &Predicate::Equals(json!("${room}")),
+                Some(&json!("!r:hs")),
+                &vars
+            )
+            .is_ok()
+        );
     }
 }

@@ -27,23 +27,53 @@ pub fn evaluate(expect: &ExpectPlan, seen: &Observed<'_>, vars: &Vars) -> Vec<Ch
     match &expect.status {
         Some((status, loc)) => {
             if seen.status != *status {
-                failures.push(failure(loc, "status", format!("expected HTTP {status}, got {}", seen.status), Some(status.to_string()), Some(describe_status(seen))));
+                failures.push(failure(
+                    loc,
+                    "status",
+                    format!("expected HTTP {status}, got {}", seen.status),
+                    Some(status.to_string()),
+                    Some(describe_status(seen)),
+                ));
             }
         }
         None => {
             if !(200..300).contains(&seen.status) {
-                failures.push(failure(&expect.location, "status", format!("expected a successful (2xx) response, got {}", seen.status), Some("2xx".into()), Some(describe_status(seen))));
+                failures.push(failure(
+                    &expect.location,
+                    "status",
+                    format!("expected a successful (2xx) response, got {}", seen.status),
+                    Some("2xx".into()),
+                    Some(describe_status(seen)),
+                ));
             }
         }
     }
     if let Some((errcode, loc)) = &expect.errcode {
-        let actual = seen.json.and_then(|j| j.get("errcode")).and_then(Value::as_str);
+        let actual = seen
+            .json
+            .and_then(|j| j.get("errcode"))
+            .and_then(Value::as_str);
         if actual != Some(errcode.as_str()) {
-            failures.push(failure(loc, "errcode", format!("expected errcode {errcode}, got {}", actual.unwrap_or("none")), Some(errcode.clone()), actual.map(str::to_owned)));
+            failures.push(failure(
+                loc,
+                "errcode",
+                format!(
+                    "expected errcode {errcode}, got {}",
+                    actual.unwrap_or("none")
+                ),
+                Some(errcode.clone()),
+                actual.map(str::to_owned),
+            ));
         }
     }
     if let Some(Err(detail)) = &seen.schema {
-        failures.push(failure(&expect.location, "schema", format!("response does not match the spec schema: {detail}"), None, None));
+        failures.push(failure(
+            &expect.location,
+            "schema",
+            format!("response does not match the spec schema: {detail}"),
+            None,
+            None,
+        ));
     }
     for check in &expect.body {
         let pointer = match vars.text_of(&check.pointer) {
@@ -54,13 +84,30 @@ pub fn evaluate(expect: &ExpectPlan, seen: &Observed<'_>, vars: &Vars) -> Vec<Ch
             }
         };
         let actual = seen.json.and_then(|j| j.pointer(&pointer));
-        if seen.json.is_none() && !check.predicates.iter().all(|p| matches!(p, Predicate::Exists(false))) {
-            failures.push(failure(&check.location, "body", format!("{pointer}: the response body is not JSON"), None, None));
+        if seen.json.is_none()
+            && !check
+                .predicates
+                .iter()
+                .all(|p| matches!(p, Predicate::Exists(false)))
+        {
+            failures.push(failure(
+                &check.location,
+                "body",
+                format!("{pointer}: the response body is not JSON"),
+                None,
+                None,
+            ));
             continue;
         }
         for predicate in &check.predicates {
             if let Err(f) = matchers::test(predicate, actual, vars) {
-                failures.push(failure(&check.location, "body", format!("{}: {}", display_pointer(&pointer), f.message), f.expected, f.actual));
+                failures.push(failure(
+                    &check.location,
+                    "body",
+                    format!("{}: {}", display_pointer(&pointer), f.message),
+                    f.expected,
+                    f.actual,
+                ));
             }
         }
     }
@@ -72,8 +119,14 @@ fn display_pointer(p: &str) -> &str {
 }
 
 fn describe_status(seen: &Observed<'_>) -> String {
-    let errcode = seen.json.and_then(|j| j.get("errcode")).and_then(Value::as_str);
-    let error = seen.json.and_then(|j| j.get("error")).and_then(Value::as_str);
+    let errcode = seen
+        .json
+        .and_then(|j| j.get("errcode"))
+        .and_then(Value::as_str);
+    let error = seen
+        .json
+        .and_then(|j| j.get("error"))
+        .and_then(Value::as_str);
     match (errcode, error) {
         (Some(c), Some(e)) => format!("{} ({c}: {e})", seen.status),
         (Some(c), None) => format!("{} ({c})", seen.status),
@@ -81,6 +134,18 @@ fn describe_status(seen: &Observed<'_>) -> String {
     }
 }
 
-fn failure(location: &str, kind: &str, message: String, expected: Option<String>, actual: Option<String>) -> CheckFailure {
-    CheckFailure { location: location.to_owned(), kind: kind.to_owned(), message, expected, actual }
+fn failure(
+    location: &str,
+    kind: &str,
+    message: String,
+    expected: Option<String>,
+    actual: Option<String>,
+) -> CheckFailure {
+    CheckFailure {
+        location: location.to_owned(),
+        kind: kind.to_owned(),
+        message,
+        expected,
+        actual,
+    }
 }

@@ -9,17 +9,27 @@ pub(super) async fn up(args: &LocalArgs) -> u8 {
     let mut opts = synapse_options(&args.synapse, std::path::PathBuf::new());
     opts.log_path = opts.cache_dir.join("up").join("homeserver.log");
     let state_path = synapse::default_state_path(&opts.cache_dir);
-    eprintln!("Preparing Synapse {} (installed once into {}) ...", opts.version, opts.cache_dir.display());
+    eprintln!(
+        "Preparing Synapse {} (installed once into {}) ...",
+        opts.version,
+        opts.cache_dir.display()
+    );
     if let Err(e) = target::ensure_venv(&opts).await {
         eprintln!("error: {e}");
         return exit_codes::ENVIRONMENT;
     }
     match target::up(&opts, &state_path).await {
         Ok(state) => {
-            println!("Synapse {} is running at {} (pid {})", state.version, state.base_url, state.pid);
+            println!(
+                "Synapse {} is running at {} (pid {})",
+                state.version, state.base_url, state.pid
+            );
             println!("server name: {}", state.server_name);
             println!("log:         {}", state.log_path.display());
-            println!("shared secret for user provisioning is in {} (mode 0600)", state.shared_secret_path.display());
+            println!(
+                "shared secret for user provisioning is in {} (mode 0600)",
+                state.shared_secret_path.display()
+            );
             println!();
             println!("Run against it:");
             println!(

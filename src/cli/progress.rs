@@ -19,8 +19,10 @@ impl Progress {
     pub(super) fn new(total: usize, verbose: bool) -> Arc<Self> {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64);
-            let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
@@ -31,10 +33,20 @@ impl Progress {
     pub(super) fn done(&self, r: &ScenarioResult) {
         let line = match r.outcome {
             Outcome::Passed => format!("PASS  {} ({} ms)", r.id, r.duration_ms),
-            Outcome::Skipped => format!("SKIP  {}: {}", r.id, r.skip_reason.as_deref().unwrap_or("")),
+            Outcome::Skipped => {
+                format!("SKIP  {}: {}", r.id, r.skip_reason.as_deref().unwrap_or(""))
+            }
             Outcome::Failed | Outcome::Errored => {
-                let label = if r.outcome == Outcome::Failed { "FAIL " } else { "ERROR" };
-                let why = r.failure.as_ref().map(|f| format!("{}: {}", f.location, f.message)).unwrap_or_default();
+                let label = if r.outcome == Outcome::Failed {
+                    "FAIL "
+                } else {
+                    "ERROR"
+                };
+                let why = r
+                    .failure
+                    .as_ref()
+                    .map(|f| format!("{}: {}", f.location, f.message))
+                    .unwrap_or_default();
                 format!("{label} {} ({} ms)\n      {why}", r.id, r.duration_ms)
             }
         };

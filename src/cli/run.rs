@@ -23,11 +23,17 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         .filter(|s| filter::matches(args.filter.as_deref(), s))
         .collect();
     if selected.is_empty() {
-        eprintln!("error: no scenario selected (filter: {})", args.filter.as_deref().unwrap_or("none"));
+        eprintln!(
+            "error: no scenario selected (filter: {})",
+            args.filter.as_deref().unwrap_or("none")
+        );
         return exit_codes::NOTHING_SELECTED;
     }
     if let Err(e) = std::fs::create_dir_all(&args.report_dir) {
-        eprintln!("error: cannot create the report folder {}: {e}", args.report_dir.display());
+        eprintln!(
+            "error: cannot create the report folder {}: {e}",
+            args.report_dir.display()
+        );
         return exit_codes::ENVIRONMENT;
     }
     let started_at = time::OffsetDateTime::now_utc();
@@ -77,13 +83,19 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let target = &prepared.target;
     let report = RunReport {
         format_version: results::FORMAT_VERSION,
-        tool: ToolInfo { name: "mxharness".into(), version: env!("CARGO_PKG_VERSION").into() },
+        tool: ToolInfo {
+            name: "mxharness".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
         run: RunInfo {
             started_at: started_at
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-            paths: super::default_paths(&args.paths).iter().map(|p| p.display().to_string()).collect(),
+            paths: super::default_paths(&args.paths)
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
             filter: args.filter.clone(),
             jobs: args.jobs,
         },
@@ -100,13 +112,13 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         scenarios: scenario_results,
     };
 
-    if let Some(s) = prepared.spawned {
-        if let Err(e) = s.stop().await {
-            eprintln!("warning: stopping the local Synapse: {e}");
-        }
+    if let Some(s) = prepared.spawned
+        && let Err(e) = s.stop().await
+    {
+        eprintln!("warning: stopping the local Synapse: {e}");
     }
 
-    eprint!("\n{}", report::summary::render_summary(&report));
+    eprint!("\n{}", report::render_summary(&report));
     let code = match report::write_all(&report, &args.report_dir) {
         Ok(paths) => {
             for p in paths {
@@ -120,7 +132,11 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         }
     };
     code.unwrap_or_else(|| {
-        if report.scenarios.iter().any(|s| matches!(s.outcome, Outcome::Failed | Outcome::Errored)) {
+        if report
+            .scenarios
+            .iter()
+            .any(|s| matches!(s.outcome, Outcome::Failed | Outcome::Errored))
+        {
             exit_codes::CHECKS_FAILED
         } else {
             exit_codes::SUCCESS

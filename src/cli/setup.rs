@@ -8,7 +8,9 @@ use ruma::api::SupportedVersions;
 use super::{Registration, RunArgs};
 use crate::matrix::http_client::HttpClient;
 use crate::runner::{BoxFuture, Provision, RunContext, UserInfo};
-use crate::target::{self, Provisioner, RegistrationMethod, SpawnedSynapse, SynapseOptions, Target, TargetKind};
+use crate::target::{
+    self, Provisioner, RegistrationMethod, SpawnedSynapse, SynapseOptions, Target, TargetKind,
+};
 
 /// A target ready to run against.
 pub(super) struct Prepared {
@@ -21,9 +23,16 @@ pub(super) struct Prepared {
 }
 
 impl Provision for Provisioner {
-    fn create_user<'a>(&'a self, localpart: &'a str, password: &'a str, admin: bool) -> BoxFuture<'a, Result<UserInfo, String>> {
+    fn create_user<'a>(
+        &'a self,
+        localpart: &'a str,
+        password: &'a str,
+        admin: bool,
+    ) -> BoxFuture<'a, Result<UserInfo, String>> {
         Box::pin(async move {
-            let u = Provisioner::create_user(self, localpart, password, admin).await.map_err(|e| e.to_string())?;
+            let u = Provisioner::create_user(self, localpart, password, admin)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(UserInfo {
                 user_id: u.user_id,
                 localpart: u.localpart,
@@ -37,7 +46,10 @@ impl Provision for Provisioner {
 
 /// The Synapse options of a run: versions and interpreter from the flags, the log beside the
 /// reports.
-pub(super) fn synapse_options(args: &super::SynapseArgs, log_path: std::path::PathBuf) -> SynapseOptions {
+pub(super) fn synapse_options(
+    args: &super::SynapseArgs,
+    log_path: std::path::PathBuf,
+) -> SynapseOptions {
     SynapseOptions {
         version: args.synapse_version.clone(),
         log_path,
@@ -56,9 +68,17 @@ pub(super) async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         None => {
             let log_path = args.report_dir.join("homeserver.log");
             let opts = synapse_options(&args.synapse, log_path.clone());
-            eprintln!("Preparing Synapse {} (installed once into {}) ...", opts.version, opts.cache_dir.display());
-            target::ensure_venv(&opts).await.map_err(|e| e.to_string())?;
-            let spawned = SpawnedSynapse::start(&opts).await.map_err(|e| e.to_string())?;
+            eprintln!(
+                "Preparing Synapse {} (installed once into {}) ...",
+                opts.version,
+                opts.cache_dir.display()
+            );
+            target::ensure_venv(&opts)
+                .await
+                .map_err(|e| e.to_string())?;
+            let spawned = SpawnedSynapse::start(&opts)
+                .await
+                .map_err(|e| e.to_string())?;
             eprintln!(
                 "Synapse {} is up at {} (started in {:.1}s; log: {})",
                 spawned.version(),
@@ -66,13 +86,27 @@ pub(super) async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
                 spawned.startup_time().as_secs_f64(),
                 log_path.display()
             );
-            let method = RegistrationMethod::SharedSecret { secret: spawned.shared_secret().to_owned() };
-            (spawned.base_url().to_owned(), method, TargetKind::SpawnedSynapse, Some(spawned), Some(log_path))
+            let method = RegistrationMethod::SharedSecret {
+                secret: spawned.shared_secret().to_owned(),
+            };
+            (
+                spawned.base_url().to_owned(),
+                method,
+                TargetKind::SpawnedSynapse,
+                Some(spawned),
+                Some(log_path),
+            )
         }
     };
-    let server_override = args.server_name.clone().or_else(|| spawned.as_ref().map(|s| s.server_name().to_owned()));
-    let probe = target::probe(&base_url, server_override).await.map_err(|e| e.to_string())?;
-    let provisioner = Provisioner::new(base_url.clone(), registration.clone()).map_err(|e| e.to_string())?;
+    let server_override = args
+        .server_name
+        .clone()
+        .or_else(|| spawned.as_ref().map(|s| s.server_name().to_owned()));
+    let probe = target::probe(&base_url, server_override)
+        .await
+        .map_err(|e| e.to_string())?;
+    let provisioner =
+        Provisioner::new(base_url.clone(), registration.clone()).map_err(|e| e.to_string())?;
     let server_name = match probe.server_name.clone() {
         Some(name) => name,
         None => server_name_from_a_user(&provisioner).await?,
@@ -97,11 +131,18 @@ pub(super) async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         http: HttpClient::new()?,
         step_timeout: args.step_timeout,
     };
-    Ok(Prepared { target, ctx: Arc::new(ctx), spawned })
+    Ok(Prepared {
+        target,
+        ctx: Arc::new(ctx),
+        spawned,
+    })
 }
 
 async fn server_name_from_a_user(provisioner: &Provisioner) -> Result<String, String> {
-    let localpart = format!("mxh-probe-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let localpart = format!(
+        "mxh-probe-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
     let password = uuid::Uuid::new_v4().simple().to_string();
     let user = Provisioner::create_user(provisioner, &localpart, &password, false)
         .await
@@ -131,4 +172,3 @@ fn registration_method(choice: Registration) -> Result<RegistrationMethod, Strin
         Registration::Open => Ok(RegistrationMethod::Open),
     }
 }
-

@@ -20,8 +20,12 @@ pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<LoadOutcome, u8> {
     };
     if !outcome.problems.is_empty() {
         let color = std::io::stderr().is_terminal();
-        eprint!("{}", diagnostics::render(&outcome.problems, &outcome.sources, color));
-        let files: std::collections::BTreeSet<&str> = outcome.problems.iter().map(|p| p.file.as_str()).collect();
+        eprint!(
+            "{}",
+            diagnostics::render(&outcome.problems, &outcome.sources, color)
+        );
+        let files: std::collections::BTreeSet<&str> =
+            outcome.problems.iter().map(|p| p.file.as_str()).collect();
         eprintln!(
             "error: {} problem{} in {} file{}",
             outcome.problems.len(),
@@ -41,7 +45,11 @@ fn plural(n: usize) -> &'static str {
 pub(super) fn validate(paths: &[PathBuf]) -> u8 {
     match load_or_report(paths) {
         Ok(outcome) => {
-            println!("{} scenario file{} valid", outcome.sources.len(), plural(outcome.sources.len()));
+            println!(
+                "{} scenario file{} valid",
+                outcome.sources.len(),
+                plural(outcome.sources.len())
+            );
             exit_codes::SUCCESS
         }
         Err(code) => code,
@@ -79,7 +87,10 @@ pub(super) fn list(args: &ListArgs) -> u8 {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&items).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&items).unwrap_or_default()
+            );
         }
     }
     exit_codes::SUCCESS
@@ -101,7 +112,14 @@ pub(super) fn schema() -> u8 {
 pub(super) fn ops() -> u8 {
     for op in crate::matrix::ops::all() {
         let (method, path) = op.endpoint();
-        println!("{:<22} {:<6} {}\n{:<22} {}", op.name(), method, path, "", op.summary());
+        println!(
+            "{:<22} {:<6} {}\n{:<22} {}",
+            op.name(),
+            method,
+            path,
+            "",
+            op.summary()
+        );
     }
     exit_codes::SUCCESS
 }

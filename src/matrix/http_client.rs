@@ -33,7 +33,9 @@ impl Received {
         if let Some(h) = builder.headers_mut() {
             *h = self.headers.clone();
         }
-        builder.body(self.body.as_slice()).unwrap_or_else(|_| http::Response::new(self.body.as_slice()))
+        builder
+            .body(self.body.as_slice())
+            .unwrap_or_else(|_| http::Response::new(self.body.as_slice()))
     }
 }
 
@@ -57,7 +59,11 @@ impl HttpClient {
 
     /// Send a request with a timeout; the exchange is always returned, the response only
     /// when one came.
-    pub async fn send(&self, request: http::Request<Vec<u8>>, timeout: Duration) -> (Exchange, Option<Received>) {
+    pub async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> (Exchange, Option<Received>) {
         let (parts, body) = request.into_parts();
         let mut exchange = Exchange {
             method: parts.method.to_string(),
@@ -84,12 +90,19 @@ impl HttpClient {
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let bytes = resp.bytes().await.map_err(describe_error)?;
-            Ok::<_, String>(Received { status, headers, body: bytes.to_vec() })
+            Ok::<_, String>(Received {
+                status,
+                headers,
+                body: bytes.to_vec(),
+            })
         };
         // reqwest's timeout covers the body too; the outer one is a backstop.
         let result = match tokio::time::timeout(timeout + Duration::from_secs(1), outcome).await {
             Ok(r) => r,
-            Err(_) => Err(format!("timed out after {}", humantime::format_duration(timeout))),
+            Err(_) => Err(format!(
+                "timed out after {}",
+                humantime::format_duration(timeout)
+            )),
         };
         exchange.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {

@@ -6,15 +6,19 @@ use super::ScenarioPlan;
 /// Whether a scenario is selected by the filter (no filter selects everything).
 pub fn matches(filter: Option<&str>, s: &ScenarioPlan) -> bool {
     let Some(filter) = filter else { return true };
-    filter.split(',').map(str::trim).filter(|t| !t.is_empty()).any(|term| {
-        if let Some(area) = term.strip_prefix("area:") {
-            s.area == area
-        } else if let Some(tag) = term.strip_prefix("tag:") {
-            s.tags.iter().any(|t| t == tag)
-        } else {
-            glob(term, &s.id)
-        }
-    })
+    filter
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .any(|term| {
+            if let Some(area) = term.strip_prefix("area:") {
+                s.area == area
+            } else if let Some(tag) = term.strip_prefix("tag:") {
+                s.tags.iter().any(|t| t == tag)
+            } else {
+                glob(term, &s.id)
+            }
+        })
 }
 
 fn glob(pattern: &str, text: &str) -> bool {
@@ -25,12 +29,16 @@ fn glob(pattern: &str, text: &str) -> bool {
     let mut rest = text;
     for (i, part) in parts.iter().enumerate() {
         if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else { return false };
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
             rest = r;
         } else if i == parts.len() - 1 {
             return rest.ends_with(part);
         } else {
-            let Some(idx) = rest.find(part) else { return false };
+            let Some(idx) = rest.find(part) else {
+                return false;
+            };
             rest = &rest[idx + part.len()..];
         }
     }

@@ -23,7 +23,13 @@ use crate::scenario::schema_check::{self, CheckOptions, did_you_mean};
 use crate::scenario::source::{self, SourceError, SourceFile};
 
 /// Fields every actor exposes as `${actor.field}`.
-pub const ACTOR_FIELDS: &[&str] = &["user_id", "localpart", "password", "access_token", "device_id"];
+pub const ACTOR_FIELDS: &[&str] = &[
+    "user_id",
+    "localpart",
+    "password",
+    "access_token",
+    "device_id",
+];
 /// Variables always defined.
 pub const BUILTINS: &[&str] = &["uuid", "server_name"];
 
@@ -80,7 +86,9 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadOutcome, SourceError> {
 }
 
 fn plan_id_pos(file: &SourceFile) -> Pos {
-    node::parse(&file.text).map(|n| n.locate("/id", false)).unwrap_or_default()
+    node::parse(&file.text)
+        .map(|n| n.locate("/id", false))
+        .unwrap_or_default()
 }
 
 /// Lower one file; problems are appended, `None` when the file is invalid.
@@ -88,13 +96,23 @@ pub fn lower_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Scen
     let root = match node::parse(&file.text) {
         Ok(root) => root,
         Err((message, pos)) => {
-            problems.push(Problem::new(file, pos.unwrap_or_default(), format!("invalid YAML: {message}"), None));
+            problems.push(Problem::new(
+                file,
+                pos.unwrap_or_default(),
+                format!("invalid YAML: {message}"),
+                None,
+            ));
             return None;
         }
     };
     let before = problems.len();
     for p in schema_check::check(&root, &SCENARIO_SCHEMA, CheckOptions::default()) {
-        problems.push(Problem::new(file, root.locate(&p.pointer, p.at_key), p.message, p.help));
+        problems.push(Problem::new(
+            file,
+            root.locate(&p.pointer, p.at_key),
+            p.message,
+            p.help,
+        ));
     }
     if problems.len() > before {
         return None;
@@ -102,11 +120,20 @@ pub fn lower_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Scen
     let raw: RawScenario = match serde_json::from_value(root.to_json()) {
         Ok(raw) => raw,
         Err(e) => {
-            problems.push(Problem::new(file, root.pos, format!("invalid scenario: {e}"), None));
+            problems.push(Problem::new(
+                file,
+                root.pos,
+                format!("invalid scenario: {e}"),
+                None,
+            ));
             return None;
         }
     };
-    let mut cx = Lowering { file, root: &root, problems: Vec::new() };
+    let mut cx = Lowering {
+        file,
+        root: &root,
+        problems: Vec::new(),
+    };
     let plan = cx.scenario(raw);
     let ok = cx.problems.is_empty();
     problems.extend(cx.problems);
@@ -126,48 +153,79 @@ impl Lowering<'_> {
 
     fn loc(&self, pointer: &str) -> String {
         let pos = self.at(pointer);
-        format!("{}:{}:{}", self.file.display(), pos.line.max(1), pos.col.max(1))
+        format!(
+            "{}:{}:{}",
+            self.file.display(),
+            pos.line.max(1),
+            pos.col.max(1)
+        )
     }
 
     fn problem(&mut self, pointer: &str, message: impl Into<String>, help: Option<String>) {
         let pos = self.at(pointer);
-        self.problems.push(Problem::new(self.file, pos, message, help));
+        self.problems
+            .push(Problem::new(self.file, pos, message, help));
     }
 
     fn key_problem(&mut self, pointer: &str, message: impl Into<String>, help: Option<String>) {
         let pos = self.root.locate(pointer, true);
-        self.problems.push(Problem::new(self.file, pos, message, help));
+        self.problems
+            .push(Problem::new(self.file, pos, message, help));
     }
 
     fn scenario(&mut self, raw: RawScenario) -> ScenarioPlan {
         if raw.schema != model::SCHEMA_VERSION {
             self.problem(
                 "/schema",
-                format!("unsupported scenario format {}; this mxharness reads format {}", raw.schema, model::SCHEMA_VERSION),
+                format!(
+                    "unsupported scenario format {}; this mxharness reads format {}",
+                    raw.schema,
+                    model::SCHEMA_VERSION
+                ),
                 None,
             );
         }
         if !ID_RE.is_match(&raw.id) {
-            self.problem("/id", "invalid id", Some("use lowercase segments separated by '/', e.g. cs/messaging/send-text".into()));
+            self.problem(
+                "/id",
+                "invalid id",
+                Some("use lowercase segments separated by '/', e.g. cs/messaging/send-text".into()),
+            );
         }
         if !AREA_RE.is_match(&raw.area) {
-            self.problem("/area", "invalid area", Some("use a lowercase word, e.g. messaging".into()));
+            self.problem(
+                "/area",
+                "invalid area",
+                Some("use a lowercase word, e.g. messaging".into()),
+            );
         }
         if raw.title.trim().is_empty() {
             self.problem("/title", "the title is empty", None);
         }
-        if let Some(spec) = &raw.spec {
-            if !VERSION_RE.is_match(&spec.since) {
-                self.problem("/spec/since", format!("invalid spec version {:?}", spec.since), Some("write it as \"1.1\"".into()));
-            }
+        if let Some(spec) = &raw.spec
+            && !VERSION_RE.is_match(&spec.since)
+        {
+            self.problem(
+                "/spec/since",
+                format!("invalid spec version {:?}", spec.since),
+                Some("write it as \"1.1\"".into()),
+            );
         }
-        let requires_spec = raw.requires.as_ref().and_then(|r| r.spec.as_ref()).and_then(|v| {
-            let parsed = parse_version(v);
-            if parsed.is_none() {
-                self.problem("/requires/spec", format!("invalid spec version {v:?}"), Some("write it as \"1.3\"".into()));
-            }
-            parsed
-        });
+        let requires_spec = raw
+            .requires
+            .as_ref()
+            .and_then(|r| r.spec.as_ref())
+            .and_then(|v| {
+                let parsed = parse_version(v);
+                if parsed.is_none() {
+                    self.problem(
+                        "/requires/spec",
+                        format!("invalid spec version {v:?}"),
+                        Some("write it as \"1.3\"".into()),
+                    );
+                }
+                parsed
+            });
         if raw.steps.is_empty() {
             self.problem("/steps", "a scenario needs at least one step", None);
         }
@@ -175,9 +233,16 @@ impl Lowering<'_> {
         let mut actors = Vec::new();
         for (name, actor) in &raw.actors {
             if !NAME_RE.is_match(name) || BUILTINS.contains(&name.as_str()) {
-                self.key_problem(&format!("/actors/{name}"), format!("invalid actor name `{name}`"), Some("use a lowercase name such as alice".into()));
+                self.key_problem(
+                    &format!("/actors/{name}"),
+                    format!("invalid actor name `{name}`"),
+                    Some("use a lowercase name such as alice".into()),
+                );
             }
-            actors.push(ActorPlan { name: name.clone(), admin: actor.admin });
+            actors.push(ActorPlan {
+                name: name.clone(),
+                admin: actor.admin,
+            });
         }
         let actor_names: BTreeSet<&str> = raw.actors.keys().map(String::as_str).collect();
 
@@ -213,7 +278,10 @@ impl Lowering<'_> {
             spec_since: raw.spec.as_ref().map(|s| s.since.clone()),
             spec_section: raw.spec.and_then(|s| s.section),
             requires_spec,
-            requires_unstable: raw.requires.map(|r| r.unstable_features).unwrap_or_default(),
+            requires_unstable: raw
+                .requires
+                .map(|r| r.unstable_features)
+                .unwrap_or_default(),
             actors,
             vars,
             steps,
@@ -222,9 +290,17 @@ impl Lowering<'_> {
 
     fn check_name(&mut self, pointer: &str, name: &str, actors: &BTreeSet<&str>) {
         if !NAME_RE.is_match(name) {
-            self.key_problem(pointer, format!("invalid variable name `{name}`"), Some("use lowercase letters, digits and `_`".into()));
+            self.key_problem(
+                pointer,
+                format!("invalid variable name `{name}`"),
+                Some("use lowercase letters, digits and `_`".into()),
+            );
         } else if BUILTINS.contains(&name) || actors.contains(name) {
-            self.key_problem(pointer, format!("`{name}` is already defined (a built-in variable or an actor)"), None);
+            self.key_problem(
+                pointer,
+                format!("`{name}` is already defined (a built-in variable or an actor)"),
+                None,
+            );
         }
     }
 
@@ -276,36 +352,55 @@ impl Lowering<'_> {
     ) -> Option<StepPlan> {
         let base = format!("/steps/{i}");
         let before = self.problems.len();
-        if let Some(actor) = &raw.actor {
-            if !actors.contains(actor.as_str()) {
-                let help = did_you_mean(actor, actors.iter().copied())
-                    .map(|c| format!("did you mean `{c}`?"))
-                    .or_else(|| Some("declare it under `actors:`".into()));
-                self.problem(&format!("{base}/as"), format!("unknown actor `{actor}`"), help);
-            }
+        if let Some(actor) = &raw.actor
+            && !actors.contains(actor.as_str())
+        {
+            let help = did_you_mean(actor, actors.iter().copied())
+                .map(|c| format!("did you mean `{c}`?"))
+                .or_else(|| Some("declare it under `actors:`".into()));
+            self.problem(
+                &format!("{base}/as"),
+                format!("unknown actor `{actor}`"),
+                help,
+            );
         }
         if let Some(token) = &raw.token {
             self.check_refs_str(&format!("{base}/token"), token, defined);
         }
         let action = match (&raw.call, &raw.request) {
             (Some(_), Some(_)) => {
-                self.problem(&base, "a step has either `call` or `request`, not both", None);
+                self.problem(
+                    &base,
+                    "a step has either `call` or `request`, not both",
+                    None,
+                );
                 None
             }
             (None, None) => {
-                self.problem(&base, "a step needs `call` (a typed operation) or `request` (raw HTTP)", None);
+                self.problem(
+                    &base,
+                    "a step needs `call` (a typed operation) or `request` (raw HTTP)",
+                    None,
+                );
                 None
             }
             (Some(name), None) => self.call(&base, name, raw.with.as_ref(), defined),
             (None, Some(req)) => {
                 if raw.with.is_some() {
-                    self.key_problem(&format!("{base}/with"), "`with` only goes with `call`", Some("put the body under `request.json`".into()));
+                    self.key_problem(
+                        &format!("{base}/with"),
+                        "`with` only goes with `call`",
+                        Some("put the body under `request.json`".into()),
+                    );
                 }
                 self.request(&base, req, defined)
             }
         };
         let expect = self.expect(&base, raw, defined);
-        let timeout = raw.timeout.as_ref().and_then(|t| self.duration(&format!("{base}/timeout"), t));
+        let timeout = raw
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(&format!("{base}/timeout"), t));
         let eventually = raw.eventually.as_ref().and_then(|e| {
             let within = self.duration(&format!("{base}/eventually/within"), &e.within)?;
             let interval = match &e.interval {
@@ -320,7 +415,11 @@ impl Lowering<'_> {
             self.check_name(&p, name, actors);
             self.check_refs_str(&p, pointer, defined);
             if !(pointer.is_empty() || pointer.starts_with('/')) {
-                self.problem(&p, format!("capture pointer {pointer:?} must start with '/'"), Some(format!("write /{pointer}")));
+                self.problem(
+                    &p,
+                    format!("capture pointer {pointer:?} must start with '/'"),
+                    Some(format!("write /{pointer}")),
+                );
             }
             captures.push((name.clone(), pointer.clone(), self.loc(&p)));
         }
@@ -332,7 +431,10 @@ impl Lowering<'_> {
         if self.problems.len() > before {
             return None;
         }
-        let label = raw.name.clone().unwrap_or_else(|| describe(&action, raw.actor.as_deref()));
+        let label = raw
+            .name
+            .clone()
+            .unwrap_or_else(|| describe(&action, raw.actor.as_deref()));
         Some(StepPlan {
             index: i + 1,
             label,
@@ -347,15 +449,27 @@ impl Lowering<'_> {
         })
     }
 
-    fn call(&mut self, base: &str, name: &str, with: Option<&Value>, defined: &BTreeSet<String>) -> Option<Action> {
+    fn call(
+        &mut self,
+        base: &str,
+        name: &str,
+        with: Option<&Value>,
+        defined: &BTreeSet<String>,
+    ) -> Option<Action> {
         let Some(op) = ops::find(name) else {
             let help = did_you_mean(name, ops::names())
                 .map(|c| format!("did you mean `{c}`?"))
                 .or_else(|| Some("`mxharness ops` lists the typed operations".into()));
-            self.problem(&format!("{base}/call"), format!("unknown operation `{name}`"), help);
+            self.problem(
+                &format!("{base}/call"),
+                format!("unknown operation `{name}`"),
+                help,
+            );
             return None;
         };
-        let args = with.cloned().unwrap_or_else(|| Value::Object(Default::default()));
+        let args = with
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()));
         let with_pointer = format!("{base}/with");
         if !args.is_object() {
             self.problem(&with_pointer, "`with` must be a mapping of arguments", None);
@@ -363,11 +477,18 @@ impl Lowering<'_> {
         }
         if let Some(with_node) = with.and_then(|_| self.node_at(&with_pointer)) {
             let schema = serde_json::to_value(op.args_schema()).unwrap_or(Value::Bool(true));
-            let opts = CheckOptions { placeholders_match_anything: true };
+            let opts = CheckOptions {
+                placeholders_match_anything: true,
+            };
             for p in schema_check::check(with_node, &schema, opts) {
                 let pointer = format!("{with_pointer}{}", p.pointer);
                 let pos = self.root.locate(&pointer, p.at_key);
-                self.problems.push(Problem::new(self.file, pos, format!("{} (in the arguments of `{name}`)", p.message), p.help));
+                self.problems.push(Problem::new(
+                    self.file,
+                    pos,
+                    format!("{} (in the arguments of `{name}`)", p.message),
+                    p.help,
+                ));
             }
         }
         self.check_refs_value(&with_pointer, &args, defined);
@@ -387,17 +508,30 @@ impl Lowering<'_> {
         Some(node)
     }
 
-    fn request(&mut self, base: &str, req: &model::RawRequest, defined: &BTreeSet<String>) -> Option<Action> {
+    fn request(
+        &mut self,
+        base: &str,
+        req: &model::RawRequest,
+        defined: &BTreeSet<String>,
+    ) -> Option<Action> {
         let p = format!("{base}/request");
         let method = match http::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes()) {
             Ok(m) => Some(m),
             Err(_) => {
-                self.problem(&format!("{p}/method"), format!("invalid HTTP method {:?}", req.method), None);
+                self.problem(
+                    &format!("{p}/method"),
+                    format!("invalid HTTP method {:?}", req.method),
+                    None,
+                );
                 None
             }
         };
         if !req.path.starts_with('/') {
-            self.problem(&format!("{p}/path"), "the path must start with '/'", Some("it is appended to the target's base URL".into()));
+            self.problem(
+                &format!("{p}/path"),
+                "the path must start with '/'",
+                Some("it is appended to the target's base URL".into()),
+            );
         }
         self.check_refs_str(&format!("{p}/path"), &req.path, defined);
         for (k, v) in &req.query {
@@ -424,8 +558,16 @@ impl Lowering<'_> {
         Some(Action::Request(RequestPlan {
             method: method?,
             path: req.path.clone(),
-            query: req.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            headers: req.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            query: req
+                .query
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            headers: req
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             body,
         }))
     }
@@ -433,12 +575,22 @@ impl Lowering<'_> {
     fn expect(&mut self, base: &str, raw: &RawStep, defined: &BTreeSet<String>) -> ExpectPlan {
         let p = format!("{base}/expect");
         let Some(expect) = &raw.expect else {
-            return ExpectPlan { location: self.loc(base), ..ExpectPlan::default() };
+            return ExpectPlan {
+                location: self.loc(base),
+                ..ExpectPlan::default()
+            };
         };
-        let mut plan = ExpectPlan { location: self.loc(&p), ..ExpectPlan::default() };
+        let mut plan = ExpectPlan {
+            location: self.loc(&p),
+            ..ExpectPlan::default()
+        };
         if let Some(status) = expect.status {
             if !(100..=599).contains(&status) {
-                self.problem(&format!("{p}/status"), format!("{status} is not an HTTP status"), None);
+                self.problem(
+                    &format!("{p}/status"),
+                    format!("{status} is not an HTTP status"),
+                    None,
+                );
             }
             plan.status = Some((status, self.loc(&format!("{p}/status"))));
         }
@@ -452,28 +604,48 @@ impl Lowering<'_> {
                 self.key_problem(&mp, format!("JSON pointer {pointer:?} must start with '/' (or be \"\" for the whole body)"), Some(format!("write /{pointer}")));
             }
             let predicates = self.predicates(&mp, matcher, defined);
-            plan.body.push(BodyCheck { pointer: pointer.clone(), location: self.root_key_loc(&mp), predicates });
+            plan.body.push(BodyCheck {
+                pointer: pointer.clone(),
+                location: self.root_key_loc(&mp),
+                predicates,
+            });
         }
         plan
     }
 
     fn root_key_loc(&self, pointer: &str) -> String {
         let pos = self.root.locate(pointer, true);
-        format!("{}:{}:{}", self.file.display(), pos.line.max(1), pos.col.max(1))
+        format!(
+            "{}:{}:{}",
+            self.file.display(),
+            pos.line.max(1),
+            pos.col.max(1)
+        )
     }
 
-    fn predicates(&mut self, mp: &str, m: &RawMatcher, defined: &BTreeSet<String>) -> Vec<Predicate> {
+    fn predicates(
+        &mut self,
+        mp: &str,
+        m: &RawMatcher,
+        defined: &BTreeSet<String>,
+    ) -> Vec<Predicate> {
         let mut out = Vec::new();
-        let mut value_pred = |this: &mut Self, key: &str, v: &Option<Value>, make: fn(Value) -> Predicate| {
-            if let Some(v) = v {
-                this.check_refs_value(&format!("{mp}/{key}"), v, defined);
-                out.push(make(v.clone()));
-            }
-        };
+        let mut value_pred =
+            |this: &mut Self, key: &str, v: &Option<Value>, make: fn(Value) -> Predicate| {
+                if let Some(v) = v {
+                    this.check_refs_value(&format!("{mp}/{key}"), v, defined);
+                    out.push(make(v.clone()));
+                }
+            };
         value_pred(self, "equals", &m.equals, Predicate::Equals);
         value_pred(self, "not_equals", &m.not_equals, Predicate::NotEquals);
         value_pred(self, "contains", &m.contains, Predicate::Contains);
-        value_pred(self, "not_contains", &m.not_contains, Predicate::NotContains);
+        value_pred(
+            self,
+            "not_contains",
+            &m.not_contains,
+            Predicate::NotContains,
+        );
         match (m.exists, m.absent) {
             (Some(e), Some(a)) if e == a => {
                 self.problem(mp, "`exists` and `absent` contradict each other", None);
@@ -487,10 +659,14 @@ impl Lowering<'_> {
         }
         if let Some(re) = &m.regex {
             self.check_refs_str(&format!("{mp}/regex"), re, defined);
-            if !re.contains("${") {
-                if let Err(e) = Regex::new(re) {
-                    self.problem(&format!("{mp}/regex"), format!("invalid regular expression: {e}"), None);
-                }
+            if !re.contains("${")
+                && let Err(e) = Regex::new(re)
+            {
+                self.problem(
+                    &format!("{mp}/regex"),
+                    format!("invalid regular expression: {e}"),
+                    None,
+                );
             }
             out.push(Predicate::Regex(re.clone()));
         }
@@ -511,7 +687,11 @@ impl Lowering<'_> {
                 None
             }
             Err(e) => {
-                self.problem(pointer, format!("invalid duration {text:?}: {e}"), Some("write e.g. 500ms, 5s or 1m".into()));
+                self.problem(
+                    pointer,
+                    format!("invalid duration {text:?}: {e}"),
+                    Some("write e.g. 500ms, 5s or 1m".into()),
+                );
                 None
             }
         }

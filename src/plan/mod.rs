@@ -46,7 +46,10 @@ pub struct ScenarioPlan {
 
 impl std::fmt::Debug for ScenarioPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScenarioPlan").field("id", &self.id).field("steps", &self.steps.len()).finish()
+        f.debug_struct("ScenarioPlan")
+            .field("id", &self.id)
+            .field("steps", &self.steps.len())
+            .finish()
     }
 }
 
@@ -180,6 +183,9 @@ pub enum Predicate {
 
 impl std::fmt::Debug for StepPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StepPlan").field("index", &self.index).field("label", &self.label).finish()
+        f.debug_struct("StepPlan")
+            .field("index", &self.index)
+            .field("label", &self.label)
+            .finish()
     }
 }

@@ -37,16 +37,18 @@ pub fn parse(s: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
     while let Some(i) = rest.find('$') {
         text.push_str(&rest[..i]);
         let after = &rest[i..];
-        if after.starts_with("$${") {
+        if let Some(after_escape) = after.strip_prefix("$${") {
             text.push_str("${");
-            rest = &after[3..];
+            rest = after_escape;
         } else if let Some(body) = after.strip_prefix("${") {
             let Some(end) = body.find('}') else {
                 return Err(TemplateError::Unclosed(s.to_owned()));
             };
             let name = &body[..end];
             if name.is_empty()
-                || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
             {
                 return Err(TemplateError::BadName(name.to_owned()));
             }
@@ -122,7 +124,9 @@ impl Vars {
     pub fn value_of(&self, s: &str) -> Result<Value, TemplateError> {
         let pieces = parse(s)?;
         if let [Piece::Var(name)] = pieces.as_slice() {
-            return self.get(name).ok_or_else(|| TemplateError::Undefined((*name).to_owned()));
+            return self
+                .get(name)
+                .ok_or_else(|| TemplateError::Undefined((*name).to_owned()));
         }
         self.render(&pieces).map(Value::String)
     }
@@ -151,9 +155,12 @@ impl Vars {
     pub fn apply(&self, v: &Value) -> Result<Value, TemplateError> {
         Ok(match v {
             Value::String(s) => self.value_of(s)?,
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|i| self.apply(i)).collect::<Result<_, _>>()?)
-            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.apply(i))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(map) => {
                 let mut out = serde_json::Map::new();
                 for (k, v) in map {
@@ -178,21 +185,33 @@ mod tests {
         vars.set("room", json!("!r:hs"));
         assert_eq!(vars.value_of("${n}").expect("ok"), json!(5));
         assert_eq!(vars.value_of("n=${n}").expect("ok"), json!("n=5"));
-        assert_eq!(vars.text_of("/rooms/${room}/x").expect("ok"), "/rooms/!r:hs/x");
+        assert_eq!(
+            vars.text_of("/rooms/${room}/x").expect("ok"),
+            "/rooms/!r:hs/x"
+        );
         assert_eq!(vars.text_of("a $${n} b $ c").expect("ok"), "a ${n} b $ c");
         assert_eq!(
             vars.apply(&json!({"${room}": ["${n}"]})).expect("ok"),
             json!({"!r:hs": [5]})
         );
-        assert_ne!(vars.value_of("${uuid}").expect("ok"), vars.value_of("${uuid}").expect("ok"));
+        assert_ne!(
+            vars.value_of("${uuid}").expect("ok"),
+            vars.value_of("${uuid}").expect("ok")
+        );
     }
 
     #[test]
     fn errors_are_reported() {
         let vars = Vars::default();
-        assert_eq!(vars.text_of("${nope}"), Err(TemplateError::Undefined("nope".into())));
+        assert_eq!(
+            vars.text_of("${nope}"),
+            Err(TemplateError::Undefined("nope".into()))
+        );
         assert!(matches!(parse("a ${b"), Err(TemplateError::Unclosed(_))));
         assert!(matches!(parse("${a b}"), Err(TemplateError::BadName(_))));
-        assert_eq!(references("${a.user_id}/${b}").expect("ok"), ["a.user_id", "b"]);
+        assert_eq!(
+            references("${a.user_id}/${b}").expect("ok"),
+            ["a.user_id", "b"]
+        );
     }
 }

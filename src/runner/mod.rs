@@ -36,7 +36,9 @@ pub struct UserInfo {
 
 impl std::fmt::Debug for UserInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserInfo").field("user_id", &self.user_id).finish_non_exhaustive()
+        f.debug_struct("UserInfo")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -46,7 +48,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Creates users for scenarios (by the target's registration method).
 pub trait Provision: Send + Sync {
     /// Create a user; the error says why, in one line.
-    fn create_user<'a>(&'a self, localpart: &'a str, password: &'a str, admin: bool) -> BoxFuture<'a, Result<UserInfo, String>>;
+    fn create_user<'a>(
+        &'a self,
+        localpart: &'a str,
+        password: &'a str,
+        admin: bool,
+    ) -> BoxFuture<'a, Result<UserInfo, String>>;
 }
 
 /// Everything a run needs to know about the target.
@@ -107,18 +114,30 @@ pub async fn run(
 /// Why a scenario is skipped on this target, if it is.
 pub fn skip_reason(plan: &ScenarioPlan, ctx: &RunContext) -> Option<String> {
     if let Some((major, minor)) = plan.requires_spec {
-        let advertised: Vec<(u32, u32)> =
-            ctx.spec_versions.iter().filter_map(|v| crate::plan::lower::parse_version(v)).collect();
-        if !advertised.iter().any(|&(ma, mi)| ma == major && mi >= minor || ma > major) {
+        let advertised: Vec<(u32, u32)> = ctx
+            .spec_versions
+            .iter()
+            .filter_map(|v| crate::plan::lower::parse_version(v))
+            .collect();
+        if !advertised
+            .iter()
+            .any(|&(ma, mi)| ma == major && mi >= minor || ma > major)
+        {
             return Some(format!(
                 "requires spec v{major}.{minor}; the server advertises {}",
-                if ctx.spec_versions.is_empty() { "none".to_owned() } else { ctx.spec_versions.join(", ") }
+                if ctx.spec_versions.is_empty() {
+                    "none".to_owned()
+                } else {
+                    ctx.spec_versions.join(", ")
+                }
             ));
         }
     }
     for feature in &plan.requires_unstable {
         if ctx.unstable_features.get(feature) != Some(&true) {
-            return Some(format!("requires the unstable feature {feature}, which the server does not advertise"));
+            return Some(format!(
+                "requires the unstable feature {feature}, which the server does not advertise"
+            ));
         }
     }
     None

@@ -10,7 +10,18 @@ use crate::plan::template::{self, Piece, Vars};
 use crate::plan::{Action, Body, RequestPlan};
 
 /// Characters escaped when a variable's value is spliced into a path segment.
-const SEGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'/').add(b'?').add(b'<').add(b'>').add(b'`').add(b'{').add(b'}');
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'?')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
 
 /// A request ready to send, or why it could not be built (a scenario problem).
 pub(super) fn build(
@@ -23,14 +34,24 @@ pub(super) fn build(
     match action {
         Action::Call { op, args } => {
             let args = vars.apply(args).map_err(|e| e.to_string())?;
-            let op_ctx = OpContext { base_url: &ctx.base_url, access_token: token, user_id, versions: &ctx.versions };
+            let op_ctx = OpContext {
+                base_url: &ctx.base_url,
+                access_token: token,
+                user_id,
+                versions: &ctx.versions,
+            };
             op.build(&args, &op_ctx).map_err(|e| e.message)
         }
         Action::Request(req) => raw(req, ctx, vars, token),
     }
 }
 
-fn raw(req: &RequestPlan, ctx: &RunContext, vars: &Vars, token: Option<&str>) -> Result<http::Request<Vec<u8>>, String> {
+fn raw(
+    req: &RequestPlan,
+    ctx: &RunContext,
+    vars: &Vars,
+    token: Option<&str>,
+) -> Result<http::Request<Vec<u8>>, String> {
     let mut url = format!("{}{}", ctx.base_url, path(&req.path, vars)?);
     if !req.query.is_empty() {
         let mut pairs = Vec::new();
@@ -41,7 +62,9 @@ fn raw(req: &RequestPlan, ctx: &RunContext, vars: &Vars, token: Option<&str>) ->
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&pairs.join("&"));
     }
-    let mut builder = http::Request::builder().method(req.method.clone()).uri(url.as_str());
+    let mut builder = http::Request::builder()
+        .method(req.method.clone())
+        .uri(url.as_str());
     if let Some(t) = token {
         builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
     }
@@ -49,7 +72,8 @@ fn raw(req: &RequestPlan, ctx: &RunContext, vars: &Vars, token: Option<&str>) ->
         Body::None => Vec::new(),
         Body::Json(v) => {
             builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-            serde_json::to_vec(&vars.apply(v).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
+            serde_json::to_vec(&vars.apply(v).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?
         }
         Body::Raw(t) => {
             builder = builder.header(http::header::CONTENT_TYPE, "application/json");
@@ -59,11 +83,17 @@ fn raw(req: &RequestPlan, ctx: &RunContext, vars: &Vars, token: Option<&str>) ->
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), vars.text_of(v).map_err(|e| e.to_string())?);
     }
-    builder.body(body).map_err(|e| format!("invalid request {url:?}: {e}"))
+    builder
+        .body(body)
+        .map_err(|e| format!("invalid request {url:?}: {e}"))
 }
 
 fn enc(s: &str) -> String {
-    utf8_percent_encode(s, SEGMENT).to_string().replace('&', "%26").replace('=', "%3D").replace('+', "%2B")
+    utf8_percent_encode(s, SEGMENT)
+        .to_string()
+        .replace('&', "%26")
+        .replace('=', "%3D")
+        .replace('+', "%2B")
 }
 
 /// Interpolate a path: literal text is kept, variable values are escaped as path segments
@@ -74,7 +104,9 @@ fn path(p: &str, vars: &Vars) -> Result<String, String> {
         match piece {
             Piece::Text(t) => out.push_str(&t),
             Piece::Var(name) => {
-                let value = vars.get(name).ok_or_else(|| template::TemplateError::Undefined(name.to_owned()).to_string())?;
+                let value = vars.get(name).ok_or_else(|| {
+                    template::TemplateError::Undefined(name.to_owned()).to_string()
+                })?;
                 let text = match value {
                     Value::String(s) => s,
                     other => other.to_string(),

@@ -40,7 +40,11 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
         let localpart = format!("mxh-{}-{}", &run_tag[..12], actor.name.replace('_', "-"));
         let password = uuid::Uuid::new_v4().simple().to_string();
         redactor.add_secret(password.clone());
-        match ctx.provisioner.create_user(&localpart, &password, actor.admin).await {
+        match ctx
+            .provisioner
+            .create_user(&localpart, &password, actor.admin)
+            .await
+        {
             Ok(user) => {
                 redactor.add_secret(user.access_token.clone());
                 set_actor_vars(&mut vars, &actor.name, &user);
@@ -48,7 +52,14 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
             }
             Err(e) => {
                 result.outcome = Outcome::Errored;
-                result.failure = Some(setup_failure(plan, format!("could not create user `{}`: {}", actor.name, redactor.redact_text(&e))));
+                result.failure = Some(setup_failure(
+                    plan,
+                    format!(
+                        "could not create user `{}`: {}",
+                        actor.name,
+                        redactor.redact_text(&e)
+                    ),
+                ));
                 result.duration_ms = elapsed_ms(started);
                 return result;
             }
@@ -79,11 +90,26 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
 }
 
 fn set_actor_vars(vars: &mut Vars, name: &str, user: &UserInfo) {
-    vars.set(format!("{name}.user_id"), Value::String(user.user_id.clone()));
-    vars.set(format!("{name}.localpart"), Value::String(user.localpart.clone()));
-    vars.set(format!("{name}.password"), Value::String(user.password.clone()));
-    vars.set(format!("{name}.access_token"), Value::String(user.access_token.clone()));
-    vars.set(format!("{name}.device_id"), Value::String(user.device_id.clone()));
+    vars.set(
+        format!("{name}.user_id"),
+        Value::String(user.user_id.clone()),
+    );
+    vars.set(
+        format!("{name}.localpart"),
+        Value::String(user.localpart.clone()),
+    );
+    vars.set(
+        format!("{name}.password"),
+        Value::String(user.password.clone()),
+    );
+    vars.set(
+        format!("{name}.access_token"),
+        Value::String(user.access_token.clone()),
+    );
+    vars.set(
+        format!("{name}.device_id"),
+        Value::String(user.device_id.clone()),
+    );
 }
 
 fn setup_failure(plan: &ScenarioPlan, message: String) -> Failure {

@@ -20,9 +20,16 @@ pub(super) struct StepOutcome {
 }
 
 enum Attempt {
-    Passed { json: Option<Value> },
-    Failed { checks: Vec<CheckFailure>, kind: &'static str },
-    Broken { message: String },
+    Passed {
+        json: Option<Value>,
+    },
+    Failed {
+        checks: Vec<CheckFailure>,
+        kind: &'static str,
+    },
+    Broken {
+        message: String,
+    },
 }
 
 pub(super) async fn run_step(
@@ -46,18 +53,24 @@ pub(super) async fn run_step(
                 Err(f) => Some((Outcome::Failed, "capture", vec![f])),
             },
             Attempt::Failed { checks, kind } => {
-                if let (Some(deadline), Some(ev)) = (deadline, step.eventually) {
-                    if Instant::now() + ev.interval < deadline {
-                        tokio::time::sleep(ev.interval).await;
-                        continue;
-                    }
+                if let (Some(deadline), Some(ev)) = (deadline, step.eventually)
+                    && Instant::now() + ev.interval < deadline
+                {
+                    tokio::time::sleep(ev.interval).await;
+                    continue;
                 }
                 Some((Outcome::Failed, kind, checks))
             }
             Attempt::Broken { message } => Some((
                 Outcome::Errored,
                 "scenario",
-                vec![CheckFailure { location: step.location.clone(), kind: "scenario".into(), message, expected: None, actual: None }],
+                vec![CheckFailure {
+                    location: step.location.clone(),
+                    kind: "scenario".into(),
+                    message,
+                    expected: None,
+                    actual: None,
+                }],
             )),
         };
         let result = StepResult {
@@ -121,35 +134,83 @@ async fn attempt(
                 redactor.add_secret(t.clone());
                 Some(t)
             }
-            Err(e) => return (Attempt::Broken { message: format!("token: {e}") }, None),
+            Err(e) => {
+                return (
+                    Attempt::Broken {
+                        message: format!("token: {e}"),
+                    },
+                    None,
+                );
+            }
         },
         None => user.map(|u| u.access_token.clone()),
     };
-    let http_request = match request::build(&step.action, ctx, vars, token.as_deref(), user.map(|u| u.user_id.as_str())) {
+    let http_request = match request::build(
+        &step.action,
+        ctx,
+        vars,
+        token.as_deref(),
+        user.map(|u| u.user_id.as_str()),
+    ) {
         Ok(r) => r,
         Err(message) => return (Attempt::Broken { message }, None),
     };
     let (exchange, received) = ctx.http.send(http_request, timeout).await;
     let Some(received) = received else {
-        let message = exchange.error.clone().unwrap_or_else(|| "no response".into());
-        let kind = if message.contains("timed out") { "timeout" } else { "transport" };
-        let check = CheckFailure { location: step.location.clone(), kind: kind.into(), message: format!("no response from the server: {message}"), expected: None, actual: None };
-        return (Attempt::Failed { checks: vec![check], kind: if kind == "timeout" { "timeout" } else { "transport" } }, Some(exchange));
+        let message = exchange
+            .error
+            .clone()
+            .unwrap_or_else(|| "no response".into());
+        let kind = if message.contains("timed out") {
+            "timeout"
+        } else {
+            "transport"
+        };
+        let check = CheckFailure {
+            location: step.location.clone(),
+            kind: kind.into(),
+            message: format!("no response from the server: {message}"),
+            expected: None,
+            actual: None,
+        };
+        return (
+            Attempt::Failed {
+                checks: vec![check],
+                kind: if kind == "timeout" {
+                    "timeout"
+                } else {
+                    "transport"
+                },
+            },
+            Some(exchange),
+        );
     };
     let json = received.json();
     if let Some(j) = &json {
         remember_secrets(j, redactor);
     }
     let schema = match &step.action {
-        Action::Call { op, .. } => Some(op.check_response(received.as_http()).map_err(|e| e.detail)),
+        Action::Call { op, .. } => {
+            Some(op.check_response(received.as_http()).map_err(|e| e.detail))
+        }
         Action::Request(_) => None,
     };
-    let seen = Observed { status: received.status, json: json.as_ref(), schema };
+    let seen = Observed {
+        status: received.status,
+        json: json.as_ref(),
+        schema,
+    };
     let failures = check::evaluate(&step.expect, &seen, vars);
     if failures.is_empty() {
         (Attempt::Passed { json }, Some(exchange))
     } else {
-        (Attempt::Failed { checks: failures, kind: "check" }, Some(exchange))
+        (
+            Attempt::Failed {
+                checks: failures,
+                kind: "check",
+            },
+            Some(exchange),
+        )
     }
 }
 
@@ -164,12 +225,22 @@ fn remember_secrets(json: &Value, redactor: &mut Redactor) {
 
 fn capture(step: &StepPlan, json: Option<&Value>, vars: &mut Vars) -> Result<(), CheckFailure> {
     for (name, pointer, location) in &step.captures {
-        let fail = |message: String| CheckFailure { location: location.clone(), kind: "capture".into(), message, expected: None, actual: None };
+        let fail = |message: String| CheckFailure {
+            location: location.clone(),
+            kind: "capture".into(),
+            message,
+            expected: None,
+            actual: None,
+        };
         let pointer = vars.text_of(pointer).map_err(|e| fail(e.to_string()))?;
         let value = json
             .and_then(|j| j.pointer(&pointer))
             .cloned()
-            .ok_or_else(|| fail(format!("cannot capture `{name}`: nothing at {pointer} in the response body")))?;
+            .ok_or_else(|| {
+                fail(format!(
+                    "cannot capture `{name}`: nothing at {pointer} in the response body"
+                ))
+            })?;
         vars.set(name.clone(), value);
     }
     Ok(())

@@ -31,7 +31,12 @@ pub struct Problem {
 
 impl Problem {
     /// A problem at a position in a file.
-    pub fn new(file: &SourceFile, pos: Pos, message: impl Into<String>, help: Option<String>) -> Self {
+    pub fn new(
+        file: &SourceFile,
+        pos: Pos,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Self {
         let message = message.into();
         Self {
             file: file.display(),
@@ -77,8 +82,14 @@ struct Rendered {
 /// Render problems for a terminal (`color`) or for logs and snapshots (no colour).
 /// Each problem starts with a `file:line:col: error: message` line, then the snippet.
 pub fn render(problems: &[Problem], sources: &[SourceFile], color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false);
     let mut out = String::new();
     for p in problems {
         let _ = writeln!(out, "{}: error: {}", p.location(), p.message);

@@ -83,11 +83,16 @@ impl Node {
             NodeValue::Null => Value::Null,
             NodeValue::Bool(b) => Value::Bool(*b),
             NodeValue::Int(i) => Value::from(*i),
-            NodeValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            NodeValue::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+            }
             NodeValue::Str(s) => Value::String(s.clone()),
             NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeValue::Map(entries) => Value::Object(
-                entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -95,7 +100,10 @@ impl Node {
     /// The entry of a mapping by key.
     pub fn get(&self, key: &str) -> Option<(&Key, &Node)> {
         match &self.value {
-            NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, v)| (k, v)),
+            NodeValue::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.name == key)
+                .map(|(k, v)| (k, v)),
             _ => None,
         }
     }
@@ -124,7 +132,8 @@ impl Node {
                     }
                     None => return best,
                 },
-                NodeValue::Seq(items) => match seg.parse::<usize>().ok().and_then(|i| items.get(i)) {
+                NodeValue::Seq(items) => match seg.parse::<usize>().ok().and_then(|i| items.get(i))
+                {
                     Some(v) => {
                         best = v.pos;
                         node = v;
@@ -154,14 +163,20 @@ impl Node {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<NodeValue>::deserialize(deserializer)?;
-        Ok(Node { value: spanned.value, pos: Pos::from_location(&spanned.referenced) })
+        Ok(Node {
+            value: spanned.value,
+            pos: Pos::from_location(&spanned.referenced),
+        })
     }
 }
 
 impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<String>::deserialize(deserializer)?;
-        Ok(Key { name: spanned.value, pos: Pos::from_location(&spanned.referenced) })
+        Ok(Key {
+            name: spanned.value,
+            pos: Pos::from_location(&spanned.referenced),
+        })
     }
 }
 
@@ -196,7 +211,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(NodeValue::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<NodeValue, E> {
-        i64::try_from(v).map(NodeValue::Int).or(Ok(NodeValue::Float(v as f64)))
+        i64::try_from(v)
+            .map(NodeValue::Int)
+            .or(Ok(NodeValue::Float(v as f64)))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<NodeValue, E> {
         Ok(NodeValue::Float(v))

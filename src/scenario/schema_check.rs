@@ -29,13 +29,20 @@ pub struct CheckOptions {
 
 /// Validate `node` against `schema` (whose `$defs` resolve `$ref`s).
 pub fn check(node: &Node, schema: &Value, options: CheckOptions) -> Vec<SchemaProblem> {
-    let mut walker = Walker { root: schema, options, problems: Vec::new() };
+    let mut walker = Walker {
+        root: schema,
+        options,
+        problems: Vec::new(),
+    };
     walker.walk(node, schema, "");
     walker.problems
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -71,12 +78,21 @@ impl<'a> Walker<'a> {
     }
 
     fn push(&mut self, pointer: &str, at_key: bool, message: String, help: Option<String>) {
-        self.problems.push(SchemaProblem { pointer: pointer.to_owned(), at_key, message, help });
+        self.problems.push(SchemaProblem {
+            pointer: pointer.to_owned(),
+            at_key,
+            message,
+            help,
+        });
     }
 
     /// Collect the problems of `node` against `schema` without recording them.
     fn trial(&self, node: &Node, schema: &'a Value, pointer: &str) -> Vec<SchemaProblem> {
-        let mut sub = Walker { root: self.root, options: self.options, problems: Vec::new() };
+        let mut sub = Walker {
+            root: self.root,
+            options: self.options,
+            problems: Vec::new(),
+        };
         sub.walk(node, schema, pointer);
         sub.problems
     }
@@ -104,21 +120,21 @@ impl<'a> Walker<'a> {
                 self.walk(node, s, pointer);
             }
         }
-        if let Some(t) = obj.get("type") {
-            if !type_matches(node, t) {
-                self.push(
-                    pointer,
-                    false,
-                    format!("expected {}, found {}", describe_type(t), node.type_name()),
-                    type_hint(node, t),
-                );
-                return;
-            }
+        if let Some(t) = obj.get("type")
+            && !type_matches(node, t)
+        {
+            self.push(
+                pointer,
+                false,
+                format!("expected {}, found {}", describe_type(t), node.type_name()),
+                type_hint(node, t),
+            );
+            return;
         }
-        if let Some(c) = obj.get("const") {
-            if &node.to_json() != c {
-                self.push(pointer, false, format!("expected {c}"), None);
-            }
+        if let Some(c) = obj.get("const")
+            && &node.to_json() != c
+        {
+            self.push(pointer, false, format!("expected {c}"), None);
         }
         if let Some(Value::Array(allowed)) = obj.get("enum") {
             let value = node.to_json();
@@ -128,7 +144,12 @@ impl<'a> Walker<'a> {
                     did_you_mean(s, allowed.iter().filter_map(Value::as_str))
                         .map(|c| format!("did you mean `{c}`?"))
                 });
-                self.push(pointer, false, format!("expected one of {}", names.join(", ")), help);
+                self.push(
+                    pointer,
+                    false,
+                    format!("expected one of {}", names.join(", ")),
+                    help,
+                );
             }
         }
         match &node.value {
@@ -153,7 +174,12 @@ impl<'a> Walker<'a> {
                     did_you_mean(s, allowed.iter().filter_map(Value::as_str))
                         .map(|c| format!("did you mean `{c}`?"))
                 });
-                self.push(pointer, false, format!("expected one of {}", names.join(", ")), help);
+                self.push(
+                    pointer,
+                    false,
+                    format!("expected one of {}", names.join(", ")),
+                    help,
+                );
             }
             return;
         }
@@ -164,7 +190,10 @@ impl<'a> Walker<'a> {
                 return;
             }
             // Prefer the branch whose type matched (its problems are deeper and more useful).
-            let type_ok = self.resolve(branch).get("type").is_none_or(|t| type_matches(node, t));
+            let type_ok = self
+                .resolve(branch)
+                .get("type")
+                .is_none_or(|t| type_matches(node, t));
             let better = match &best {
                 None => true,
                 Some(_) if type_ok => true,
@@ -198,7 +227,12 @@ impl<'a> Walker<'a> {
         Some(all)
     }
 
-    fn walk_object(&mut self, entries: &[(super::node::Key, Node)], obj: &'a Map<String, Value>, pointer: &str) {
+    fn walk_object(
+        &mut self,
+        entries: &[(super::node::Key, Node)],
+        obj: &'a Map<String, Value>,
+        pointer: &str,
+    ) {
         let properties = obj.get("properties").and_then(Value::as_object);
         let additional = obj.get("additionalProperties");
         let mut seen: Vec<&str> = Vec::new();
@@ -214,10 +248,15 @@ impl<'a> Walker<'a> {
             } else {
                 match additional {
                     Some(Value::Bool(false)) => {
-                        let names = properties.map(|p| p.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+                        let names = properties
+                            .map(|p| p.keys().map(String::as_str).collect::<Vec<_>>())
+                            .unwrap_or_default();
                         let help = did_you_mean(&key.name, names.iter().copied())
                             .map(|c| format!("did you mean `{c}`?"))
-                            .or_else(|| (!names.is_empty()).then(|| format!("allowed keys: {}", names.join(", "))));
+                            .or_else(|| {
+                                (!names.is_empty())
+                                    .then(|| format!("allowed keys: {}", names.join(", ")))
+                            });
                         self.push(&child, true, format!("unknown key `{}`", key.name), help);
                     }
                     Some(s @ Value::Object(_)) => self.walk(value, s, &child),
@@ -228,7 +267,12 @@ impl<'a> Walker<'a> {
         if let Some(Value::Array(required)) = obj.get("required") {
             for name in required.iter().filter_map(Value::as_str) {
                 if !seen.contains(&name) {
-                    self.push(pointer, false, format!("missing required key `{name}`"), None);
+                    self.push(
+                        pointer,
+                        false,
+                        format!("missing required key `{name}`"),
+                        None,
+                    );
                 }
             }
         }
@@ -242,7 +286,10 @@ fn escape(key: &str) -> String {
 fn type_matches(node: &Node, t: &Value) -> bool {
     match t {
         Value::String(s) => single_type_matches(node, s),
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|s| single_type_matches(node, s)),
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|s| single_type_matches(node, s)),
         _ => true,
     }
 }
@@ -316,19 +363,41 @@ mod tests {
         let p = problems(
             "schema: 1\nid: a/b\ntitle: t\narea: x\nsteps:\n  - cal: versions\n    expect: { stauts: 200 }\n  - expect: { body: { /a: { type: strng } } }\nspec: { since: 1.1 }\n",
         );
-        let messages: Vec<String> = p.iter().map(|p| format!("{} {} {:?}", p.pointer, p.message, p.help)).collect();
+        let messages: Vec<String> = p
+            .iter()
+            .map(|p| format!("{} {} {:?}", p.pointer, p.message, p.help))
+            .collect();
         assert_eq!(messages.len(), 4, "{messages:#?}");
-        assert!(messages[0].contains("/steps/0/cal unknown key `cal` Some(\"did you mean `call`?\")"), "{messages:#?}");
-        assert!(messages[1].contains("did you mean `status`?"), "{messages:#?}");
-        assert!(messages[2].contains("did you mean `string`?"), "{messages:#?}");
-        assert!(messages[3].contains("/spec/since expected a string, found number"), "{messages:#?}");
+        assert!(
+            messages[0].contains("/steps/0/cal unknown key `cal` Some(\"did you mean `call`?\")"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages[1].contains("did you mean `status`?"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages[2].contains("did you mean `string`?"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages[3].contains("/spec/since expected a string, found number"),
+            "{messages:#?}"
+        );
     }
 
     #[test]
     fn missing_required_keys_are_listed() {
         let p = problems("schema: 1\nid: a\n");
         let msgs: Vec<&str> = p.iter().map(|p| p.message.as_str()).collect();
-        assert_eq!(msgs, ["missing required key `title`", "missing required key `area`", "missing required key `steps`"]);
+        assert_eq!(
+            msgs,
+            [
+                "missing required key `title`",
+                "missing required key `area`",
+                "missing required key `steps`"
+            ]
+        );
     }
 
     #[test]

@@ -55,7 +55,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), SourceError> {
         message: format!("cannot list: {e}"),
     })?;
     for entry in entries {
-        let entry = entry.map_err(|e| SourceError { path: dir.to_path_buf(), message: e.to_string() })?;
+        let entry = entry.map_err(|e| SourceError {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let path = entry.path();
         let name = entry.file_name();
         if name.to_string_lossy().starts_with('.') {
@@ -63,7 +66,10 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), SourceError> {
         }
         if path.is_dir() {
             walk(&path, found)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
             found.push(path);
         }
     }
@@ -72,9 +78,14 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), SourceError> {
 
 /// Read one file.
 pub fn read(path: &Path) -> Result<SourceFile, SourceError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| SourceError { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
-    Ok(SourceFile { path: relative(path), text: Arc::new(text) })
+    let text = std::fs::read_to_string(path).map_err(|e| SourceError {
+        path: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    Ok(SourceFile {
+        path: relative(path),
+        text: Arc::new(text),
+    })
 }
 
 fn relative(path: &Path) -> PathBuf {
