@@ -12,7 +12,9 @@ use tokio::net::TcpListener;
 
 async fn serve(listener: TcpListener) {
     loop {
-        let Ok((mut sock, _)) = listener.accept().await else { return };
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
         tokio::spawn(async move {
             let mut buf = vec![0u8; 8192];
             let mut read = 0;
@@ -33,7 +35,10 @@ async fn serve(listener: TcpListener) {
                     return;
                 }
                 "/_matrix/client/v3/account/whoami" => ("200 OK", r#"{"user_id": 5}"#),
-                _ => ("404 Not Found", r#"{"errcode":"M_UNRECOGNIZED","error":"no"}"#),
+                _ => (
+                    "404 Not Found",
+                    r#"{"errcode":"M_UNRECOGNIZED","error":"no"}"#,
+                ),
             };
             let resp = format!(
                 "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -53,7 +58,18 @@ fn faults_become_failed_checks_with_transcripts() {
 
     let dir = tempdir();
     let out = mxharness(
-        &["run", "fixtures/scenarios/broken-server", "--target", &url, "--server-name", "stub.test", "--registration", "open", "--report-dir", &dir.path().display().to_string()],
+        &[
+            "run",
+            "fixtures/scenarios/broken-server",
+            "--target",
+            &url,
+            "--server-name",
+            "stub.test",
+            "--registration",
+            "open",
+            "--report-dir",
+            &dir.path().display().to_string(),
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -62,19 +78,38 @@ fn faults_become_failed_checks_with_transcripts() {
     for s in &report.scenarios {
         assert_eq!(s.outcome, Outcome::Failed, "{}: {:?}", s.id, s.failure);
         let f = s.failure.as_ref().expect("failure");
-        assert_eq!(f.transcript.len(), 1, "{}: the failing exchange is kept", s.id);
+        assert_eq!(
+            f.transcript.len(),
+            1,
+            "{}: the failing exchange is kept",
+            s.id
+        );
     }
     let kind = |id: &str| {
-        let s = report.scenarios.iter().find(|s| s.id == id).expect("scenario");
+        let s = report
+            .scenarios
+            .iter()
+            .find(|s| s.id == id)
+            .expect("scenario");
         let f = s.failure.as_ref().expect("failure");
         (f.kind.clone(), f.message.clone())
     };
-    assert!(kind("fixtures/broken/garbage-json").1.contains("not JSON"), "{:?}", kind("fixtures/broken/garbage-json"));
+    assert!(
+        kind("fixtures/broken/garbage-json").1.contains("not JSON"),
+        "{:?}",
+        kind("fixtures/broken/garbage-json")
+    );
     assert_eq!(kind("fixtures/broken/reset").0, "transport");
     assert_eq!(kind("fixtures/broken/hang").0, "timeout");
     let schema = kind("fixtures/broken/schema");
     assert_eq!(schema.0, "schema");
-    assert!(schema.1.contains("response does not match the spec schema"), "{schema:?}");
+    assert!(
+        schema.1.contains("response does not match the spec schema"),
+        "{schema:?}"
+    );
     let json = std::fs::read_to_string(dir.path().join("report.json")).expect("json");
-    assert!(!json.contains("stub-token-123456"), "the token is redacted from the transcript");
+    assert!(
+        !json.contains("stub-token-123456"),
+        "the token is redacted from the transcript"
+    );
 }

@@ -9,7 +9,10 @@ fn validate_reports_file_line_col_and_exits_3() {
     let out = mxharness(&["validate", "fixtures/scenarios/invalid/typos.yaml"], &[]);
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("fixtures/scenarios/invalid/typos.yaml:11:5: error: unknown key `cal`"), "{stderr}");
+    assert!(
+        stderr.contains("fixtures/scenarios/invalid/typos.yaml:11:5: error: unknown key `cal`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("did you mean `call`?"), "{stderr}");
 }
 
@@ -34,11 +37,30 @@ fn bad_usage_exits_2() {
 #[test]
 fn unreachable_target_exits_5() {
     // A port nothing listens on: bind, read the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let url = format!("http://127.0.0.1:{port}");
-    let out = mxharness(&["run", "--target", &url, "--filter", "area:discovery", "--report-dir", "target/tmp-unreachable"], &[]);
+    let out = mxharness(
+        &[
+            "run",
+            "--target",
+            &url,
+            "--filter",
+            "area:discovery",
+            "--report-dir",
+            "target/tmp-unreachable",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&url), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&url),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
@@ -51,7 +73,10 @@ fn schema_is_json_for_editors() {
 
 #[test]
 fn list_json_names_every_scenario() {
-    let out = mxharness(&["list", "--format", "json", "--filter", "area:messaging"], &[]);
+    let out = mxharness(
+        &["list", "--format", "json", "--filter", "area:messaging"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(!items.is_empty());

@@ -9,7 +9,15 @@ use mxharness::results::Outcome;
 #[test]
 fn full_suite_passes_against_the_spawned_synapse() {
     let dir = tempdir();
-    let out = mxharness(&["run", "scenarios/client-server", "--report-dir", &dir.path().display().to_string()], &[]);
+    let out = mxharness(
+        &[
+            "run",
+            "scenarios/client-server",
+            "--report-dir",
+            &dir.path().display().to_string(),
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let (cases, failures, errors, _) = junit_counts(dir.path());
     assert!(cases >= 40, "only {cases} testcases");
@@ -17,17 +25,33 @@ fn full_suite_passes_against_the_spawned_synapse() {
     let report = report(dir.path());
     assert_eq!(report.target.kind, "spawned-synapse");
     assert_eq!(report.summary.total, cases);
-    assert!(report.scenarios.iter().all(|s| s.outcome == Outcome::Passed || s.outcome == Outcome::Skipped));
-    assert!(dir.path().join("homeserver.log").exists(), "the homeserver log is kept beside the reports");
+    assert!(
+        report
+            .scenarios
+            .iter()
+            .all(|s| s.outcome == Outcome::Passed || s.outcome == Outcome::Skipped)
+    );
+    assert!(
+        dir.path().join("homeserver.log").exists(),
+        "the homeserver log is kept beside the reports"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Messaging: 100%"), "per-area summary missing:\n{stderr}");
+    assert!(
+        stderr.contains("Messaging: 100%"),
+        "per-area summary missing:\n{stderr}"
+    );
 }
 
 #[test]
 fn a_wrong_expectation_fails_the_run_and_its_testcase() {
     let dir = tempdir();
     let out = mxharness(
-        &["run", "fixtures/scenarios/failing/wrong-status.yaml", "--report-dir", &dir.path().display().to_string()],
+        &[
+            "run",
+            "fixtures/scenarios/failing/wrong-status.yaml",
+            "--report-dir",
+            &dir.path().display().to_string(),
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -35,13 +59,26 @@ fn a_wrong_expectation_fails_the_run_and_its_testcase() {
     assert_eq!((cases, failures), (1, 1));
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit");
     assert!(junit.contains("expected HTTP 418, got 200"), "{junit}");
-    assert!(junit.contains("wrong-status.yaml:"), "the failure names file:line:col:\n{junit}");
+    assert!(
+        junit.contains("wrong-status.yaml:"),
+        "the failure names file:line:col:\n{junit}"
+    );
     let report = report(dir.path());
     let failure = report.scenarios[0].failure.as_ref().expect("a failure");
-    assert_eq!(failure.checks.len(), 2, "both wrong expectations are reported: {failure:?}");
-    assert!(!failure.transcript.is_empty(), "the failing step keeps its transcript");
+    assert_eq!(
+        failure.checks.len(),
+        2,
+        "both wrong expectations are reported: {failure:?}"
+    );
+    assert!(
+        !failure.transcript.is_empty(),
+        "the failing step keeps its transcript"
+    );
     let json = std::fs::read_to_string(dir.path().join("report.json")).expect("json");
-    assert!(!json.contains("Bearer ey") && json.contains("<redacted>"), "tokens are redacted:\n{json}");
+    assert!(
+        !json.contains("Bearer ey") && json.contains("<redacted>"),
+        "tokens are redacted:\n{json}"
+    );
 }
 
 #[test]
@@ -54,11 +91,22 @@ fn a_server_started_by_hand_is_targeted_by_url() {
     };
     let synapse = rt.block_on(async {
         mxharness::target::ensure_venv(&opts).await.expect("venv");
-        mxharness::target::SpawnedSynapse::start(&opts).await.expect("synapse starts")
+        mxharness::target::SpawnedSynapse::start(&opts)
+            .await
+            .expect("synapse starts")
     });
     let dir = tempdir();
     let out = mxharness(
-        &["run", "scenarios/client-server", "--filter", "area:messaging,area:sync", "--target", synapse.base_url(), "--report-dir", &dir.path().display().to_string()],
+        &[
+            "run",
+            "scenarios/client-server",
+            "--filter",
+            "area:messaging,area:sync",
+            "--target",
+            synapse.base_url(),
+            "--report-dir",
+            &dir.path().display().to_string(),
+        ],
         &[("MXH_REGISTRATION_SHARED_SECRET", synapse.shared_secret())],
     );
     rt.block_on(synapse.stop()).expect("stops");

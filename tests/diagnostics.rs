@@ -12,7 +12,11 @@ fn invalid_scenarios_render_every_problem() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let rel = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
         let outcome = plan::load(std::slice::from_ref(&rel)).expect("fixture is readable");
-        assert!(outcome.scenarios.is_empty(), "{} must be invalid", rel.display());
+        assert!(
+            outcome.scenarios.is_empty(),
+            "{} must be invalid",
+            rel.display()
+        );
         assert!(!outcome.problems.is_empty());
         let rendered = diagnostics::render(&outcome.problems, &outcome.sources, false);
         insta::assert_snapshot!(rendered);
@@ -26,5 +30,9 @@ fn shipped_scenarios_are_valid() {
     let outcome = plan::load(&[PathBuf::from("scenarios")]).expect("scenarios are readable");
     let rendered = diagnostics::render(&outcome.problems, &outcome.sources, false);
     assert!(outcome.problems.is_empty(), "{rendered}");
-    assert!(outcome.scenarios.len() >= 40, "only {} scenarios", outcome.scenarios.len());
+    assert!(
+        outcome.scenarios.len() >= 40,
+        "only {} scenarios",
+        outcome.scenarios.len()
+    );
 }

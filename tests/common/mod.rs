@@ -18,8 +18,12 @@ pub fn cache_dir() -> PathBuf {
 /// Run `mxharness ARGS` from the repository root with the test cache.
 pub fn mxharness(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mxharness"));
-    cmd.current_dir(root()).args(args).env("MXH_CACHE_DIR", cache_dir());
-    cmd.env_remove("MXH_TARGET").env_remove("MXH_REGISTRATION_SHARED_SECRET").env_remove("MXH_REGISTRATION_TOKEN");
+    cmd.current_dir(root())
+        .args(args)
+        .env("MXH_CACHE_DIR", cache_dir());
+    cmd.env_remove("MXH_TARGET")
+        .env_remove("MXH_REGISTRATION_SHARED_SECRET")
+        .env_remove("MXH_REGISTRATION_TOKEN");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -41,7 +45,12 @@ pub fn junit_counts(dir: &Path) -> (usize, usize, usize, usize) {
     let text = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml exists");
     let doc = roxmltree::Document::parse(&text).expect("junit.xml is well-formed XML");
     let count = |name: &str| doc.descendants().filter(|n| n.has_tag_name(name)).count();
-    (count("testcase"), count("failure"), count("error"), count("skipped"))
+    (
+        count("testcase"),
+        count("failure"),
+        count("error"),
+        count("skipped"),
+    )
 }
 
 /// Read report.json back as the library's type.
