@@ -8,6 +8,7 @@
 pub mod check;
 pub mod cli;
 pub mod exit_codes;
+pub mod expectations;
 pub mod matrix;
 pub mod plan;
 pub mod report;

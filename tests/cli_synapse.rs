@@ -116,3 +116,88 @@ fn a_server_started_by_hand_is_targeted_by_url() {
     assert_eq!(report.target.registration, "shared-secret");
     assert!(report.summary.passed >= 5, "{:?}", report.summary);
 }
+
+#[test]
+fn the_expectations_ratchet_works_both_ways() {
+    let dir = tempdir();
+    let report_dir = dir.path().join("reports");
+    let report_dir = report_dir.display().to_string();
+    let filter = "cs/profile/unknown-user,cs/profile/displayname-set-get";
+    // The shipped file: the known failure fails as expected, the run passes.
+    let out = mxharness(
+        &["run", "--filter", filter, "--report-dir", &report_dir],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("XFAIL cs/profile/unknown-user"),
+        "{}",
+        describe(&out)
+    );
+
+    // Flip: without the entry, the same failure fails the run.
+    let empty = dir.path().join("none.yaml");
+    std::fs::write(&empty, "schema: 1\nimplementation: Synapse 1.163.2\n").expect("write");
+    let out = mxharness(
+        &[
+            "run",
+            "--filter",
+            filter,
+            "--expectations",
+            &empty.display().to_string(),
+            "--report-dir",
+            &report_dir,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+
+    // Flip the other way: a passing scenario listed as a known failure is an unexpected
+    // pass, which fails the run under --strict.
+    let wrong = dir.path().join("wrong.yaml");
+    std::fs::write(
+        &wrong,
+        "schema: 1\nimplementation: Synapse 1.163.2\nknown_failures:\n  cs/profile/displayname-set-get: pretend it fails\n  cs/profile/unknown-user: M_UNKNOWN\n",
+    )
+    .expect("write");
+    let wrong = wrong.display().to_string();
+    let out = mxharness(
+        &[
+            "run",
+            "--filter",
+            filter,
+            "--expectations",
+            &wrong,
+            "--report-dir",
+            &report_dir,
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an unexpected pass alone passes without --strict: {}",
+        describe(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("XPASS cs/profile/displayname-set-get"),
+        "{}",
+        describe(&out)
+    );
+    let out = mxharness(
+        &[
+            "run",
+            "--filter",
+            filter,
+            "--expectations",
+            &wrong,
+            "--strict",
+            "--report-dir",
+            &report_dir,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let report = report(std::path::Path::new(&report_dir));
+    assert_eq!(report.summary.unexpected_passes, 1);
+}

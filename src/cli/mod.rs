@@ -81,6 +81,16 @@ pub struct RunArgs {
     /// Timeout of one HTTP exchange (e.g. 10s).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub step_timeout: std::time::Duration,
+    /// Known failures and quarantined scenarios of the implementation under test (YAML).
+    /// Without it, a run against the local Synapse applies fixtures/expectations/synapse.yaml.
+    #[arg(long, conflicts_with = "no_expectations")]
+    pub expectations: Option<PathBuf>,
+    /// Apply no expectations file, not even the local Synapse's default one.
+    #[arg(long)]
+    pub no_expectations: bool,
+    /// Fail the run when a known failure passes (an "unexpected pass").
+    #[arg(long)]
+    pub strict: bool,
     /// Print every scenario's result as it finishes, not only failures.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -174,15 +184,21 @@ async fn dispatch(cli: Cli) -> u8 {
     }
 }
 
+/// A file shipped in the source tree: relative to the working directory if it exists there,
+/// else in the tree this binary was built from.
+pub fn shipped(path: &str) -> PathBuf {
+    let local = PathBuf::from(path);
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
 /// The default scenario folder: `./scenarios` if it exists, else the one shipped in the
 /// source tree this binary was built from.
 pub fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
     if !paths.is_empty() {
         return paths.to_vec();
     }
-    let local = PathBuf::from("scenarios");
-    if local.is_dir() {
-        return vec![local];
-    }
-    vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]
+    vec![shipped("scenarios")]
 }

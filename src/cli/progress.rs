@@ -7,16 +7,22 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::expectations::Expectations;
 use crate::results::{Outcome, ScenarioResult};
 
 /// Progress display.
 pub(super) struct Progress {
     bar: Option<ProgressBar>,
     verbose: bool,
+    expectations: Option<Expectations>,
 }
 
 impl Progress {
-    pub(super) fn new(total: usize, verbose: bool) -> Arc<Self> {
+    pub(super) fn new(
+        total: usize,
+        verbose: bool,
+        expectations: Option<Expectations>,
+    ) -> Arc<Self> {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64);
             let style = ProgressStyle::with_template(
@@ -27,11 +33,26 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Arc::new(Self { bar, verbose })
+        Arc::new(Self {
+            bar,
+            verbose,
+            expectations,
+        })
     }
 
     pub(super) fn done(&self, r: &ScenarioResult) {
+        let mut judged = [r.clone()];
+        if let Some(e) = &self.expectations {
+            e.apply(&mut judged, false);
+        }
+        let r = &judged[0];
+        let covered = matches!(r.outcome, Outcome::Failed | Outcome::Errored) && !r.fails_run();
         let line = match r.outcome {
+            _ if covered => format!(
+                "XFAIL {} (known failure: {})",
+                r.id,
+                r.expectation.as_ref().map_or("", |e| e.reason.as_str())
+            ),
             Outcome::Passed => format!("PASS  {} ({} ms)", r.id, r.duration_ms),
             Outcome::Skipped => {
                 format!("SKIP  {}: {}", r.id, r.skip_reason.as_deref().unwrap_or(""))
@@ -50,7 +71,7 @@ impl Progress {
                 format!("{label} {} ({} ms)\n      {why}", r.id, r.duration_ms)
             }
         };
-        let show = self.verbose || matches!(r.outcome, Outcome::Failed | Outcome::Errored);
+        let show = self.verbose || r.fails_run();
         match &self.bar {
             Some(bar) => {
                 if show {

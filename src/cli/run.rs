@@ -7,10 +7,12 @@ use super::progress::Progress;
 use super::validate::load_or_report;
 use super::{RunArgs, setup};
 use crate::exit_codes;
+use crate::expectations::{Expectations, LoadError};
 use crate::plan::filter;
 use crate::report;
-use crate::results::{self, Outcome, RunInfo, RunReport, TargetInfo, ToolInfo};
+use crate::results::{self, RunInfo, RunReport, TargetInfo, ToolInfo};
 use crate::runner;
+use crate::scenario::diagnostics;
 
 pub(super) async fn run(args: RunArgs) -> u8 {
     let outcome = match load_or_report(&args.paths) {
@@ -28,6 +30,19 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             args.filter.as_deref().unwrap_or("none")
         );
         return exit_codes::NOTHING_SELECTED;
+    }
+    let expectations = match load_expectations(&args) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    if let Some(e) = &expectations {
+        let ids: Vec<&str> = outcome_ids(&selected);
+        for stale in e.unknown_ids(&ids) {
+            eprintln!(
+                "note: {} lists `{stale}`, which is not among the selected scenarios",
+                e.file
+            );
+        }
     }
     if let Err(e) = std::fs::create_dir_all(&args.report_dir) {
         eprintln!(
@@ -62,7 +77,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         args.jobs
     );
 
-    let progress = Progress::new(selected.len(), args.verbose);
+    let progress = Progress::new(selected.len(), args.verbose, expectations.clone());
     let on_done = {
         let progress = Arc::clone(&progress);
         Arc::new(move |r: &results::ScenarioResult| progress.done(r))
@@ -72,7 +87,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         _ = tokio::signal::ctrl_c() => None,
     };
     progress.finish();
-    let Some(scenario_results) = scenario_results else {
+    let Some(mut scenario_results) = scenario_results else {
         eprintln!("interrupted: stopping the target; no report written");
         if let Some(s) = prepared.spawned {
             let _ = s.stop().await;
@@ -80,6 +95,9 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         return exit_codes::INTERRUPTED;
     };
 
+    if let Some(e) = &expectations {
+        e.apply(&mut scenario_results, args.strict);
+    }
     let target = &prepared.target;
     let report = RunReport {
         format_version: results::FORMAT_VERSION,
@@ -135,11 +153,61 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         if report
             .scenarios
             .iter()
-            .any(|s| matches!(s.outcome, Outcome::Failed | Outcome::Errored))
+            .any(results::ScenarioResult::fails_run)
         {
             exit_codes::CHECKS_FAILED
         } else {
             exit_codes::SUCCESS
         }
     })
+}
+
+fn outcome_ids(selected: &[crate::plan::ScenarioPlan]) -> Vec<&str> {
+    selected.iter().map(|s| s.id.as_str()).collect()
+}
+
+/// The expectations to apply: `--expectations FILE`; else, for the local Synapse, the shipped
+/// file when it describes the version being started; else none.
+fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
+    if args.no_expectations {
+        return Ok(None);
+    }
+    let (path, implicit) = match &args.expectations {
+        Some(p) => (p.clone(), false),
+        None if args.target.is_none() => {
+            (super::shipped("fixtures/expectations/synapse.yaml"), true)
+        }
+        None => return Ok(None),
+    };
+    if implicit && !path.exists() {
+        return Ok(None);
+    }
+    match Expectations::load(&path) {
+        Ok(e) => {
+            let wanted = format!("Synapse {}", args.synapse.synapse_version);
+            if implicit && e.implementation != wanted {
+                eprintln!(
+                    "note: {} describes {}, not {wanted}: not applied",
+                    e.file, e.implementation
+                );
+                return Ok(None);
+            }
+            eprintln!(
+                "Applying expectations for {} from {} ({} entries; --no-expectations for raw results)",
+                e.implementation,
+                e.file,
+                e.len()
+            );
+            Ok(Some(e))
+        }
+        Err(LoadError::Io(message)) => {
+            eprintln!("error: cannot read the expectations file: {message}");
+            Err(crate::exit_codes::USAGE)
+        }
+        Err(LoadError::Invalid(problems, file)) => {
+            eprint!("{}", diagnostics::render(&problems, &[file], false));
+            eprintln!("error: the expectations file is invalid");
+            Err(crate::exit_codes::INVALID_SCENARIO)
+        }
+    }
 }

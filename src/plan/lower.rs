@@ -78,6 +78,7 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadOutcome, SourceError> {
                 out.scenarios.push(plan);
             }
         }
+        problems.sort_by_key(|p| (p.line, p.col));
         out.problems.extend(problems);
         out.sources.push(file);
     }
@@ -664,7 +665,7 @@ impl Lowering<'_> {
             {
                 self.problem(
                     &format!("{mp}/regex"),
-                    format!("invalid regular expression: {e}"),
+                    format!("invalid regular expression: {}", regex_error(&e)),
                     None,
                 );
             }
@@ -696,6 +697,17 @@ impl Lowering<'_> {
             }
         }
     }
+}
+
+/// The regex crate's syntax errors span several lines (pattern, caret, message); keep the
+/// message only, so the diagnostic's first line says it all.
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().trim_start_matches("error: ").to_owned())
+        .unwrap_or(text)
 }
 
 /// Parse "1.11" into (1, 11); also accepts a leading `v` ("v1.11").

@@ -15,7 +15,9 @@ use junit_report::{
 use time::{Date, Month, PrimitiveDateTime, Time, UtcOffset};
 
 use super::ReportError;
-use crate::results::{CheckFailure, Exchange, Failure, Outcome, RunReport, ScenarioResult};
+use crate::results::{
+    CheckFailure, Exchange, ExpectationKind, Failure, Outcome, RunReport, ScenarioResult,
+};
 
 /// Renders the JUnit XML document, indented for humans.
 pub fn render_junit(report: &RunReport) -> Result<String, ReportError> {
@@ -65,6 +67,22 @@ fn testcase(scenario: &ScenarioResult) -> TestCase {
     let name = sanitize_attr(&scenario.id);
     let time = Duration::milliseconds(i64::try_from(scenario.duration_ms).unwrap_or(i64::MAX));
     let mut builder = match scenario.outcome {
+        Outcome::Failed | Outcome::Errored if !scenario.fails_run() => {
+            // Failing as the expectations file says (or quarantined): reported, not failed.
+            let (label, note) = match &scenario.expectation {
+                Some(e) if e.kind == ExpectationKind::Quarantined => {
+                    ("quarantined", format!("{} ({})", e.reason, e.source))
+                }
+                Some(e) => ("known failure", format!("{} ({})", e.reason, e.source)),
+                None => ("known failure", String::new()),
+            };
+            let now = scenario
+                .failure
+                .as_ref()
+                .map_or("no reason recorded", |f| f.message.as_str());
+            let cause = format!("{label}: {note}; fails with: {now}");
+            TestCaseBuilder::skipped_with_cause(&name, label, &sanitize_attr(&cause))
+        }
         Outcome::Passed => TestCaseBuilder::success(&name, time),
         Outcome::Failed | Outcome::Errored => {
             let (kind, message, body) = match &scenario.failure {
@@ -141,6 +159,14 @@ fn details_text(scenario: &ScenarioResult) -> String {
     if let Some(reason) = &scenario.skip_reason {
         let _ = writeln!(out, "skipped: {reason}");
     }
+    if let Some(e) = &scenario.expectation {
+        let label = match e.kind {
+            ExpectationKind::KnownFailure => "known failure",
+            ExpectationKind::UnexpectedPass => "UNEXPECTED PASS: listed as a known failure",
+            ExpectationKind::Quarantined => "quarantined",
+        };
+        let _ = writeln!(out, "expectation: {label}: {} ({})", e.reason, e.source);
+    }
     if !scenario.steps.is_empty() {
         out.push_str("steps:\n");
         for step in &scenario.steps {
@@ -155,6 +181,11 @@ fn details_text(scenario: &ScenarioResult) -> String {
             }
             out.push_str(")\n");
         }
+    }
+    if let (false, Some(f)) = (scenario.fails_run(), &scenario.failure) {
+        // A covered failure is rendered as skipped; keep its details here.
+        out.push('\n');
+        out.push_str(&failure_text(scenario, f));
     }
     out
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::results::{AreaScore, Outcome, RunReport, ScenarioResult};
+use crate::results::{AreaScore, ExpectationKind, Outcome, RunReport, ScenarioResult};
 
 /// Renders the summary. Plain text (no colour), ending with a newline:
 ///
@@ -54,6 +54,13 @@ pub fn render_summary(report: &RunReport) -> String {
         s.skipped,
         format_duration(report.run.duration_ms),
     );
+    if s.known_failures + s.unexpected_passes + s.quarantined > 0 {
+        let _ = writeln!(
+            out,
+            "expectations: {} known failures (not failing the run), {} unexpected passes, {} quarantined",
+            s.known_failures, s.unexpected_passes, s.quarantined
+        );
+    }
     out
 }
 
@@ -87,10 +94,20 @@ pub fn area_display_name(area: &str) -> String {
 
 /// `FAIL id (file:line:col): message` for failed scenarios, `ERROR ...` for errored.
 fn problem_line(scenario: &ScenarioResult) -> Option<String> {
-    let word = match scenario.outcome {
-        Outcome::Failed => "FAIL",
-        Outcome::Errored => "ERROR",
-        Outcome::Passed | Outcome::Skipped => return None,
+    let kind = scenario.expectation.as_ref().map(|e| e.kind);
+    let word = match (scenario.outcome, kind) {
+        (Outcome::Passed, Some(ExpectationKind::UnexpectedPass)) => {
+            let e = scenario.expectation.as_ref()?;
+            return Some(format!(
+                "XPASS {} passed but is listed as a known failure ({}): remove the entry",
+                scenario.id, e.source
+            ));
+        }
+        (Outcome::Failed | Outcome::Errored, Some(ExpectationKind::KnownFailure)) => "XFAIL",
+        (Outcome::Failed | Outcome::Errored, Some(ExpectationKind::Quarantined)) => "QUARANTINED",
+        (Outcome::Failed, _) => "FAIL",
+        (Outcome::Errored, _) => "ERROR",
+        (Outcome::Passed | Outcome::Skipped, _) => return None,
     };
     let (location, message) = match &scenario.failure {
         Some(f) => {

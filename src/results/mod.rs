@@ -87,6 +87,27 @@ pub struct Summary {
     pub errored: usize,
     /// Not run, with a reason.
     pub skipped: usize,
+    /// Failed as the expectations file says they do (included in `failed`/`errored`).
+    #[serde(default)]
+    pub known_failures: usize,
+    /// Listed as known failures but passed (included in `passed`, or in `failed` under
+    /// `--strict`).
+    #[serde(default)]
+    pub unexpected_passes: usize,
+    /// Quarantined scenarios (their outcome never fails the run).
+    #[serde(default)]
+    pub quarantined: usize,
+}
+
+impl ScenarioResult {
+    /// Whether this result fails the run: a failure or error that no expectation covers.
+    pub fn fails_run(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed | Outcome::Errored)
+            && !matches!(
+                self.expectation.as_ref().map(|e| e.kind),
+                Some(ExpectationKind::KnownFailure | ExpectationKind::Quarantined)
+            )
+    }
 }
 
 /// An "Are We Synapse Yet" style score for one area.
@@ -143,6 +164,33 @@ pub struct ScenarioResult {
     pub failure: Option<Failure>,
     /// Why it was skipped.
     pub skip_reason: Option<String>,
+    /// What the expectations file says about this scenario, when it says something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<ExpectationNote>,
+}
+
+/// How an expectations file judged a scenario's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectationKind {
+    /// Listed as a known failure, and it failed: does not fail the run.
+    KnownFailure,
+    /// Listed as a known failure, but it passed: remove it from the list (fails the run
+    /// under `--strict`).
+    UnexpectedPass,
+    /// Quarantined (flaky): its outcome never fails the run.
+    Quarantined,
+}
+
+/// The expectation applied to one scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectationNote {
+    /// Known failure, unexpected pass or quarantined.
+    pub kind: ExpectationKind,
+    /// The reason written in the expectations file.
+    pub reason: String,
+    /// The expectations file (and line) that says so.
+    pub source: String,
 }
 
 /// The result of one step.

@@ -18,6 +18,12 @@ pub fn summarize(scenarios: &[ScenarioResult]) -> Summary {
             Outcome::Errored => summary.errored += 1,
             Outcome::Skipped => summary.skipped += 1,
         }
+        match scenario.expectation.as_ref().map(|e| e.kind) {
+            Some(super::ExpectationKind::KnownFailure) => summary.known_failures += 1,
+            Some(super::ExpectationKind::UnexpectedPass) => summary.unexpected_passes += 1,
+            Some(super::ExpectationKind::Quarantined) => summary.quarantined += 1,
+            None => {}
+        }
     }
     summary
 }
@@ -73,6 +79,7 @@ mod tests {
             steps: vec![],
             failure: None,
             skip_reason: None,
+            expectation: None,
         }
     }
 
@@ -97,6 +104,7 @@ mod tests {
                 failed: 1,
                 errored: 1,
                 skipped: 2,
+                ..Summary::default()
             }
         );
         assert_eq!(summarize(&[]), Summary::default());

@@ -25,6 +25,7 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
         steps: Vec::new(),
         failure: None,
         skip_reason: None,
+        expectation: None,
     };
     if let Some(reason) = skip_reason(plan, ctx) {
         result.outcome = Outcome::Skipped;
