@@ -137,20 +137,7 @@ impl<'a> Walker<'a> {
             self.push(pointer, false, format!("expected {c}"), None);
         }
         if let Some(Value::Array(allowed)) = obj.get("enum") {
-            let value = node.to_json();
-            if !allowed.contains(&value) {
-                let names: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
-                let help = value.as_str().and_then(|s| {
-                    did_you_mean(s, allowed.iter().filter_map(Value::as_str))
-                        .map(|c| format!("did you mean `{c}`?"))
-                });
-                self.push(
-                    pointer,
-                    false,
-                    format!("expected one of {}", names.join(", ")),
-                    help,
-                );
-            }
+            self.check_one_of(node, allowed, pointer);
         }
         match &node.value {
             NodeValue::Map(entries) => self.walk_object(entries, obj, pointer),
@@ -167,20 +154,7 @@ impl<'a> Walker<'a> {
 
     fn walk_alternatives(&mut self, node: &Node, branches: &'a [Value], pointer: &str) {
         if let Some(allowed) = self.constants(branches) {
-            let value = node.to_json();
-            if !allowed.contains(&value) {
-                let names: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
-                let help = value.as_str().and_then(|s| {
-                    did_you_mean(s, allowed.iter().filter_map(Value::as_str))
-                        .map(|c| format!("did you mean `{c}`?"))
-                });
-                self.push(
-                    pointer,
-                    false,
-                    format!("expected one of {}", names.join(", ")),
-                    help,
-                );
-            }
+            self.check_one_of(node, &allowed, pointer);
             return;
         }
         let mut best: Option<Vec<SchemaProblem>> = None;
@@ -209,6 +183,21 @@ impl<'a> Walker<'a> {
         if let Some(problems) = best {
             self.problems.extend(problems);
         }
+    }
+
+    /// The value must be one of `allowed` (an `enum`, or a unit enum written as `const`s).
+    fn check_one_of(&mut self, node: &Node, allowed: &[Value], pointer: &str) {
+        let value = node.to_json();
+        if allowed.contains(&value) {
+            return;
+        }
+        let names: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
+        let help = value.as_str().and_then(|s| {
+            did_you_mean(s, allowed.iter().filter_map(Value::as_str))
+                .map(|c| format!("did you mean `{c}`?"))
+        });
+        let message = format!("expected one of {}", names.join(", "));
+        self.push(pointer, false, message, help);
     }
 
     /// When every alternative is a constant (how schemars writes a unit enum), the list of them.
