@@ -220,19 +220,8 @@ mod tests {
 
     fn result(id: &str, outcome: Outcome) -> ScenarioResult {
         ScenarioResult {
-            id: id.into(),
-            title: String::new(),
-            area: "a".into(),
-            file: String::new(),
-            tags: Vec::new(),
-            spec_since: None,
-            spec_section: None,
             outcome,
-            duration_ms: 0,
-            steps: Vec::new(),
-            failure: None,
-            skip_reason: None,
-            expectation: None,
+            ..ScenarioResult::new(id, "", "a", "")
         }
     }
 

@@ -81,6 +81,16 @@ pub struct RunArgs {
     /// Timeout of one HTTP exchange (e.g. 10s).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub step_timeout: std::time::Duration,
+    /// Judge the run against a spec version: `matrix-v1.N` selects the scenarios that apply
+    /// to v1.N and reports the mandatory (MUST) result apart from the optional one.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Re-run a failing scenario up to N times; one that then passes is reported as flaky.
+    #[arg(long, default_value_t = 0)]
+    pub retries: u32,
+    /// Report responses that do not match the spec schema as warnings instead of failures.
+    #[arg(long)]
+    pub lenient_schema: bool,
     /// Known failures and quarantined scenarios of the implementation under test (YAML).
     /// Without it, a run against the local Synapse applies fixtures/expectations/synapse.yaml.
     #[arg(long, conflicts_with = "no_expectations")]

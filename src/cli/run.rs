@@ -10,7 +10,11 @@ use crate::exit_codes;
 use crate::expectations::{Expectations, LoadError};
 use crate::plan::filter;
 use crate::report;
-use crate::results::{self, RunInfo, RunReport, TargetInfo, ToolInfo};
+use std::collections::BTreeSet;
+
+use crate::matrix::endpoints;
+use crate::plan::profile::Profile;
+use crate::results::{self, ProfileResult, RunInfo, RunReport, TargetInfo, ToolInfo, score};
 use crate::runner;
 use crate::scenario::diagnostics;
 
@@ -19,11 +23,29 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         Ok(o) => o,
         Err(code) => return code,
     };
+    let profile = match args.profile.as_deref().map(Profile::parse).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::USAGE;
+        }
+    };
     let selected: Vec<_> = outcome
         .scenarios
         .into_iter()
         .filter(|s| filter::matches(args.filter.as_deref(), s))
+        .filter(|s| profile.as_ref().is_none_or(|p| p.applies(s)))
         .collect();
+    let mandatory: BTreeSet<String> = profile
+        .as_ref()
+        .map(|p| {
+            selected
+                .iter()
+                .filter(|s| p.mandatory(s))
+                .map(|s| s.id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     if selected.is_empty() {
         eprintln!(
             "error: no scenario selected (filter: {})",
@@ -126,6 +148,17 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             registration: target.registration.label().into(),
         },
         summary: results::score::summarize(&scenario_results),
+        profile: profile.as_ref().map(|p| ProfileResult {
+            name: p.name.clone(),
+            version: p.version_label(),
+            mandatory: score::tally(&scenario_results, |s| mandatory.contains(&s.id)),
+            optional: score::tally(&scenario_results, |s| !mandatory.contains(&s.id)),
+        }),
+        endpoints: Some(score::endpoint_coverage(
+            &scenario_results,
+            endpoints::CATALOGUE,
+            &endpoints::all().iter().map(|e| e.id()).collect::<Vec<_>>(),
+        )),
         areas: results::score::area_scores(&scenario_results),
         scenarios: scenario_results,
     };

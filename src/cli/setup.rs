@@ -130,6 +130,8 @@ pub(super) async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         provisioner: Arc::new(provisioner),
         http: HttpClient::new()?,
         step_timeout: args.step_timeout,
+        lenient_schema: args.lenient_schema,
+        retries: args.retries,
     };
     Ok(Prepared {
         target,

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::matrix::ops;
 use crate::scenario::diagnostics::Problem;
-use crate::scenario::model::{self, RawMatcher, RawScenario, RawStep};
+use crate::scenario::model::{self, Level, RawMatcher, RawScenario, RawStep};
 use crate::scenario::node::{self, Node, Pos};
 use crate::scenario::schema_check::{self, CheckOptions, did_you_mean};
 use crate::scenario::source::{self, SourceError, SourceFile};
@@ -203,15 +203,51 @@ impl Lowering<'_> {
         if raw.title.trim().is_empty() {
             self.problem("/title", "the title is empty", None);
         }
-        if let Some(spec) = &raw.spec
-            && !VERSION_RE.is_match(&spec.since)
-        {
-            self.problem(
-                "/spec/since",
-                format!("invalid spec version {:?}", spec.since),
-                Some("write it as \"1.1\"".into()),
-            );
+        let version_at = |this: &mut Self, key: &str, v: &Option<String>| -> Option<(u32, u32)> {
+            let v = v.as_ref()?;
+            let parsed = parse_version(v);
+            if parsed.is_none() {
+                this.problem(
+                    &format!("/spec/{key}"),
+                    format!("invalid spec version {v:?}"),
+                    Some("write it as \"1.1\"".into()),
+                );
+            }
+            parsed
+        };
+        let mut deprecated = None;
+        let mut removed = None;
+        if let Some(spec) = &raw.spec {
+            let since = version_at(self, "since", &spec.since);
+            deprecated = version_at(self, "deprecated", &spec.deprecated);
+            removed = version_at(self, "removed", &spec.removed);
+            if spec.since.is_none() && spec.msc.is_none() {
+                self.problem(
+                    "/spec",
+                    "`spec` needs `since` (a spec version) or `msc` (a proposal number)",
+                    None,
+                );
+            }
+            if let (Some(s), Some(r)) = (since, removed)
+                && r <= s
+            {
+                self.problem(
+                    "/spec/removed",
+                    "`removed` must be a later version than `since`",
+                    None,
+                );
+            }
+            if let Some(msc) = &spec.msc
+                && (msc.is_empty() || !msc.chars().all(|c| c.is_ascii_digit()))
+            {
+                self.problem(
+                    "/spec/msc",
+                    format!("invalid MSC number {msc:?}"),
+                    Some("write the number only, e.g. \"4186\"".into()),
+                );
+            }
         }
+        let level = raw.level.unwrap_or_else(|| level_from_tags(&raw.tags));
         let requires_spec = raw
             .requires
             .as_ref()
@@ -276,7 +312,11 @@ impl Lowering<'_> {
             area: raw.area,
             file: self.file.display(),
             tags: raw.tags,
-            spec_since: raw.spec.as_ref().map(|s| s.since.clone()),
+            spec_since: raw.spec.as_ref().and_then(|s| s.since.clone()),
+            spec_deprecated: deprecated,
+            spec_removed: removed,
+            msc: raw.spec.as_ref().and_then(|s| s.msc.clone()),
+            level,
             spec_section: raw.spec.and_then(|s| s.section),
             requires_spec,
             requires_unstable: raw
@@ -708,6 +748,17 @@ fn regex_error(e: &regex::Error) -> String {
         .find(|l| !l.trim().is_empty())
         .map(|l| l.trim().trim_start_matches("error: ").to_owned())
         .unwrap_or(text)
+}
+
+/// The level written as a `must`/`should`/`may` tag, when `level:` is not given (default must).
+fn level_from_tags(tags: &[String]) -> Level {
+    if tags.iter().any(|t| t == "should") {
+        Level::Should
+    } else if tags.iter().any(|t| t == "may") {
+        Level::May
+    } else {
+        Level::Must
+    }
 }
 
 /// Parse "1.11" into (1, 11); also accepts a leading `v` ("v1.11").

@@ -2,6 +2,7 @@
 
 pub mod filter;
 pub mod lower;
+pub mod profile;
 pub mod template;
 
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::matrix::ops::Operation;
-use crate::scenario::model::JsonType;
+use crate::scenario::model::{JsonType, Level};
 
 pub use lower::{LoadOutcome, load};
 
@@ -32,6 +33,14 @@ pub struct ScenarioPlan {
     pub spec_since: Option<String>,
     /// Spec section.
     pub spec_section: Option<String>,
+    /// Spec version that deprecated the behaviour.
+    pub spec_deprecated: Option<(u32, u32)>,
+    /// Spec version that removed the behaviour.
+    pub spec_removed: Option<(u32, u32)>,
+    /// MSC number, for behaviour from a proposal.
+    pub msc: Option<String>,
+    /// Requirement level.
+    pub level: Level,
     /// Lowest spec version the server must advertise, as (major, minor).
     pub requires_spec: Option<(u32, u32)>,
     /// Unstable features the server must advertise.

@@ -139,6 +139,9 @@ fn target_text(report: &RunReport) -> String {
     );
     let _ = writeln!(out, "spec versions: {}", t.spec_versions.join(", "));
     let _ = writeln!(out, "registration: {}", t.registration);
+    for line in super::summary::headline_lines(report) {
+        let _ = writeln!(out, "{line}");
+    }
     out
 }
 
@@ -153,8 +156,21 @@ fn details_text(scenario: &ScenarioResult) -> String {
     if let Some(since) = &scenario.spec_since {
         let _ = writeln!(out, "spec since: {since}");
     }
+    let _ = writeln!(out, "level: {}", scenario.level);
+    if let Some(msc) = &scenario.msc {
+        let _ = writeln!(out, "msc: MSC{msc}");
+    }
     if !scenario.tags.is_empty() {
         let _ = writeln!(out, "tags: {}", scenario.tags.join(", "));
+    }
+    if scenario.flaky {
+        let _ = writeln!(out, "FLAKY: passed on attempt {} after:", scenario.attempts);
+        for f in &scenario.retried_failures {
+            let _ = writeln!(out, "  {f}");
+        }
+    }
+    for w in &scenario.warnings {
+        let _ = writeln!(out, "warning: {w}");
     }
     if let Some(reason) = &scenario.skip_reason {
         let _ = writeln!(out, "skipped: {reason}");
@@ -554,6 +570,8 @@ mod tests {
             },
             summary: Default::default(),
             areas: vec![],
+            profile: None,
+            endpoints: None,
             scenarios: vec![],
         };
         let err = render_junit(&report).unwrap_err();

@@ -24,7 +24,18 @@ pub fn render_summary(report: &RunReport) -> String {
         out.push('\n');
     }
 
-    let problems: Vec<String> = report.scenarios.iter().filter_map(problem_line).collect();
+    for line in headline_lines(report) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+
+    let mut problems: Vec<String> = report.scenarios.iter().filter_map(problem_line).collect();
+    problems.extend(report.scenarios.iter().filter_map(flaky_line));
+    problems.extend(report.scenarios.iter().flat_map(|s| {
+        s.warnings
+            .iter()
+            .map(move |w| format!("WARN {}: {w}", s.id))
+    }));
     if !problems.is_empty() {
         if !areas.is_empty() {
             out.push('\n');
@@ -54,6 +65,13 @@ pub fn render_summary(report: &RunReport) -> String {
         s.skipped,
         format_duration(report.run.duration_ms),
     );
+    if s.flaky + s.schema_warnings > 0 {
+        let _ = writeln!(
+            out,
+            "{} flaky (passed on a retry), {} schema warnings (accepted with --lenient-schema)",
+            s.flaky, s.schema_warnings
+        );
+    }
     if s.known_failures + s.unexpected_passes + s.quarantined > 0 {
         let _ = writeln!(
             out,
@@ -62,6 +80,39 @@ pub fn render_summary(report: &RunReport) -> String {
         );
     }
     out
+}
+
+/// The profile result and endpoint coverage, when the report has them.
+pub fn headline_lines(report: &RunReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(p) = &report.profile {
+        lines.push(format!(
+            "matrix {} mandatory: {}/{} passed; optional (SHOULD, MAY, MSC): {}/{} passed",
+            p.version, p.mandatory.passed, p.mandatory.total, p.optional.passed, p.optional.total
+        ));
+    }
+    if let Some(e) = &report.endpoints {
+        lines.push(format!(
+            "Client-Server endpoints exercised: {}/{} ({})",
+            e.exercised.len(),
+            e.total,
+            e.catalogue
+        ));
+    }
+    lines
+}
+
+/// `FLAKY id (passed on attempt 2 of 3): first failure` for scenarios that passed on a retry.
+fn flaky_line(scenario: &ScenarioResult) -> Option<String> {
+    scenario.flaky.then(|| {
+        let first = scenario.retried_failures.first().map_or("", String::as_str);
+        format!(
+            "FLAKY {} (passed on attempt {}): {}",
+            scenario.id,
+            scenario.attempts,
+            first_line(first)
+        )
+    })
 }
 
 /// `Room membership: 50% (1/2), 1 skipped`.

@@ -29,6 +29,12 @@ pub struct RunReport {
     pub summary: Summary,
     /// Per-area scores, sorted by area.
     pub areas: Vec<AreaScore>,
+    /// The spec-version profile the run was judged against (`--profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileResult>,
+    /// Which of the catalogued Client-Server endpoints the run exercised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<EndpointCoverage>,
     /// One entry per selected scenario, sorted by id.
     pub scenarios: Vec<ScenarioResult>,
 }
@@ -74,6 +80,41 @@ pub struct TargetInfo {
     pub registration: String,
 }
 
+/// The result against a spec-version profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileResult {
+    /// `matrix-v1.11`.
+    pub name: String,
+    /// `v1.11`.
+    pub version: String,
+    /// MUST-level scenarios of released spec versions up to this one.
+    pub mandatory: Tally,
+    /// SHOULD/MAY-level and MSC scenarios that apply.
+    pub optional: Tally,
+}
+
+/// Passed out of total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Passed (known failures and skips do not count as passed).
+    pub passed: usize,
+    /// All selected scenarios of the set, skipped ones included.
+    pub total: usize,
+}
+
+/// Endpoint coverage of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointCoverage {
+    /// Where the list of endpoints comes from (the ruma crate and version).
+    pub catalogue: String,
+    /// Endpoints in the catalogue.
+    pub total: usize,
+    /// `METHOD /path/{template}` of each endpoint the run sent a request to, sorted.
+    pub exercised: Vec<String>,
+    /// The others, sorted.
+    pub not_exercised: Vec<String>,
+}
+
 /// Counts by outcome.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
@@ -97,9 +138,46 @@ pub struct Summary {
     /// Quarantined scenarios (their outcome never fails the run).
     #[serde(default)]
     pub quarantined: usize,
+    /// Scenarios that passed only on a retry (`--retries`).
+    #[serde(default)]
+    pub flaky: usize,
+    /// Responses that did not match the spec schema but were accepted (`--lenient-schema`).
+    #[serde(default)]
+    pub schema_warnings: usize,
 }
 
 impl ScenarioResult {
+    /// A passed result with no steps yet; the runner fills it in.
+    pub fn new(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        area: impl Into<String>,
+        file: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            area: area.into(),
+            file: file.into(),
+            tags: Vec::new(),
+            spec_since: None,
+            spec_section: None,
+            level: default_level(),
+            msc: None,
+            outcome: Outcome::Passed,
+            duration_ms: 0,
+            steps: Vec::new(),
+            failure: None,
+            skip_reason: None,
+            attempts: 1,
+            flaky: false,
+            retried_failures: Vec::new(),
+            warnings: Vec::new(),
+            endpoints: Vec::new(),
+            expectation: None,
+        }
+    }
+
     /// Whether this result fails the run: a failure or error that no expectation covers.
     pub fn fails_run(&self) -> bool {
         matches!(self.outcome, Outcome::Failed | Outcome::Errored)
@@ -154,6 +232,12 @@ pub struct ScenarioResult {
     pub spec_since: Option<String>,
     /// Spec section (URL fragment or path).
     pub spec_section: Option<String>,
+    /// Requirement level: "must", "should" or "may".
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// MSC number, for behaviour from a proposal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msc: Option<String>,
     /// Outcome.
     pub outcome: Outcome,
     /// Wall time in milliseconds (setup included).
@@ -164,6 +248,21 @@ pub struct ScenarioResult {
     pub failure: Option<Failure>,
     /// Why it was skipped.
     pub skip_reason: Option<String>,
+    /// How many times the scenario ran (more than 1 with `--retries`).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub attempts: u32,
+    /// Passed only on a retry; the earlier failures are in `retried_failures`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flaky: bool,
+    /// Messages of the failed attempts before the final one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retried_failures: Vec<String>,
+    /// Accepted deviations (`--lenient-schema`): `file:line:col: message`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Catalogued endpoints the scenario sent requests to (`METHOD /path/{template}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<String>,
     /// What the expectations file says about this scenario, when it says something.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectation: Option<ExpectationNote>,
@@ -265,4 +364,16 @@ pub struct Exchange {
     pub error: Option<String>,
     /// Time from sending to the end of the response body.
     pub duration_ms: u64,
+}
+
+fn default_level() -> String {
+    "must".to_owned()
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }

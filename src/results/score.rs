@@ -24,6 +24,10 @@ pub fn summarize(scenarios: &[ScenarioResult]) -> Summary {
             Some(super::ExpectationKind::Quarantined) => summary.quarantined += 1,
             None => {}
         }
+        if scenario.flaky {
+            summary.flaky += 1;
+        }
+        summary.schema_warnings += scenario.warnings.len();
     }
     summary
 }
@@ -53,6 +57,50 @@ pub fn area_scores(scenarios: &[ScenarioResult]) -> Vec<AreaScore> {
     by_area.into_values().collect()
 }
 
+/// Passed out of total over the scenarios `in_set` selects.
+pub fn tally(
+    scenarios: &[ScenarioResult],
+    in_set: impl Fn(&ScenarioResult) -> bool,
+) -> super::Tally {
+    let mut t = super::Tally::default();
+    for s in scenarios.iter().filter(|s| in_set(s)) {
+        t.total += 1;
+        if s.outcome == Outcome::Passed {
+            t.passed += 1;
+        }
+    }
+    t
+}
+
+/// Which catalogued endpoints (`METHOD /path`, from `catalogue`) the scenarios exercised.
+pub fn endpoint_coverage(
+    scenarios: &[ScenarioResult],
+    catalogue_name: &str,
+    catalogue: &[String],
+) -> super::EndpointCoverage {
+    let exercised: std::collections::BTreeSet<&str> = scenarios
+        .iter()
+        .flat_map(|s| s.endpoints.iter().map(String::as_str))
+        .collect();
+    let mut all: Vec<&String> = catalogue.iter().collect();
+    all.sort();
+    all.dedup();
+    super::EndpointCoverage {
+        catalogue: catalogue_name.to_owned(),
+        total: all.len(),
+        exercised: all
+            .iter()
+            .filter(|e| exercised.contains(e.as_str()))
+            .map(|e| (*e).clone())
+            .collect(),
+        not_exercised: all
+            .iter()
+            .filter(|e| !exercised.contains(e.as_str()))
+            .map(|e| (*e).clone())
+            .collect(),
+    }
+}
+
 impl AreaScore {
     /// Whole percentage of the scenarios that ran which passed, rounded down;
     /// `None` when nothing ran.
@@ -67,19 +115,9 @@ mod tests {
 
     fn scenario(id: &str, area: &str, outcome: Outcome) -> ScenarioResult {
         ScenarioResult {
-            id: id.to_owned(),
-            title: id.to_owned(),
-            area: area.to_owned(),
-            file: format!("{id}.yaml"),
-            tags: vec![],
-            spec_since: None,
-            spec_section: None,
             outcome,
             duration_ms: 1,
-            steps: vec![],
-            failure: None,
-            skip_reason: None,
-            expectation: None,
+            ..ScenarioResult::new(id, id, area, format!("{id}.yaml"))
         }
     }
 

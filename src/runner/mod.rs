@@ -74,6 +74,11 @@ pub struct RunContext {
     pub http: HttpClient,
     /// Default timeout of one exchange.
     pub step_timeout: Duration,
+    /// Accept responses that do not match the spec schema, recording a warning instead.
+    pub lenient_schema: bool,
+    /// Re-run a failing scenario up to this many times (fresh users each time); one that
+    /// passes on a retry is reported as flaky.
+    pub retries: u32,
 }
 
 /// Run every scenario, at most `jobs` at a time; `on_done` is called as each finishes.
@@ -92,7 +97,7 @@ pub async fn run(
         let on_done = Arc::clone(&on_done);
         set.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let result = scenario::run_scenario(&plan, &ctx).await;
+            let result = run_with_retries(&plan, &ctx).await;
             on_done(&result);
             result
         });
@@ -109,6 +114,32 @@ pub async fn run(
     }
     results.sort_by(|a, b| a.id.cmp(&b.id));
     results
+}
+
+/// Run a scenario, re-running it on failure up to `ctx.retries` times.
+async fn run_with_retries(plan: &ScenarioPlan, ctx: &RunContext) -> ScenarioResult {
+    let mut earlier = Vec::new();
+    let mut attempt = 1;
+    loop {
+        let mut result = scenario::run_scenario(plan, ctx).await;
+        let failed = matches!(
+            result.outcome,
+            crate::results::Outcome::Failed | crate::results::Outcome::Errored
+        );
+        if failed && attempt <= ctx.retries {
+            let why = result.failure.as_ref().map_or_else(
+                || "failed".to_owned(),
+                |f| format!("{}: {}", f.location, f.message),
+            );
+            earlier.push(format!("attempt {attempt}: {why}"));
+            attempt += 1;
+            continue;
+        }
+        result.attempts = attempt;
+        result.flaky = !failed && !earlier.is_empty();
+        result.retried_failures = earlier;
+        return result;
+    }
 }
 
 /// Why a scenario is skipped on this target, if it is.

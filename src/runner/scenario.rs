@@ -13,20 +13,14 @@ use crate::results::{Failure, Outcome, ScenarioResult};
 pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> ScenarioResult {
     let started = Instant::now();
     let mut result = ScenarioResult {
-        id: plan.id.clone(),
-        title: plan.title.clone(),
-        area: plan.area.clone(),
-        file: plan.file.clone(),
         tags: plan.tags.clone(),
         spec_since: plan.spec_since.clone(),
         spec_section: plan.spec_section.clone(),
-        outcome: Outcome::Passed,
-        duration_ms: 0,
-        steps: Vec::new(),
-        failure: None,
-        skip_reason: None,
-        expectation: None,
+        level: plan.level.as_str().to_owned(),
+        msc: plan.msc.clone(),
+        ..ScenarioResult::new(&plan.id, &plan.title, &plan.area, &plan.file)
     };
+
     if let Some(reason) = skip_reason(plan, ctx) {
         result.outcome = Outcome::Skipped;
         result.skip_reason = Some(reason);
@@ -77,8 +71,9 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
             }
         }
     }
+    let mut trace = step::Trace::default();
     for s in &plan.steps {
-        let outcome = step::run_step(s, ctx, &users, &mut vars, &mut redactor).await;
+        let outcome = step::run_step(s, ctx, &users, &mut vars, &mut redactor, &mut trace).await;
         result.steps.push(outcome.result);
         if let Some((outcome_kind, failure)) = outcome.failure {
             result.outcome = outcome_kind;
@@ -86,6 +81,12 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
             break;
         }
     }
+    result.endpoints = trace.endpoints.into_iter().collect();
+    result.warnings = trace
+        .warnings
+        .iter()
+        .map(|w| redactor.redact_text(w))
+        .collect();
     result.duration_ms = elapsed_ms(started);
     result
 }

@@ -1,7 +1,7 @@
 //! One step: build, send, judge; under `eventually`, re-send until the expectations hold or
 //! the deadline passes; then capture variables.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -13,6 +13,15 @@ use crate::plan::template::Vars;
 use crate::plan::{Action, StepPlan};
 use crate::results::redact::Redactor;
 use crate::results::{CheckFailure, Exchange, Failure, Outcome, StepResult};
+
+/// What a scenario's steps leave behind besides pass/fail.
+#[derive(Debug, Default)]
+pub(super) struct Trace {
+    /// Catalogued endpoints requests went to.
+    pub endpoints: BTreeSet<String>,
+    /// Accepted schema deviations (`--lenient-schema`).
+    pub warnings: Vec<String>,
+}
 
 pub(super) struct StepOutcome {
     pub result: StepResult,
@@ -38,6 +47,7 @@ pub(super) async fn run_step(
     users: &BTreeMap<String, UserInfo>,
     vars: &mut Vars,
     redactor: &mut Redactor,
+    trace: &mut Trace,
 ) -> StepOutcome {
     let started = Instant::now();
     let user = step.actor.as_ref().and_then(|a| users.get(a));
@@ -46,7 +56,16 @@ pub(super) async fn run_step(
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let (attempt, exchange) = attempt(step, ctx, user, vars, timeout, redactor).await;
+        let (attempt, exchange, warning) = attempt(step, ctx, user, vars, timeout, redactor).await;
+        if let Some(e) = &exchange
+            && let Some(endpoint) = crate::matrix::endpoints::identify(&e.method, &e.url)
+        {
+            trace.endpoints.insert(endpoint.id());
+        }
+        let passed_now = matches!(attempt, Attempt::Passed { .. });
+        if let (true, Some(w)) = (passed_now, warning) {
+            trace.warnings.push(w);
+        }
         let outcome = match attempt {
             Attempt::Passed { json } => match capture(step, json.as_ref(), vars) {
                 Ok(()) => None,
@@ -127,33 +146,22 @@ async fn attempt(
     vars: &Vars,
     timeout: Duration,
     redactor: &mut Redactor,
-) -> (Attempt, Option<Exchange>) {
+) -> (Attempt, Option<Exchange>, Option<String>) {
+    let broken = |message: String| (Attempt::Broken { message }, None, None);
     let token = match &step.token {
         Some(t) => match vars.text_of(t) {
             Ok(t) => {
                 redactor.add_secret(t.clone());
                 Some(t)
             }
-            Err(e) => {
-                return (
-                    Attempt::Broken {
-                        message: format!("token: {e}"),
-                    },
-                    None,
-                );
-            }
+            Err(e) => return broken(format!("token: {e}")),
         },
         None => user.map(|u| u.access_token.clone()),
     };
-    let http_request = match request::build(
-        &step.action,
-        ctx,
-        vars,
-        token.as_deref(),
-        user.map(|u| u.user_id.as_str()),
-    ) {
+    let user_id = user.map(|u| u.user_id.as_str());
+    let http_request = match request::build(&step.action, ctx, vars, token.as_deref(), user_id) {
         Ok(r) => r,
-        Err(message) => return (Attempt::Broken { message }, None),
+        Err(message) => return broken(message),
     };
     let (exchange, received) = ctx.http.send(http_request, timeout).await;
     let Some(received) = received else {
@@ -176,42 +184,45 @@ async fn attempt(
         return (
             Attempt::Failed {
                 checks: vec![check],
-                kind: if kind == "timeout" {
-                    "timeout"
-                } else {
-                    "transport"
-                },
+                kind,
             },
             Some(exchange),
+            None,
         );
     };
     let json = received.json();
     if let Some(j) = &json {
         remember_secrets(j, redactor);
     }
-    let schema = match &step.action {
+    let mut schema = match &step.action {
         Action::Call { op, .. } => {
             Some(op.check_response(received.as_http()).map_err(|e| e.detail))
         }
         Action::Request(_) => None,
     };
+    let mut warning = None;
+    if let (true, Some(Err(detail))) = (ctx.lenient_schema, &schema) {
+        warning = Some(format!(
+            "{}: response does not match the spec schema: {detail}",
+            step.location
+        ));
+        schema = None;
+    }
     let seen = Observed {
         status: received.status,
         json: json.as_ref(),
         schema,
     };
     let failures = check::evaluate(&step.expect, &seen, vars);
-    if failures.is_empty() {
-        (Attempt::Passed { json }, Some(exchange))
+    let attempt = if failures.is_empty() {
+        Attempt::Passed { json }
     } else {
-        (
-            Attempt::Failed {
-                checks: failures,
-                kind: "check",
-            },
-            Some(exchange),
-        )
-    }
+        Attempt::Failed {
+            checks: failures,
+            kind: "check",
+        }
+    };
+    (attempt, Some(exchange), warning)
 }
 
 /// Tokens a server hands out (login, register, refresh) are secrets from then on.

@@ -25,6 +25,10 @@ pub struct RawScenario {
     /// Where the behaviour is specified.
     #[serde(default)]
     pub spec: Option<RawSpec>,
+    /// Requirement level of the behaviour in the spec: `must` (the default), `should` or `may`.
+    /// Spec-version profiles count only `must` scenarios as mandatory.
+    #[serde(default)]
+    pub level: Option<Level>,
     /// Free tags: behaviour IDs from the coverage checklist (e.g. `CS-EVENTS-01`),
     /// `complement:TestName`, `sytest:...`, `must`/`should`.
     #[serde(default)]
@@ -46,11 +50,47 @@ pub struct RawScenario {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
-    /// Spec version the behaviour appeared in, e.g. "1.1" (quote it in YAML).
-    pub since: String,
+    /// Spec version the behaviour appeared in, e.g. "1.1" (quote it in YAML). Required unless
+    /// `msc` names a proposal not yet in a release.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Spec version that deprecated the behaviour, e.g. "1.12".
+    #[serde(default)]
+    pub deprecated: Option<String>,
+    /// Spec version that removed the behaviour; profiles from that version on leave it out.
+    #[serde(default)]
+    pub removed: Option<String>,
+    /// The Matrix Spec Change proposal, e.g. "4186", for behaviour not (yet) in a release.
+    #[serde(default)]
+    pub msc: Option<String>,
     /// Section of the spec, e.g. `client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid`.
     #[serde(default)]
     pub section: Option<String>,
+}
+
+/// Requirement level (RFC 2119 keyword of the spec text).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// MUST / MUST NOT, or behaviour the spec states as fact.
+    Must,
+    /// SHOULD / SHOULD NOT.
+    Should,
+    /// MAY.
+    May,
+}
+
+impl Level {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "must",
+            Level::Should => "should",
+            Level::May => "may",
+        }
+    }
 }
 
 /// What the server must advertise for the scenario to run.
