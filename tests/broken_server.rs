@@ -11,7 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 async fn serve(listener: TcpListener) {
+    let flaky_calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     loop {
+        let flaky_calls = std::sync::Arc::clone(&flaky_calls);
         let Ok((mut sock, _)) = listener.accept().await else {
             return;
         };
@@ -35,6 +37,11 @@ async fn serve(listener: TcpListener) {
                     return;
                 }
                 "/_matrix/client/v3/account/whoami" => ("200 OK", r#"{"user_id": 5}"#),
+                "/flaky" if flaky_calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 => (
+                    "500 Internal Server Error",
+                    r#"{"errcode":"M_UNKNOWN","error":"first try"}"#,
+                ),
+                "/flaky" => ("200 OK", "{}"),
                 _ => (
                     "404 Not Found",
                     r#"{"errcode":"M_UNRECOGNIZED","error":"no"}"#,
@@ -49,12 +56,94 @@ async fn serve(listener: TcpListener) {
     }
 }
 
-#[test]
-fn faults_become_failed_checks_with_transcripts() {
+fn start_stub() -> (tokio::runtime::Runtime, String) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     rt.spawn(serve(listener));
+    (rt, url)
+}
+
+#[test]
+fn retries_mark_flaky_and_lenient_schema_warns() {
+    let (_rt, url) = start_stub();
+    let dir = tempdir();
+    let base = [
+        "run",
+        "fixtures/scenarios/stub-tolerance",
+        "--target",
+        &url,
+        "--server-name",
+        "stub.test",
+        "--registration",
+        "open",
+    ];
+    // Strict by default: both fail.
+    let out = mxharness(
+        &[
+            &base[..],
+            &["--report-dir", &dir.path().display().to_string()],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    // With a retry and lenient schema (and a fresh stub whose /flaky fails once more): both
+    // pass, one flaky, one warning.
+    let (_rt2, url) = start_stub();
+    let base = [
+        "run",
+        "fixtures/scenarios/stub-tolerance",
+        "--target",
+        &url,
+        "--server-name",
+        "stub.test",
+        "--registration",
+        "open",
+    ];
+    let out = mxharness(
+        &[
+            &base[..],
+            &[
+                "--retries",
+                "1",
+                "--lenient-schema",
+                "--report-dir",
+                &dir.path().display().to_string(),
+            ],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let report = report(dir.path());
+    let flaky = report
+        .scenarios
+        .iter()
+        .find(|s| s.id == "fixtures/tolerance/flaky")
+        .expect("flaky");
+    assert!(flaky.flaky && flaky.attempts == 2, "{flaky:?}");
+    let schema = report
+        .scenarios
+        .iter()
+        .find(|s| s.id == "fixtures/tolerance/schema")
+        .expect("schema");
+    assert_eq!(schema.warnings.len(), 1, "{schema:?}");
+    assert!(schema.warnings[0].contains("response does not match the spec schema"));
+    assert_eq!(
+        (report.summary.flaky, report.summary.schema_warnings),
+        (1, 1)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("FLAKY fixtures/tolerance/flaky"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn faults_become_failed_checks_with_transcripts() {
+    let (_rt, url) = start_stub();
 
     let dir = tempdir();
     let out = mxharness(

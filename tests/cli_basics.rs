@@ -82,3 +82,14 @@ fn list_json_names_every_scenario() {
     assert!(!items.is_empty());
     assert!(items.iter().all(|i| i["area"] == "messaging"));
 }
+
+#[test]
+fn unknown_profile_is_a_usage_error() {
+    let out = mxharness(&["run", "--profile", "matrix-v9.9"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("known profiles: matrix-v1.1,"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -108,6 +108,8 @@ fn a_server_started_by_hand_is_targeted_by_url() {
             "scenarios/client-server",
             "--filter",
             "area:messaging,area:sync",
+            "--profile",
+            "matrix-v1.11",
             "--target",
             synapse.base_url(),
             "--report-dir",
@@ -121,6 +123,26 @@ fn a_server_started_by_hand_is_targeted_by_url() {
     assert_eq!(report.target.kind, "url");
     assert_eq!(report.target.registration, "shared-secret");
     assert!(report.summary.passed >= 5, "{:?}", report.summary);
+    let profile = report.profile.expect("the profile result is in the report");
+    assert_eq!(profile.version, "v1.11");
+    assert!(
+        profile.mandatory.total >= 5 && profile.mandatory.passed == profile.mandatory.total,
+        "{profile:?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("matrix v1.11 mandatory: "), "{stderr}");
+    assert!(
+        stderr.contains("Client-Server endpoints exercised: "),
+        "{stderr}"
+    );
+    let endpoints = report.endpoints.expect("endpoint coverage");
+    assert!(
+        endpoints
+            .exercised
+            .iter()
+            .any(|e| e == "GET /_matrix/client/v3/sync"),
+        "{endpoints:?}"
+    );
 }
 
 #[test]

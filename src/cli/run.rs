@@ -19,10 +19,6 @@ use crate::runner;
 use crate::scenario::diagnostics;
 
 pub(super) async fn run(args: RunArgs) -> u8 {
-    let outcome = match load_or_report(&args.paths) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
     let profile = match args.profile.as_deref().map(Profile::parse).transpose() {
         Ok(p) => p,
         Err(e) => {
@@ -30,6 +26,11 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             return exit_codes::USAGE;
         }
     };
+    let outcome = match load_or_report(&args.paths) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+
     let selected: Vec<_> = outcome
         .scenarios
         .into_iter()
