@@ -172,7 +172,10 @@ pub struct DeactivateArgs {
     pub erase: Option<bool>,
 }
 
-fn build_deactivate(a: DeactivateArgs, _: &OpContext<'_>) -> Result<deactivate::v3::Request, String> {
+fn build_deactivate(
+    a: DeactivateArgs,
+    _: &OpContext<'_>,
+) -> Result<deactivate::v3::Request, String> {
     let mut req = deactivate::v3::Request::new();
     req.auth = auth_data(a.auth)?;
     req.erase = a.erase.unwrap_or(false);

@@ -110,8 +110,7 @@ fn build_delete_devices(
     a: DeleteDevicesArgs,
     _: &OpContext<'_>,
 ) -> Result<delete_devices::v3::Request, String> {
-    let mut req =
-        delete_devices::v3::Request::new(a.devices.into_iter().map(Into::into).collect());
+    let mut req = delete_devices::v3::Request::new(a.devices.into_iter().map(Into::into).collect());
     req.auth = auth_data(a.auth)?;
     Ok(req)
 }

@@ -1,16 +1,16 @@
 //! Content repository: `upload_media`, `create_media`, `get_media_config`,
 //! `download_media`, `get_thumbnail`.
 
+use ruma::UInt;
 use ruma::api::client::authenticated_media::{
     get_content, get_content_as_filename, get_content_thumbnail, get_media_config,
 };
 use ruma::api::client::media::{create_content, create_mxc_uri};
 use ruma::media::Method;
-use ruma::UInt;
 
 use super::Operation;
-use super::dispatch::{Variants, has};
 use super::args::uint;
+use super::dispatch::{Variants, has};
 use super::glue::{NoArgs, OpContext, TypedOp, parse_id};
 
 pub(super) fn ops() -> Vec<Box<dyn Operation>> {

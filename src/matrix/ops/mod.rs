@@ -28,6 +28,7 @@ mod membership;
 mod misc;
 mod profile;
 mod push;
+mod room_misc;
 mod rooms;
 mod session;
 mod state;
@@ -109,6 +110,7 @@ fn all_ops() -> Vec<Box<dyn Operation>> {
     ops.extend(media::ops());
     ops.extend(directory::ops());
     ops.extend(misc::ops());
+    ops.extend(room_misc::ops());
     ops
 }
 

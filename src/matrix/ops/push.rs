@@ -26,7 +26,10 @@ pub(super) fn ops() -> Vec<Box<dyn Operation>> {
         TypedOp::new(
             "get_push_rule",
             "Get one push rule of the acting user",
-            ("GET", "/_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}"),
+            (
+                "GET",
+                "/_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}"
+            ),
             |a: RuleArgs, _| {
                 let (kind, rule_id) = a.target()?;
                 Ok(get_pushrule::v3::Request::new(kind, rule_id))
@@ -35,13 +38,19 @@ pub(super) fn ops() -> Vec<Box<dyn Operation>> {
         TypedOp::new(
             "set_push_rule",
             "Create or replace a user-defined push rule",
-            ("PUT", "/_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}"),
+            (
+                "PUT",
+                "/_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}"
+            ),
             build_set_push_rule,
         ),
         TypedOp::new(
             "delete_push_rule",
             "Delete a user-defined push rule",
-            ("DELETE", "/_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}"),
+            (
+                "DELETE",
+                "/_matrix/client/v3/pushrules/{scope}/{kind}/{ruleId}"
+            ),
             |a: RuleArgs, _| {
                 let (kind, rule_id) = a.target()?;
                 Ok(delete_pushrule::v3::Request::new(kind, rule_id))
