@@ -36,3 +36,23 @@ pub fn typed_object<T: serde::de::DeserializeOwned>(
 pub fn uint(value: u32) -> ruma::UInt {
     ruma::UInt::from(value)
 }
+
+/// Wrap any JSON value as a ruma `Raw<T>` without interpreting it.
+pub fn raw_value<T>(what: &str, value: &Value) -> Result<Raw<T>, String> {
+    serde_json::value::to_raw_value(value)
+        .map(Raw::from_json)
+        .map_err(|e| format!("`{what}` cannot be serialized: {e}"))
+}
+
+/// Parse a list of strings with a ruma identifier type, naming the failing element.
+pub fn parse_ids<T>(what: &str, values: &[String]) -> Result<Vec<T>, String>
+where
+    T: TryFrom<String>,
+    T::Error: std::fmt::Display,
+{
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| parse_id(&format!("{what}[{i}]"), v))
+        .collect()
+}

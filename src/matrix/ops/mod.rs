@@ -14,19 +14,28 @@ macro_rules! op_list {
 mod account;
 mod account_data;
 mod args;
+mod devices;
+mod directory;
 mod discovery;
+mod dispatch;
 mod ephemeral;
 mod events;
 mod filter;
 mod glue;
+mod keys;
+mod media;
 mod membership;
+mod misc;
 mod profile;
+mod push;
+mod room_misc;
 mod rooms;
 mod session;
 mod state;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod to_device;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -94,6 +103,14 @@ fn all_ops() -> Vec<Box<dyn Operation>> {
     ops.extend(account_data::ops());
     ops.extend(filter::ops());
     ops.extend(ephemeral::ops());
+    ops.extend(devices::ops());
+    ops.extend(keys::ops());
+    ops.extend(to_device::ops());
+    ops.extend(push::ops());
+    ops.extend(media::ops());
+    ops.extend(directory::ops());
+    ops.extend(misc::ops());
+    ops.extend(room_misc::ops());
     ops
 }
 

@@ -52,6 +52,69 @@ const EXPECTED: &[&str] = &[
     "get_filter",
     "typing",
     "receipt",
+    "change_password",
+    "deactivate",
+    "register_available",
+    "login_types",
+    "refresh",
+    "get_3pids",
+    "whois",
+    "get_devices",
+    "get_device",
+    "update_device",
+    "delete_device",
+    "delete_devices",
+    "upload_keys",
+    "query_keys",
+    "claim_keys",
+    "key_changes",
+    "upload_signing_keys",
+    "upload_signatures",
+    "send_to_device",
+    "get_push_rules",
+    "get_push_rule",
+    "set_push_rule",
+    "delete_push_rule",
+    "get_push_rule_enabled",
+    "set_push_rule_enabled",
+    "get_push_rule_actions",
+    "set_push_rule_actions",
+    "get_pushers",
+    "set_pusher",
+    "get_notifications",
+    "upload_media",
+    "create_media",
+    "get_media_config",
+    "download_media",
+    "get_thumbnail",
+    "create_alias",
+    "get_alias",
+    "delete_alias",
+    "get_room_aliases",
+    "get_public_rooms",
+    "get_public_rooms_filtered",
+    "get_room_visibility",
+    "set_room_visibility",
+    "search_users",
+    "report_event",
+    "report_room",
+    "report_user",
+    "space_hierarchy",
+    "upgrade_room",
+    "search",
+    "get_presence",
+    "set_presence",
+    "knock",
+    "set_read_marker",
+    "get_tags",
+    "set_tag",
+    "delete_tag",
+    "get_relations",
+    "get_threads",
+    "timestamp_to_event",
+    "request_openid_token",
+    "turn_server",
+    "get_room_summary",
 ];
 
 fn versions() -> SupportedVersions {
@@ -176,7 +239,11 @@ fn every_op_has_a_summary_endpoint_and_object_schema() {
             "{}",
             op.name()
         );
-        assert!(path.starts_with("/_matrix/client/"), "{}", op.name());
+        assert!(
+            path.starts_with("/_matrix/client/") || path.starts_with("/_matrix/media/"),
+            "{}",
+            op.name()
+        );
         let schema = serde_json::to_value(op.args_schema()).unwrap();
         assert_eq!(schema["type"], "object", "{}: {schema}", op.name());
     }
@@ -851,4 +918,909 @@ fn typing_and_receipt() {
         "/_matrix/client/v3/rooms/!r:example.org/receipt/m.read/$e:example.org"
     );
     assert_eq!(body(&req), json!({"thread_id": "main"}));
+}
+
+// ---- account and devices ----
+
+#[test]
+fn change_password_with_auth() {
+    let req = build(
+        "change_password",
+        json!({"new_password": "n3w", "logout_devices": false,
+               "auth": {"type": "m.login.password", "session": "s1",
+                        "identifier": {"type": "m.id.user", "user": "alice"},
+                        "password": "old"}}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/client/v3/account/password");
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(
+        body(&req),
+        json!({"new_password": "n3w", "logout_devices": false,
+               "auth": {"type": "m.login.password", "session": "s1",
+                        "identifier": {"type": "m.id.user", "user": "alice"},
+                        "password": "old"}})
+    );
+    let req = build("change_password", json!({"new_password": "x"}));
+    assert_eq!(body(&req), json!({"new_password": "x"}));
+    assert_eq!(check("change_password", 200, &json!({})), Ok(()));
+    let uia = json!({"flows": [{"stages": ["m.login.password"]}], "params": {}, "session": "s"});
+    assert_eq!(check("change_password", 401, &uia), Ok(()));
+    assert!(check("change_password", 401, &json!({"flows": 1})).is_err());
+}
+
+#[test]
+fn deactivate_and_account_queries() {
+    let req = build(
+        "deactivate",
+        json!({"erase": true, "auth": {"type": "m.login.dummy", "session": "s"}}),
+    );
+    assert_eq!(path(&req), "/_matrix/client/v3/account/deactivate");
+    assert_eq!(
+        body(&req),
+        json!({"erase": true, "auth": {"type": "m.login.dummy", "session": "s"}})
+    );
+    assert_eq!(
+        check(
+            "deactivate",
+            200,
+            &json!({"id_server_unbind_result": "success"})
+        ),
+        Ok(())
+    );
+    assert!(check("deactivate", 200, &json!({})).is_err());
+
+    let req = build("register_available", json!({"username": "bob"}));
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(path(&req), "/_matrix/client/v3/register/available");
+    assert_eq!(query_value(&req, "username").as_deref(), Some("bob"));
+    assert_eq!(auth(&req), None);
+    assert_eq!(
+        check("register_available", 200, &json!({"available": true})),
+        Ok(())
+    );
+    assert!(check("register_available", 200, &json!({"available": "yes"})).is_err());
+
+    let req = build("login_types", json!({}));
+    assert_eq!(path(&req), "/_matrix/client/v3/login");
+    assert_eq!(
+        check(
+            "login_types",
+            200,
+            &json!({"flows": [{"type": "m.login.password"}]})
+        ),
+        Ok(())
+    );
+    let req = build("refresh", json!({"refresh_token": "rt"}));
+    assert_eq!(path(&req), "/_matrix/client/v3/refresh");
+    assert_eq!(body(&req), json!({"refresh_token": "rt"}));
+    let req = build("get_3pids", json!({}));
+    assert_eq!(path(&req), "/_matrix/client/v3/account/3pid");
+    let req = build("whois", json!({}));
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/admin/whois/@alice:example.org"
+    );
+    assert_eq!(
+        check(
+            "whois",
+            200,
+            &json!({"user_id": "@alice:example.org", "devices": {}})
+        ),
+        Ok(())
+    );
+}
+
+#[test]
+fn device_requests() {
+    let req = build(
+        "delete_device",
+        json!({"device_id": "DEV1", "auth": {"type": "m.login.dummy", "session": "s"}}),
+    );
+    assert_eq!(req.method(), http::Method::DELETE);
+    assert_eq!(path(&req), "/_matrix/client/v3/devices/DEV1");
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(
+        body(&req),
+        json!({"auth": {"type": "m.login.dummy", "session": "s"}})
+    );
+    let uia = json!({"flows": [{"stages": ["m.login.password"]}], "params": {}});
+    assert_eq!(check("delete_device", 401, &uia), Ok(()));
+    assert_eq!(check("delete_device", 200, &json!({})), Ok(()));
+
+    let req = build("delete_devices", json!({"devices": ["A", "B"]}));
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/client/v3/delete_devices");
+    assert_eq!(body(&req), json!({"devices": ["A", "B"]}));
+
+    let req = build(
+        "update_device",
+        json!({"device_id": "DEV1", "display_name": "phone"}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(body(&req), json!({"display_name": "phone"}));
+
+    let req = build("get_devices", json!({}));
+    assert_eq!(path(&req), "/_matrix/client/v3/devices");
+    assert_eq!(
+        check(
+            "get_devices",
+            200,
+            &json!({"devices": [{"device_id": "D"}]})
+        ),
+        Ok(())
+    );
+    assert!(
+        check(
+            "get_devices",
+            200,
+            &json!({"devices": [{"display_name": "x"}]})
+        )
+        .is_err()
+    );
+    assert_eq!(
+        check(
+            "get_device",
+            200,
+            &json!({"device_id": "D", "last_seen_ts": 5})
+        ),
+        Ok(())
+    );
+}
+
+// ---- keys and to-device ----
+
+#[test]
+fn upload_keys_sends_raw_keys() {
+    let device_keys = json!({
+        "user_id": "@alice:example.org", "device_id": "DEV1",
+        "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
+        "keys": {"curve25519:DEV1": "abc", "ed25519:DEV1": "def"},
+        "signatures": {"@alice:example.org": {"ed25519:DEV1": "sig"}},
+    });
+    let otk = json!({"key": "k1", "signatures": {"@alice:example.org": {"ed25519:DEV1": "s"}}});
+    let req = build(
+        "upload_keys",
+        json!({"device_keys": device_keys,
+               "one_time_keys": {"signed_curve25519:AAAA": otk, "curve25519:BBBB": "plain"},
+               "fallback_keys": {"signed_curve25519:CCCC": {"key": "f", "fallback": true}}}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/client/v3/keys/upload");
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(
+        body(&req),
+        json!({"device_keys": device_keys,
+               "one_time_keys": {"curve25519:BBBB": "plain", "signed_curve25519:AAAA": otk},
+               "fallback_keys": {"signed_curve25519:CCCC": {"key": "f", "fallback": true}}})
+    );
+    assert_eq!(
+        check(
+            "upload_keys",
+            200,
+            &json!({"one_time_key_counts": {"signed_curve25519": 1}})
+        ),
+        Ok(())
+    );
+    assert!(check("upload_keys", 200, &json!({})).is_err());
+    let err = try_build("upload_keys", json!({"one_time_keys": {"nocolon": "k"}})).unwrap_err();
+    assert!(
+        err.message.contains("one_time_keys.nocolon"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn query_and_claim_keys() {
+    let req = build(
+        "query_keys",
+        json!({"device_keys": {"@bob:example.org": [], "@carol:example.org": ["C1"]},
+               "timeout": 5000}),
+    );
+    assert_eq!(path(&req), "/_matrix/client/v3/keys/query");
+    assert_eq!(
+        body(&req),
+        json!({"device_keys": {"@bob:example.org": [], "@carol:example.org": ["C1"]},
+               "timeout": 5000})
+    );
+    assert_eq!(
+        check(
+            "query_keys",
+            200,
+            &json!({"device_keys": {"@bob:example.org": {}}})
+        ),
+        Ok(())
+    );
+    assert!(check("query_keys", 200, &json!({"device_keys": []})).is_err());
+    let err = try_build("query_keys", json!({"device_keys": {"bob": []}})).unwrap_err();
+    assert!(err.message.contains("device_keys.bob"), "{}", err.message);
+
+    let req = build(
+        "claim_keys",
+        json!({"one_time_keys": {"@bob:example.org": {"B1": "signed_curve25519"}}}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/client/v3/keys/claim");
+    assert_eq!(
+        body(&req),
+        json!({"one_time_keys": {"@bob:example.org": {"B1": "signed_curve25519"}}})
+    );
+    let ok = json!({"one_time_keys": {"@bob:example.org": {"B1": {"signed_curve25519:X": {"key": "k"}}}}});
+    assert_eq!(check("claim_keys", 200, &ok), Ok(()));
+    assert!(check("claim_keys", 200, &json!({"failures": {}})).is_err());
+
+    let req = build("key_changes", json!({"from": "s1", "to": "s2"}));
+    assert_eq!(query_value(&req, "from").as_deref(), Some("s1"));
+    assert_eq!(query_value(&req, "to").as_deref(), Some("s2"));
+}
+
+#[test]
+fn signing_keys_and_signatures() {
+    let master = json!({"user_id": "@alice:example.org", "usage": ["master"],
+                        "keys": {"ed25519:M": "M"}});
+    let req = build(
+        "upload_signing_keys",
+        json!({"master_key": master, "auth": {"type": "m.login.dummy", "session": "s"}}),
+    );
+    assert_eq!(path(&req), "/_matrix/client/v3/keys/device_signing/upload");
+    assert_eq!(
+        body(&req),
+        json!({"master_key": master, "auth": {"type": "m.login.dummy", "session": "s"}})
+    );
+    let signed = json!({"DEV1": {"user_id": "@alice:example.org", "device_id": "DEV1",
+                                  "signatures": {"@alice:example.org": {"ed25519:M": "s"}}}});
+    let req = build(
+        "upload_signatures",
+        json!({"signed_keys": {"@alice:example.org": signed}}),
+    );
+    assert_eq!(path(&req), "/_matrix/client/v3/keys/signatures/upload");
+    assert_eq!(body(&req), json!({"@alice:example.org": signed}));
+}
+
+#[test]
+fn send_to_device_with_all_devices() {
+    let req = build(
+        "send_to_device",
+        json!({"event_type": "org.example.ping", "txn_id": "td1",
+               "messages": {"@bob:example.org": {"*": {"n": 1}, "B1": {"n": 2}}}}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/sendToDevice/org.example.ping/td1"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(
+        body(&req),
+        json!({"messages": {"@bob:example.org": {"*": {"n": 1}, "B1": {"n": 2}}}})
+    );
+    assert_eq!(check("send_to_device", 200, &json!({})), Ok(()));
+    assert!(
+        try_build(
+            "send_to_device",
+            json!({"event_type": "t", "txn_id": "x", "messages": {"bob": {}}})
+        )
+        .is_err()
+    );
+}
+
+// ---- push ----
+
+#[test]
+fn set_push_rule_with_conditions() {
+    let conditions = json!([
+        {"kind": "event_match", "key": "content.body", "pattern": "cake*"},
+        {"kind": "org.example.custom", "x": 1}
+    ]);
+    let actions = json!(["notify", {"set_tweak": "sound", "value": "default"}]);
+    let req = build(
+        "set_push_rule",
+        json!({"kind": "override", "rule_id": "cake", "actions": actions,
+               "conditions": conditions, "before": "other"}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/pushrules/global/override/cake"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(query(&req), vec![("before".to_owned(), "other".to_owned())]);
+    assert_eq!(
+        body(&req),
+        json!({"actions": actions, "conditions": conditions})
+    );
+    assert_eq!(check("set_push_rule", 200, &json!({})), Ok(()));
+
+    let req = build(
+        "set_push_rule",
+        json!({"scope": "global", "kind": "content", "rule_id": "c", "actions": ["notify"],
+               "pattern": "cake"}),
+    );
+    assert_eq!(
+        body(&req),
+        json!({"actions": ["notify"], "pattern": "cake"})
+    );
+    let err = try_build(
+        "set_push_rule",
+        json!({"scope": "device", "kind": "room", "rule_id": "!r:example.org", "actions": []}),
+    )
+    .unwrap_err();
+    assert!(err.message.contains("scope"), "{}", err.message);
+    assert!(
+        try_build(
+            "set_push_rule",
+            json!({"kind": "content", "rule_id": "c", "actions": []})
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn push_rule_queries_and_pushers() {
+    let req = build(
+        "set_push_rule_enabled",
+        json!({"kind": "underride", "rule_id": ".m.rule.message", "enabled": false}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/pushrules/global/underride/.m.rule.message/enabled"
+    );
+    assert_eq!(body(&req), json!({"enabled": false}));
+    assert_eq!(
+        check("get_push_rule_enabled", 200, &json!({"enabled": true})),
+        Ok(())
+    );
+    assert!(check("get_push_rule_enabled", 200, &json!({})).is_err());
+    let req = build(
+        "set_push_rule_actions",
+        json!({"kind": "room", "rule_id": "!r:example.org", "actions": ["dont_notify"]}),
+    );
+    assert_eq!(body(&req), json!({"actions": ["dont_notify"]}));
+    let req = build("get_push_rules", json!({}));
+    assert_eq!(path(&req), "/_matrix/client/v3/pushrules/");
+    assert_eq!(check("get_push_rules", 200, &json!({"global": {}})), Ok(()));
+
+    let pusher = json!({"pushkey": "pk", "kind": "http", "app_id": "org.example.app",
+                        "app_display_name": "App", "device_display_name": "Phone",
+                        "lang": "en", "data": {"url": "https://push.example.org/_matrix/push/v1/notify"}});
+    let req = build("set_pusher", json!({"pusher": pusher}));
+    assert_eq!(path(&req), "/_matrix/client/v3/pushers/set");
+    assert_eq!(body(&req), pusher);
+    let req = build(
+        "set_pusher",
+        json!({"pusher": {"pushkey": "pk", "app_id": "a", "kind": null}}),
+    );
+    assert_eq!(
+        body(&req),
+        json!({"pushkey": "pk", "app_id": "a", "kind": null})
+    );
+
+    let req = build(
+        "get_notifications",
+        json!({"limit": 3, "only": "highlight"}),
+    );
+    assert_eq!(query_value(&req, "limit").as_deref(), Some("3"));
+    assert_eq!(query_value(&req, "only").as_deref(), Some("highlight"));
+    assert_eq!(
+        check("get_notifications", 200, &json!({"notifications": []})),
+        Ok(())
+    );
+}
+
+// ---- media ----
+
+#[test]
+fn upload_media_with_content_type() {
+    let req = build(
+        "upload_media",
+        json!({"content": "hello", "content_type": "application/octet-stream",
+               "filename": "a b.txt"}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/media/v3/upload");
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(query_value(&req, "filename").as_deref(), Some("a b.txt"));
+    assert_eq!(
+        req.headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap()),
+        Some("application/octet-stream")
+    );
+    assert_eq!(req.body().as_slice(), b"hello");
+    let req = build("upload_media", json!({"content": "x"}));
+    assert_eq!(
+        req.headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap()),
+        Some("text/plain")
+    );
+    assert_eq!(
+        check(
+            "upload_media",
+            200,
+            &json!({"content_uri": "mxc://example.org/abc"})
+        ),
+        Ok(())
+    );
+    assert!(check("upload_media", 200, &json!({})).is_err());
+}
+
+#[test]
+fn download_media_paths() {
+    let req = build(
+        "download_media",
+        json!({"server_name": "example.org", "media_id": "abc"}),
+    );
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v1/media/download/example.org/abc"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    let req = build(
+        "download_media",
+        json!({"server_name": "example.org", "media_id": "abc", "filename": "f.txt"}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v1/media/download/example.org/abc/f.txt"
+    );
+    let ok = http::Response::builder()
+        .status(200)
+        .header(http::header::CONTENT_TYPE, "text/plain")
+        .header(http::header::CONTENT_DISPOSITION, "inline")
+        .body(b"hello".as_slice())
+        .unwrap();
+    assert_eq!(op("download_media").check_response(ok), Ok(()));
+    assert_eq!(
+        check(
+            "download_media",
+            404,
+            &json!({"errcode": "M_NOT_FOUND", "error": "no such media"})
+        ),
+        Ok(())
+    );
+
+    let req = build(
+        "get_thumbnail",
+        json!({"server_name": "example.org", "media_id": "abc", "width": 32, "height": 24,
+               "method": "crop"}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v1/media/thumbnail/example.org/abc"
+    );
+    assert_eq!(query_value(&req, "width").as_deref(), Some("32"));
+    assert_eq!(query_value(&req, "height").as_deref(), Some("24"));
+    assert_eq!(query_value(&req, "method").as_deref(), Some("crop"));
+
+    let req = build("get_media_config", json!({}));
+    assert_eq!(path(&req), "/_matrix/client/v1/media/config");
+    assert_eq!(
+        check("get_media_config", 200, &json!({"m.upload.size": 1000})),
+        Ok(())
+    );
+    let req = build("create_media", json!({}));
+    assert_eq!(path(&req), "/_matrix/media/v1/create");
+}
+
+// ---- directory ----
+
+#[test]
+fn create_alias_percent_encodes_the_hash() {
+    let req = build(
+        "create_alias",
+        json!({"room_alias": "#room:example.org", "room_id": "!r:example.org"}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        req.uri().path(),
+        "/_matrix/client/v3/directory/room/%23room:example.org"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(body(&req), json!({"room_id": "!r:example.org"}));
+    assert_eq!(check("create_alias", 200, &json!({})), Ok(()));
+    let err = try_build(
+        "create_alias",
+        json!({"room_alias": "room", "room_id": "!r:example.org"}),
+    )
+    .unwrap_err();
+    assert!(err.message.contains("`room_alias`"), "{}", err.message);
+
+    let req = build("get_alias", json!({"room_alias": "#room:example.org"}));
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(
+        check(
+            "get_alias",
+            200,
+            &json!({"room_id": "!r:example.org", "servers": ["example.org"]})
+        ),
+        Ok(())
+    );
+    assert!(check("get_alias", 200, &json!({"servers": []})).is_err());
+    let req = build("delete_alias", json!({"room_alias": "#room:example.org"}));
+    assert_eq!(req.method(), http::Method::DELETE);
+    let req = build("get_room_aliases", json!({"room_id": "!r:example.org"}));
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/aliases"
+    );
+}
+
+#[test]
+fn public_rooms_and_visibility() {
+    let req = build(
+        "get_public_rooms",
+        json!({"limit": 5, "server": "other.example.org"}),
+    );
+    assert_eq!(path(&req), "/_matrix/client/v3/publicRooms");
+    assert_eq!(query_value(&req, "limit").as_deref(), Some("5"));
+    assert_eq!(
+        query_value(&req, "server").as_deref(),
+        Some("other.example.org")
+    );
+    assert_eq!(
+        check("get_public_rooms", 200, &json!({"chunk": []})),
+        Ok(())
+    );
+    let req = build(
+        "get_public_rooms_filtered",
+        json!({"limit": 2, "filter": {"generic_search_term": "foo"},
+               "include_all_networks": true}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(
+        body(&req),
+        json!({"limit": 2, "filter": {"generic_search_term": "foo"},
+               "include_all_networks": true})
+    );
+    let req = build(
+        "set_room_visibility",
+        json!({"room_id": "!r:example.org", "visibility": "public"}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/directory/list/room/!r:example.org"
+    );
+    assert_eq!(body(&req), json!({"visibility": "public"}));
+    assert_eq!(
+        check(
+            "get_room_visibility",
+            200,
+            &json!({"visibility": "private"})
+        ),
+        Ok(())
+    );
+    assert!(check("get_room_visibility", 200, &json!({})).is_err());
+}
+
+// ---- misc ----
+
+#[test]
+fn search_room_events() {
+    let req = build(
+        "search",
+        json!({"search_term": "cake", "keys": ["content.body"], "order_by": "recent",
+               "filter": {"limit": 5}, "event_context": {"before_limit": 1, "after_limit": 1},
+               "include_state": true, "groupings": {"group_by": [{"key": "room_id"}]},
+               "next_batch": "nb1"}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/client/v3/search");
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(
+        query(&req),
+        vec![("next_batch".to_owned(), "nb1".to_owned())]
+    );
+    assert_eq!(
+        body(&req),
+        json!({"search_categories": {"room_events": {
+            "search_term": "cake", "keys": ["content.body"], "filter": {"limit": 5},
+            "order_by": "recent", "event_context": {"before_limit": 1, "after_limit": 1},
+            "include_state": true, "groupings": {"group_by": [{"key": "room_id"}]}}}})
+    );
+    let ok = json!({"search_categories": {"room_events": {"count": 0, "results": []}}});
+    assert_eq!(check("search", 200, &ok), Ok(()));
+    assert!(check("search", 200, &json!({})).is_err());
+}
+
+#[test]
+fn presence_requests() {
+    let req = build(
+        "set_presence",
+        json!({"presence": "unavailable", "status_msg": "away"}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/presence/@alice:example.org/status"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(
+        body(&req),
+        json!({"presence": "unavailable", "status_msg": "away"})
+    );
+    let req = build("get_presence", json!({"user_id": "@bob:example.org"}));
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/presence/@bob:example.org/status"
+    );
+    assert_eq!(
+        check("get_presence", 200, &json!({"presence": "online"})),
+        Ok(())
+    );
+    assert!(check("get_presence", 200, &json!({"status_msg": "x"})).is_err());
+}
+
+#[test]
+fn users_reports_openid_and_turn() {
+    let req = build("search_users", json!({"search_term": "bo", "limit": 3}));
+    assert_eq!(path(&req), "/_matrix/client/v3/user_directory/search");
+    assert_eq!(body(&req), json!({"search_term": "bo", "limit": 3}));
+    assert_eq!(
+        check(
+            "search_users",
+            200,
+            &json!({"results": [], "limited": false})
+        ),
+        Ok(())
+    );
+    let req = build(
+        "report_event",
+        json!({"room_id": "!r:example.org", "event_id": "$e:example.org", "reason": "spam"}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/report/$e:example.org"
+    );
+    assert_eq!(body(&req), json!({"reason": "spam"}));
+    let req = build("request_openid_token", json!({}));
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/user/@alice:example.org/openid/request_token"
+    );
+    let req = build("turn_server", json!({}));
+    assert_eq!(path(&req), "/_matrix/client/v3/voip/turnServer");
+    assert_eq!(
+        check(
+            "turn_server",
+            200,
+            &json!({"username": "u", "password": "p", "uris": [], "ttl": 86400})
+        ),
+        Ok(())
+    );
+}
+
+fn build_at(name: &str, args: Value, version: &str) -> http::Request<Vec<u8>> {
+    let versions = SupportedVersions::from_parts(&[version.into()], &Default::default());
+    let ctx = OpContext {
+        base_url: BASE,
+        access_token: Some("tok"),
+        user_id: Some("@alice:example.org"),
+        versions: &versions,
+    };
+    op(name)
+        .build(&args, &ctx)
+        .unwrap_or_else(|e| panic!("building `{name}` failed: {e}"))
+}
+
+#[test]
+fn newer_endpoints_use_their_stable_paths() {
+    let req = build_at(
+        "report_room",
+        json!({"room_id": "!r:example.org", "reason": "bad"}),
+        "v1.14",
+    );
+    assert_eq!(path(&req), "/_matrix/client/v3/rooms/!r:example.org/report");
+    assert_eq!(body(&req), json!({"reason": "bad"}));
+    let req = build_at(
+        "report_user",
+        json!({"user_id": "@bob:example.org", "reason": "bad"}),
+        "v1.14",
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/users/@bob:example.org/report"
+    );
+    let req = build_at(
+        "get_room_summary",
+        json!({"room_id_or_alias": "#room:example.org", "via": ["example.org"]}),
+        "v1.15",
+    );
+    assert_eq!(
+        req.uri().path(),
+        "/_matrix/client/v1/room_summary/%23room:example.org"
+    );
+    assert_eq!(query_value(&req, "via").as_deref(), Some("example.org"));
+}
+
+// ---- room extras ----
+
+#[test]
+fn knock_with_via() {
+    let req = build(
+        "knock",
+        json!({"room_id_or_alias": "!r:example.org", "reason": "let me in",
+               "via": ["a.example.org", "b.example.org"]}),
+    );
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(path(&req), "/_matrix/client/v3/knock/!r:example.org");
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    let via: Vec<String> = query(&req)
+        .into_iter()
+        .filter(|(k, _)| k == "via")
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(via, vec!["a.example.org", "b.example.org"]);
+    assert_eq!(body(&req), json!({"reason": "let me in"}));
+    assert_eq!(
+        check("knock", 200, &json!({"room_id": "!r:example.org"})),
+        Ok(())
+    );
+    assert!(check("knock", 200, &json!({})).is_err());
+    let err = try_build(
+        "knock",
+        json!({"room_id_or_alias": "!r:example.org", "via": ["ok.org", "bad server"]}),
+    )
+    .unwrap_err();
+    assert!(err.message.contains("via[1]"), "{}", err.message);
+}
+
+#[test]
+fn get_relations_picks_the_request_form() {
+    let req = build(
+        "get_relations",
+        json!({"room_id": "!r:example.org", "event_id": "$e:example.org",
+               "rel_type": "m.annotation", "event_type": "m.reaction", "limit": 2, "dir": "f"}),
+    );
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v1/rooms/!r:example.org/relations/$e:example.org/m.annotation/m.reaction"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(query_value(&req, "limit").as_deref(), Some("2"));
+    assert_eq!(query_value(&req, "dir").as_deref(), Some("f"));
+    let req = build(
+        "get_relations",
+        json!({"room_id": "!r:example.org", "event_id": "$e:example.org",
+               "rel_type": "m.thread", "recurse": true}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v1/rooms/!r:example.org/relations/$e:example.org/m.thread"
+    );
+    assert_eq!(query_value(&req, "recurse").as_deref(), Some("true"));
+    let req = build(
+        "get_relations",
+        json!({"room_id": "!r:example.org", "event_id": "$e:example.org"}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v1/rooms/!r:example.org/relations/$e:example.org"
+    );
+    assert!(
+        try_build(
+            "get_relations",
+            json!({"room_id": "!r:example.org", "event_id": "$e:example.org",
+                   "event_type": "m.reaction"})
+        )
+        .is_err()
+    );
+    assert_eq!(check("get_relations", 200, &json!({"chunk": []})), Ok(()));
+    assert!(check("get_relations", 200, &json!({"chunk": {}})).is_err());
+    let schema = serde_json::to_value(op("get_relations").args_schema()).unwrap();
+    assert!(schema["properties"]["rel_type"].is_object(), "{schema}");
+}
+
+#[test]
+fn tags_read_markers_and_threads() {
+    let req = build(
+        "set_tag",
+        json!({"room_id": "!r:example.org", "tag": "u.work", "order": 0.25}),
+    );
+    assert_eq!(req.method(), http::Method::PUT);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/user/@alice:example.org/rooms/!r:example.org/tags/u.work"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(body(&req), json!({"order": 0.25}));
+    let req = build(
+        "delete_tag",
+        json!({"room_id": "!r:example.org", "tag": "u.work"}),
+    );
+    assert_eq!(req.method(), http::Method::DELETE);
+    assert_eq!(
+        check(
+            "get_tags",
+            200,
+            &json!({"tags": {"u.work": {"order": 0.5}}})
+        ),
+        Ok(())
+    );
+    assert!(check("get_tags", 200, &json!({"tags": []})).is_err());
+
+    let req = build(
+        "set_read_marker",
+        json!({"room_id": "!r:example.org", "fully_read": "$a:example.org",
+               "read_private": "$b:example.org"}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/read_markers"
+    );
+    assert_eq!(
+        body(&req),
+        json!({"m.fully_read": "$a:example.org", "m.read.private": "$b:example.org"})
+    );
+
+    let req = build(
+        "get_threads",
+        json!({"room_id": "!r:example.org", "include": "participated", "limit": 4}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v1/rooms/!r:example.org/threads"
+    );
+    assert_eq!(
+        query_value(&req, "include").as_deref(),
+        Some("participated")
+    );
+    assert_eq!(query_value(&req, "limit").as_deref(), Some("4"));
+
+    let req = build(
+        "timestamp_to_event",
+        json!({"room_id": "!r:example.org", "ts": 1_700_000_000_000u64, "dir": "b"}),
+    );
+    assert_eq!(query_value(&req, "ts").as_deref(), Some("1700000000000"));
+    assert_eq!(query_value(&req, "dir").as_deref(), Some("b"));
+    assert_eq!(
+        check(
+            "timestamp_to_event",
+            200,
+            &json!({"event_id": "$e", "origin_server_ts": 5})
+        ),
+        Ok(())
+    );
+}
+
+#[test]
+fn space_hierarchy_and_upgrade() {
+    let req = build(
+        "space_hierarchy",
+        json!({"room_id": "!space:example.org", "from": "p1", "limit": 10, "max_depth": 2,
+               "suggested_only": true}),
+    );
+    assert_eq!(req.method(), http::Method::GET);
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v1/rooms/!space:example.org/hierarchy"
+    );
+    assert_eq!(auth(&req), Some("Bearer tok"));
+    assert_eq!(query_value(&req, "from").as_deref(), Some("p1"));
+    assert_eq!(query_value(&req, "limit").as_deref(), Some("10"));
+    assert_eq!(query_value(&req, "max_depth").as_deref(), Some("2"));
+    assert_eq!(query_value(&req, "suggested_only").as_deref(), Some("true"));
+    assert_eq!(check("space_hierarchy", 200, &json!({"rooms": []})), Ok(()));
+    assert!(check("space_hierarchy", 200, &json!({})).is_err());
+
+    let req = build(
+        "upgrade_room",
+        json!({"room_id": "!r:example.org", "new_version": "11"}),
+    );
+    assert_eq!(
+        path(&req),
+        "/_matrix/client/v3/rooms/!r:example.org/upgrade"
+    );
+    assert_eq!(body(&req), json!({"new_version": "11"}));
+    assert_eq!(
+        check(
+            "upgrade_room",
+            200,
+            &json!({"replacement_room": "!n:example.org"})
+        ),
+        Ok(())
+    );
 }
