@@ -7,7 +7,6 @@ use ruma::api::auth_scheme::{
     AccessToken, AccessTokenOptional, AppserviceToken, AppserviceTokenOptional, AuthScheme,
     NoAccessToken, NoAuthentication, SendAccessToken,
 };
-use ruma::api::error::StandardErrorBody;
 use ruma::api::path_builder::{PathBuilder, SinglePath, VersionHistory};
 use ruma::api::{IncomingResponseExt, OutgoingRequest, OutgoingRequestExt, SupportedVersions};
 use serde::de::DeserializeOwned;
@@ -185,11 +184,29 @@ pub fn check_error_body(status: u16, body: &[u8], uia: bool) -> Result<(), Schem
     {
         return Ok(());
     }
-    serde_json::from_slice::<StandardErrorBody>(body)
-        .map(|_| ())
-        .map_err(|e| SchemaMismatch {
-            detail: format!("error body (HTTP {status}): {e}"),
-        })
+    // The spec's standard error body requires only `errcode`; `error` (the human-readable
+    // message) is optional, while ruma's `StandardErrorBody` insists on it.
+    let mismatch = |detail: String| SchemaMismatch {
+        detail: format!("error body (HTTP {status}): {detail}"),
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| mismatch(format!("not JSON: {e}")))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| mismatch("not a JSON object".into()))?;
+    match obj.get("errcode") {
+        Some(serde_json::Value::String(_)) => {}
+        Some(other) => {
+            return Err(mismatch(format!(
+                "`errcode` must be a string, found {other}"
+            )));
+        }
+        None => return Err(mismatch("missing `errcode`".into())),
+    }
+    match obj.get("error") {
+        None | Some(serde_json::Value::String(_)) => Ok(()),
+        Some(other) => Err(mismatch(format!("`error` must be a string, found {other}"))),
+    }
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
