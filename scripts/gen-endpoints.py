@@ -19,7 +19,7 @@ root = os.path.join(os.path.dirname(pkg["manifest_path"]), "src")
 
 BLOCK = re.compile(r"metadata!\s*\{(.*?)\n\s*\}", re.S)
 METHOD = re.compile(r"method:\s*([A-Z]+)")
-STABLE = re.compile(r'(\d+\.\d+)\s*=>\s*"([^"]+)"')
+STABLE = re.compile(r'(\d+\.\d+)(?:\s*\|\s*stable\("[^"]*"\))?\s*=>\s*"([^"]+)"')
 PATH = re.compile(r'\bpath:\s*"([^"]+)"')
 
 rows = {}

@@ -19,6 +19,10 @@ pub struct Observed<'a> {
     pub json: Option<&'a Value>,
     /// Result of the typed schema parse (calls only): `Err(detail)` when it did not parse.
     pub schema: Option<Result<(), String>>,
+    /// Response headers.
+    pub headers: Option<&'a http::HeaderMap>,
+    /// The body as text.
+    pub text: Option<&'a str>,
 }
 
 /// Evaluate every expectation; returns the failures (empty when all hold).
@@ -105,6 +109,37 @@ pub fn evaluate(expect: &ExpectPlan, seen: &Observed<'_>, vars: &Vars) -> Vec<Ch
                     &check.location,
                     "body",
                     format!("{}: {}", display_pointer(&pointer), f.message),
+                    f.expected,
+                    f.actual,
+                ));
+            }
+        }
+    }
+    for check in &expect.headers {
+        let value = seen
+            .headers
+            .and_then(|h| h.get(check.pointer.as_str()))
+            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()));
+        for predicate in &check.predicates {
+            if let Err(f) = matchers::test(predicate, value.as_ref(), vars) {
+                failures.push(failure(
+                    &check.location,
+                    "header",
+                    format!("header {}: {}", check.pointer, f.message),
+                    f.expected,
+                    f.actual,
+                ));
+            }
+        }
+    }
+    if let Some(check) = &expect.text {
+        let value = seen.text.map(|t| Value::String(t.to_owned()));
+        for predicate in &check.predicates {
+            if let Err(f) = matchers::test(predicate, value.as_ref(), vars) {
+                failures.push(failure(
+                    &check.location,
+                    "body",
+                    format!("body text: {}", f.message),
                     f.expected,
                     f.actual,
                 ));

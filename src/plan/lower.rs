@@ -12,12 +12,12 @@ use serde_json::Value;
 
 use super::template;
 use super::{
-    Action, ActorPlan, Body, BodyCheck, Eventually, ExpectPlan, Predicate, RequestPlan,
+    Action, ActorPlan, Body, BodyCheck, Capture, Eventually, ExpectPlan, Predicate, RequestPlan,
     ScenarioPlan, StepPlan,
 };
 use crate::matrix::ops;
 use crate::scenario::diagnostics::Problem;
-use crate::scenario::model::{self, Level, RawMatcher, RawScenario, RawStep};
+use crate::scenario::model::{self, Level, RawCapture, RawMatcher, RawScenario, RawStep};
 use crate::scenario::node::{self, Node, Pos};
 use crate::scenario::schema_check::{self, CheckOptions, did_you_mean};
 use crate::scenario::source::{self, SourceError, SourceFile};
@@ -451,9 +451,13 @@ impl Lowering<'_> {
             Some(Eventually { within, interval })
         });
         let mut captures = Vec::new();
-        for (name, pointer) in &raw.capture {
+        for (name, raw_capture) in &raw.capture {
             let p = format!("{base}/capture/{name}");
             self.check_name(&p, name, actors);
+            let (pointer, regex) = match raw_capture {
+                RawCapture::Pointer(pointer) => (pointer, None),
+                RawCapture::Detailed(spec) => (&spec.from, spec.regex.as_ref()),
+            };
             self.check_refs_str(&p, pointer, defined);
             if !(pointer.is_empty() || pointer.starts_with('/')) {
                 self.problem(
@@ -462,11 +466,27 @@ impl Lowering<'_> {
                     Some(format!("write /{pointer}")),
                 );
             }
-            captures.push((name.clone(), pointer.clone(), self.loc(&p)));
+            let regex = regex.and_then(|r| match Regex::new(r) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    self.problem(
+                        &format!("{p}/regex"),
+                        format!("invalid regular expression: {}", regex_error(&e)),
+                        None,
+                    );
+                    None
+                }
+            });
+            captures.push(Capture {
+                name: name.clone(),
+                pointer: pointer.clone(),
+                regex,
+                location: self.loc(&p),
+            });
         }
         // Captures are visible from the next step on.
-        for (name, _, _) in &captures {
-            defined.insert(name.clone());
+        for c in &captures {
+            defined.insert(c.name.clone());
         }
         let action = action?;
         if self.problems.len() > before {
@@ -651,6 +671,27 @@ impl Lowering<'_> {
                 predicates,
             });
         }
+        for (name, matcher) in &expect.headers {
+            let mp = format!("{p}/headers/{}", name.replace('~', "~0").replace('/', "~1"));
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                self.key_problem(&mp, format!("{name:?} is not a valid header name"), None);
+            }
+            let predicates = self.predicates(&mp, matcher, defined);
+            plan.headers.push(BodyCheck {
+                pointer: name.to_ascii_lowercase(),
+                location: self.root_key_loc(&mp),
+                predicates,
+            });
+        }
+        if let Some(matcher) = &expect.text {
+            let mp = format!("{p}/text");
+            let predicates = self.predicates(&mp, matcher, defined);
+            plan.text = Some(BodyCheck {
+                pointer: String::new(),
+                location: self.root_key_loc(&mp),
+                predicates,
+            });
+        }
         plan
     }
 
@@ -773,5 +814,51 @@ fn describe(action: &Action, actor: Option<&str>) -> String {
     match action {
         Action::Call { op, .. } => format!("{who}call {}", op.name()),
         Action::Request(r) => format!("{who}request {} {}", r.method, r.path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn lower(text: &str) -> (Option<ScenarioPlan>, Vec<Problem>) {
+        let file = SourceFile {
+            path: "t.yaml".into(),
+            text: Arc::new(text.to_owned()),
+        };
+        let mut problems = Vec::new();
+        (lower_file(&file, &mut problems), problems)
+    }
+
+    /// Every expectation and capture form written in a file must reach the plan: a key that
+    /// validates but is dropped would be a check that can never fail.
+    #[test]
+    fn every_expectation_kind_reaches_the_plan() {
+        let (plan, problems) = lower(
+            "schema: 1\nid: t/all\ntitle: all\narea: t\nlevel: should\nspec: { since: \"1.2\", removed: \"1.9\", msc: \"1234\" }\nactors: { alice: {} }\nsteps:\n  - as: alice\n    call: whoami\n    expect:\n      status: 200\n      errcode: M_X\n      body: { /user_id: { type: string } }\n      headers: { Content-Type: { regex: json } }\n      text: { contains: user_id }\n    capture:\n      a: /user_id\n      b: { from: /user_id, regex: \"^@([^:]+)\" }\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let plan = plan.expect("valid");
+        assert_eq!(plan.level, Level::Should);
+        assert_eq!(plan.spec_removed, Some((1, 9)));
+        assert_eq!(plan.msc.as_deref(), Some("1234"));
+        let step = &plan.steps[0];
+        assert!(step.expect.status.is_some() && step.expect.errcode.is_some());
+        assert_eq!(step.expect.body.len(), 1);
+        assert_eq!(step.expect.headers.len(), 1);
+        assert_eq!(step.expect.headers[0].pointer, "content-type");
+        assert!(step.expect.text.is_some());
+        assert_eq!(step.captures.len(), 2);
+        assert!(step.captures[1].regex.is_some());
+    }
+
+    #[test]
+    fn spec_needs_since_or_msc() {
+        let (plan, problems) = lower(
+            "schema: 1\nid: t/x\ntitle: x\narea: t\nspec: { section: a }\nsteps:\n  - call: versions\n",
+        );
+        assert!(plan.is_none());
+        assert!(problems[0].message.contains("`since`"), "{problems:?}");
     }
 }

@@ -88,8 +88,8 @@ pub struct StepPlan {
     pub action: Action,
     /// What to expect.
     pub expect: ExpectPlan,
-    /// Variables to capture: (name, pointer template, location).
-    pub captures: Vec<(String, String, String)>,
+    /// Variables to capture.
+    pub captures: Vec<Capture>,
     /// Poll until expectations hold.
     pub eventually: Option<Eventually>,
     /// Per-exchange timeout override.
@@ -136,6 +136,19 @@ pub enum Body {
     Raw(String),
 }
 
+/// A variable taken from a response.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// Variable name.
+    pub name: String,
+    /// JSON pointer (template).
+    pub pointer: String,
+    /// Optional regex (first group or whole match is kept).
+    pub regex: Option<regex::Regex>,
+    /// `file:line:col`.
+    pub location: String,
+}
+
 /// Polling settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Eventually {
@@ -154,6 +167,10 @@ pub struct ExpectPlan {
     pub errcode: Option<(String, String)>,
     /// Body matchers.
     pub body: Vec<BodyCheck>,
+    /// Header matchers (`pointer` holds the lowercase header name).
+    pub headers: Vec<BodyCheck>,
+    /// Matcher on the body as text (`pointer` is empty).
+    pub text: Option<BodyCheck>,
     /// Where the `expect` block is (or the step, when there is none).
     pub location: String,
 }

@@ -208,10 +208,13 @@ async fn attempt(
         ));
         schema = None;
     }
+    let text = String::from_utf8_lossy(&received.body);
     let seen = Observed {
         status: received.status,
         json: json.as_ref(),
         schema,
+        headers: Some(&received.headers),
+        text: Some(&text),
     };
     let failures = check::evaluate(&step.expect, &seen, vars);
     let attempt = if failures.is_empty() {
@@ -235,24 +238,48 @@ fn remember_secrets(json: &Value, redactor: &mut Redactor) {
 }
 
 fn capture(step: &StepPlan, json: Option<&Value>, vars: &mut Vars) -> Result<(), CheckFailure> {
-    for (name, pointer, location) in &step.captures {
+    for c in &step.captures {
         let fail = |message: String| CheckFailure {
-            location: location.clone(),
+            location: c.location.clone(),
             kind: "capture".into(),
             message,
             expected: None,
             actual: None,
         };
-        let pointer = vars.text_of(pointer).map_err(|e| fail(e.to_string()))?;
+        let pointer = vars.text_of(&c.pointer).map_err(|e| fail(e.to_string()))?;
         let value = json
             .and_then(|j| j.pointer(&pointer))
             .cloned()
             .ok_or_else(|| {
                 fail(format!(
-                    "cannot capture `{name}`: nothing at {pointer} in the response body"
+                    "cannot capture `{}`: nothing at {pointer} in the response body",
+                    c.name
                 ))
             })?;
-        vars.set(name.clone(), value);
+        let value = match &c.regex {
+            None => value,
+            Some(re) => {
+                let text = value.as_str().ok_or_else(|| {
+                    fail(format!(
+                        "cannot capture `{}`: {pointer} is not a string",
+                        c.name
+                    ))
+                })?;
+                let caps = re.captures(text).ok_or_else(|| {
+                    fail(format!(
+                        "cannot capture `{}`: {text:?} does not match /{}/",
+                        c.name,
+                        re.as_str()
+                    ))
+                })?;
+                let m = caps
+                    .get(1)
+                    .or_else(|| caps.get(0))
+                    .map_or("", |m| m.as_str());
+                Value::String(m.to_owned())
+            }
+        };
+        vars.set(c.name.clone(), value);
     }
     Ok(())
 }

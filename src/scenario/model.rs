@@ -139,15 +139,37 @@ pub struct RawStep {
     /// What the response must look like. Without `status`, any 2xx is required.
     #[serde(default)]
     pub expect: Option<RawExpect>,
-    /// Variables to take from the response body: `name: /json/pointer`.
+    /// Variables to take from the response body: `name: /json/pointer`, or
+    /// `name: { from: /json/pointer, regex: "mxc://[^/]+/(.+)" }` to keep the first group.
     #[serde(default)]
-    pub capture: BTreeMap<String, String>,
+    pub capture: BTreeMap<String, RawCapture>,
     /// Re-send the step until its expectations hold, up to a deadline.
     #[serde(default)]
     pub eventually: Option<RawEventually>,
     /// Timeout of one HTTP exchange, e.g. `10s` (default: the run's `--step-timeout`).
     #[serde(default)]
     pub timeout: Option<String>,
+}
+
+/// A capture: a JSON pointer, or a pointer with a regular expression.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawCapture {
+    /// `/json/pointer`.
+    Pointer(String),
+    /// `{ from: /json/pointer, regex: "..." }`.
+    Detailed(RawCaptureSpec),
+}
+
+/// A capture with a regular expression.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCaptureSpec {
+    /// JSON pointer into the response body.
+    pub from: String,
+    /// Applied to the (string) value; the first group, or the whole match, is captured.
+    #[serde(default)]
+    pub regex: Option<String>,
 }
 
 /// A raw HTTP request.
@@ -185,6 +207,12 @@ pub struct RawExpect {
     /// Matchers on the JSON body, keyed by JSON pointer (`""` is the whole body).
     #[serde(default)]
     pub body: BTreeMap<String, RawMatcher>,
+    /// Matchers on response headers (names are case-insensitive); values are strings.
+    #[serde(default)]
+    pub headers: BTreeMap<String, RawMatcher>,
+    /// A matcher on the raw body as text (for non-JSON bodies such as media).
+    #[serde(default)]
+    pub text: Option<RawMatcher>,
 }
 
 /// Predicates on the value at one JSON pointer; every one given must hold.
