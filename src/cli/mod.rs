@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run scenarios against a target (by default a local Synapse the harness starts).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check scenario files and report every problem with file:line:col.
     Validate(PathsArgs),
     /// List the scenarios that would run.
@@ -63,6 +63,13 @@ pub struct RunArgs {
     /// Base URL of a running server; without it a local Synapse is installed and started.
     #[arg(long, env = "MXH_TARGET")]
     pub target: Option<String>,
+    /// Base URL serving sliding sync, when it is not the homeserver (a sync proxy).
+    #[arg(long, env = "MXH_SYNC_URL")]
+    pub sync_url: Option<String>,
+    /// Sliding-sync dialect to speak instead of probing: msc4186-v4, simplified-msc3575 or
+    /// msc3575-proxy.
+    #[arg(long, value_parser = parse_dialect)]
+    pub sliding_sync_dialect: Option<crate::matrix::sliding_sync::Dialect>,
     /// Server name of the target, when it cannot be read from the server.
     #[arg(long)]
     pub server_name: Option<String>,
@@ -184,7 +191,7 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
-        Command::Run(args) => run::run(args).await,
+        Command::Run(args) => run::run(*args).await,
         Command::Validate(args) => validate::validate(&args.paths),
         Command::List(args) => validate::list(&args),
         Command::Schema => validate::schema(),
@@ -192,6 +199,12 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Up(args) => local::up(&args).await,
         Command::Down(args) => local::down(&args).await,
     }
+}
+
+fn parse_dialect(s: &str) -> Result<crate::matrix::sliding_sync::Dialect, String> {
+    crate::matrix::sliding_sync::Dialect::parse(s).ok_or_else(|| {
+        format!("unknown dialect {s:?}: use msc4186-v4, simplified-msc3575 or msc3575-proxy")
+    })
 }
 
 /// A file shipped in the source tree: relative to the working directory if it exists there,

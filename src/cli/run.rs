@@ -74,11 +74,12 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         );
         return exit_codes::ENVIRONMENT;
     }
+    let needs_sliding_sync = selected.iter().any(|s| s.uses_sliding_sync);
     let started_at = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
 
     let prepared = tokio::select! {
-        p = setup::prepare(&args) => p,
+        p = setup::prepare(&args, needs_sliding_sync) => p,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("interrupted while preparing the target");
             return exit_codes::INTERRUPTED;
@@ -147,6 +148,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             server_version: target.server_version.clone(),
             spec_versions: target.spec_versions.clone(),
             registration: target.registration.label().into(),
+            sliding_sync: prepared.ctx.sliding_sync.as_ref().map(|t| t.describe()),
         },
         summary: results::score::summarize(&scenario_results),
         profile: profile.as_ref().map(|p| ProfileResult {

@@ -58,7 +58,7 @@ pub(super) fn synapse_options(
     }
 }
 
-pub(super) async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
+pub(super) async fn prepare(args: &RunArgs, needs_sliding_sync: bool) -> Result<Prepared, String> {
     let (base_url, registration, kind, spawned, log_path) = match &args.target {
         Some(url) => {
             let url = url.trim_end_matches('/').to_owned();
@@ -121,6 +121,25 @@ pub(super) async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         unstable_features: probe.unstable_features.clone(),
         log_path,
     };
+    let sliding_sync = if needs_sliding_sync {
+        let probe_user = fresh_user(&provisioner).await?;
+        let found = crate::matrix::sliding_sync::detect::detect(
+            &base_url,
+            args.sync_url.as_deref(),
+            args.sliding_sync_dialect,
+            &probe_user.access_token,
+        )
+        .await?;
+        match &found {
+            Some(t) => eprintln!("Sliding sync: {}", t.describe()),
+            None => eprintln!(
+                "Sliding sync: no dialect answered; sliding-sync scenarios will be skipped"
+            ),
+        }
+        found
+    } else {
+        None
+    };
     let ctx = RunContext {
         base_url,
         server_name,
@@ -130,6 +149,7 @@ pub(super) async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         provisioner: Arc::new(provisioner),
         http: HttpClient::new()?,
         step_timeout: args.step_timeout,
+        sliding_sync,
         lenient_schema: args.lenient_schema,
         retries: args.retries,
     };
@@ -140,13 +160,20 @@ pub(super) async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     })
 }
 
-async fn server_name_from_a_user(provisioner: &Provisioner) -> Result<String, String> {
+/// A throwaway user for probing the target.
+async fn fresh_user(provisioner: &Provisioner) -> Result<crate::target::NewUser, String> {
     let localpart = format!(
         "mxh-probe-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
     let password = uuid::Uuid::new_v4().simple().to_string();
-    let user = Provisioner::create_user(provisioner, &localpart, &password, false)
+    Provisioner::create_user(provisioner, &localpart, &password, false)
+        .await
+        .map_err(|e| format!("cannot create a probe user: {e}"))
+}
+
+async fn server_name_from_a_user(provisioner: &Provisioner) -> Result<String, String> {
+    let user = fresh_user(provisioner)
         .await
         .map_err(|e| format!("cannot tell the server name (pass --server-name): {e}"))?;
     user.user_id

@@ -4,3 +4,4 @@
 pub mod endpoints;
 pub mod http_client;
 pub mod ops;
+pub mod sliding_sync;

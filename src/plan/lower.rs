@@ -317,6 +317,9 @@ impl Lowering<'_> {
             spec_removed: removed,
             msc: raw.spec.as_ref().and_then(|s| s.msc.clone()),
             level,
+            uses_sliding_sync: steps.iter().any(
+                |s| matches!(&s.action, Action::Call { op, .. } if op.name() == "sliding_sync"),
+            ),
             spec_section: raw.spec.and_then(|s| s.section),
             requires_spec,
             requires_unstable: raw

@@ -41,6 +41,8 @@ pub struct ScenarioPlan {
     pub msc: Option<String>,
     /// Requirement level.
     pub level: Level,
+    /// Whether a step calls `sliding_sync` (skipped when the target speaks no dialect).
+    pub uses_sliding_sync: bool,
     /// Lowest spec version the server must advertise, as (major, minor).
     pub requires_spec: Option<(u32, u32)>,
     /// Unstable features the server must advertise.

@@ -567,6 +567,7 @@ mod tests {
                 server_version: None,
                 spec_versions: vec![],
                 registration: "open".into(),
+                sliding_sync: None,
             },
             summary: Default::default(),
             areas: vec![],

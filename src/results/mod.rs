@@ -78,6 +78,9 @@ pub struct TargetInfo {
     pub spec_versions: Vec<String>,
     /// How users were provisioned: "shared-secret", "open" or "token".
     pub registration: String,
+    /// The sliding-sync dialect the target speaks and where, when the run probed for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sliding_sync: Option<String>,
 }
 
 /// The result against a spec-version profile.

@@ -76,6 +76,8 @@ pub struct RunContext {
     pub step_timeout: Duration,
     /// Accept responses that do not match the spec schema, recording a warning instead.
     pub lenient_schema: bool,
+    /// Where and how the target speaks sliding sync (none: sliding-sync scenarios are skipped).
+    pub sliding_sync: Option<crate::matrix::sliding_sync::SlidingSyncTarget>,
     /// Re-run a failing scenario up to this many times (fresh users each time); one that
     /// passes on a retry is reported as flaky.
     pub retries: u32,
@@ -162,6 +164,9 @@ pub fn skip_reason(plan: &ScenarioPlan, ctx: &RunContext) -> Option<String> {
                 "requires spec v{major}.{minor}; the server advertises {newest}"
             ));
         }
+    }
+    if plan.uses_sliding_sync && ctx.sliding_sync.is_none() {
+        return Some("requires sliding sync; the target answered none of its dialects (see --sync-url, --sliding-sync-dialect)".to_owned());
     }
     for feature in &plan.requires_unstable {
         if ctx.unstable_features.get(feature) != Some(&true) {

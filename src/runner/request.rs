@@ -39,6 +39,7 @@ pub(super) fn build(
                 access_token: token,
                 user_id,
                 versions: &ctx.versions,
+                sliding_sync: ctx.sliding_sync.as_ref(),
             };
             op.build(&args, &op_ctx).map_err(|e| e.message)
         }

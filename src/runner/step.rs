@@ -190,16 +190,25 @@ async fn attempt(
             None,
         );
     };
-    let json = received.json();
+    let mut json = received.json();
     if let Some(j) = &json {
         remember_secrets(j, redactor);
     }
-    let mut schema = match &step.action {
-        Action::Call { op, .. } => {
-            Some(op.check_response(received.as_http()).map_err(|e| e.detail))
-        }
-        Action::Request(_) => None,
-    };
+    let mut schema = None;
+    if let Action::Call { op, .. } = &step.action {
+        let op_ctx = crate::matrix::ops::OpContext {
+            base_url: &ctx.base_url,
+            access_token: token.as_deref(),
+            user_id,
+            versions: &ctx.versions,
+            sliding_sync: ctx.sliding_sync.as_ref(),
+        };
+        schema = Some(
+            op.check_response_in(received.as_http(), &op_ctx)
+                .map_err(|e| e.detail),
+        );
+        json = json.map(|j| op.normalize(j, &op_ctx));
+    }
     let mut warning = None;
     if let (true, Some(Err(detail))) = (ctx.lenient_schema, &schema) {
         warning = Some(format!(

@@ -24,6 +24,8 @@ pub struct OpContext<'a> {
     pub user_id: Option<&'a str>,
     /// What the server advertised in `/versions`.
     pub versions: &'a SupportedVersions,
+    /// Where and how the target speaks sliding sync, when it does.
+    pub sliding_sync: Option<&'a crate::matrix::sliding_sync::SlidingSyncTarget>,
 }
 
 /// Supplies ruma's authentication input from an optional token.

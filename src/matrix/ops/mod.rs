@@ -31,6 +31,7 @@ mod push;
 mod room_misc;
 mod rooms;
 mod session;
+mod sliding;
 mod state;
 mod sync;
 #[cfg(test)]
@@ -79,6 +80,21 @@ pub trait Operation: Send + Sync {
     /// Parse a response with the ruma response type (or, for an error status, check the
     /// standard error body).
     fn check_response(&self, response: http::Response<&[u8]>) -> Result<(), SchemaMismatch>;
+
+    /// As [`Operation::check_response`], for operations whose schema depends on the target
+    /// (the sliding-sync dialect).
+    fn check_response_in(
+        &self,
+        response: http::Response<&[u8]>,
+        _ctx: &OpContext<'_>,
+    ) -> Result<(), SchemaMismatch> {
+        self.check_response(response)
+    }
+
+    /// The response body as scenarios see it (dialect differences smoothed out).
+    fn normalize(&self, body: serde_json::Value, _ctx: &OpContext<'_>) -> serde_json::Value {
+        body
+    }
 }
 
 static REGISTRY: LazyLock<BTreeMap<&'static str, Box<dyn Operation>>> = LazyLock::new(|| {
@@ -111,6 +127,7 @@ fn all_ops() -> Vec<Box<dyn Operation>> {
     ops.extend(directory::ops());
     ops.extend(misc::ops());
     ops.extend(room_misc::ops());
+    ops.push(Box::new(sliding::SlidingSyncOp));
     ops
 }
 

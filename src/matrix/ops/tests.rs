@@ -132,6 +132,7 @@ fn try_build(name: &str, args: Value) -> Result<http::Request<Vec<u8>>, BuildErr
         access_token: Some("tok"),
         user_id: Some("@alice:example.org"),
         versions: &versions,
+        sliding_sync: None,
     };
     op(name).build(&args, &ctx)
 }
@@ -322,6 +323,7 @@ fn user_id_defaults_to_the_acting_user_and_is_required_without_one() {
         access_token: None,
         user_id: None,
         versions: &versions,
+        sliding_sync: None,
     };
     let err = op("get_profile").build(&json!({}), &ctx).unwrap_err();
     assert!(err.message.contains("user_id"), "{}", err.message);
@@ -1599,6 +1601,7 @@ fn build_at(name: &str, args: Value, version: &str) -> http::Request<Vec<u8>> {
         access_token: Some("tok"),
         user_id: Some("@alice:example.org"),
         versions: &versions,
+        sliding_sync: None,
     };
     op(name)
         .build(&args, &ctx)
