@@ -487,6 +487,23 @@ impl Lowering<'_> {
                 location: self.loc(&p),
             });
         }
+        let mut records = Vec::new();
+        for (name, what) in &raw.record {
+            let p = format!("{base}/record/{name}");
+            if !(what.starts_with('/')
+                || what.is_empty()
+                || what == "@duration_ms"
+                || what == "@status")
+            {
+                self.problem(
+                    &p,
+                    format!("cannot record {what:?}"),
+                    Some("record a JSON pointer (/pos), @duration_ms or @status".into()),
+                );
+            }
+            self.check_refs_str(&p, what, defined);
+            records.push((name.clone(), what.clone()));
+        }
         // Captures are visible from the next step on.
         for c in &captures {
             defined.insert(c.name.clone());
@@ -508,6 +525,7 @@ impl Lowering<'_> {
             action,
             expect,
             captures,
+            records,
             eventually,
             timeout,
         })

@@ -92,6 +92,8 @@ pub struct StepPlan {
     pub expect: ExpectPlan,
     /// Variables to capture.
     pub captures: Vec<Capture>,
+    /// Properties to record: (name, `/pointer` template or `@duration_ms` / `@status`).
+    pub records: Vec<(String, String)>,
     /// Poll until expectations hold.
     pub eventually: Option<Eventually>,
     /// Per-exchange timeout override.

@@ -169,6 +169,9 @@ fn details_text(scenario: &ScenarioResult) -> String {
             let _ = writeln!(out, "  {f}");
         }
     }
+    for (k, v) in &scenario.properties {
+        let _ = writeln!(out, "property {k}: {v}");
+    }
     for w in &scenario.warnings {
         let _ = writeln!(out, "warning: {w}");
     }

@@ -176,6 +176,7 @@ impl ScenarioResult {
             flaky: false,
             retried_failures: Vec::new(),
             warnings: Vec::new(),
+            properties: BTreeMap::new(),
             endpoints: Vec::new(),
             expectation: None,
         }
@@ -263,6 +264,9 @@ pub struct ScenarioResult {
     /// Accepted deviations (`--lenient-schema`): `file:line:col: message`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Observed values recorded by `record:` steps (where implementations legitimately differ).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, String>,
     /// Catalogued endpoints the scenario sent requests to (`METHOD /path/{template}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<String>,

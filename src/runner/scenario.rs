@@ -82,6 +82,11 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
         }
     }
     result.endpoints = trace.endpoints.into_iter().collect();
+    result.properties = trace
+        .properties
+        .iter()
+        .map(|(k, v)| (k.clone(), redactor.redact_text(v)))
+        .collect();
     result.warnings = trace
         .warnings
         .iter()

@@ -21,6 +21,8 @@ pub(super) struct Trace {
     pub endpoints: BTreeSet<String>,
     /// Accepted schema deviations (`--lenient-schema`).
     pub warnings: Vec<String>,
+    /// Recorded properties.
+    pub properties: BTreeMap<String, String>,
 }
 
 pub(super) struct StepOutcome {
@@ -31,6 +33,7 @@ pub(super) struct StepOutcome {
 enum Attempt {
     Passed {
         json: Option<Value>,
+        status: u16,
     },
     Failed {
         checks: Vec<CheckFailure>,
@@ -67,8 +70,18 @@ pub(super) async fn run_step(
             trace.warnings.push(w);
         }
         let outcome = match attempt {
-            Attempt::Passed { json } => match capture(step, json.as_ref(), vars) {
-                Ok(()) => None,
+            Attempt::Passed { json, status } => match capture(step, json.as_ref(), vars) {
+                Ok(()) => {
+                    record(
+                        step,
+                        json.as_ref(),
+                        status,
+                        elapsed_ms(started),
+                        vars,
+                        trace,
+                    );
+                    None
+                }
                 Err(f) => Some((Outcome::Failed, "capture", vec![f])),
             },
             Attempt::Failed { checks, kind } => {
@@ -227,7 +240,10 @@ async fn attempt(
     };
     let failures = check::evaluate(&step.expect, &seen, vars);
     let attempt = if failures.is_empty() {
-        Attempt::Passed { json }
+        Attempt::Passed {
+            json,
+            status: received.status,
+        }
     } else {
         Attempt::Failed {
             checks: failures,
@@ -291,4 +307,31 @@ fn capture(step: &StepPlan, json: Option<&Value>, vars: &mut Vars) -> Result<(),
         vars.set(c.name.clone(), value);
     }
     Ok(())
+}
+
+/// Keep the values a step asks to record as properties of the testcase.
+fn record(
+    step: &StepPlan,
+    json: Option<&Value>,
+    status: u16,
+    duration_ms: u64,
+    vars: &Vars,
+    trace: &mut Trace,
+) {
+    for (name, what) in &step.records {
+        let value = match what.as_str() {
+            "@duration_ms" => duration_ms.to_string(),
+            "@status" => status.to_string(),
+            pointer => match vars
+                .text_of(pointer)
+                .ok()
+                .and_then(|p| json.and_then(|j| j.pointer(&p)).cloned())
+            {
+                Some(Value::String(s)) => s,
+                Some(other) => other.to_string(),
+                None => "(absent)".to_owned(),
+            },
+        };
+        trace.properties.insert(name.clone(), value);
+    }
 }

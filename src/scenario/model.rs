@@ -143,6 +143,10 @@ pub struct RawStep {
     /// `name: { from: /json/pointer, regex: "mxc://[^/]+/(.+)" }` to keep the first group.
     #[serde(default)]
     pub capture: BTreeMap<String, RawCapture>,
+    /// Observed values to keep as properties of the testcase, where implementations may
+    /// legitimately differ: `name: /json/pointer`, or `@duration_ms` / `@status`.
+    #[serde(default)]
+    pub record: BTreeMap<String, String>,
     /// Re-send the step until its expectations hold, up to a deadline.
     #[serde(default)]
     pub eventually: Option<RawEventually>,
