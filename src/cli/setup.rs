@@ -122,12 +122,16 @@ pub(super) async fn prepare(args: &RunArgs, needs_sliding_sync: bool) -> Result<
         log_path,
     };
     let sliding_sync = if needs_sliding_sync {
-        let probe_user = fresh_user(&provisioner).await?;
+        // Probing needs a real access token; a forced dialect needs none.
+        let token = match args.sliding_sync_dialect {
+            Some(_) => String::new(),
+            None => fresh_user(&provisioner).await?.access_token,
+        };
         let found = crate::matrix::sliding_sync::detect::detect(
             &base_url,
             args.sync_url.as_deref(),
             args.sliding_sync_dialect,
-            &probe_user.access_token,
+            &token,
         )
         .await?;
         match &found {
