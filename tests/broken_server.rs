@@ -64,56 +64,41 @@ fn start_stub() -> (tokio::runtime::Runtime, String) {
     (rt, url)
 }
 
+/// Run a fixture folder against a fresh stub (whose /flaky fails once) with extra flags.
+fn run_against_fresh_stub(
+    folder: &str,
+    report_dir: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let (_rt, url) = start_stub();
+    let report_dir = report_dir.display().to_string();
+    let mut args = vec![
+        "run",
+        folder,
+        "--target",
+        &url,
+        "--server-name",
+        "stub.test",
+        "--registration",
+        "open",
+        "--report-dir",
+        &report_dir,
+    ];
+    args.extend_from_slice(extra);
+    mxharness(&args, &[])
+}
+
 #[test]
 fn retries_mark_flaky_and_lenient_schema_warns() {
-    let (_rt, url) = start_stub();
     let dir = tempdir();
-    let base = [
-        "run",
-        "fixtures/scenarios/stub-tolerance",
-        "--target",
-        &url,
-        "--server-name",
-        "stub.test",
-        "--registration",
-        "open",
-    ];
     // Strict by default: both fail.
-    let out = mxharness(
-        &[
-            &base[..],
-            &["--report-dir", &dir.path().display().to_string()],
-        ]
-        .concat(),
-        &[],
-    );
+    let out = run_against_fresh_stub("fixtures/scenarios/stub-tolerance", dir.path(), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    // With a retry and lenient schema (and a fresh stub whose /flaky fails once more): both
-    // pass, one flaky, one warning.
-    let (_rt2, url) = start_stub();
-    let base = [
-        "run",
+    // With a retry and lenient schema: both pass, one flaky, one warning.
+    let out = run_against_fresh_stub(
         "fixtures/scenarios/stub-tolerance",
-        "--target",
-        &url,
-        "--server-name",
-        "stub.test",
-        "--registration",
-        "open",
-    ];
-    let out = mxharness(
-        &[
-            &base[..],
-            &[
-                "--retries",
-                "1",
-                "--lenient-schema",
-                "--report-dir",
-                &dir.path().display().to_string(),
-            ],
-        ]
-        .concat(),
-        &[],
+        dir.path(),
+        &["--retries", "1", "--lenient-schema"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let report = report(dir.path());
