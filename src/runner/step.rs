@@ -33,7 +33,6 @@ pub(super) struct StepOutcome {
 enum Attempt {
     Passed {
         json: Option<Value>,
-        status: u16,
     },
     Failed {
         checks: Vec<CheckFailure>,
@@ -59,7 +58,16 @@ pub(super) async fn run_step(
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        let (attempt, exchange, warning) = attempt(step, ctx, user, vars, timeout, redactor).await;
+        let (attempt, exchange, warning) = attempt(
+            step,
+            ctx,
+            user,
+            vars,
+            timeout,
+            redactor,
+            &mut trace.properties,
+        )
+        .await;
         if let Some(e) = &exchange
             && let Some(endpoint) = crate::matrix::endpoints::identify(&e.method, &e.url)
         {
@@ -70,18 +78,8 @@ pub(super) async fn run_step(
             trace.warnings.push(w);
         }
         let outcome = match attempt {
-            Attempt::Passed { json, status } => match capture(step, json.as_ref(), vars) {
-                Ok(()) => {
-                    record(
-                        step,
-                        json.as_ref(),
-                        status,
-                        elapsed_ms(started),
-                        vars,
-                        trace,
-                    );
-                    None
-                }
+            Attempt::Passed { json } => match capture(step, json.as_ref(), vars) {
+                Ok(()) => None,
                 Err(f) => Some((Outcome::Failed, "capture", vec![f])),
             },
             Attempt::Failed { checks, kind } => {
@@ -159,6 +157,7 @@ async fn attempt(
     vars: &Vars,
     timeout: Duration,
     redactor: &mut Redactor,
+    properties: &mut BTreeMap<String, String>,
 ) -> (Attempt, Option<Exchange>, Option<String>) {
     let broken = |message: String| (Attempt::Broken { message }, None, None);
     let token = match &step.token {
@@ -204,6 +203,15 @@ async fn attempt(
         );
     };
     let mut json = received.json();
+    // Recorded whatever the checks say: a property is an observation, not a verdict.
+    record(
+        step,
+        json.as_ref(),
+        received.status,
+        exchange.duration_ms,
+        vars,
+        properties,
+    );
     if let Some(j) = &json {
         remember_secrets(j, redactor);
     }
@@ -240,10 +248,7 @@ async fn attempt(
     };
     let failures = check::evaluate(&step.expect, &seen, vars);
     let attempt = if failures.is_empty() {
-        Attempt::Passed {
-            json,
-            status: received.status,
-        }
+        Attempt::Passed { json }
     } else {
         Attempt::Failed {
             checks: failures,
@@ -309,14 +314,14 @@ fn capture(step: &StepPlan, json: Option<&Value>, vars: &mut Vars) -> Result<(),
     Ok(())
 }
 
-/// Keep the values a step asks to record as properties of the testcase.
+/// Keep the values a step asks to record as properties of the testcase (the last attempt's).
 fn record(
     step: &StepPlan,
     json: Option<&Value>,
     status: u16,
     duration_ms: u64,
     vars: &Vars,
-    trace: &mut Trace,
+    properties: &mut BTreeMap<String, String>,
 ) {
     for (name, what) in &step.records {
         let value = match what.as_str() {
@@ -332,6 +337,6 @@ fn record(
                 None => "(absent)".to_owned(),
             },
         };
-        trace.properties.insert(name.clone(), value);
+        properties.insert(name.clone(), value);
     }
 }
