@@ -229,3 +229,30 @@ fn the_expectations_ratchet_works_both_ways() {
     let report = report(std::path::Path::new(&report_dir));
     assert_eq!(report.summary.unexpected_passes, 1);
 }
+
+#[test]
+fn sliding_sync_suite_passes_against_the_spawned_synapse_and_names_the_dialect() {
+    let dir = tempdir();
+    let out = mxharness(
+        &[
+            "run",
+            "scenarios/sliding-sync",
+            "--report-dir",
+            &dir.path().display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let (cases, failures, errors, _) = junit_counts(dir.path());
+    assert!(cases >= 40, "only {cases} testcases");
+    assert_eq!((failures, errors), (0, 0), "only known failures may fail");
+    let report = report(dir.path());
+    let dialect = report
+        .target
+        .sliding_sync
+        .expect("the report names the dialect");
+    assert!(dialect.starts_with("simplified-msc3575"), "{dialect}");
+    assert!(report.areas.iter().any(|a| a.area == "sliding-sync"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Sliding sync: "), "{stderr}");
+}
