@@ -60,10 +60,20 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     };
     if let Some(e) = &expectations {
         let ids: Vec<&str> = outcome_ids(&selected);
-        for stale in e.unknown_ids(&ids) {
+        let unselected = e.unknown_ids(&ids);
+        if !unselected.is_empty() {
+            let shown: Vec<&str> = unselected.iter().take(3).copied().collect();
+            let more = unselected.len().saturating_sub(shown.len());
             eprintln!(
-                "note: {} lists `{stale}`, which is not among the selected scenarios",
-                e.file
+                "note: {} entries of {} name scenarios not selected in this run ({}{})",
+                unselected.len(),
+                e.file,
+                shown.join(", "),
+                if more > 0 {
+                    format!(", and {more} more")
+                } else {
+                    String::new()
+                }
             );
         }
     }
