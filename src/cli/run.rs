@@ -31,6 +31,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         Err(code) => return code,
     };
 
+    let scenario_set_sha256 = crate::plan::lower::scenario_set_hash(&outcome.sources);
     let selected: Vec<_> = outcome
         .scenarios
         .into_iter()
@@ -150,6 +151,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
                 .collect(),
             filter: args.filter.clone(),
             jobs: args.jobs,
+            scenario_set_sha256: Some(scenario_set_sha256),
         },
         target: TargetInfo {
             kind: target.kind.label().into(),

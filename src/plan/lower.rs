@@ -823,6 +823,21 @@ fn level_from_tags(tags: &[String]) -> Level {
     }
 }
 
+/// SHA-256 (hex) over the loaded files: each path and text, in path order.
+pub fn scenario_set_hash(sources: &[SourceFile]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut files: Vec<&SourceFile> = sources.iter().collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut hasher = Sha256::new();
+    for f in files {
+        hasher.update(f.display().as_bytes());
+        hasher.update([0u8]);
+        hasher.update(f.text.as_bytes());
+        hasher.update([0u8]);
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// Parse "1.11" into (1, 11); also accepts a leading `v` ("v1.11").
 pub fn parse_version(v: &str) -> Option<(u32, u32)> {
     let v = v.strip_prefix('v').unwrap_or(v);

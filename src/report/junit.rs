@@ -562,6 +562,7 @@ mod tests {
                 paths: vec![],
                 filter: None,
                 jobs: 1,
+                scenario_set_sha256: None,
             },
             target: crate::results::TargetInfo {
                 kind: "url".into(),

@@ -61,6 +61,10 @@ pub struct RunInfo {
     pub filter: Option<String>,
     /// Number of parallel jobs.
     pub jobs: usize,
+    /// SHA-256 over the scenario files that were loaded (sorted paths and contents), so a
+    /// certificate can name exactly which suite was run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_set_sha256: Option<String>,
 }
 
 /// The system under test.
