@@ -93,3 +93,37 @@ fn unknown_profile_is_a_usage_error() {
         describe(&out)
     );
 }
+
+#[test]
+fn report_re_renders_a_saved_report_identically() {
+    let dir = common::tempdir();
+    let html = dir.path().join("r.html");
+    let md = dir.path().join("r.md");
+    let out = mxharness(
+        &[
+            "report",
+            "fixtures/reports/run-report.json",
+            "--html",
+            &html.display().to_string(),
+            "--markdown",
+            &md.display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let report: mxharness::results::RunReport = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("fixtures/reports/run-report.json"))
+            .expect("fixture"),
+    )
+    .expect("parses");
+    assert_eq!(
+        std::fs::read_to_string(&html).expect("html"),
+        mxharness::report::render_html(&report)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&md).expect("md"),
+        mxharness::report::render_markdown(&report)
+    );
+    let out = mxharness(&["report", "Cargo.toml"], &[]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+}

@@ -2,6 +2,7 @@
 
 mod local;
 mod progress;
+mod report;
 mod run;
 mod setup;
 mod validate;
@@ -33,6 +34,8 @@ pub enum Command {
     List(ListArgs),
     /// Print the JSON Schema of scenario files (for editors).
     Schema,
+    /// Re-render a saved report.json as HTML, Markdown, JUnit or the terminal summary.
+    Report(ReportArgs),
     /// List the typed operations usable as `call:` in scenarios.
     Ops,
     /// Start the local Synapse for manual use and print how to reach it.
@@ -155,6 +158,22 @@ pub enum Format {
     Json,
 }
 
+/// Options of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report.json written by `mxharness run`.
+    pub report: PathBuf,
+    /// Write the self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write the Markdown report here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Write the JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
 /// Options of `up` / `down`.
 #[derive(Debug, Args)]
 pub struct LocalArgs {
@@ -195,6 +214,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Validate(args) => validate::validate(&args.paths),
         Command::List(args) => validate::list(&args),
         Command::Schema => validate::schema(),
+        Command::Report(args) => report::report(&args),
         Command::Ops => validate::ops(),
         Command::Up(args) => local::up(&args).await,
         Command::Down(args) => local::down(&args).await,

@@ -1,19 +1,24 @@
 //! Report formats rendered from a [`RunReport`]: `junit.xml` for CI, `report.json`
-//! (the report itself, versioned) and the terminal summary.
+//! (the report itself, versioned), `report.html` (self-contained), `report.md` and the
+//! terminal summary.
 //!
 //! Every renderer is a pure function of the report, so equal reports give
 //! byte-identical files; files are written atomically (see [`write_atomic`]).
 
 mod atomic;
+mod html;
 mod json;
 mod junit;
+mod markdown;
 mod summary;
 
 use std::path::{Path, PathBuf};
 
 pub use atomic::write_atomic;
+pub use html::{esc as html_escape, render_html};
 pub use json::{read_json, render_json};
 pub use junit::render_junit;
+pub use markdown::render_markdown;
 pub use summary::{area_display_name, render_summary};
 
 use crate::results::RunReport;
@@ -22,6 +27,10 @@ use crate::results::RunReport;
 pub const JUNIT_FILE: &str = "junit.xml";
 /// File name of the JSON report inside the report directory.
 pub const JSON_FILE: &str = "report.json";
+/// File name of the HTML report inside the report directory.
+pub const HTML_FILE: &str = "report.html";
+/// File name of the Markdown report inside the report directory.
+pub const MARKDOWN_FILE: &str = "report.md";
 
 /// Why a report could not be rendered, written or read.
 #[derive(Debug, thiserror::Error)]
@@ -65,18 +74,25 @@ pub enum ReportError {
     },
 }
 
-/// Writes `junit.xml` and `report.json` into `dir` (created if missing), each
+/// Writes `junit.xml`, `report.json`, `report.html` and `report.md` into `dir` (created if missing), each
 /// atomically, and returns their paths in that order. Both are rendered before either
 /// is written, so a rendering error leaves the directory untouched.
 pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let junit = render_junit(report)?;
     let json = render_json(report);
+    let html = render_html(report);
+    let markdown = render_markdown(report);
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut written = Vec::with_capacity(2);
-    for (name, contents) in [(JUNIT_FILE, junit), (JSON_FILE, json)] {
+    let mut written = Vec::with_capacity(4);
+    for (name, contents) in [
+        (JUNIT_FILE, junit),
+        (JSON_FILE, json),
+        (HTML_FILE, html),
+        (MARKDOWN_FILE, markdown),
+    ] {
         let path = dir.join(name);
         write_atomic(&path, contents.as_bytes())?;
         written.push(path);

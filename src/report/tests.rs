@@ -248,12 +248,20 @@ fn junit_survives_hostile_text() {
 }
 
 #[test]
-fn write_all_writes_both_files_and_no_temp_files() {
+fn write_all_writes_every_format_and_no_temp_files() {
     let report = fixture();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("reports").join("run-1");
     let paths = write_all(&report, &dir).unwrap();
-    assert_eq!(paths, vec![dir.join(JUNIT_FILE), dir.join(JSON_FILE)]);
+    assert_eq!(
+        paths,
+        vec![
+            dir.join(JUNIT_FILE),
+            dir.join(JSON_FILE),
+            dir.join(crate::report::HTML_FILE),
+            dir.join(crate::report::MARKDOWN_FILE)
+        ]
+    );
     assert_eq!(
         std::fs::read_to_string(&paths[0]).unwrap(),
         render_junit(&report).unwrap()
@@ -268,7 +276,7 @@ fn write_all_writes_both_files_and_no_temp_files() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, [JUNIT_FILE, JSON_FILE]);
+    assert_eq!(names, [JUNIT_FILE, "report.html", JSON_FILE, "report.md"]);
 }
 
 #[test]
@@ -298,4 +306,31 @@ fn fixture_transcripts_are_already_redacted() {
         }
     }
     assert!(exchanges >= 3);
+}
+
+#[test]
+fn snapshot_markdown() {
+    insta::assert_snapshot!("markdown", crate::report::render_markdown(&fixture()));
+}
+
+#[test]
+fn snapshot_html() {
+    insta::assert_snapshot!("html", crate::report::render_html(&fixture()));
+}
+
+#[test]
+fn html_is_self_contained_and_escaped() {
+    let mut report = fixture();
+    report.scenarios[0].title = "<script>alert(1)</script> & co".into();
+    let html = crate::report::render_html(&report);
+    assert!(
+        !html.contains("<script"),
+        "text is escaped and there are no scripts"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"));
+    assert!(
+        !html.contains("http://") || !html.contains("<link"),
+        "no external assets"
+    );
+    assert!(html.contains("<svg") && html.trim_end().ends_with("</html>"));
 }

@@ -1,0 +1,294 @@
+//! The HTML report: one self-contained file (inline CSS and SVG, no scripts, no external
+//! assets) with the target, totals, profile, a per-area chart and table, and every failure
+//! with its expectation, actual value and transcript.
+
+use std::fmt::Write as _;
+
+use super::summary::{area_display_name, headline_lines};
+use crate::results::{Exchange, ExpectationKind, Outcome, RunReport, ScenarioResult};
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#1d1d1f;padding:0 1em}\
+h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse;width:100%}td,th{padding:.3em .6em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}\
+.num{text-align:right}.pass{color:#137333}.fail{color:#b3261e;font-weight:600}.xfail{color:#8a6d00}.skip{color:#666}\
+.bar{background:#e8e8e8;height:.8em;width:10em;display:inline-block}.bar i{display:block;height:100%;background:#137333}\
+pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:12px;white-space:pre-wrap}\
+details{margin:.4em 0}summary{cursor:pointer}.meta td:first-child{color:#555;width:12em}";
+
+/// Render the report as one self-contained HTML page.
+pub fn render_html(report: &RunReport) -> String {
+    let mut out = String::new();
+    let t = &report.target;
+    let s = &report.summary;
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mxharness report: {}</title><style>{STYLE}</style></head><body>\n",
+        esc(&t.base_url)
+    );
+    let _ = writeln!(out, "<h1>mxharness report</h1>\n<table class=\"meta\">");
+    let meta = [
+        ("target", format!("{} ({})", t.base_url, t.kind)),
+        (
+            "server",
+            t.server_version.clone().unwrap_or_else(|| "unknown".into()),
+        ),
+        ("server name", t.server_name.clone()),
+        ("spec versions", t.spec_versions.join(", ")),
+        (
+            "sliding sync",
+            t.sliding_sync
+                .clone()
+                .unwrap_or_else(|| "not probed".into()),
+        ),
+        ("started", report.run.started_at.clone()),
+        (
+            "duration",
+            format!("{:.1} s", report.run.duration_ms as f64 / 1000.0),
+        ),
+        (
+            "tool",
+            format!("{} {}", report.tool.name, report.tool.version),
+        ),
+    ];
+    for (k, v) in meta {
+        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&v));
+    }
+    let _ = writeln!(out, "</table>");
+    let _ = writeln!(
+        out,
+        "<p><b>{} scenarios</b>: <span class=\"pass\">{} passed</span>, <span class=\"fail\">{} failed</span>, {} errored, <span class=\"skip\">{} skipped</span>; {} known failures, {} unexpected passes, {} flaky, {} schema warnings</p>",
+        s.total,
+        s.passed,
+        s.failed,
+        s.errored,
+        s.skipped,
+        s.known_failures,
+        s.unexpected_passes,
+        s.flaky,
+        s.schema_warnings
+    );
+    let headlines = headline_lines(report);
+    if !headlines.is_empty() {
+        let _ = writeln!(out, "<ul>");
+        for l in headlines {
+            let _ = writeln!(out, "<li>{}</li>", esc(&l));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
+
+    let _ = writeln!(out, "<h2>Areas</h2>");
+    out.push_str(&area_chart(report));
+    let _ = writeln!(
+        out,
+        "<table><tr><th>area</th><th class=\"num\">score</th><th></th><th class=\"num\">passed / ran</th><th class=\"num\">skipped</th></tr>"
+    );
+    for a in &report.areas {
+        let pct = a.percent();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td><span class=\"bar\"><i style=\"width:{}%\"></i></span></td><td class=\"num\">{} / {}</td><td class=\"num\">{}</td></tr>",
+            esc(&area_display_name(&a.area)),
+            pct.map_or_else(|| "n/a".to_owned(), |p| format!("{p}%")),
+            pct.unwrap_or(0),
+            a.passed,
+            a.ran,
+            a.skipped
+        );
+    }
+    let _ = writeln!(out, "</table>");
+
+    let failing: Vec<&ScenarioResult> = report.scenarios.iter().filter(|r| r.fails_run()).collect();
+    let _ = writeln!(out, "<h2>Failures ({})</h2>", failing.len());
+    if failing.is_empty() {
+        let _ = writeln!(out, "<p class=\"pass\">None.</p>");
+    }
+    for r in failing {
+        scenario_details(&mut out, r, true);
+    }
+    let known: Vec<&ScenarioResult> = report
+        .scenarios
+        .iter()
+        .filter(|r| !r.fails_run() && matches!(r.outcome, Outcome::Failed | Outcome::Errored))
+        .collect();
+    if !known.is_empty() {
+        let _ = writeln!(out, "<h2>Known failures ({})</h2>", known.len());
+        for r in known {
+            scenario_details(&mut out, r, false);
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "<h2>All scenarios</h2>\n<table><tr><th>scenario</th><th>area</th><th>level</th><th>result</th><th class=\"num\">ms</th></tr>"
+    );
+    for r in &report.scenarios {
+        let _ = writeln!(
+            out,
+            "<tr><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&r.title),
+            esc(&r.id),
+            esc(&r.area),
+            esc(&r.level),
+            verdict_class(r),
+            esc(&verdict(r)),
+            r.duration_ms
+        );
+    }
+    let _ = writeln!(out, "</table>\n</body></html>");
+    out
+}
+
+fn verdict(r: &ScenarioResult) -> String {
+    let kind = r.expectation.as_ref().map(|e| e.kind);
+    match (r.outcome, kind) {
+        (Outcome::Passed, Some(ExpectationKind::UnexpectedPass)) => "unexpected pass".into(),
+        (Outcome::Passed, _) if r.flaky => format!("passed (flaky, attempt {})", r.attempts),
+        (Outcome::Passed, _) => "passed".into(),
+        (Outcome::Failed | Outcome::Errored, Some(ExpectationKind::KnownFailure)) => {
+            "known failure".into()
+        }
+        (Outcome::Failed | Outcome::Errored, Some(ExpectationKind::Quarantined)) => {
+            "quarantined".into()
+        }
+        (Outcome::Failed, _) => "failed".into(),
+        (Outcome::Errored, _) => "errored".into(),
+        (Outcome::Skipped, _) => "skipped".into(),
+    }
+}
+
+fn verdict_class(r: &ScenarioResult) -> &'static str {
+    match r.outcome {
+        Outcome::Passed => "pass",
+        Outcome::Skipped => "skip",
+        _ if !r.fails_run() => "xfail",
+        _ => "fail",
+    }
+}
+
+fn scenario_details(out: &mut String, r: &ScenarioResult, open: bool) {
+    let Some(f) = &r.failure else { return };
+    let _ = writeln!(
+        out,
+        "<details{}><summary><span class=\"{}\">{}</span> {} — {}</summary>",
+        if open { " open" } else { "" },
+        verdict_class(r),
+        esc(&verdict(r)),
+        esc(&r.id),
+        esc(f.message.lines().next().unwrap_or(""))
+    );
+    let _ = writeln!(
+        out,
+        "<p>{} — at <code>{}</code></p>",
+        esc(&r.title),
+        esc(&f.location)
+    );
+    if let Some(e) = &r.expectation {
+        let _ = writeln!(
+            out,
+            "<p class=\"xfail\">{}</p>",
+            esc(&format!("{}: {} ({})", verdict(r), e.reason, e.source))
+        );
+    }
+    let mut text = String::new();
+    for c in &f.checks {
+        let _ = writeln!(text, "[{}] {}\n  at {}", c.kind, c.message, c.location);
+        if let Some(e) = &c.expected {
+            let _ = writeln!(text, "  expected: {e}");
+        }
+        if let Some(a) = &c.actual {
+            let _ = writeln!(text, "  actual:   {a}");
+        }
+    }
+    if !text.is_empty() {
+        let _ = writeln!(out, "<pre>{}</pre>", esc(&text));
+    }
+    for x in &f.transcript {
+        let _ = writeln!(out, "<pre>{}</pre>", esc(&exchange(x)));
+    }
+    let _ = writeln!(out, "</details>");
+}
+
+fn exchange(x: &Exchange) -> String {
+    let mut s = format!("> {} {}\n", x.method, x.url);
+    for (k, v) in &x.request_headers {
+        let _ = writeln!(s, "> {k}: {v}");
+    }
+    if let Some(b) = &x.request_body {
+        let _ = writeln!(s, "\n{b}");
+    }
+    match x.status {
+        Some(st) => {
+            let _ = writeln!(s, "\n< {st}");
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "\n< (no response: {})",
+                x.error.as_deref().unwrap_or("unknown")
+            );
+        }
+    }
+    for (k, v) in &x.response_headers {
+        let _ = writeln!(s, "< {k}: {v}");
+    }
+    if let Some(b) = &x.response_body {
+        let _ = writeln!(s, "\n{b}");
+    }
+    let _ = write!(s, "({} ms)", x.duration_ms);
+    s
+}
+
+/// A horizontal bar chart of per-area percentages, as inline SVG.
+fn area_chart(report: &RunReport) -> String {
+    let row = 18;
+    let label_w = 170;
+    let bar_w = 400;
+    let height = row * report.areas.len() + 10;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"score per area\">",
+        label_w + bar_w + 60
+    );
+    for (i, a) in report.areas.iter().enumerate() {
+        let y = i * row + 5;
+        let pct = a.percent().unwrap_or(0);
+        let w = bar_w * pct / 100;
+        let color = if pct == 100 {
+            "#137333"
+        } else if pct >= 80 {
+            "#8a6d00"
+        } else {
+            "#b3261e"
+        };
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{bar_w}\" height=\"{}\" fill=\"#eee\"/><rect x=\"{label_w}\" y=\"{y}\" width=\"{w}\" height=\"{}\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>",
+            label_w - 6,
+            y + row - 6,
+            esc(&area_display_name(&a.area)),
+            row - 4,
+            row - 4,
+            label_w + bar_w + 6,
+            y + row - 6,
+            a.percent()
+                .map_or_else(|| "n/a".to_owned(), |p| format!("{p}%"))
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Escape text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
