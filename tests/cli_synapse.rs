@@ -41,6 +41,12 @@ fn full_suite_passes_against_the_spawned_synapse() {
         dir.path().join("homeserver.log").exists(),
         "the homeserver log is kept beside the reports"
     );
+    for name in ["report.html", "report.md"] {
+        assert!(
+            dir.path().join(name).exists(),
+            "{name} is written by every run"
+        );
+    }
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("Messaging: 100%"),
