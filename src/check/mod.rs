@@ -29,8 +29,16 @@ pub struct Observed<'a> {
 pub fn evaluate(expect: &ExpectPlan, seen: &Observed<'_>, vars: &Vars) -> Vec<CheckFailure> {
     let mut failures = Vec::new();
     match &expect.status {
-        Some((status, loc)) => {
-            if seen.status != *status {
+        Some((codes, loc)) => {
+            if !codes.contains(&seen.status) {
+                let status = match codes.as_slice() {
+                    [one] => one.to_string(),
+                    many => many
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                };
                 failures.push(failure(
                     loc,
                     "status",
@@ -182,5 +190,53 @@ fn failure(
         message,
         expected,
         actual,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(status: u16) -> Observed<'static> {
+        Observed {
+            status,
+            json: None,
+            schema: None,
+            headers: None,
+            text: None,
+        }
+    }
+
+    #[test]
+    fn status_lists_accept_any_of_their_codes() {
+        let expect = ExpectPlan {
+            status: Some((vec![400, 403], "f:1:1".into())),
+            ..ExpectPlan::default()
+        };
+        assert!(evaluate(&expect, &seen(403), &Vars::default()).is_empty());
+        let f = evaluate(&expect, &seen(500), &Vars::default());
+        assert_eq!(f[0].message, "expected HTTP 400 or 403, got 500");
+    }
+
+    #[test]
+    fn without_a_status_any_2xx_passes_and_others_fail() {
+        let expect = ExpectPlan::default();
+        assert!(evaluate(&expect, &seen(204), &Vars::default()).is_empty());
+        assert_eq!(
+            evaluate(&expect, &seen(404), &Vars::default())[0].kind,
+            "status"
+        );
+    }
+
+    #[test]
+    fn a_schema_mismatch_is_a_failed_check() {
+        let expect = ExpectPlan::default();
+        let mut s = seen(200);
+        s.schema = Some(Err("missing field `room_id`".into()));
+        let f = evaluate(&expect, &s, &Vars::default());
+        assert_eq!(
+            f[0].message,
+            "response does not match the spec schema: missing field `room_id`"
+        );
     }
 }

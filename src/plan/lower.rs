@@ -666,15 +666,23 @@ impl Lowering<'_> {
             location: self.loc(&p),
             ..ExpectPlan::default()
         };
-        if let Some(status) = expect.status {
-            if !(100..=599).contains(&status) {
+        if let Some(status) = &expect.status {
+            let codes = status.codes();
+            if codes.is_empty() {
                 self.problem(
                     &format!("{p}/status"),
-                    format!("{status} is not an HTTP status"),
+                    "give at least one status code",
                     None,
                 );
             }
-            plan.status = Some((status, self.loc(&format!("{p}/status"))));
+            for code in codes.iter().filter(|c| !(100..=599).contains(*c)) {
+                self.problem(
+                    &format!("{p}/status"),
+                    format!("{code} is not an HTTP status"),
+                    None,
+                );
+            }
+            plan.status = Some((codes, self.loc(&format!("{p}/status"))));
         }
         if let Some(errcode) = &expect.errcode {
             plan.errcode = Some((errcode.clone(), self.loc(&format!("{p}/errcode"))));

@@ -165,8 +165,8 @@ pub struct Eventually {
 /// Expectations on a response.
 #[derive(Debug, Clone, Default)]
 pub struct ExpectPlan {
-    /// Exact status and where it was written; `None` means "any 2xx".
-    pub status: Option<(u16, String)>,
+    /// Acceptable statuses and where they were written; `None` means "any 2xx".
+    pub status: Option<(Vec<u16>, String)>,
     /// Expected errcode and where it was written.
     pub errcode: Option<(String, String)>,
     /// Body matchers.

@@ -202,9 +202,10 @@ pub struct RawRequest {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
-    /// Exact HTTP status.
+    /// HTTP status: one code, or a list of acceptable codes (e.g. `[400, 403]` where the spec
+    /// leaves the choice to the server).
     #[serde(default)]
-    pub status: Option<u16>,
+    pub status: Option<RawStatus>,
     /// The Matrix `errcode` of an error response, e.g. `M_FORBIDDEN`.
     #[serde(default)]
     pub errcode: Option<String>,
@@ -217,6 +218,26 @@ pub struct RawExpect {
     /// A matcher on the raw body as text (for non-JSON bodies such as media).
     #[serde(default)]
     pub text: Option<RawMatcher>,
+}
+
+/// One status code or several acceptable ones.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawStatus {
+    /// Exactly this code.
+    One(u16),
+    /// Any of these codes.
+    AnyOf(Vec<u16>),
+}
+
+impl RawStatus {
+    /// The acceptable codes.
+    pub fn codes(&self) -> Vec<u16> {
+        match self {
+            RawStatus::One(c) => vec![*c],
+            RawStatus::AnyOf(cs) => cs.clone(),
+        }
+    }
 }
 
 /// Predicates on the value at one JSON pointer; every one given must hold.
