@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod compare;
 pub mod exit_codes;
 pub mod expectations;
 pub mod matrix;

@@ -1,5 +1,6 @@
 //! The command line: clap definitions, dispatch, and the mapping of outcomes to exit codes.
 
+mod compare;
 mod local;
 mod progress;
 mod report;
@@ -42,6 +43,8 @@ pub enum Command {
     Up(LocalArgs),
     /// Stop the local Synapse started by `up`.
     Down(LocalArgs),
+    /// Compare two or more report.json files side by side (Markdown, HTML or a summary).
+    Compare(compare::CompareArgs),
 }
 
 /// How users are created on a `--target`.
@@ -218,6 +221,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Ops => validate::ops(),
         Command::Up(args) => local::up(&args).await,
         Command::Down(args) => local::down(&args).await,
+        Command::Compare(args) => compare::compare(&args),
     }
 }
 
