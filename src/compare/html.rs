@@ -268,7 +268,7 @@ pub fn render_html(c: &Comparison) -> String {
             escape(&cand.server_name),
             escape(cand.server_version.as_deref().unwrap_or("—")),
             escape(cand.dialect.as_deref().unwrap_or("—")),
-            escape(&cand.spec_versions.join(", ")),
+            escape(&super::spec_summary(&cand.spec_versions)),
             escape(&cand.started_at),
             escape(&cand.tool_version),
             escape(&cand.totals.score().label()),

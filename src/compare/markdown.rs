@@ -105,7 +105,7 @@ pub fn render_markdown(c: &Comparison) -> String {
             cell(&cand.server_name),
             cell(cand.server_version.as_deref().unwrap_or("—")),
             cell(cand.dialect.as_deref().unwrap_or("—")),
-            cell(&cand.spec_versions.join(", ")),
+            cell(&super::spec_summary(&cand.spec_versions)),
             cell(&cand.started_at),
             score,
             cell(cand.profile_line.as_deref().unwrap_or("—")),

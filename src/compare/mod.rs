@@ -331,7 +331,13 @@ impl Comparison {
                 base_url: r.target.base_url.clone(),
                 server_name: r.target.server_name.clone(),
                 server_version: r.target.server_version.clone(),
-                dialect: r.target.sliding_sync.clone(),
+                // the dialect label only; the full description (URL, how found) is in each report
+                dialect: r
+                    .target
+                    .sliding_sync
+                    .as_deref()
+                    .and_then(|s| s.split_whitespace().next())
+                    .map(str::to_owned),
                 spec_versions: r.target.spec_versions.clone(),
                 started_at: r.run.started_at.clone(),
                 tool_version: r.tool.version.clone(),
@@ -532,3 +538,24 @@ pub fn load_report(path: &Path) -> Result<RunReport, LoadError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Spec versions in a few words: the stable range plus how many legacy `r0` versions,
+/// e.g. `v1.1 – v1.15 (and 8 r0)`.
+pub fn spec_summary(versions: &[String]) -> String {
+    let mut stable: Vec<(u32, u32, &str)> = versions
+        .iter()
+        .filter_map(|v| crate::plan::lower::parse_version(v).map(|(a, b)| (a, b, v.as_str())))
+        .collect();
+    stable.sort();
+    let legacy = versions.len() - stable.len();
+    let range = match (stable.first(), stable.last()) {
+        (Some(first), Some(last)) if first != last => format!("{} – {}", first.2, last.2),
+        (Some(only), _) => only.2.to_owned(),
+        _ => "none".to_owned(),
+    };
+    if legacy > 0 {
+        format!("{range} (and {legacy} r0)")
+    } else {
+        range
+    }
+}
