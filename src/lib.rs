@@ -5,6 +5,7 @@
 //! -> [`runner`] (execute against a [`target`] through [`matrix`], judged by [`check`])
 //! -> [`results::RunReport`] -> [`report`] (JUnit, JSON, terminal summary).
 
+pub mod certify;
 pub mod check;
 pub mod cli;
 pub mod compare;

@@ -1,5 +1,6 @@
 //! The command line: clap definitions, dispatch, and the mapping of outcomes to exit codes.
 
+mod certify;
 mod compare;
 mod local;
 mod progress;
@@ -45,6 +46,12 @@ pub enum Command {
     Down(LocalArgs),
     /// Compare two or more report.json files side by side (Markdown, HTML or a summary).
     Compare(compare::CompareArgs),
+    /// Make a new Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its public key.
+    Keygen(certify::KeygenArgs),
+    /// Sign a certificate of a run's report.json with an Ed25519 key.
+    Certify(certify::CertifyArgs),
+    /// Check a certificate bundle's signature (and optionally signer and report).
+    Verify(certify::VerifyArgs),
 }
 
 /// How users are created on a `--target`.
@@ -222,6 +229,9 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Up(args) => local::up(&args).await,
         Command::Down(args) => local::down(&args).await,
         Command::Compare(args) => compare::compare(&args),
+        Command::Keygen(args) => certify::keygen(&args),
+        Command::Certify(args) => certify::certify(&args),
+        Command::Verify(args) => certify::verify(&args),
     }
 }
 
