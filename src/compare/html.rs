@@ -2,6 +2,7 @@
 //! and no external assets. The markup is also well-formed XML (void elements self-closed,
 //! only the five XML entities), so it can be checked with an XML parser.
 
+use crate::report::html_escape as escape;
 use std::fmt::Write as _;
 
 use super::{Comparison, Row, ScenarioDiff, outcome_word};
@@ -32,22 +33,6 @@ svg { background: #fff; border: 1px solid #e0e0e0; max-width: 100%; height: auto
 svg text { font-family: system-ui, sans-serif; font-size: 11px; fill: #333; }
 code { font-size: .9em; }
 ";
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 fn colour(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
