@@ -271,15 +271,7 @@ pub fn render_html(c: &Comparison) -> String {
     totals_chart(&mut out, &c.totals, &names);
     table_head(&mut out, "Outcome", &names);
     figure_row(&mut out, &c.totals);
-    type Pick = fn(&super::Totals) -> usize;
-    let outcomes: [(&str, Pick); 5] = [
-        ("Passed", |t| t.passed),
-        ("Failed", |t| t.failed),
-        ("Errored", |t| t.errored),
-        ("Skipped", |t| t.skipped),
-        ("Total", |t| t.total),
-    ];
-    for (label, pick) in outcomes {
+    for (label, pick) in super::OUTCOME_ROWS {
         let _ = write!(out, "<tr><th>{label}</th>");
         for cand in &c.candidates {
             let _ = write!(out, "<td class=\"num\">{}</td>", pick(&cand.totals));

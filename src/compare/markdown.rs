@@ -131,15 +131,7 @@ pub fn render_markdown(c: &Comparison) -> String {
         out.push_str("|---:");
     }
     out.push_str("|\n");
-    type Pick = fn(&super::Totals) -> usize;
-    let outcomes: [(&str, Pick); 5] = [
-        ("Passed", |t| t.passed),
-        ("Failed", |t| t.failed),
-        ("Errored", |t| t.errored),
-        ("Skipped", |t| t.skipped),
-        ("Total", |t| t.total),
-    ];
-    for (label, pick) in outcomes {
+    for (label, pick) in super::OUTCOME_ROWS {
         let _ = write!(out, "| {label}");
         for cand in &c.candidates {
             let _ = write!(out, " | {}", pick(&cand.totals));

@@ -559,3 +559,15 @@ pub fn spec_summary(versions: &[String]) -> String {
         range
     }
 }
+
+/// Reads one count out of a candidate's totals.
+pub(crate) type Count = fn(&Totals) -> usize;
+
+/// The rows of the outcome-count table that both renderers show: label and the count.
+pub(crate) const OUTCOME_ROWS: [(&str, Count); 5] = [
+    ("Passed", |t| t.passed),
+    ("Failed", |t| t.failed),
+    ("Errored", |t| t.errored),
+    ("Skipped", |t| t.skipped),
+    ("Total", |t| t.total),
+];
