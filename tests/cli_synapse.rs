@@ -6,22 +6,28 @@ mod common;
 use common::{describe, junit_counts, mxharness, report, tempdir};
 use mxharness::results::Outcome;
 
-#[test]
-fn full_suite_passes_against_the_spawned_synapse() {
+/// Run a shipped suite against the spawned Synapse: it must exit 0 with at least 40
+/// testcases and no JUnit failure or error (known failures are reported as skipped).
+fn run_suite_without_unexpected_results(
+    suite: &str,
+) -> (tempfile::TempDir, std::process::Output, usize) {
     let dir = tempdir();
-    let out = mxharness(
-        &[
-            "run",
-            "scenarios/client-server",
-            "--report-dir",
-            &dir.path().display().to_string(),
-        ],
-        &[],
-    );
+    let report_dir = dir.path().display().to_string();
+    let out = mxharness(&["run", suite, "--report-dir", &report_dir], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let (cases, failures, errors, _) = junit_counts(dir.path());
-    assert!(cases >= 40, "only {cases} testcases");
-    assert_eq!((failures, errors), (0, 0));
+    assert!(cases >= 40, "{suite}: only {cases} testcases");
+    assert_eq!(
+        (failures, errors),
+        (0, 0),
+        "{suite}: only known failures may fail"
+    );
+    (dir, out, cases)
+}
+
+#[test]
+fn full_suite_passes_against_the_spawned_synapse() {
+    let (dir, out, cases) = run_suite_without_unexpected_results("scenarios/client-server");
     let report = report(dir.path());
     assert_eq!(report.target.kind, "spawned-synapse");
     assert_eq!(report.summary.total, cases);
@@ -238,20 +244,7 @@ fn the_expectations_ratchet_works_both_ways() {
 
 #[test]
 fn sliding_sync_suite_passes_against_the_spawned_synapse_and_names_the_dialect() {
-    let dir = tempdir();
-    let out = mxharness(
-        &[
-            "run",
-            "scenarios/sliding-sync",
-            "--report-dir",
-            &dir.path().display().to_string(),
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let (cases, failures, errors, _) = junit_counts(dir.path());
-    assert!(cases >= 40, "only {cases} testcases");
-    assert_eq!((failures, errors), (0, 0), "only known failures may fail");
+    let (dir, out, _) = run_suite_without_unexpected_results("scenarios/sliding-sync");
     let report = report(dir.path());
     let dialect = report
         .target
