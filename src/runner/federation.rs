@@ -85,8 +85,8 @@ impl World {
             .as_ref()
             .ok_or("federation is not set up for this run")?;
         for (name, kind) in &plan.servers {
-            if *kind == ServerKind::Fake {
-                let server = FakeServer::start(&fed.ca, "mxh")
+            if matches!(kind, ServerKind::Fake | ServerKind::FakeIp) {
+                let server = FakeServer::start_named(&fed.ca, "mxh", *kind == ServerKind::FakeIp)
                     .await
                     .map_err(|e| format!("cannot start fake server `{name}`: {e}"))?;
                 let user_id = format!("@fake:{}", server.server_name());
@@ -587,7 +587,7 @@ async fn remote(
                 }
                 _ => {}
             }
-            let clean = r.tamper.is_none() && overrides.is_empty();
+            let clean = r.tamper.is_none() && overrides.is_empty() && r.user.is_none();
             let mut stored = event.clone();
             stored["event_id"] = json!(event_id);
             if clean || r.send == Some(false) {

@@ -128,6 +128,10 @@ pub struct RawActor {
 pub enum ServerKind {
     /// An in-process fake homeserver (signs requests, serves its key, strict handlers).
     Fake,
+    /// A fake homeserver named by IP literal (`127.0.0.1:<port>`), e.g. to be denied by a
+    /// server ACL without denying the `localhost` homeservers.
+    #[serde(rename = "fake-ip")]
+    FakeIp,
     /// A second real homeserver.
     Synapse,
 }

@@ -15,7 +15,7 @@ pub const REMOTE_OPS: &[&str] = &["join", "leave", "send_pdu", "create_room", "i
 
 impl Lowering<'_> {
     fn fake_server(&mut self, pointer: &str, name: &str) {
-        if self.servers.get(name) != Some(&ServerKind::Fake) {
+        if !matches!(self.servers.get(name), Some(ServerKind::Fake | ServerKind::FakeIp)) {
             self.problem(
                 pointer,
                 format!("`{name}` is not a fake server of this scenario"),
