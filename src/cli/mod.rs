@@ -2,11 +2,11 @@
 
 mod certify;
 mod compare;
+mod federation_setup;
 mod local;
 mod progress;
 mod report;
 mod run;
-mod federation_setup;
 mod setup;
 mod validate;
 

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::scenario::elapsed_ms;
 use super::federation::{self, World};
+use super::scenario::elapsed_ms;
 use super::{RunContext, UserInfo, request};
-use crate::matrix::http_client::Received;
 use crate::check::{self, Observed};
+use crate::matrix::http_client::Received;
 use crate::plan::template::Vars;
 use crate::plan::{Action, StepPlan};
 use crate::results::redact::Redactor;
@@ -193,7 +193,7 @@ async fn attempt(
             check::evaluate(&step.expect, &seen, vars).is_empty()
         };
         match federation::execute(&step.action, ctx, world, vars, timeout, &judge).await {
-            federation::Outcome::Response(e, r) => (e, r),
+            federation::Outcome::Response(pair) => *pair,
             federation::Outcome::Broken(message) => return broken(message),
             federation::Outcome::NotYet(message) => {
                 let check = CheckFailure {

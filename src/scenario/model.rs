@@ -238,9 +238,9 @@ pub struct RawInbound {
     pub authenticated: Option<bool>,
 }
 
-/// A room-level action of a fake server: join (make_join + send_join v2), leave (make_leave
-/// + send_leave v2), send an event (a PDU in a transaction), create a room of its own, invite
-/// a user of another server into it, or send EDUs.
+/// A room-level action of a fake server: join (make_join, then send_join v2), leave
+/// (make_leave, then send_leave v2), send an event (a PDU in a transaction), create a room of
+/// its own, invite a user of another server into it, or send EDUs.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRemote {

@@ -11,11 +11,21 @@ use crate::plan::Action;
 use crate::scenario::model::{RawStep, ServerKind};
 
 /// Operations of a `remote:` step.
-pub const REMOTE_OPS: &[&str] = &["join", "leave", "send_pdu", "create_room", "invite", "send_edus"];
+pub const REMOTE_OPS: &[&str] = &[
+    "join",
+    "leave",
+    "send_pdu",
+    "create_room",
+    "invite",
+    "send_edus",
+];
 
 impl Lowering<'_> {
     fn fake_server(&mut self, pointer: &str, name: &str) {
-        if !matches!(self.servers.get(name), Some(ServerKind::Fake | ServerKind::FakeIp)) {
+        if !matches!(
+            self.servers.get(name),
+            Some(ServerKind::Fake | ServerKind::FakeIp)
+        ) {
             self.problem(
                 pointer,
                 format!("`{name}` is not a fake server of this scenario"),
@@ -151,7 +161,11 @@ impl Lowering<'_> {
                     self.check_refs_str(&format!("{p}/{k}"), v, defined);
                 }
             }
-            for (k, v) in [("content", &r.content), ("overrides", &r.overrides), ("edus", &r.edus)] {
+            for (k, v) in [
+                ("content", &r.content),
+                ("overrides", &r.overrides),
+                ("edus", &r.edus),
+            ] {
                 if let Some(v) = v {
                     self.check_refs_value(&format!("{p}/{k}"), v, defined);
                 }
