@@ -93,6 +93,20 @@ impl Handler {
     }
 }
 
+impl Handler {
+    /// A handler whose answer is computed from each request.
+    pub fn dynamic(
+        name: &str,
+        method: &str,
+        path_regex: &str,
+        reply: impl Fn(&InboundRequest) -> (u16, Value) + Send + Sync + 'static,
+    ) -> Result<Self, FederationError> {
+        let mut handler = Self::json(name, method, path_regex, 200, Value::Null)?;
+        handler.reply = Reply::Dynamic(Arc::new(reply));
+        Ok(handler)
+    }
+}
+
 /// One request the fake server received.
 #[derive(Debug, Clone)]
 pub struct InboundRequest {
