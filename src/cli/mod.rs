@@ -90,8 +90,8 @@ pub struct RunArgs {
     /// Federation: the target's federation server name (default: its server name).
     #[arg(long)]
     pub federation_server_name: Option<String>,
-    /// Federation: where to reach the target's federation API, e.g. https://hs.example:8448
-    /// (default: https://<federation server name>).
+    /// Federation: where to reach the target's federation API, e.g. `https://hs.example:8448`
+    /// (default: `https://` plus the federation server name).
     #[arg(long)]
     pub federation_url: Option<String>,
     /// Federation: the second homeserver (`hs2`) of interop scenarios, by its client-API URL

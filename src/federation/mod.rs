@@ -17,6 +17,13 @@
 //! - [`fake_server::FakeServer`]: a TLS listener on `127.0.0.1:0` serving the key document
 //!   and handlers registered by a scenario; every inbound request is recorded, and one that no
 //!   handler expects is flagged (as in Complement).
+//! - [`room`]: what a fake server knows of a room, and minting events for it (auth and prev
+//!   events from the known state, content hash, signature, reference-hash event id).
+//!
+//! A spawned Synapse joins the same run with [`crate::target::FederationSetup`] and
+//! [`crate::target::SpawnedSynapse::start_federated`]: server name `localhost:<port>`, a
+//! federation listener (TLS from the run CA, or plain HTTP behind a gateway with a caller-chosen
+//! public name), the run CA trusted, loopback allowed, extra YAML merged last.
 
 pub mod client;
 pub mod fake_server;
