@@ -191,8 +191,9 @@ pub(super) async fn remote(
             template["origin"] = json!(key.server_name());
             template["origin_server_ts"] = json!(crate::federation::keys::now_ms());
             template["content"]["membership"] = json!(membership);
-            let (event_id, event) =
+            let (event_id, mut event) =
                 room::finish_event(&key, &template, &version).map_err(|e| e.to_string())?;
+            tamper(&mut event, r.tamper.as_deref(), &key);
             let path = format!(
                 "/_matrix/federation/v2/{send}/{}/{}",
                 seg(&room_id),
@@ -304,19 +305,7 @@ pub(super) async fn remote(
                 )
             })?
             .map_err(|e| e.to_string())?;
-            match r.tamper.as_deref() {
-                Some("signature") => {
-                    let origin = key.server_name().to_owned();
-                    if let Some(sig) = event["signatures"][&origin][key.key_id()].as_str() {
-                        let bad = crate::federation::client::tamper(sig);
-                        event["signatures"][&origin][key.key_id()] = json!(bad);
-                    }
-                }
-                Some("content_hash") => {
-                    event["content"]["mxh_tampered"] = json!(true);
-                }
-                _ => {}
-            }
+            tamper(&mut event, r.tamper.as_deref(), &key);
             let clean = r.tamper.is_none() && overrides.is_empty() && r.user.is_none();
             let mut stored = event.clone();
             stored["event_id"] = json!(event_id);
@@ -381,4 +370,23 @@ async fn transaction(
     });
     let path = format!("/_matrix/federation/v1/send/{}", world.next_txn());
     signed(fake, peer, "PUT", &path, Some(body), timeout).await
+}
+
+/// Break a signed event on purpose: `signature` corrupts this server's signature,
+/// `content_hash` changes the content after hashing (the signature, over the redacted form,
+/// stays valid).
+fn tamper(event: &mut Value, how: Option<&str>, key: &crate::federation::ServerKey) {
+    match how {
+        Some("signature") => {
+            let origin = key.server_name().to_owned();
+            if let Some(sig) = event["signatures"][&origin][key.key_id()].as_str() {
+                let bad = crate::federation::client::tamper(sig);
+                event["signatures"][&origin][key.key_id()] = json!(bad);
+            }
+        }
+        Some("content_hash") => {
+            event["content"]["mxh_tampered"] = json!(true);
+        }
+        _ => {}
+    }
 }
