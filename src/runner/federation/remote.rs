@@ -70,7 +70,11 @@ fn register_room_handlers(fake: &Fake) -> Result<(), String> {
             let room_id = percent_decode(req.path.rsplit('/').next().unwrap_or(""));
             let body = req.json.clone().unwrap_or(Value::Null);
             let list = |k: &str| room::string_list(&body, k);
-            let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(10) as usize;
+            let limit = body
+                .get("limit")
+                .and_then(Value::as_u64)
+                .unwrap_or(10)
+                .min(100) as usize;
             let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
             let events = rooms
                 .get(&room_id)
