@@ -2,6 +2,7 @@
 
 mod certify;
 mod compare;
+mod gateway;
 mod local;
 mod progress;
 mod report;
@@ -126,6 +127,8 @@ pub struct RunArgs {
     pub verbose: bool,
     #[command(flatten)]
     pub synapse: SynapseArgs,
+    #[command(flatten)]
+    pub gateway: gateway::GatewayArgs,
 }
 
 /// Options of the local Synapse.

@@ -19,6 +19,9 @@ use crate::runner;
 use crate::scenario::diagnostics;
 
 pub(super) async fn run(args: RunArgs) -> u8 {
+    if let Some(code) = super::gateway::maybe_run(&args).await {
+        return code;
+    }
     let profile = match args.profile.as_deref().map(Profile::parse).transpose() {
         Ok(p) => p,
         Err(e) => {

@@ -43,6 +43,9 @@ fn plural(n: usize) -> &'static str {
 }
 
 pub(super) fn validate(paths: &[PathBuf]) -> u8 {
+    if let Some(code) = super::gateway::validate(paths) {
+        return code;
+    }
     match load_or_report(paths) {
         Ok(outcome) => {
             println!(

@@ -1,0 +1,410 @@
+//! `mxharness run scenarios/gateway`: gateway checks against a gateway URL (`--gateway`) or a
+//! local gateway the harness starts (`--gateway-kind`, nginx by default), with the run's
+//! reports and exit codes as for any run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::RunArgs;
+use super::progress::Progress;
+use crate::exit_codes;
+use crate::expectations::{Expectations, LoadError};
+use crate::gateway::exec::{self, Setup};
+use crate::gateway::probe::Roles;
+use crate::gateway::raw::Endpoint;
+use crate::gateway::suite::{self, Check};
+use crate::gateway::tap::Tap;
+use crate::gateway::topology::{GatewayKind, LocalGateway};
+use crate::results::{self, RunInfo, RunReport, TargetInfo, ToolInfo};
+use crate::scenario::{diagnostics, source};
+
+/// Options of gateway runs (used when the selected files are gateway checks).
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    /// Federation entrance of a running gateway (https://HOST:PORT). Without it a local
+    /// gateway is started (see --gateway-kind).
+    #[arg(long, env = "MXH_GATEWAY")]
+    pub gateway: Option<String>,
+    /// Local gateway to start when there is no --gateway: nginx (fixtures/gateway/nginx.conf in
+    /// front of Synapse), synapse-whitelist (Synapse's federation_domain_whitelist), or
+    /// nginx-permissive (lets everything through; shows the checks failing).
+    #[arg(long, value_enum, default_value_t = GatewayKind::Nginx)]
+    pub gateway_kind: GatewayKind,
+    /// With --gateway: the server name of the homeserver behind it (the X-Matrix destination).
+    #[arg(long)]
+    pub gateway_server_name: Option<String>,
+    /// With --gateway: the homeserver's own federation URL, bypassing the gateway, for the
+    /// "passes unchanged" comparisons (plain http:// or https:// trusted by the system).
+    #[arg(long)]
+    pub gateway_upstream: Option<String>,
+    /// With --gateway and --gateway-upstream: listen here (host:port) as a recording tap that
+    /// forwards to the upstream; point the gateway's upstream at it to see what gets through.
+    #[arg(long)]
+    pub gateway_tap: Option<std::net::SocketAddr>,
+}
+
+/// If the selected files are gateway checks, run them and return the exit code; `None` when
+/// the run is an ordinary scenario run (gateway checks in a default run are left out).
+pub(super) async fn maybe_run(args: &RunArgs) -> Option<u8> {
+    let paths = super::default_paths(&args.paths);
+    let files = match source::discover(&paths) {
+        Ok(f) => f,
+        Err(_) => return None, // the ordinary loader reports it
+    };
+    let (checks, problems) = suite::load(&files);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!("error: {} invalid gateway check file(s)", problems.len());
+        return Some(exit_codes::INVALID_SCENARIO);
+    }
+    if checks.is_empty() {
+        return None;
+    }
+    if args.paths.is_empty() || checks.len() < files.len() {
+        eprintln!(
+            "note: {} gateway checks left out of this run (run them on their own: mxharness run scenarios/gateway)",
+            checks.len()
+        );
+        return None;
+    }
+    let selected: Vec<Check> = checks
+        .into_iter()
+        .filter(|c| filter_matches(args.filter.as_deref(), c))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("error: no gateway check selected");
+        return Some(exit_codes::NOTHING_SELECTED);
+    }
+    Some(run(args, selected).await)
+}
+
+/// `validate` of gateway check files: problems fail it; valid ones are counted. `None` lets
+/// the scenario validation go on.
+pub(super) fn validate(paths: &[PathBuf]) -> Option<u8> {
+    let files = source::discover(&super::default_paths(paths)).ok()?;
+    let (checks, problems) = suite::load(&files);
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    if !problems.is_empty() {
+        return Some(exit_codes::INVALID_SCENARIO);
+    }
+    if !checks.is_empty() {
+        println!("{} gateway check file(s) valid", checks.len());
+    }
+    None
+}
+
+/// `--filter` for checks: `area:NAME`, `tag:NAME` or id globs (`*` only), comma-separated.
+fn filter_matches(filter: Option<&str>, check: &Check) -> bool {
+    let Some(filter) = filter else { return true };
+    filter.split(',').map(str::trim).any(|term| {
+        if let Some(area) = term.strip_prefix("area:") {
+            check.area == area
+        } else if let Some(tag) = term.strip_prefix("tag:") {
+            check.tags.iter().any(|t| t == tag)
+        } else {
+            let pattern = format!("^{}$", regex::escape(term).replace("\\*", ".*"));
+            regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(&check.id))
+        }
+    })
+}
+
+async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
+    if let Err(e) = std::fs::create_dir_all(&args.report_dir) {
+        eprintln!("error: cannot create {}: {e}", args.report_dir.display());
+        return exit_codes::ENVIRONMENT;
+    }
+    let expectations = match load_expectations(args) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let started_at = time::OffsetDateTime::now_utc();
+    let clock = Instant::now();
+    let prepared = tokio::select! {
+        p = prepare(args) => p,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted while preparing the gateway");
+            return exit_codes::INTERRUPTED;
+        }
+    };
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: the gateway is not usable: {e}");
+            return exit_codes::ENVIRONMENT;
+        }
+    };
+    let setup = prepared.setup();
+    eprintln!(
+        "Running {} gateway checks against {} ({}; homeserver {}; allowed {}, {}; denied {})",
+        checks.len(),
+        setup.gateway.base,
+        prepared.label(),
+        setup.roles.server_name,
+        setup.roles.allowed.server_name(),
+        setup.roles.allowed2.server_name(),
+        setup.roles.denied.server_name(),
+    );
+    let progress = Progress::new(checks.len(), args.verbose, expectations.clone());
+    let on_done = |r: &results::ScenarioResult| progress.done(r);
+    let results = tokio::select! {
+        r = exec::run_all(&checks, setup, &on_done) => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    progress.finish();
+    let base_url = setup.gateway.base.clone();
+    let server_name = setup.roles.server_name.clone();
+    let (kind, server_version) = (prepared.label(), prepared.server_version());
+    prepared.stop().await;
+    let Some(mut results) = results else {
+        eprintln!("interrupted: no report written");
+        return exit_codes::INTERRUPTED;
+    };
+    if let Some(e) = &expectations {
+        e.apply(&mut results, args.strict);
+    }
+    let report = RunReport {
+        format_version: results::FORMAT_VERSION,
+        tool: ToolInfo {
+            name: "mxharness".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        run: RunInfo {
+            started_at: started_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+            filter: args.filter.clone(),
+            jobs: 1,
+            scenario_set_sha256: None,
+        },
+        target: TargetInfo {
+            kind: format!("gateway:{kind}"),
+            base_url,
+            server_name,
+            server_version,
+            spec_versions: Vec::new(),
+            registration: "none".into(),
+            sliding_sync: None,
+        },
+        summary: results::score::summarize(&results),
+        profile: None,
+        endpoints: None,
+        areas: results::score::area_scores(&results),
+        scenarios: results,
+    };
+    eprint!("\n{}", crate::report::render_summary(&report));
+    match crate::report::write_all(&report, &args.report_dir) {
+        Ok(paths) => {
+            for p in paths {
+                eprintln!("wrote {}", p.display());
+            }
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the reports: {e}");
+            return exit_codes::ENVIRONMENT;
+        }
+    }
+    if report.scenarios.iter().any(results::ScenarioResult::fails_run) {
+        exit_codes::CHECKS_FAILED
+    } else {
+        exit_codes::SUCCESS
+    }
+}
+
+/// A local gateway, or the pieces the harness runs beside a `--gateway URL`.
+enum Prepared {
+    Local(Box<LocalGateway>),
+    Remote {
+        setup: Box<Setup>,
+        _remotes: Vec<Arc<crate::federation::FakeServer>>,
+    },
+}
+
+impl Prepared {
+    fn setup(&self) -> &Setup {
+        match self {
+            Prepared::Local(l) => &l.setup,
+            Prepared::Remote { setup, .. } => setup,
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Prepared::Local(l) => l.kind.label().to_owned(),
+            Prepared::Remote { .. } => "url".into(),
+        }
+    }
+
+    fn server_version(&self) -> Option<String> {
+        match self {
+            Prepared::Local(l) => Some(format!(
+                "{} in front of Synapse {}",
+                l.kind.label(),
+                l.synapse.version()
+            )),
+            Prepared::Remote { .. } => None,
+        }
+    }
+
+    async fn stop(self) {
+        if let Prepared::Local(l) = self {
+            l.stop().await;
+        }
+    }
+}
+
+async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
+    let g = &args.gateway;
+    match &g.gateway {
+        None => {
+            let opts = super::setup::synapse_options(
+                &args.synapse,
+                args.report_dir.join("homeserver.log"),
+            );
+            eprintln!(
+                "Starting the local gateway ({}) in front of Synapse {} ...",
+                g.gateway_kind.label(),
+                opts.version
+            );
+            crate::target::ensure_venv(&opts)
+                .await
+                .map_err(|e| e.to_string())?;
+            let local = LocalGateway::start(
+                g.gateway_kind,
+                &opts,
+                Some(args.report_dir.clone()),
+                args.step_timeout,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(Prepared::Local(Box::new(local)))
+        }
+        Some(url) => prepare_remote(args, url).await,
+    }
+}
+
+/// Beside a gateway URL: fake remote servers on loopback (their names must be on the
+/// gateway's allow-list, and the homeserver must trust the CA written to the report folder),
+/// and optionally the tap and the direct comparison.
+async fn prepare_remote(args: &RunArgs, url: &str) -> Result<Prepared, String> {
+    let g = &args.gateway;
+    let server_name = g
+        .gateway_server_name
+        .clone()
+        .ok_or("--gateway needs --gateway-server-name (the homeserver's server name)")?;
+    let ca = crate::federation::RunCa::new().map_err(|e| e.to_string())?;
+    let ca_path: PathBuf = args.report_dir.join("gateway-run-ca.pem");
+    ca.write_pem(&ca_path).map_err(|e| e.to_string())?;
+    let mut fakes = Vec::new();
+    for _ in 0..3 {
+        fakes.push(Arc::new(
+            crate::federation::FakeServer::start(&ca, "k1")
+                .await
+                .map_err(|e| e.to_string())?,
+        ));
+    }
+    // The gateway's certificate must come from the run CA, or the gateway be reached over
+    // plain http:// (docs/gateway.md).
+    let tls = Arc::new(ca.client_config().map_err(|e| e.to_string())?);
+    let gateway = Endpoint::new(url, Some(Arc::clone(&tls)))?;
+    let direct = match &g.gateway_upstream {
+        Some(u) => Some(Endpoint::new(u, Some(Arc::clone(&tls)))?),
+        None => None,
+    };
+    let tap = match (g.gateway_tap, &direct) {
+        (Some(listen), Some(d)) => {
+            let upstream = tokio::net::lookup_host(d.host_port())
+                .await
+                .map_err(|e| e.to_string())?
+                .next()
+                .ok_or("the upstream host does not resolve")?;
+            if d.base.starts_with("https://") {
+                return Err("--gateway-tap forwards plain HTTP: give an http:// --gateway-upstream".into());
+            }
+            Some(Arc::new(Tap::start(listen, upstream).await.map_err(|e| e.to_string())?))
+        }
+        (Some(_), None) => return Err("--gateway-tap needs --gateway-upstream".into()),
+        _ => None,
+    };
+    eprintln!(
+        "The gateway must allow {} and {} (not {}); the homeserver must trust {}",
+        fakes[0].server_name(),
+        fakes[1].server_name(),
+        fakes[2].server_name(),
+        ca_path.display()
+    );
+    let mut remotes = std::collections::BTreeMap::new();
+    remotes.insert("allowed", Arc::clone(&fakes[0]));
+    remotes.insert("allowed2", Arc::clone(&fakes[1]));
+    remotes.insert("denied", Arc::clone(&fakes[2]));
+    let setup = Setup {
+        roles: Roles {
+            server_name,
+            allowed: fakes[0].key().clone(),
+            allowed2: fakes[1].key().clone(),
+            denied: fakes[2].key().clone(),
+        },
+        gateway,
+        direct,
+        tap,
+        no_tap_reason: "no --gateway-tap in front of the homeserver".into(),
+        no_direct_reason: "no --gateway-upstream given".into(),
+        remotes,
+        client: None,
+        timeout: args.step_timeout,
+        run_tag: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
+    };
+    Ok(Prepared::Remote {
+        setup: Box::new(setup),
+        _remotes: fakes,
+    })
+}
+
+/// `--expectations FILE`; else, for a local gateway, fixtures/expectations/gateway-<kind>.yaml.
+fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
+    if args.no_expectations {
+        return Ok(None);
+    }
+    let (path, implicit) = match (&args.expectations, &args.gateway.gateway) {
+        (Some(p), _) => (p.clone(), false),
+        (None, None) => (
+            super::shipped(&format!(
+                "fixtures/expectations/gateway-{}.yaml",
+                args.gateway.gateway_kind.label()
+            )),
+            true,
+        ),
+        (None, Some(_)) => return Ok(None),
+    };
+    if implicit && !path.exists() {
+        return Ok(None);
+    }
+    match Expectations::load(&path) {
+        Ok(e) => {
+            eprintln!(
+                "Applying expectations for {} from {} ({} entries; --no-expectations for raw results)",
+                e.implementation,
+                e.file,
+                e.len()
+            );
+            Ok(Some(e))
+        }
+        Err(LoadError::Io(message)) => {
+            eprintln!("error: cannot read the expectations file: {message}");
+            Err(exit_codes::USAGE)
+        }
+        Err(LoadError::Invalid(problems, file)) => {
+            eprint!("{}", diagnostics::render(&problems, &[file], false));
+            eprintln!("error: the expectations file is invalid");
+            Err(exit_codes::INVALID_SCENARIO)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The gateway suite against the two local gateways (nginx from the OS packages in front of a
+//! spawned Synapse, and Synapse's own federation_domain_whitelist), each judged by its shipped
+//! expectations file, and against a deliberately permissive nginx to show the checks failing
+//! when a gateway lets denied traffic through.
+
+mod common;
+
+use std::path::Path;
+
+use common::{describe, junit_counts, mxharness, report};
+use mxharness::results::{ExpectationKind, Outcome, RunReport};
+
+fn run_kind(kind: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let dir = dir.to_str().expect("utf-8 temp dir");
+    let mut args = vec![
+        "run",
+        "scenarios/gateway",
+        "--gateway-kind",
+        kind,
+        "--report-dir",
+        dir,
+    ];
+    args.extend_from_slice(extra);
+    mxharness(&args, &[])
+}
+
+fn outcome<'a>(r: &'a RunReport, id: &str) -> &'a mxharness::results::ScenarioResult {
+    r.scenarios
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("{id} is in the report"))
+}
+
+#[test]
+fn nginx_gateway_matches_its_expectations() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run_kind("nginx", dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let (cases, failures, errors, _) = junit_counts(dir.path());
+    assert!(cases >= 25, "{cases} testcases");
+    assert_eq!((failures, errors), (0, 0), "{}", describe(&out));
+    let r = report(dir.path());
+    // nginx cannot verify signatures: a tampered request reaches the homeserver, and the
+    // expectations file says so.
+    let flipped = outcome(&r, "gateway/signature/flipped-signature");
+    assert_eq!(flipped.outcome, Outcome::Failed);
+    let failure = flipped.failure.as_ref().expect("a failure");
+    assert!(
+        failure.checks.iter().any(|c| c.kind == "reached-upstream"),
+        "{failure:?}"
+    );
+    assert_eq!(
+        flipped.expectation.as_ref().map(|e| e.kind),
+        Some(ExpectationKind::KnownFailure)
+    );
+    // What nginx enforces passes, with the exact answer reported.
+    let denied = outcome(&r, "gateway/deny/unknown-origin-transaction");
+    assert_eq!(denied.outcome, Outcome::Passed, "{denied:?}");
+    assert_eq!(denied.properties.get("status").map(String::as_str), Some("403"));
+    assert_eq!(
+        denied.properties.get("upstream").map(String::as_str),
+        Some("not reached")
+    );
+    assert_eq!(
+        outcome(&r, "gateway/pass/send-transaction").outcome,
+        Outcome::Passed
+    );
+}
+
+#[test]
+fn synapse_whitelist_matches_its_expectations() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run_kind("synapse-whitelist", dir.path(), &["--strict"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let (cases, failures, errors, _) = junit_counts(dir.path());
+    assert!(cases >= 25, "{cases} testcases");
+    assert_eq!((failures, errors), (0, 0), "{}", describe(&out));
+    let r = report(dir.path());
+    // Synapse verifies signatures itself.
+    assert_eq!(
+        outcome(&r, "gateway/signature/flipped-signature").outcome,
+        Outcome::Passed
+    );
+    let denied = outcome(&r, "gateway/outbound/denied-destination");
+    assert_eq!(denied.outcome, Outcome::Passed, "{denied:?}");
+}
+
+#[test]
+fn a_permissive_gateway_fails_the_checks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run_kind("nginx-permissive", dir.path(), &["--no-expectations"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let r = report(dir.path());
+    for id in [
+        "gateway/deny/unknown-origin-transaction",
+        "gateway/client-api/versions",
+        "gateway/path/dot-segments",
+        "gateway/method/delete-transaction",
+        "gateway/body/over-limit",
+        "gateway/headers/forwarded-spoofing",
+    ] {
+        let s = outcome(&r, id);
+        assert_eq!(s.outcome, Outcome::Failed, "{id} should fail: {s:?}");
+    }
+    let denied = outcome(&r, "gateway/deny/unknown-origin-transaction");
+    let kinds: Vec<&str> = denied
+        .failure
+        .iter()
+        .flat_map(|f| f.checks.iter().map(|c| c.kind.as_str()))
+        .collect();
+    assert!(kinds.contains(&"reached-upstream"), "{kinds:?}");
+}
