@@ -92,8 +92,7 @@ impl LocalGateway {
         ];
         let gateway_port = free_port()?;
         let server_name = format!("localhost:{gateway_port}");
-        let mut opts = synapse.clone();
-        opts.federation = Some(match kind {
+        let federation_setup = match kind {
             GatewayKind::SynapseWhitelist => FederationSetup {
                 ca: Arc::clone(&ca),
                 public_name: None,
@@ -108,8 +107,8 @@ impl LocalGateway {
                 tls: false,
                 extra_overlay: None,
             },
-        });
-        let spawned = SpawnedSynapse::start(&opts)
+        };
+        let spawned = SpawnedSynapse::start_federated(synapse, &federation_setup)
             .await
             .map_err(|e| GatewayError::Startup {
                 reason: e.to_string(),

@@ -57,6 +57,18 @@ impl HttpClient {
         Ok(Self { inner })
     }
 
+    /// Like [`HttpClient::new`], trusting only `root` for HTTPS (a federation run's CA).
+    pub fn with_root_certificate(root: reqwest::Certificate) -> Result<Self, String> {
+        let inner = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("mxharness/", env!("CARGO_PKG_VERSION")))
+            .tls_certs_only([root])
+            .build()
+            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
+        Ok(Self { inner })
+    }
+
     /// Send a request with a timeout; the exchange is always returned, the response only
     /// when one came.
     pub async fn send(

@@ -3,11 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod federated;
 pub mod provision;
 pub mod synapse;
 pub mod url_target;
 pub mod venv;
 
+pub use federated::{FederationEndpoint, FederationSetup};
 pub use provision::{NewUser, ProvisionError, Provisioner, RegistrationMethod};
 pub use synapse::{SYNAPSE_VERSION, SpawnedSynapse, SynapseOptions, UpState, down, up};
 pub use url_target::{Probe, probe};

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
 
 use super::TargetError;
+use super::federated::{self, FederationEndpoint, FederationSetup};
 use super::venv::{ensure_venv, tail_lines};
 
 /// The Synapse release the embedded target installs (see docs/targets.md for why).
@@ -127,10 +128,18 @@ struct Prepared {
     config: PathBuf,
     overlay: PathBuf,
     shared_secret: String,
+    /// Federation overlay files (federation, then extra), applied after `overlay`.
+    more_overlays: Vec<PathBuf>,
+    federation: Option<FederationEndpoint>,
 }
 
 /// Pick a port, generate the base config and write the overlay and log config into `data_dir`.
-async fn prepare(python: &Path, data_dir: &Path, log_path: &Path) -> Result<Prepared, TargetError> {
+async fn prepare(
+    python: &Path,
+    data_dir: &Path,
+    log_path: &Path,
+    federation: Option<&FederationSetup>,
+) -> Result<Prepared, TargetError> {
     let port = free_port()?;
     let config = data_dir.join("homeserver.yaml");
     let out = tokio::process::Command::new(python)
@@ -173,12 +182,27 @@ async fn prepare(python: &Path, data_dir: &Path, log_path: &Path) -> Result<Prep
     let overlay = data_dir.join("mxharness-overlay.yaml");
     std::fs::write(&overlay, render_overlay(port, data_dir, &shared_secret)?)
         .map_err(|e| io(format!("cannot write {}", overlay.display()), e))?;
+    let (more_overlays, federation) = match federation {
+        None => (Vec::new(), None),
+        Some(setup) => {
+            let fed_port = match setup.federation_port {
+                Some(p) => p,
+                None => free_port()?,
+            };
+            let written = federated::write(setup, data_dir, port, fed_port)?;
+            let mut files = vec![written.overlay];
+            files.extend(written.extra);
+            (files, Some(written.endpoint))
+        }
+    };
     Ok(Prepared {
         port,
         base_url: format!("http://127.0.0.1:{port}"),
         config,
         overlay,
         shared_secret,
+        more_overlays,
+        federation,
     })
 }
 
@@ -219,14 +243,19 @@ fn git_ceiling(python: &Path) -> OsString {
 }
 
 fn homeserver_args(prepared: &Prepared) -> Vec<OsString> {
-    vec![
+    let mut args: Vec<OsString> = vec![
         "-m".into(),
         "synapse.app.homeserver".into(),
         "-c".into(),
         prepared.config.clone().into(),
         "-c".into(),
         prepared.overlay.clone().into(),
-    ]
+    ];
+    for extra in &prepared.more_overlays {
+        args.push("-c".into());
+        args.push(extra.clone().into());
+    }
+    args
 }
 
 /// Poll `/versions` until it answers 200. `exited` reports an early exit of the server.
@@ -296,17 +325,35 @@ pub struct SpawnedSynapse {
     version: String,
     log_path: PathBuf,
     startup: Duration,
+    server_name: String,
+    federation: Option<FederationEndpoint>,
 }
 
 impl SpawnedSynapse {
     /// Install (if needed) and start Synapse; returns once `/versions` answers 200.
     pub async fn start(opts: &SynapseOptions) -> Result<SpawnedSynapse, TargetError> {
+        Self::start_with(opts, None).await
+    }
+
+    /// Like [`SpawnedSynapse::start`], federation-enabled as `setup` says (server name
+    /// `localhost:<port>`, a federation listener, the run CA trusted, loopback allowed).
+    pub async fn start_federated(
+        opts: &SynapseOptions,
+        setup: &FederationSetup,
+    ) -> Result<SpawnedSynapse, TargetError> {
+        Self::start_with(opts, Some(setup)).await
+    }
+
+    async fn start_with(
+        opts: &SynapseOptions,
+        federation: Option<&FederationSetup>,
+    ) -> Result<SpawnedSynapse, TargetError> {
         let python = ensure_venv(opts).await?;
         let data_dir = tempfile::Builder::new()
             .prefix("mxh-synapse-")
             .tempdir()
             .map_err(|e| io("cannot create a temporary data dir".to_owned(), e))?;
-        let prepared = prepare(&python, data_dir.path(), &opts.log_path).await?;
+        let prepared = prepare(&python, data_dir.path(), &opts.log_path, federation).await?;
         let (out, err) = open_log(&opts.log_path)?;
         let mut child = tokio::process::Command::new(&python)
             .args(homeserver_args(&prepared))
@@ -330,6 +377,11 @@ impl SpawnedSynapse {
             version: opts.version.clone(),
             log_path: opts.log_path.clone(),
             startup: Duration::ZERO,
+            server_name: prepared
+                .federation
+                .as_ref()
+                .map_or_else(|| SERVER_NAME.to_owned(), |f| f.server_name.clone()),
+            federation: prepared.federation.clone(),
         };
         let ready = wait_ready(&server.base_url, &opts.log_path, || {
             match child.try_wait() {
@@ -350,9 +402,15 @@ impl SpawnedSynapse {
         &self.base_url
     }
 
-    /// The server name user IDs end with.
+    /// The server name user IDs end with (`localhost`, or `localhost:<port>` when
+    /// federation-enabled).
     pub fn server_name(&self) -> &str {
-        SERVER_NAME
+        &self.server_name
+    }
+
+    /// The federation listener, when started with [`SpawnedSynapse::start_federated`].
+    pub fn federation(&self) -> Option<&FederationEndpoint> {
+        self.federation.as_ref()
     }
 
     /// This run's `registration_shared_secret`.
@@ -561,7 +619,7 @@ async fn up_in(
     data_dir: &Path,
     state_path: &Path,
 ) -> Result<UpState, TargetError> {
-    let prepared = prepare(python, data_dir, &opts.log_path).await?;
+    let prepared = prepare(python, data_dir, &opts.log_path, None).await?;
     let (out, err) = open_log(&opts.log_path)?;
     let mut child = std::process::Command::new(python);
     std::os::unix::process::CommandExt::process_group(&mut child, 0);

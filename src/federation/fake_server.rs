@@ -1,0 +1,511 @@
+//! The in-process fake homeserver: a TLS listener on `127.0.0.1:0` (certificate from the run
+//! CA, server name `localhost:<port>`) that serves its signed key document and the handlers a
+//! scenario registered. Every inbound request is recorded with the outcome of its X-Matrix
+//! authentication; a request no handler expects is answered 404 and flagged as unexpected,
+//! which the runner turns into a failure (as Complement does).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use regex::Regex;
+use ruma::signatures::PublicKeyMap;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use super::client::{FederationClient, SignedRequest};
+use super::keys::{KEY_VALIDITY_MS, ServerKey, now_ms};
+use super::tls::RunCa;
+use super::x_matrix::{self, AuthFailure, Verified};
+use super::{FederationError, io_err};
+
+/// Largest inbound body accepted.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Timeout of key fetches from an origin.
+const KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A reply computed from the request: (status, JSON body).
+pub type ReplyFn = Arc<dyn Fn(&InboundRequest) -> (u16, Value) + Send + Sync>;
+
+/// What a handler answers.
+#[derive(Clone)]
+pub enum Reply {
+    /// A fixed status and JSON body.
+    Json {
+        /// HTTP status.
+        status: u16,
+        /// JSON body.
+        body: Value,
+    },
+    /// Computed from the request.
+    Dynamic(ReplyFn),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Json { status, body } => write!(f, "Json({status}, {body})"),
+            Reply::Dynamic(_) => f.write_str("Dynamic(..)"),
+        }
+    }
+}
+
+/// A request the fake server expects: method plus a regular expression over the path
+/// (without the query string), matched whole.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    /// Name shown in transcripts.
+    pub name: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path pattern (anchored).
+    pub path: Regex,
+    /// The answer.
+    pub reply: Reply,
+    /// Refuse (401) requests whose X-Matrix authentication fails. Default true.
+    pub require_auth: bool,
+}
+
+impl Handler {
+    /// A handler answering `status` with `body` to `method` on paths matching `path_regex`.
+    pub fn json(
+        name: &str,
+        method: &str,
+        path_regex: &str,
+        status: u16,
+        body: Value,
+    ) -> Result<Self, FederationError> {
+        let path = Regex::new(&format!("^(?:{path_regex})$"))
+            .map_err(|e| FederationError::Sign(format!("handler path {path_regex:?}: {e}")))?;
+        Ok(Self {
+            name: name.to_owned(),
+            method: method.to_ascii_uppercase(),
+            path,
+            reply: Reply::Json { status, body },
+            require_auth: true,
+        })
+    }
+}
+
+/// One request the fake server received.
+#[derive(Debug, Clone)]
+pub struct InboundRequest {
+    /// Sequence number, from 0, in arrival order.
+    pub seq: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    /// Path and query as received.
+    pub uri: String,
+    /// Headers (lowercase names).
+    pub headers: BTreeMap<String, String>,
+    /// Body as text.
+    pub body: String,
+    /// Body as JSON, when it is JSON.
+    pub json: Option<Value>,
+    /// Outcome of the X-Matrix authentication (the key endpoint needs none).
+    pub auth: Result<Verified, AuthFailure>,
+    /// The handler that answered; None when the request was unexpected.
+    pub handler: Option<String>,
+    /// Status answered.
+    pub status: u16,
+}
+
+impl InboundRequest {
+    /// Whether no handler (and no built-in endpoint) expected this request.
+    pub fn unexpected(&self) -> bool {
+        self.handler.is_none()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    handlers: Vec<Handler>,
+    log: Vec<InboundRequest>,
+    keys: PublicKeyMap,
+}
+
+struct Shared {
+    server_name: String,
+    key: ServerKey,
+    client: FederationClient,
+    state: Mutex<State>,
+    changed: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the log inconsistent: keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running fake homeserver; stops when dropped.
+pub struct FakeServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FakeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeServer")
+            .field("server_name", &self.shared.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeServer {
+    /// Bind `127.0.0.1:0`, take the name `localhost:<port>`, generate a signing key
+    /// `ed25519:<key_version>` and start serving.
+    pub async fn start(ca: &RunCa, key_version: &str) -> Result<Self, FederationError> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(io_err("cannot bind a loopback port for the fake server"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io_err("cannot read the fake server's port"))?;
+        let server_name = format!("localhost:{}", addr.port());
+        let key = ServerKey::generate(&server_name, key_version)?;
+        let client = FederationClient::new(ca, key.clone())?;
+        let acceptor = TlsAcceptor::from(ca.issue_leaf()?.server_config()?);
+        let shared = Arc::new(Shared {
+            server_name,
+            key,
+            client,
+            state: Mutex::new(State::default()),
+            changed: tokio::sync::Notify::new(),
+        });
+        let task = tokio::spawn(accept_loop(listener, acceptor, shared.clone()));
+        Ok(Self { shared, addr, task })
+    }
+
+    /// `localhost:<port>`.
+    pub fn server_name(&self) -> &str {
+        &self.shared.server_name
+    }
+
+    /// `https://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.addr.port())
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its signing key.
+    pub fn key(&self) -> &ServerKey {
+        &self.shared.key
+    }
+
+    /// A client sending requests signed as this server.
+    pub fn client(&self) -> &FederationClient {
+        &self.shared.client
+    }
+
+    /// Expect requests matching `handler` from now on (first registered match wins).
+    pub fn register(&self, handler: Handler) {
+        self.shared.state().handlers.push(handler);
+    }
+
+    /// Forget all handlers (the key endpoint stays).
+    pub fn clear_handlers(&self) {
+        self.shared.state().handlers.clear();
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<InboundRequest> {
+        self.shared.state().log.clone()
+    }
+
+    /// Requests that no handler expected.
+    pub fn unexpected(&self) -> Vec<InboundRequest> {
+        self.shared
+            .state()
+            .log
+            .iter()
+            .filter(|r| r.unexpected())
+            .cloned()
+            .collect()
+    }
+
+    /// Wait until a request with `seq >= from` satisfies `pred`, or the deadline passes.
+    pub async fn wait_for(
+        &self,
+        from: u64,
+        within: Duration,
+        mut pred: impl FnMut(&InboundRequest) -> bool,
+    ) -> Option<InboundRequest> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.shared.changed.notified();
+            if let Some(found) = self
+                .shared
+                .state()
+                .log
+                .iter()
+                .find(|r| r.seq >= from && pred(r))
+                .cloned()
+            {
+                return Some(found);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Number of requests received so far (the next one gets this `seq`).
+    pub fn next_seq(&self) -> u64 {
+        self.shared.state().log.len() as u64
+    }
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(req, shared).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+fn respond(status: u16, body: &Value) -> hyper::Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+async fn handle(
+    req: hyper::Request<Incoming>,
+    shared: Arc<Shared>,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(_) => Vec::new(),
+    };
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_owned();
+    let uri = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| path.clone());
+    let headers: BTreeMap<String, String> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let is_key_endpoint =
+        path == "/_matrix/key/v2/server" || path.starts_with("/_matrix/key/v2/server/");
+    let auth = if is_key_endpoint {
+        Err(AuthFailure::Missing)
+    } else {
+        authenticate(
+            &shared,
+            headers.get("authorization").map(String::as_str),
+            &method,
+            &uri,
+            &body,
+        )
+        .await
+    };
+    let mut inbound = InboundRequest {
+        seq: 0,
+        method: method.clone(),
+        path: path.clone(),
+        uri,
+        headers,
+        body: crate::matrix::http_client::text(&body),
+        json: serde_json::from_slice(&body).ok(),
+        auth,
+        handler: None,
+        status: 404,
+    };
+    let (status, reply) = if is_key_endpoint && method == "GET" {
+        inbound.handler = Some("key/v2/server".into());
+        match shared.key.server_keys_document(now_ms(), KEY_VALIDITY_MS) {
+            Ok(doc) => (200, doc),
+            Err(e) => (500, json!({"errcode": "M_UNKNOWN", "error": e.to_string()})),
+        }
+    } else {
+        let handler = shared
+            .state()
+            .handlers
+            .iter()
+            .find(|h| h.method == method && h.path.is_match(&path))
+            .cloned();
+        match handler {
+            None => (
+                404,
+                json!({"errcode": "M_UNRECOGNIZED", "error": "mxharness fake server: no handler expects this request"}),
+            ),
+            Some(h) => {
+                inbound.handler = Some(h.name.clone());
+                match (&inbound.auth, h.require_auth) {
+                    (Err(e), true) => (
+                        401,
+                        json!({"errcode": "M_UNAUTHORIZED", "error": e.to_string()}),
+                    ),
+                    _ => match &h.reply {
+                        Reply::Json { status, body } => (*status, body.clone()),
+                        Reply::Dynamic(f) => f(&inbound),
+                    },
+                }
+            }
+        }
+    };
+    inbound.status = status;
+    {
+        let mut state = shared.state();
+        inbound.seq = state.log.len() as u64;
+        state.log.push(inbound);
+    }
+    shared.changed.notify_waiters();
+    respond(status, &reply)
+}
+
+/// Verify the X-Matrix header, fetching the origin's key document on first sight.
+async fn authenticate(
+    shared: &Shared,
+    header: Option<&str>,
+    method: &str,
+    uri: &str,
+    body: &[u8],
+) -> Result<Verified, AuthFailure> {
+    let parsed = x_matrix::parse(header)?;
+    let origin = parsed.origin.to_string();
+    let known = shared.state().keys.contains_key(&origin);
+    if !known && let Some(keys) = fetch_keys(&shared.client, &origin).await {
+        shared.state().keys.insert(origin.clone(), keys);
+    }
+    let keys = shared.state().keys.clone();
+    x_matrix::verify_parsed(&parsed, method, uri, body, &shared.server_name, &keys)
+}
+
+/// `GET https://<origin>/_matrix/key/v2/server`, self-signature checked.
+async fn fetch_keys(
+    client: &FederationClient,
+    origin: &str,
+) -> Option<BTreeMap<String, ruma::serde::Base64>> {
+    let mut req = SignedRequest::new("GET", origin, "/_matrix/key/v2/server");
+    req.forge.unsigned = true;
+    let (_, resp) = client.send(&req, KEY_FETCH_TIMEOUT).await;
+    let doc = resp?.json()?;
+    if doc.get("server_name").and_then(Value::as_str) != Some(origin) {
+        return None;
+    }
+    let mut set = BTreeMap::new();
+    for (id, v) in doc.get("verify_keys")?.as_object()? {
+        let key = v.get("key")?.as_str()?;
+        set.insert(id.clone(), ruma::serde::Base64::parse(key).ok()?);
+    }
+    let mut map = PublicKeyMap::new();
+    map.insert(origin.to_owned(), set.clone());
+    let object = super::keys::to_canonical_object(&doc).ok()?;
+    ruma::signatures::verify_json(&map, &object).ok()?;
+    Some(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn serves_keys_handlers_and_flags_unexpected_requests() {
+        let ca = RunCa::new().unwrap();
+        let server = FakeServer::start(&ca, "fake").await.unwrap();
+        server.register(
+            Handler::json(
+                "version",
+                "GET",
+                "/_matrix/federation/v1/version",
+                200,
+                json!({"server": {"name": "fake"}}),
+            )
+            .unwrap(),
+        );
+        // A second fake server acts as the origin of signed requests.
+        let other = FakeServer::start(&ca, "other").await.unwrap();
+        let timeout = Duration::from_secs(10);
+        let mut req = SignedRequest::new("GET", server.server_name(), "/_matrix/key/v2/server");
+        req.base_url = Some(server.base_url());
+        req.forge.unsigned = true;
+        let (ex, resp) = other.client().send(&req, timeout).await;
+        let doc = resp
+            .and_then(|r| r.json())
+            .unwrap_or_else(|| panic!("{ex:?}"));
+        assert_eq!(doc["server_name"], server.server_name());
+
+        // The fake server fetches the origin's key by its server name, which resolves
+        // `localhost:<port>` to the origin's own listener.
+        let mut ok = SignedRequest::new(
+            "GET",
+            server.server_name(),
+            "/_matrix/federation/v1/version",
+        );
+        ok.base_url = Some(server.base_url());
+        let (ex, resp) = other.client().send(&ok, timeout).await;
+        assert_eq!(resp.map(|r| r.status), Some(200), "{ex:?}");
+
+        let mut bad = ok.clone();
+        bad.forge.tamper_signature = true;
+        let (_, resp) = other.client().send(&bad, timeout).await;
+        assert_eq!(resp.map(|r| r.status), Some(401));
+
+        let mut unexpected = ok.clone();
+        unexpected.path = "/_matrix/federation/v1/query/profile".into();
+        let (_, resp) = other.client().send(&unexpected, timeout).await;
+        assert_eq!(resp.map(|r| r.status), Some(404));
+
+        let log = server.requests();
+        assert_eq!(log.len(), 4);
+        assert!(log[1].auth.is_ok(), "{:?}", log[1].auth);
+        assert!(matches!(log[2].auth, Err(AuthFailure::BadSignature(_))));
+        assert_eq!(server.unexpected().len(), 1);
+        let found = server
+            .wait_for(0, Duration::from_secs(1), |r| r.path.ends_with("/profile"))
+            .await;
+        assert!(found.is_some());
+    }
+}
