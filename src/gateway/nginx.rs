@@ -112,7 +112,10 @@ impl SpawnedNginx {
             std::fs::create_dir_all(dir.path().join(sub))
                 .map_err(GatewayError::io("cannot create the nginx temp dirs"))?;
         }
-        let as_root = nix::unistd::geteuid().is_root();
+        // /proc/self belongs to the process's effective user.
+        let as_root = std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false);
         let conf = dir.path().join("nginx.conf");
         std::fs::write(&conf, render(config, dir.path(), as_root)?)
             .map_err(GatewayError::io("cannot write nginx.conf"))?;
@@ -198,8 +201,12 @@ impl SpawnedNginx {
     fn keep_logs(&mut self) {
         if let (Some(dest), Some(dir)) = (self.kept_logs.take(), self.dir.as_ref()) {
             let _ = std::fs::create_dir_all(&dest);
-            for log in ["error.log", "access.log", "nginx.conf"] {
-                let _ = std::fs::copy(dir.path().join(log), dest.join(format!("nginx-{log}")));
+            for (from, to) in [
+                ("error.log", "nginx-error.log"),
+                ("access.log", "nginx-access.log"),
+                ("nginx.conf", "nginx.conf"),
+            ] {
+                let _ = std::fs::copy(dir.path().join(from), dest.join(to));
             }
         }
     }
