@@ -56,7 +56,10 @@ fn nginx_gateway_matches_its_expectations() {
     // What nginx enforces passes, with the exact answer reported.
     let denied = outcome(&r, "gateway/deny/unknown-origin-transaction");
     assert_eq!(denied.outcome, Outcome::Passed, "{denied:?}");
-    assert_eq!(denied.properties.get("status").map(String::as_str), Some("403"));
+    assert_eq!(
+        denied.properties.get("status").map(String::as_str),
+        Some("403")
+    );
     assert_eq!(
         denied.properties.get("upstream").map(String::as_str),
         Some("not reached")

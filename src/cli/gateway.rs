@@ -212,7 +212,11 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
             return exit_codes::ENVIRONMENT;
         }
     }
-    if report.scenarios.iter().any(results::ScenarioResult::fails_run) {
+    if report
+        .scenarios
+        .iter()
+        .any(results::ScenarioResult::fails_run)
+    {
         exit_codes::CHECKS_FAILED
     } else {
         exit_codes::SUCCESS
@@ -327,9 +331,15 @@ async fn prepare_remote(args: &RunArgs, url: &str) -> Result<Prepared, String> {
                 .next()
                 .ok_or("the upstream host does not resolve")?;
             if d.base.starts_with("https://") {
-                return Err("--gateway-tap forwards plain HTTP: give an http:// --gateway-upstream".into());
+                return Err(
+                    "--gateway-tap forwards plain HTTP: give an http:// --gateway-upstream".into(),
+                );
             }
-            Some(Arc::new(Tap::start(listen, upstream).await.map_err(|e| e.to_string())?))
+            Some(Arc::new(
+                Tap::start(listen, upstream)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ))
         }
         (Some(_), None) => return Err("--gateway-tap needs --gateway-upstream".into()),
         _ => None,

@@ -67,7 +67,11 @@ fn role_name(r: Remote) -> &'static str {
 }
 
 /// Run every check; results come back in the checks' order.
-pub async fn run_all(checks: &[Check], setup: &Setup, on_done: &dyn Fn(&ScenarioResult)) -> Vec<ScenarioResult> {
+pub async fn run_all(
+    checks: &[Check],
+    setup: &Setup,
+    on_done: &dyn Fn(&ScenarioResult),
+) -> Vec<ScenarioResult> {
     let mut out = Vec::with_capacity(checks.len());
     for (i, check) in checks.iter().enumerate() {
         let marker = format!("mxh{}n{i:03}", setup.run_tag);
@@ -176,14 +180,22 @@ async fn inbound(
     let request = probe::build(probe, &setup.roles, marker)?;
     let (response, exchange) = raw::send(&setup.gateway, &request, setup.timeout).await;
     let mut steps = vec![Step {
-        label: format!("{} {} (as {})", request.method, request.target, role_name(probe.from)),
+        label: format!(
+            "{} {} (as {})",
+            request.method,
+            request.target,
+            role_name(probe.from)
+        ),
         exchange,
     }];
     let upstream = match &setup.tap {
         Some(tap) => Upstream::Seen(tap.seen_with(marker)),
         None => Upstream::NotObservable(setup.no_tap_reason.clone()),
     };
-    let direct = match (&setup.direct, expect.same_as_direct && expect.verdict == Verdict::Forwarded) {
+    let direct = match (
+        &setup.direct,
+        expect.same_as_direct && expect.verdict == Verdict::Forwarded,
+    ) {
         (Some(direct), true) => {
             let direct_marker = format!("{marker}d");
             let request: RawRequest = probe::build(probe, &setup.roles, &direct_marker)?;
@@ -210,7 +222,10 @@ async fn inbound(
     };
     let (failures, mut properties) = judge::judge(expect, &seen, location);
     if expect.same_as_direct && direct.is_none() {
-        properties.insert("direct comparison".into(), format!("not made: {}", setup.no_direct_reason));
+        properties.insert(
+            "direct comparison".into(),
+            format!("not made: {}", setup.no_direct_reason),
+        );
     }
     Ok(Judged::Done {
         steps,
@@ -232,7 +247,10 @@ async fn outbound(
         ));
     };
     let Some(remote) = setup.remotes.get(role_name(outbound.to)) else {
-        return Ok(Judged::Skipped(format!("no fake server plays `{}`", role_name(outbound.to))));
+        return Ok(Judged::Skipped(format!(
+            "no fake server plays `{}`",
+            role_name(outbound.to)
+        )));
     };
     let user = format!("@{marker}:{}", remote.server_name());
     let request = RawRequest {
@@ -292,7 +310,12 @@ async fn outbound(
         _ => {}
     }
     if let Err(e) = &response {
-        failures.push(failure("transport", "the client request failed", "an answer", e.clone()));
+        failures.push(failure(
+            "transport",
+            "the client request failed",
+            "an answer",
+            e.clone(),
+        ));
     }
     Ok(Judged::Done {
         steps: vec![Step {

@@ -56,14 +56,23 @@ pub fn judge(
         "upstream".into(),
         match seen.upstream {
             Upstream::Seen(v) if v.is_empty() => "not reached".into(),
-            Upstream::Seen(v) => format!("reached ({} request{})", v.len(), if v.len() == 1 { "" } else { "s" }),
+            Upstream::Seen(v) => format!(
+                "reached ({} request{})",
+                v.len(),
+                if v.len() == 1 { "" } else { "s" }
+            ),
             Upstream::NotObservable(why) => format!("not observable: {why}"),
         },
     );
     let response = match seen.response {
         Ok(r) => r,
         Err(e) => {
-            failures.push(fail("transport", format!("no answer from the gateway: {e}"), None, None));
+            failures.push(fail(
+                "transport",
+                format!("no answer from the gateway: {e}"),
+                None,
+                None,
+            ));
             return (failures, props);
         }
     };
@@ -122,10 +131,16 @@ pub fn judge(
             }
         }
         Verdict::Forwarded => {
-            if expect.status.is_none() && !(200..300).contains(&response.status) && seen.direct.is_none() {
+            if expect.status.is_none()
+                && !(200..300).contains(&response.status)
+                && seen.direct.is_none()
+            {
                 failures.push(fail(
                     "status",
-                    format!("status {}: the request was not answered by the homeserver", response.status),
+                    format!(
+                        "status {}: the request was not answered by the homeserver",
+                        response.status
+                    ),
                     Some("2xx".into()),
                     Some(response.status.to_string()),
                 ));
@@ -204,7 +219,12 @@ fn compare_direct(
     let direct = match direct {
         Ok(d) => d,
         Err(e) => {
-            failures.push(fail("direct", format!("the direct request failed: {e}"), None, None));
+            failures.push(fail(
+                "direct",
+                format!("the direct request failed: {e}"),
+                None,
+                None,
+            ));
             return;
         }
     };
@@ -235,8 +255,15 @@ fn compare_direct(
         failures.push(fail(
             "differs-from-direct",
             "the body through the gateway differs from the direct answer".into(),
-            Some(straight.map(|v| v.to_string()).unwrap_or_else(|| crate::matrix::http_client::text(&direct.body))),
-            Some(via.map(|v| v.to_string()).unwrap_or_else(|| crate::matrix::http_client::text(&response.body))),
+            Some(
+                straight
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| crate::matrix::http_client::text(&direct.body)),
+            ),
+            Some(
+                via.map(|v| v.to_string())
+                    .unwrap_or_else(|| crate::matrix::http_client::text(&response.body)),
+            ),
         ));
     }
 }
@@ -254,7 +281,10 @@ fn remove_pointer(value: &mut Value, pointer: &str) {
 /// Why a refusal is not a Matrix error, if it is not.
 fn error_body_problem(response: &RawResponse, body: Option<&Value>) -> Option<String> {
     let content_type = response.header("content-type").unwrap_or("");
-    if !content_type.to_ascii_lowercase().starts_with("application/json") {
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
         return Some(format!(
             "Content-Type is {:?}, not application/json",
             content_type
@@ -271,7 +301,11 @@ fn error_body_problem(response: &RawResponse, body: Option<&Value>) -> Option<St
 }
 
 fn list(codes: &[u16]) -> String {
-    codes.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+    codes
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -296,26 +330,57 @@ mod tests {
         Tapped {
             method: "GET".into(),
             target: "/x?m".into(),
-            headers: vec![("authorization".into(), "X-Matrix a".into()), ("x-forwarded-for".into(), "10.0.0.1".into())],
+            headers: vec![
+                ("authorization".into(), "X-Matrix a".into()),
+                ("x-forwarded-for".into(), "10.0.0.1".into()),
+            ],
             body: String::new(),
         }
     }
 
-    fn run(e: &Expect, r: &Result<RawResponse, String>, up: &Upstream, direct: Option<&Result<RawResponse, String>>) -> Vec<String> {
-        let seen = Observed { response: r, upstream: up, direct, authorization: Some("X-Matrix a"), sent_headers: &[] };
-        judge(e, &seen, "f.yaml").0.into_iter().map(|f| f.kind).collect()
+    fn run(
+        e: &Expect,
+        r: &Result<RawResponse, String>,
+        up: &Upstream,
+        direct: Option<&Result<RawResponse, String>>,
+    ) -> Vec<String> {
+        let seen = Observed {
+            response: r,
+            upstream: up,
+            direct,
+            authorization: Some("X-Matrix a"),
+            sent_headers: &[],
+        };
+        judge(e, &seen, "f.yaml")
+            .0
+            .into_iter()
+            .map(|f| f.kind)
+            .collect()
     }
 
     #[test]
     fn a_refusal_needs_a_matrix_error_and_no_upstream_request() {
         let e = expect(Verdict::Refused);
-        let good = reply(403, "application/json", r#"{"errcode":"M_FORBIDDEN","error":"no"}"#);
+        let good = reply(
+            403,
+            "application/json",
+            r#"{"errcode":"M_FORBIDDEN","error":"no"}"#,
+        );
         assert!(run(&e, &good, &Upstream::Seen(vec![]), None).is_empty());
         let html = reply(403, "text/html", "<html>");
-        assert_eq!(run(&e, &html, &Upstream::Seen(vec![]), None), ["error-body"]);
-        assert_eq!(run(&e, &good, &Upstream::Seen(vec![tapped()]), None), ["reached-upstream"]);
+        assert_eq!(
+            run(&e, &html, &Upstream::Seen(vec![]), None),
+            ["error-body"]
+        );
+        assert_eq!(
+            run(&e, &good, &Upstream::Seen(vec![tapped()]), None),
+            ["reached-upstream"]
+        );
         let passed = reply(200, "application/json", "{}");
-        assert_eq!(run(&e, &passed, &Upstream::Seen(vec![tapped()]), None), ["status", "error-body", "reached-upstream"]);
+        assert_eq!(
+            run(&e, &passed, &Upstream::Seen(vec![tapped()]), None),
+            ["status", "error-body", "reached-upstream"]
+        );
         let not_observable = Upstream::NotObservable("gateway is the homeserver".into());
         assert!(run(&e, &good, &not_observable, None).is_empty());
     }
@@ -331,7 +396,13 @@ mod tests {
         let other = reply(200, "application/json", r#"{"a":2}"#);
         let up = Upstream::Seen(vec![tapped()]);
         assert_eq!(run(&e, &via, &up, Some(&same)), ["header-passed"]);
-        assert_eq!(run(&e, &via, &up, Some(&other)), ["header-passed", "differs-from-direct"]);
-        assert_eq!(run(&e, &via, &Upstream::Seen(vec![]), Some(&same)), ["not-forwarded"]);
+        assert_eq!(
+            run(&e, &via, &up, Some(&other)),
+            ["header-passed", "differs-from-direct"]
+        );
+        assert_eq!(
+            run(&e, &via, &Upstream::Seen(vec![]), Some(&same)),
+            ["not-forwarded"]
+        );
     }
 }

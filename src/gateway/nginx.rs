@@ -76,9 +76,11 @@ pub fn render(config: &NginxConfig, dir: &Path, as_root: bool) -> Result<String,
 /// Values go into nginx strings and paths: refuse anything that could end one.
 fn safe(value: &str) -> Result<String, GatewayError> {
     if value.is_empty()
-        || value
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | ';' | '{' | '}' | '\\' | '$'))
+        || value.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '"' | '\'' | ';' | '{' | '}' | '\\' | '$')
+        })
     {
         return Err(GatewayError::Config(format!(
             "{value:?} cannot be written into the nginx config"
@@ -108,7 +110,13 @@ impl SpawnedNginx {
             .prefix("mxh-nginx-")
             .tempdir()
             .map_err(GatewayError::io("cannot create the nginx dir"))?;
-        for sub in ["tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"] {
+        for sub in [
+            "tmp/body",
+            "tmp/proxy",
+            "tmp/fastcgi",
+            "tmp/uwsgi",
+            "tmp/scgi",
+        ] {
             std::fs::create_dir_all(dir.path().join(sub))
                 .map_err(GatewayError::io("cannot create the nginx temp dirs"))?;
         }

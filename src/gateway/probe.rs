@@ -58,7 +58,10 @@ impl Roles {
 /// The request for `probe`, tagged with `marker`.
 pub fn build(probe: &Probe, roles: &Roles, marker: &str) -> Result<RawRequest, String> {
     let target = roles.subst(&probe.target, marker);
-    let json = probe.json.as_ref().map(|j| pad(roles.subst_json(j, marker), probe.pad_to_bytes));
+    let json = probe
+        .json
+        .as_ref()
+        .map(|j| pad(roles.subst_json(j, marker), probe.pad_to_bytes));
     let body = match &json {
         Some(j) => serde_json::to_vec(j).map_err(|e| e.to_string())?,
         None => Vec::new(),
@@ -197,13 +200,27 @@ mod tests {
         let body: Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(body["origin"], "localhost:1001");
         let keys = roles.allowed.public_key_map();
-        let ok = x_matrix::verify(Some(auth), "PUT", &req.target, &req.body, "localhost:8448", &keys);
+        let ok = x_matrix::verify(
+            Some(auth),
+            "PUT",
+            &req.target,
+            &req.body,
+            "localhost:8448",
+            &keys,
+        );
         assert!(ok.is_ok(), "{ok:?}");
 
         let mut bad = probe(Remote::Allowed);
         bad.tamper = Some(Tamper::FlipSignature);
         let req = build(&bad, &roles, "m1").unwrap();
-        let v = x_matrix::verify(Some(&req.headers[0].1), "PUT", &req.target, &req.body, "localhost:8448", &keys);
+        let v = x_matrix::verify(
+            Some(&req.headers[0].1),
+            "PUT",
+            &req.target,
+            &req.body,
+            "localhost:8448",
+            &keys,
+        );
         assert!(v.is_err());
 
         let anon = build(&probe(Remote::Anonymous), &roles, "m1").unwrap();

@@ -26,7 +26,9 @@ pub struct Endpoint {
 
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint").field("base", &self.base).finish()
+        f.debug_struct("Endpoint")
+            .field("base", &self.base)
+            .finish()
     }
 }
 
@@ -39,7 +41,9 @@ impl Endpoint {
         } else if let Some(rest) = base.strip_prefix("http://") {
             (false, rest)
         } else {
-            return Err(format!("{base}: only http:// and https:// URLs are supported"));
+            return Err(format!(
+                "{base}: only http:// and https:// URLs are supported"
+            ));
         };
         if rest.is_empty() || rest.contains('/') {
             return Err(format!("{base}: give scheme, host and port only"));
@@ -117,7 +121,10 @@ pub async fn send(
     let started = Instant::now();
     let result = match tokio::time::timeout(timeout, exchange(endpoint, request)).await {
         Ok(r) => r,
-        Err(_) => Err(format!("no complete answer within {} s", timeout.as_secs_f32())),
+        Err(_) => Err(format!(
+            "no complete answer within {} s",
+            timeout.as_secs_f32()
+        )),
     };
     let mut transcript = Exchange {
         method: request.method.clone(),
@@ -159,8 +166,8 @@ async fn exchange(endpoint: &Endpoint, request: &RawRequest) -> Result<RawRespon
         .map_err(|e| format!("cannot connect to {}: {e}", endpoint.host_port))?;
     match &endpoint.tls {
         Some(config) => {
-            let name = rustls::pki_types::ServerName::try_from("localhost")
-                .map_err(|e| e.to_string())?;
+            let name =
+                rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
             let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
                 .connect(name, tcp)
                 .await
@@ -171,7 +178,11 @@ async fn exchange(endpoint: &Endpoint, request: &RawRequest) -> Result<RawRespon
     }
 }
 
-async fn over<S>(stream: S, endpoint: &Endpoint, request: &RawRequest) -> Result<RawResponse, String>
+async fn over<S>(
+    stream: S,
+    endpoint: &Endpoint,
+    request: &RawRequest,
+) -> Result<RawResponse, String>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

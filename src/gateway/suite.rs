@@ -160,7 +160,7 @@ struct RawCheck {
 #[derive(Debug, Clone)]
 pub enum Action {
     /// Send a request to the gateway.
-    Inbound(Probe),
+    Inbound(Box<Probe>),
     /// Make the homeserver contact a remote.
     Outbound(Outbound),
 }
@@ -229,7 +229,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
         return Err(format!("level `{level}` must be must, should or may"));
     }
     let action = match (raw.gateway, raw.outbound) {
-        (Some(p), None) => Action::Inbound(p),
+        (Some(p), None) => Action::Inbound(Box::new(p)),
         (None, Some(o)) => Action::Outbound(o),
         _ => return Err("give exactly one of `gateway:` (inbound) or `outbound:`".into()),
     };
@@ -237,7 +237,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
         && !p.target.starts_with('/')
         && !p.target.starts_with("http")
     {
-        return Err(format!("target `{}` must start with / (or be absolute-form)", p.target));
+        return Err(format!(
+            "target `{}` must start with / (or be absolute-form)",
+            p.target
+        ));
     }
     Ok(Check {
         id: raw.id,
@@ -264,9 +267,17 @@ mod tests {
         assert_eq!(c.level, "must");
         assert!(matches!(c.action, Action::Inbound(ref p) if p.from == Remote::Denied));
         let typo = ok.replace("verdict: refused", "verdict: refused, statuz: [1]");
-        assert!(parse(Path::new("x.yaml"), &typo).unwrap_err().contains("statuz"));
+        assert!(
+            parse(Path::new("x.yaml"), &typo)
+                .unwrap_err()
+                .contains("statuz")
+        );
         let both = format!("{ok}outbound: {{ to: denied }}\n");
-        assert!(parse(Path::new("x.yaml"), &both).unwrap_err().contains("exactly one"));
+        assert!(
+            parse(Path::new("x.yaml"), &both)
+                .unwrap_err()
+                .contains("exactly one")
+        );
         assert!(!is_check_text("schema: 1\nsteps: []\n"));
     }
 }

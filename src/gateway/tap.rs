@@ -61,7 +61,9 @@ impl Tap {
     pub async fn start(listen: SocketAddr, upstream: SocketAddr) -> Result<Tap, GatewayError> {
         let listener = TcpListener::bind(listen)
             .await
-            .map_err(GatewayError::io(format!("cannot listen on {listen} for the upstream tap")))?;
+            .map_err(GatewayError::io(format!(
+                "cannot listen on {listen} for the upstream tap"
+            )))?;
         let addr = listener
             .local_addr()
             .map_err(GatewayError::io("cannot read the tap's address"))?;
@@ -71,9 +73,8 @@ impl Tap {
             while let Ok((stream, _)) = listener.accept().await {
                 let recorder = Arc::clone(&recorder);
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        forward(req, upstream, Arc::clone(&recorder))
-                    });
+                    let service =
+                        service_fn(move |req| forward(req, upstream, Arc::clone(&recorder)));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -160,7 +161,10 @@ async fn send_upstream(
         .await
         .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
     let (parts, body) = response.into_parts();
     let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
     Ok(hyper::Response::from_parts(parts, Full::new(body)))

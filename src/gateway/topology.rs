@@ -118,8 +118,11 @@ impl LocalGateway {
             GatewayError::Config("the spawned Synapse has no federation listener".into())
         })?;
         let tls = Arc::new(ca.client_config().map_err(fed)?);
-        let gateway = Endpoint::new(&format!("https://127.0.0.1:{gateway_port}"), Some(Arc::clone(&tls)))
-            .map_err(GatewayError::Config)?;
+        let gateway = Endpoint::new(
+            &format!("https://127.0.0.1:{gateway_port}"),
+            Some(Arc::clone(&tls)),
+        )
+        .map_err(GatewayError::Config)?;
         let (nginx, tap, direct) = match kind {
             GatewayKind::SynapseWhitelist => (None, None, None),
             GatewayKind::Nginx | GatewayKind::NginxPermissive => {
@@ -128,7 +131,9 @@ impl LocalGateway {
                 let dir = tempfile::Builder::new()
                     .prefix("mxh-gateway-tls-")
                     .tempdir()
-                    .map_err(GatewayError::io("cannot create a dir for the gateway certificate"))?;
+                    .map_err(GatewayError::io(
+                        "cannot create a dir for the gateway certificate",
+                    ))?;
                 let leaf = ca.issue_leaf().map_err(fed)?;
                 let (cert, key) = leaf.write_files(dir.path(), "gateway").map_err(fed)?;
                 let template = match kind {
@@ -161,9 +166,15 @@ impl LocalGateway {
         )
         .map_err(|e| GatewayError::Config(e.to_string()))?;
         let user = provisioner
-            .create_user("gateway-observer", &uuid::Uuid::new_v4().simple().to_string(), false)
+            .create_user(
+                "gateway-observer",
+                &uuid::Uuid::new_v4().simple().to_string(),
+                false,
+            )
             .await
-            .map_err(|e| GatewayError::Config(format!("cannot create the observer account: {e}")))?;
+            .map_err(|e| {
+                GatewayError::Config(format!("cannot create the observer account: {e}"))
+            })?;
         let client = HomeserverClient {
             endpoint: Endpoint::new(spawned.base_url(), None).map_err(GatewayError::Config)?,
             access_token: user.access_token,
@@ -182,7 +193,9 @@ impl LocalGateway {
             gateway,
             direct,
             tap,
-            no_tap_reason: "the gateway is the homeserver itself (Synapse's federation_domain_whitelist)".into(),
+            no_tap_reason:
+                "the gateway is the homeserver itself (Synapse's federation_domain_whitelist)"
+                    .into(),
             no_direct_reason: "the gateway is the homeserver itself".into(),
             remotes,
             client: Some(client),
