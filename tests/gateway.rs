@@ -113,3 +113,31 @@ fn a_permissive_gateway_fails_the_checks() {
         .collect();
     assert!(kinds.contains(&"reached-upstream"), "{kinds:?}");
 }
+
+#[test]
+fn a_product_profile_pins_the_exact_refusal_status() {
+    // nginx refuses an unknown origin with 403; a profile of a product that answers 401
+    // (simple-border-gateway) makes those checks fail against it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run_kind(
+        "nginx",
+        dir.path(),
+        &[
+            "--filter",
+            "area:origin-allow-list",
+            "--gateway-profile",
+            "fixtures/gateway/profiles/simple-border-gateway.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let r = report(dir.path());
+    let denied = outcome(&r, "gateway/deny/unknown-origin-transaction");
+    assert_eq!(denied.outcome, Outcome::Failed, "{denied:?}");
+    let failure = denied.failure.as_ref().expect("a failure");
+    assert_eq!(failure.kind, "status");
+    assert_eq!(failure.actual.as_deref(), Some("403"));
+    assert_eq!(
+        outcome(&r, "gateway/deny/missing-authorization").outcome,
+        Outcome::Passed
+    );
+}

@@ -14,6 +14,7 @@ use crate::exit_codes;
 use crate::expectations::{Expectations, LoadError};
 use crate::gateway::exec::{self, Setup};
 use crate::gateway::probe::Roles;
+use crate::gateway::profile::Profile;
 use crate::gateway::raw::Endpoint;
 use crate::gateway::suite::{self, Check};
 use crate::gateway::tap::Tap;
@@ -44,6 +45,10 @@ pub struct GatewayArgs {
     /// forwards to the upstream; point the gateway's upstream at it to see what gets through.
     #[arg(long)]
     pub gateway_tap: Option<std::net::SocketAddr>,
+    /// The exact refusal statuses of the product under test (YAML, see
+    /// fixtures/gateway/profiles/). A local gateway uses its own profile by default.
+    #[arg(long)]
+    pub gateway_profile: Option<PathBuf>,
 }
 
 /// If the selected files are gateway checks, run them and return the exit code; `None` when
@@ -72,13 +77,34 @@ pub(super) async fn maybe_run(args: &RunArgs) -> Option<u8> {
         );
         return None;
     }
-    let selected: Vec<Check> = checks
+    let mut selected: Vec<Check> = checks
         .into_iter()
         .filter(|c| filter_matches(args.filter.as_deref(), c))
         .collect();
     if selected.is_empty() {
         eprintln!("error: no gateway check selected");
         return Some(exit_codes::NOTHING_SELECTED);
+    }
+    match product_profile(args) {
+        Ok(Some(profile)) => {
+            eprintln!(
+                "Expecting the refusal statuses of {} ({} entries)",
+                profile.product,
+                profile.refusals.len()
+            );
+            let unused = profile.apply(&mut selected);
+            if !unused.is_empty() && args.filter.is_none() {
+                eprintln!(
+                    "note: profile entries matching no check: {}",
+                    unused.join(", ")
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Some(exit_codes::USAGE);
+        }
     }
     Some(run(args, selected).await)
 }
@@ -98,6 +124,27 @@ pub(super) fn validate(paths: &[PathBuf]) -> Option<u8> {
         println!("{} gateway check file(s) valid", checks.len());
     }
     None
+}
+
+/// `--gateway-profile FILE`; else, for a local gateway, fixtures/gateway/profiles/<kind>.yaml
+/// when there is one.
+fn product_profile(args: &RunArgs) -> Result<Option<Profile>, String> {
+    let g = &args.gateway;
+    let path = match (&g.gateway_profile, &g.gateway) {
+        (Some(p), _) => p.clone(),
+        (None, None) => {
+            let p = super::shipped(&format!(
+                "fixtures/gateway/profiles/{}.yaml",
+                g.gateway_kind.label()
+            ));
+            if !p.exists() {
+                return Ok(None);
+            }
+            p
+        }
+        (None, Some(_)) => return Ok(None),
+    };
+    Profile::load(&path).map(Some)
 }
 
 /// `--filter` for checks: `area:NAME`, `tag:NAME` or id globs (`*` only), comma-separated.

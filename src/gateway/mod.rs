@@ -7,6 +7,7 @@
 //! - [`raw`]: sends it byte for byte over TLS (no URL normalisation).
 //! - [`tap`]: a recording proxy between the gateway and the homeserver: what got through.
 //! - [`judge`]: the verdict of one check (pure).
+//! - [`profile`]: a product's exact refusal statuses (`fixtures/gateway/profiles/`).
 //! - [`exec`]: runs the checks against a [`exec::Setup`].
 //! - [`nginx`] and [`topology`]: the local gateways (`--gateway-kind`).
 //!
@@ -17,6 +18,7 @@ pub mod exec;
 pub mod judge;
 pub mod nginx;
 pub mod probe;
+pub mod profile;
 pub mod raw;
 pub mod suite;
 pub mod tap;
