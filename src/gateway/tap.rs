@@ -176,3 +176,82 @@ fn error_reply(message: String) -> Reply {
     *r.status_mut() = hyper::StatusCode::BAD_GATEWAY;
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::gateway::raw::{self, Endpoint, RawRequest};
+
+    /// A stub homeserver (unit tests only) that answers with the request target it received.
+    async fn echo_upstream() -> SocketAddr {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let service = service_fn(|req: hyper::Request<Incoming>| async move {
+                        let target = req.uri().to_string();
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            Bytes::from(target),
+                        )))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn requests_pass_byte_for_byte_and_are_recorded() {
+        let upstream = echo_upstream().await;
+        let tap = Tap::start(([127, 0, 0, 1], 0).into(), upstream)
+            .await
+            .unwrap();
+        let endpoint = Endpoint::new(&format!("http://{}", tap.addr()), None).unwrap();
+        let target = "/_matrix/key/v2/%2e%2e/../x//y;z?m=mark1";
+        let request = RawRequest {
+            method: "PUT".into(),
+            target: target.into(),
+            headers: vec![("x-probe".into(), "one".into())],
+            body: b"{\"a\":1}".to_vec(),
+        };
+        let (response, transcript) = raw::send(&endpoint, &request, Duration::from_secs(5)).await;
+        let response = response.unwrap();
+        assert_eq!(String::from_utf8_lossy(&response.body), target);
+        assert_eq!(transcript.status, Some(200));
+        let seen = tap.seen_with("mark1");
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].target, target);
+        assert_eq!(seen[0].method, "PUT");
+        assert_eq!(seen[0].header("X-Probe"), ["one"]);
+        assert_eq!(seen[0].body, "{\"a\":1}");
+        assert!(tap.seen_with("mark2").is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_upstream_is_a_502_matrix_error() {
+        let closed = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let upstream = closed.local_addr().unwrap();
+        drop(closed);
+        let tap = Tap::start(([127, 0, 0, 1], 0).into(), upstream)
+            .await
+            .unwrap();
+        let endpoint = Endpoint::new(&format!("http://{}", tap.addr()), None).unwrap();
+        let request = RawRequest {
+            method: "GET".into(),
+            target: "/x?m=mark3".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let (response, _) = raw::send(&endpoint, &request, Duration::from_secs(5)).await;
+        let response = response.unwrap();
+        assert_eq!(response.status, 502);
+        assert_eq!(response.json().unwrap()["errcode"], "M_UNKNOWN");
+        assert_eq!(tap.count(), 1);
+    }
+}
