@@ -7,6 +7,7 @@ mod local;
 mod progress;
 mod report;
 mod run;
+mod federation_setup;
 mod setup;
 mod validate;
 
@@ -87,6 +88,13 @@ pub struct RunArgs {
     /// Server name of the target, when it cannot be read from the server.
     #[arg(long)]
     pub server_name: Option<String>,
+    /// Federation: the target's federation server name (default: its server name).
+    #[arg(long)]
+    pub federation_server_name: Option<String>,
+    /// Federation: where to reach the target's federation API, e.g. https://hs.example:8448
+    /// (default: https://<federation server name>).
+    #[arg(long)]
+    pub federation_url: Option<String>,
     /// How to create users on the target.
     #[arg(long, value_enum, default_value_t = Registration::Auto)]
     pub registration: Registration,

@@ -89,11 +89,15 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         return exit_codes::ENVIRONMENT;
     }
     let needs_sliding_sync = selected.iter().any(|s| s.uses_sliding_sync);
+    let fed_needs = setup::FederationNeeds {
+        any: selected.iter().any(|s| s.uses_federation()),
+        second_server: selected.iter().any(|s| s.uses_second_server()),
+    };
     let started_at = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
 
     let prepared = tokio::select! {
-        p = setup::prepare(&args, needs_sliding_sync) => p,
+        p = setup::prepare(&args, needs_sliding_sync, fed_needs) => p,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("interrupted while preparing the target");
             return exit_codes::INTERRUPTED;
@@ -128,6 +132,9 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let Some(mut scenario_results) = scenario_results else {
         eprintln!("interrupted: stopping the target; no report written");
         if let Some(s) = prepared.spawned {
+            let _ = s.stop().await;
+        }
+        if let Some(s) = prepared.spawned2 {
             let _ = s.stop().await;
         }
         return exit_codes::INTERRUPTED;
@@ -185,6 +192,11 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         && let Err(e) = s.stop().await
     {
         eprintln!("warning: stopping the local Synapse: {e}");
+    }
+    if let Some(s) = prepared.spawned2
+        && let Err(e) = s.stop().await
+    {
+        eprintln!("warning: stopping the second local Synapse: {e}");
     }
 
     eprint!("\n{}", report::render_summary(&report));

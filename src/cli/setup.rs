@@ -20,6 +20,17 @@ pub(super) struct Prepared {
     pub ctx: Arc<RunContext>,
     /// The local Synapse, when the harness started one (stop it afterwards).
     pub spawned: Option<SpawnedSynapse>,
+    /// The second local Synapse of a federation run (stop it afterwards).
+    pub spawned2: Option<SpawnedSynapse>,
+}
+
+/// What the selected scenarios need from federation.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct FederationNeeds {
+    /// Any federation at all (fake servers, federation steps).
+    pub any: bool,
+    /// A second real homeserver.
+    pub second_server: bool,
 }
 
 impl Provision for Provisioner {
@@ -58,7 +69,16 @@ pub(super) fn synapse_options(
     }
 }
 
-pub(super) async fn prepare(args: &RunArgs, needs_sliding_sync: bool) -> Result<Prepared, String> {
+pub(super) async fn prepare(
+    args: &RunArgs,
+    needs_sliding_sync: bool,
+    fed_needs: FederationNeeds,
+) -> Result<Prepared, String> {
+    let ca = if fed_needs.any {
+        Some(super::federation_setup::run_ca()?)
+    } else {
+        None
+    };
     let (base_url, registration, kind, spawned, log_path) = match &args.target {
         Some(url) => {
             let url = url.trim_end_matches('/').to_owned();
@@ -76,9 +96,12 @@ pub(super) async fn prepare(args: &RunArgs, needs_sliding_sync: bool) -> Result<
             target::ensure_venv(&opts)
                 .await
                 .map_err(|e| e.to_string())?;
-            let spawned = SpawnedSynapse::start(&opts)
-                .await
-                .map_err(|e| e.to_string())?;
+            let spawned = match &ca {
+                Some(ca) => super::federation_setup::start_synapse(&opts, ca, "hs1").await?,
+                None => SpawnedSynapse::start(&opts)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
             eprintln!(
                 "Synapse {} is up at {} (started in {:.1}s; log: {})",
                 spawned.version(),
@@ -144,23 +167,47 @@ pub(super) async fn prepare(args: &RunArgs, needs_sliding_sync: bool) -> Result<
     } else {
         None
     };
+    let provisioner: Arc<dyn crate::runner::Provision> = Arc::new(provisioner);
+    let mut spawned2 = None;
+    let federation = match ca {
+        None => None,
+        Some(ca) => {
+            if fed_needs.second_server {
+                let log = args.report_dir.join("homeserver2.log");
+                let opts = synapse_options(&args.synapse, log);
+                spawned2 =
+                    Some(super::federation_setup::start_synapse(&opts, &ca, "hs2").await?);
+            }
+            Some(Arc::new(super::federation_setup::context(
+                args,
+                ca,
+                spawned.as_ref(),
+                &base_url,
+                &server_name,
+                provisioner.clone(),
+                spawned2.as_ref(),
+            )?))
+        }
+    };
     let ctx = RunContext {
         base_url,
         server_name,
         versions: SupportedVersions::from_parts(&probe.versions, &probe.unstable_features),
         spec_versions: probe.versions,
         unstable_features: probe.unstable_features,
-        provisioner: Arc::new(provisioner),
+        provisioner,
         http: HttpClient::new()?,
         step_timeout: args.step_timeout,
         sliding_sync,
         lenient_schema: args.lenient_schema,
         retries: args.retries,
+        federation,
     };
     Ok(Prepared {
         target,
         ctx: Arc::new(ctx),
         spawned,
+        spawned2,
     })
 }
 

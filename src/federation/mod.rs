@@ -21,6 +21,7 @@
 pub mod client;
 pub mod fake_server;
 pub mod keys;
+pub mod room;
 pub mod tls;
 pub mod x_matrix;
 

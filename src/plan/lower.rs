@@ -8,6 +8,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use regex::Regex;
+
+mod federation;
 use serde_json::Value;
 
 use super::template;
@@ -137,6 +139,7 @@ pub fn lower_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Scen
         file,
         root: &root,
         problems: Vec::new(),
+        servers: Default::default(),
     };
     let plan = cx.scenario(raw);
     let ok = cx.problems.is_empty();
@@ -148,6 +151,7 @@ struct Lowering<'a> {
     file: &'a SourceFile,
     root: &'a Node,
     problems: Vec<Problem>,
+    servers: std::collections::BTreeMap<String, model::ServerKind>,
 }
 
 impl Lowering<'_> {
@@ -279,14 +283,42 @@ impl Lowering<'_> {
                     Some("use a lowercase name such as alice".into()),
                 );
             }
+            if let Some(server) = &actor.server
+                && server != "hs1"
+                && raw.servers.get(server) != Some(&model::ServerKind::Synapse)
+            {
+                self.problem(
+                    &format!("/actors/{name}/server"),
+                    format!("`{server}` is not a homeserver users can live on"),
+                    Some("use hs1 (the target) or a server declared as `synapse` under `servers:`".into()),
+                );
+            }
             actors.push(ActorPlan {
                 name: name.clone(),
                 admin: actor.admin,
+                server: actor.server.clone().filter(|s| s != "hs1"),
             });
         }
         let actor_names: BTreeSet<&str> = raw.actors.keys().map(String::as_str).collect();
+        for name in raw.servers.keys() {
+            if !NAME_RE.is_match(name) || name == "hs1" || actor_names.contains(name.as_str()) {
+                self.key_problem(
+                    &format!("/servers/{name}"),
+                    format!("invalid server name `{name}`"),
+                    Some("use a lowercase name such as remote or hs2, different from the actors and hs1".into()),
+                );
+            }
+        }
+        self.servers = raw.servers.clone();
 
         let mut defined: BTreeSet<String> = BUILTINS.iter().map(|s| (*s).to_owned()).collect();
+        defined.insert("hs1.server_name".into());
+        for (name, kind) in &raw.servers {
+            defined.insert(format!("{name}.server_name"));
+            if *kind == model::ServerKind::Fake {
+                defined.insert(format!("{name}.user_id"));
+            }
+        }
         for a in &actor_names {
             for f in ACTOR_FIELDS {
                 defined.insert(format!("{a}.{f}"));
@@ -329,6 +361,7 @@ impl Lowering<'_> {
                 .requires
                 .map(|r| r.unstable_features)
                 .unwrap_or_default(),
+            servers: raw.servers.into_iter().collect(),
             actors,
             vars,
             steps,
@@ -414,7 +447,27 @@ impl Lowering<'_> {
         if let Some(token) = &raw.token {
             self.check_refs_str(&format!("{base}/token"), token, defined);
         }
+        let kinds = [
+            raw.call.is_some(),
+            raw.request.is_some(),
+            raw.federation.is_some(),
+            raw.serve.is_some(),
+            raw.inbound.is_some(),
+            raw.remote.is_some(),
+        ]
+        .iter()
+        .filter(|k| **k)
+        .count();
         let action = match (&raw.call, &raw.request) {
+            _ if kinds > 1 => {
+                self.problem(
+                    &base,
+                    "a step has exactly one of `call`, `request`, `federation`, `serve`, `inbound`, `remote`",
+                    None,
+                );
+                None
+            }
+            (None, None) if kinds == 1 => self.federation_action(&base, raw, defined),
             (Some(_), Some(_)) => {
                 self.problem(
                     &base,
@@ -496,6 +549,7 @@ impl Lowering<'_> {
             if !(what.starts_with('/')
                 || what.is_empty()
                 || what == "@duration_ms"
+                || what == "@elapsed_ms"
                 || what == "@status")
             {
                 self.problem(
@@ -861,6 +915,10 @@ fn describe(action: &Action, actor: Option<&str>) -> String {
     match action {
         Action::Call { op, .. } => format!("{who}call {}", op.name()),
         Action::Request(r) => format!("{who}request {} {}", r.method, r.path),
+        Action::Federation(f) => format!("{} sends {} {}", f.from, f.method, f.path),
+        Action::Serve(h) => format!("{} expects {} {}", h.on, h.method, h.path),
+        Action::Inbound(i) => format!("{} received {} {}", i.on, i.method, i.path),
+        Action::Remote(r) => format!("{} {}", r.server, r.op),
     }
 }
 

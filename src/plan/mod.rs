@@ -47,6 +47,8 @@ pub struct ScenarioPlan {
     pub requires_spec: Option<(u32, u32)>,
     /// Unstable features the server must advertise.
     pub requires_unstable: Vec<String>,
+    /// Extra homeservers (besides the target `hs1`), sorted by name.
+    pub servers: Vec<(String, crate::scenario::model::ServerKind)>,
     /// Actors, sorted by name.
     pub actors: Vec<ActorPlan>,
     /// Scenario variables set at start, in order.
@@ -71,6 +73,8 @@ pub struct ActorPlan {
     pub name: String,
     /// Register as a server admin.
     pub admin: bool,
+    /// The homeserver the user lives on (None: the target).
+    pub server: Option<String>,
 }
 
 /// One step.
@@ -112,6 +116,14 @@ pub enum Action {
     },
     /// A raw HTTP request.
     Request(RequestPlan),
+    /// A signed federation request from a fake server (strings are templates).
+    Federation(crate::scenario::model::RawFederation),
+    /// Register a handler on a fake server.
+    Serve(crate::scenario::model::RawServe),
+    /// Look for a request a fake server received.
+    Inbound(crate::scenario::model::RawInbound),
+    /// A room-level action of a fake server.
+    Remote(crate::scenario::model::RawRemote),
 }
 
 /// A raw HTTP request (all strings are templates).
@@ -209,6 +221,26 @@ pub enum Predicate {
     NotContains(Value),
     /// Length of an array, object or string.
     Length(u64),
+}
+
+impl ScenarioPlan {
+    /// Whether the scenario needs federation (extra servers or federation steps).
+    pub fn uses_federation(&self) -> bool {
+        !self.servers.is_empty()
+            || self.steps.iter().any(|s| {
+                matches!(
+                    s.action,
+                    Action::Federation(_) | Action::Serve(_) | Action::Inbound(_) | Action::Remote(_)
+                )
+            })
+    }
+
+    /// Whether the scenario needs a second real homeserver.
+    pub fn uses_second_server(&self) -> bool {
+        self.servers
+            .iter()
+            .any(|(_, k)| *k == crate::scenario::model::ServerKind::Synapse)
+    }
 }
 
 impl std::fmt::Debug for StepPlan {

@@ -1,6 +1,7 @@
 //! Runs a plan: scenarios in parallel (bounded by `--jobs`), each with fresh users, steps in
 //! order, and reports each finished scenario as an event for live progress.
 
+pub mod federation;
 mod request;
 mod scenario;
 mod step;
@@ -81,6 +82,8 @@ pub struct RunContext {
     /// Re-run a failing scenario up to this many times (fresh users each time); one that
     /// passes on a retry is reported as flaky.
     pub retries: u32,
+    /// Federation peers and the run CA, when the run has federation scenarios.
+    pub federation: Option<Arc<federation::FederationContext>>,
 }
 
 /// Run every scenario, at most `jobs` at a time; `on_done` is called as each finishes.
@@ -167,6 +170,12 @@ pub fn skip_reason(plan: &ScenarioPlan, ctx: &RunContext) -> Option<String> {
     }
     if plan.uses_sliding_sync && ctx.sliding_sync.is_none() {
         return Some("requires sliding sync; the target answered none of its dialects (see --sync-url, --sliding-sync-dialect)".to_owned());
+    }
+    if plan.uses_federation() && ctx.federation.is_none() {
+        return Some("requires federation; this run has none set up".to_owned());
+    }
+    if plan.uses_second_server() && ctx.federation.as_ref().is_none_or(|f| f.hs2.is_none()) {
+        return Some("requires a second homeserver; this run has none".to_owned());
     }
     for feature in &plan.requires_unstable {
         if ctx.unstable_features.get(feature) != Some(&true) {

@@ -27,6 +27,7 @@ const SEGMENT: &AsciiSet = &CONTROLS
 pub(super) fn build(
     action: &Action,
     ctx: &RunContext,
+    base_url: &str,
     vars: &Vars,
     token: Option<&str>,
     user_id: Option<&str>,
@@ -35,7 +36,7 @@ pub(super) fn build(
         Action::Call { op, args } => {
             let args = vars.apply(args).map_err(|e| e.to_string())?;
             let op_ctx = OpContext {
-                base_url: &ctx.base_url,
+                base_url,
                 access_token: token,
                 user_id,
                 versions: &ctx.versions,
@@ -43,26 +44,21 @@ pub(super) fn build(
             };
             op.build(&args, &op_ctx).map_err(|e| e.message)
         }
-        Action::Request(req) => raw(req, ctx, vars, token),
+        Action::Request(req) => raw(req, base_url, vars, token),
+        Action::Federation(_) | Action::Serve(_) | Action::Inbound(_) | Action::Remote(_) => {
+            Err("internal error: a federation step reached the client-server request builder".into())
+        }
     }
 }
 
 fn raw(
     req: &RequestPlan,
-    ctx: &RunContext,
+    base_url: &str,
     vars: &Vars,
     token: Option<&str>,
 ) -> Result<http::Request<Vec<u8>>, String> {
-    let mut url = format!("{}{}", ctx.base_url, path(&req.path, vars)?);
-    if !req.query.is_empty() {
-        let mut pairs = Vec::new();
-        for (k, v) in &req.query {
-            let v = vars.text_of(v).map_err(|e| e.to_string())?;
-            pairs.push(format!("{}={}", enc(k), enc(&v)));
-        }
-        url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str(&pairs.join("&"));
-    }
+    let mut url = format!("{}{}", base_url, path(&req.path, vars)?);
+    append_query(&mut url, &req.query, vars)?;
     let mut builder = http::Request::builder()
         .method(req.method.clone())
         .uri(url.as_str());
@@ -89,6 +85,24 @@ fn raw(
         .map_err(|e| format!("invalid request {url:?}: {e}"))
 }
 
+/// Append `?k=v&...` (templated values, percent-encoded) to `url`.
+pub(super) fn append_query(
+    url: &mut String,
+    query: &[(String, String)],
+    vars: &Vars,
+) -> Result<(), String> {
+    if !query.is_empty() {
+        let mut pairs = Vec::new();
+        for (k, v) in query {
+            let v = vars.text_of(v).map_err(|e| e.to_string())?;
+            pairs.push(format!("{}={}", enc(k), enc(&v)));
+        }
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&pairs.join("&"));
+    }
+    Ok(())
+}
+
 fn enc(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT)
         .to_string()
@@ -99,7 +113,7 @@ fn enc(s: &str) -> String {
 
 /// Interpolate a path: literal text is kept, variable values are escaped as path segments
 /// (so a room alias's `#` or an event id's `/` cannot change the URL's structure).
-fn path(p: &str, vars: &Vars) -> Result<String, String> {
+pub(super) fn path(p: &str, vars: &Vars) -> Result<String, String> {
     let mut out = String::new();
     for piece in template::parse(p).map_err(|e| e.to_string())? {
         match piece {

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::federation::World;
 use super::{RunContext, UserInfo, skip_reason, step};
 use crate::plan::ScenarioPlan;
 use crate::plan::template::Vars;
@@ -29,14 +30,24 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
     let mut redactor = Redactor::new();
     let mut vars = Vars::default();
     vars.set("server_name", Value::String(ctx.server_name.clone()));
+    let world = match World::start(plan, ctx).await {
+        Ok(w) => w,
+        Err(e) => {
+            result.outcome = Outcome::Errored;
+            result.failure = Some(setup_failure(plan, e));
+            result.duration_ms = elapsed_ms(started);
+            return result;
+        }
+    };
+    world.set_vars(ctx, &mut vars);
     let mut users = std::collections::BTreeMap::new();
     let run_tag = uuid::Uuid::new_v4().simple().to_string();
     for actor in &plan.actors {
         let localpart = format!("mxh-{}-{}", &run_tag[..12], actor.name.replace('_', "-"));
         let password = uuid::Uuid::new_v4().simple().to_string();
         redactor.add_secret(password.clone());
-        match ctx
-            .provisioner
+        match world
+            .provisioner(&actor.name, ctx)
             .create_user(&localpart, &password, actor.admin)
             .await
         {
@@ -73,13 +84,27 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
     }
     let mut trace = step::Trace::default();
     for s in &plan.steps {
-        let outcome = step::run_step(s, ctx, &users, &mut vars, &mut redactor, &mut trace).await;
+        let outcome =
+            step::run_step(s, ctx, &world, &users, &mut vars, &mut redactor, &mut trace).await;
         result.steps.push(outcome.result);
         if let Some((outcome_kind, failure)) = outcome.failure {
             result.outcome = outcome_kind;
             result.failure = Some(failure);
             break;
         }
+    }
+    let unexpected = world.unexpected();
+    if !unexpected.is_empty() && result.failure.is_none() {
+        result.outcome = Outcome::Failed;
+        let mut failure = setup_failure(
+            plan,
+            format!(
+                "a fake server received requests no handler expected: {}",
+                unexpected.join("; ")
+            ),
+        );
+        failure.kind = "unexpected-request".into();
+        result.failure = Some(failure);
     }
     result.endpoints = trace.endpoints.into_iter().collect();
     result.properties = trace

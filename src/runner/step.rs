@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::scenario::elapsed_ms;
+use super::federation::{self, World};
 use super::{RunContext, UserInfo, request};
+use crate::matrix::http_client::Received;
 use crate::check::{self, Observed};
 use crate::plan::template::Vars;
 use crate::plan::{Action, StepPlan};
@@ -46,6 +48,7 @@ enum Attempt {
 pub(super) async fn run_step(
     step: &StepPlan,
     ctx: &RunContext,
+    world: &World,
     users: &BTreeMap<String, UserInfo>,
     vars: &mut Vars,
     redactor: &mut Redactor,
@@ -61,6 +64,8 @@ pub(super) async fn run_step(
         let (attempt, exchange, warning) = attempt(
             step,
             ctx,
+            world,
+            started,
             user,
             vars,
             timeout,
@@ -150,9 +155,12 @@ pub(super) async fn run_step(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn attempt(
     step: &StepPlan,
     ctx: &RunContext,
+    world: &World,
+    step_started: Instant,
     user: Option<&UserInfo>,
     vars: &Vars,
     timeout: Duration,
@@ -171,11 +179,48 @@ async fn attempt(
         None => user.map(|u| u.access_token.clone()),
     };
     let user_id = user.map(|u| u.user_id.as_str());
-    let http_request = match request::build(&step.action, ctx, vars, token.as_deref(), user_id) {
-        Ok(r) => r,
-        Err(message) => return broken(message),
+    let base_url = world.base_url(step.actor.as_deref(), ctx);
+    let (exchange, received) = if is_federation(&step.action) {
+        let judge = |r: &Received| {
+            let json = r.json();
+            let seen = Observed {
+                status: r.status,
+                json: json.as_ref(),
+                schema: None,
+                headers: Some(&r.headers),
+                text: None,
+            };
+            check::evaluate(&step.expect, &seen, vars).is_empty()
+        };
+        match federation::execute(&step.action, ctx, world, vars, timeout, &judge).await {
+            federation::Outcome::Response(e, r) => (e, r),
+            federation::Outcome::Broken(message) => return broken(message),
+            federation::Outcome::NotYet(message) => {
+                let check = CheckFailure {
+                    location: step.location.clone(),
+                    kind: "check".into(),
+                    message,
+                    expected: None,
+                    actual: None,
+                };
+                return (
+                    Attempt::Failed {
+                        checks: vec![check],
+                        kind: "check",
+                    },
+                    None,
+                    None,
+                );
+            }
+        }
+    } else {
+        let http_request =
+            match request::build(&step.action, ctx, base_url, vars, token.as_deref(), user_id) {
+                Ok(r) => r,
+                Err(message) => return broken(message),
+            };
+        ctx.http.send(http_request, timeout).await
     };
-    let (exchange, received) = ctx.http.send(http_request, timeout).await;
     let Some(received) = received else {
         let message = exchange
             .error
@@ -208,7 +253,7 @@ async fn attempt(
         step,
         json.as_ref(),
         received.status,
-        exchange.duration_ms,
+        (exchange.duration_ms, elapsed_ms(step_started)),
         vars,
         properties,
     );
@@ -218,7 +263,7 @@ async fn attempt(
     let mut schema = None;
     if let Action::Call { op, .. } = &step.action {
         let op_ctx = crate::matrix::ops::OpContext {
-            base_url: &ctx.base_url,
+            base_url,
             access_token: token.as_deref(),
             user_id,
             versions: &ctx.versions,
@@ -319,13 +364,14 @@ fn record(
     step: &StepPlan,
     json: Option<&Value>,
     status: u16,
-    duration_ms: u64,
+    (duration_ms, elapsed_ms): (u64, u64),
     vars: &Vars,
     properties: &mut BTreeMap<String, String>,
 ) {
     for (name, what) in &step.records {
         let value = match what.as_str() {
             "@duration_ms" => duration_ms.to_string(),
+            "@elapsed_ms" => elapsed_ms.to_string(),
             "@status" => status.to_string(),
             pointer => match vars
                 .text_of(pointer)
@@ -339,4 +385,11 @@ fn record(
         };
         properties.insert(name.clone(), value);
     }
+}
+
+fn is_federation(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Federation(_) | Action::Serve(_) | Action::Inbound(_) | Action::Remote(_)
+    )
 }

@@ -36,6 +36,11 @@ pub struct RawScenario {
     /// Conditions the server must meet; the scenario is skipped (with the reason) otherwise.
     #[serde(default)]
     pub requires: Option<RawRequires>,
+    /// Homeservers the scenario needs besides the target (`hs1`): `name: fake` is an
+    /// in-process fake homeserver, `name: synapse` a second real homeserver (spawned, or
+    /// `--target2`). Their names are `${name.server_name}`.
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerKind>,
     /// Users the scenario acts as. Each is a fresh user, registered for this run only.
     #[serde(default)]
     pub actors: BTreeMap<String, RawActor>,
@@ -112,6 +117,169 @@ pub struct RawActor {
     /// Create the user as a server admin (needs shared-secret provisioning).
     #[serde(default)]
     pub admin: bool,
+    /// The homeserver the user lives on: `hs1` (the target, default) or a `synapse` server.
+    #[serde(default)]
+    pub server: Option<String>,
+}
+
+/// Kinds of extra homeservers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerKind {
+    /// An in-process fake homeserver (signs requests, serves its key, strict handlers).
+    Fake,
+    /// A second real homeserver.
+    Synapse,
+}
+
+/// A signed federation request sent by a fake server.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFederation {
+    /// The fake server that signs and sends.
+    pub from: String,
+    /// The destination homeserver (default `hs1`).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Path below the destination, e.g. `/_matrix/federation/v1/version`.
+    pub path: String,
+    /// Query parameters (signed as part of the URI).
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// A JSON body (signed as `content`).
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// A raw text body sent as is (not signed).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Deliberate faults, to check that the destination refuses the request.
+    #[serde(default)]
+    pub forge: Option<RawForge>,
+}
+
+/// Faults for a federation request (see `Forge` in src/federation/client.rs).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawForge {
+    /// Send no Authorization header.
+    #[serde(default)]
+    pub unsigned: bool,
+    /// Corrupt the signature.
+    #[serde(default)]
+    pub tamper_signature: bool,
+    /// Claim (and sign as) another origin.
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Name another destination in the header and the signed object.
+    #[serde(default)]
+    pub destination: Option<String>,
+    /// Leave `destination` out of the header.
+    #[serde(default)]
+    pub omit_destination: bool,
+    /// Sign this URI instead of the one sent.
+    #[serde(default)]
+    pub sign_uri: Option<String>,
+    /// Sign this body instead of the one sent.
+    #[serde(default)]
+    pub sign_body: Option<serde_json::Value>,
+    /// Sign with a fresh key the origin does not publish.
+    #[serde(default)]
+    pub unknown_key: bool,
+    /// Send this Authorization value verbatim.
+    #[serde(default)]
+    pub authorization: Option<String>,
+    /// Extra or replaced headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A handler a fake server registers: requests matching it are expected.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawServe {
+    /// The fake server.
+    pub on: String,
+    /// HTTP method.
+    pub method: String,
+    /// Regular expression over the path (whole path, no query).
+    pub path: String,
+    /// Status answered (default 200).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// JSON answered (default `{}`); templates are resolved when the step runs.
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// Answer invites (`PUT /_matrix/federation/v2/invite/...`) by counter-signing the event.
+    #[serde(default)]
+    pub sign_invite: bool,
+    /// Accept requests whose X-Matrix authentication fails (default false: they get 401).
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+}
+
+/// Wait for a request a fake server received; `expect.body` matches its JSON body.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawInbound {
+    /// The fake server.
+    pub on: String,
+    /// HTTP method.
+    pub method: String,
+    /// Regular expression over the path.
+    pub path: String,
+    /// Only count requests whose X-Matrix signature verified (default true).
+    #[serde(default)]
+    pub authenticated: Option<bool>,
+}
+
+/// A room-level action of a fake server: join (make_join + send_join v2), leave (make_leave
+/// + send_leave v2), send an event (a PDU in a transaction), create a room of its own, invite
+/// a user of another server into it, or send EDUs.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemote {
+    /// The fake server acting.
+    pub server: String,
+    /// `join`, `leave`, `send_pdu`, `create_room`, `invite` or `send_edus`.
+    pub op: String,
+    /// The destination homeserver (default `hs1`).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The room.
+    #[serde(default)]
+    pub room_id: Option<String>,
+    /// The acting user (default `${server.user_id}`, the fake server's user).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The user invited (`invite`).
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Event type (`send_pdu`).
+    #[serde(default, rename = "type")]
+    pub event_type: Option<String>,
+    /// State key (`send_pdu` of a state event).
+    #[serde(default)]
+    pub state_key: Option<String>,
+    /// Event content (`send_pdu`).
+    #[serde(default)]
+    pub content: Option<serde_json::Value>,
+    /// Top-level fields replacing the computed ones (prev_events, auth_events, sender, ...).
+    #[serde(default)]
+    pub overrides: Option<serde_json::Value>,
+    /// Break the event after signing: `signature` or `content_hash` (`send_pdu`).
+    #[serde(default)]
+    pub tamper: Option<String>,
+    /// Send the event now (default true); false only mints and remembers it.
+    #[serde(default)]
+    pub send: Option<bool>,
+    /// EDUs to send (`send_edus`), as `{edu_type, content}` objects.
+    #[serde(default)]
+    pub edus: Option<serde_json::Value>,
+    /// `ver` query values for make_join (default: the versions the harness can mint for).
+    #[serde(default)]
+    pub versions: Option<Vec<String>>,
 }
 
 /// One step: either a typed `call` or a raw `request`, then expectations and captures.
@@ -136,6 +304,18 @@ pub struct RawStep {
     /// A raw HTTP request, for negative tests that a typed call cannot express.
     #[serde(default)]
     pub request: Option<RawRequest>,
+    /// A signed federation request from a fake server.
+    #[serde(default)]
+    pub federation: Option<RawFederation>,
+    /// Register a handler on a fake server (the step itself sends nothing).
+    #[serde(default)]
+    pub serve: Option<RawServe>,
+    /// Wait for a request a fake server received (use with `eventually`).
+    #[serde(default)]
+    pub inbound: Option<RawInbound>,
+    /// A room-level action of a fake server (join, leave, send_pdu, ...).
+    #[serde(default)]
+    pub remote: Option<RawRemote>,
     /// What the response must look like. Without `status`, any 2xx is required.
     #[serde(default)]
     pub expect: Option<RawExpect>,

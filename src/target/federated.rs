@@ -181,6 +181,7 @@ pub fn overlay_value(
         "trusted_key_servers": [],
         "suppress_key_server_warning": true,
         "allow_profile_lookup_over_federation": true,
+        "allow_public_rooms_over_federation": true,
         "allow_device_name_lookup_over_federation": true,
         "presence": {"enabled": true},
     })

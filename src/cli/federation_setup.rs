@@ -1,0 +1,87 @@
+//! Federation for a run: the run CA, the target as a federation peer (spawned federation-
+//! enabled, or a `--target` reached at `--federation-url`), and a second spawned Synapse
+//! when a selected scenario needs one.
+
+use std::sync::Arc;
+
+use super::RunArgs;
+use crate::federation::RunCa;
+use crate::runner::federation::{FederationContext, Peer};
+use crate::runner::Provision;
+use crate::target::{
+    FederationSetup, Provisioner, RegistrationMethod, SpawnedSynapse, SynapseOptions,
+};
+
+/// The run CA, made once per run that needs federation.
+pub(super) fn run_ca() -> Result<Arc<RunCa>, String> {
+    RunCa::new()
+        .map(Arc::new)
+        .map_err(|e| format!("cannot make the run's certificate authority: {e}"))
+}
+
+/// Start a federation-enabled Synapse, saying where it is.
+pub(super) async fn start_synapse(
+    opts: &SynapseOptions,
+    ca: &Arc<RunCa>,
+    label: &str,
+) -> Result<SpawnedSynapse, String> {
+    let spawned = SpawnedSynapse::start_federated(opts, &FederationSetup::direct(ca.clone()))
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(f) = spawned.federation() {
+        eprintln!(
+            "{label}: Synapse {} federating as {} (federation {}, client {})",
+            spawned.version(),
+            f.server_name,
+            f.url,
+            spawned.base_url()
+        );
+    }
+    Ok(spawned)
+}
+
+/// The peer a spawned Synapse is.
+pub(super) fn spawned_peer(s: &SpawnedSynapse) -> Result<Peer, String> {
+    let f = s
+        .federation()
+        .ok_or("the spawned Synapse has no federation listener")?;
+    let provisioner = Provisioner::new(
+        s.base_url().to_owned(),
+        RegistrationMethod::SharedSecret {
+            secret: s.shared_secret().to_owned(),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Peer {
+        server_name: f.server_name.clone(),
+        federation_url: Some(f.url.clone()),
+        base_url: s.base_url().to_owned(),
+        provisioner: Arc::new(provisioner),
+    })
+}
+
+/// The federation context of a run: hs1 (the target) and, when spawned, hs2.
+pub(super) fn context(
+    args: &RunArgs,
+    ca: Arc<RunCa>,
+    hs1_spawned: Option<&SpawnedSynapse>,
+    hs1_base_url: &str,
+    hs1_server_name: &str,
+    hs1_provisioner: Arc<dyn Provision>,
+    hs2: Option<&SpawnedSynapse>,
+) -> Result<FederationContext, String> {
+    let hs1 = match hs1_spawned {
+        Some(s) => spawned_peer(s)?,
+        None => Peer {
+            server_name: args
+                .federation_server_name
+                .clone()
+                .unwrap_or_else(|| hs1_server_name.to_owned()),
+            federation_url: args.federation_url.clone(),
+            base_url: hs1_base_url.to_owned(),
+            provisioner: hs1_provisioner,
+        },
+    };
+    let hs2 = hs2.map(spawned_peer).transpose()?;
+    Ok(FederationContext { ca, hs1, hs2 })
+}

@@ -1,0 +1,255 @@
+//! What a fake server knows about a room it takes part in, and minting events (PDUs) for it:
+//! fill in `auth_events`, `prev_events` and `depth` from the known state, add the content
+//! hash, sign, and derive the event id (reference hash, room versions 4 and later).
+
+use std::collections::BTreeMap;
+
+use ruma::RoomVersionId;
+use ruma::room_version_rules::RoomVersionRules;
+use serde_json::{Value, json};
+
+use super::FederationError;
+use super::keys::{ServerKey, now_ms, to_canonical_object};
+
+/// One room as a fake server sees it.
+#[derive(Debug, Clone)]
+pub struct Room {
+    /// Room id.
+    pub room_id: String,
+    /// Room version, e.g. "10".
+    pub version: String,
+    /// Current state: (type, state_key) -> event.
+    pub state: BTreeMap<(String, String), Value>,
+    /// Every event known, by id.
+    pub events: BTreeMap<String, Value>,
+    /// Forward extremities.
+    pub latest: Vec<String>,
+    /// Highest depth seen.
+    pub depth: u64,
+}
+
+/// The rules of a room version the harness can mint events for.
+pub fn rules(version: &str) -> Result<RoomVersionRules, FederationError> {
+    let id = RoomVersionId::try_from(version)
+        .map_err(|e| FederationError::Sign(format!("room version {version:?}: {e}")))?;
+    id.rules()
+        .ok_or_else(|| FederationError::Sign(format!("room version {version:?} is not supported")))
+}
+
+/// The event id of a signed event (`$` + reference hash).
+pub fn event_id(event: &Value, version: &str) -> Result<String, FederationError> {
+    let rules = rules(version)?;
+    let object = to_canonical_object(event)?;
+    let hash = ruma::signatures::reference_hash(&object, &rules)
+        .map_err(|e| FederationError::Sign(e.to_string()))?;
+    Ok(format!("${hash}"))
+}
+
+/// Hash and sign `event` as `key`'s server, returning (event id, signed event).
+pub fn finish_event(
+    key: &ServerKey,
+    event: &Value,
+    version: &str,
+) -> Result<(String, Value), FederationError> {
+    let rules = rules(version)?;
+    let signed = key.hash_and_sign_event(event, &rules.redaction)?;
+    let id = event_id(&signed, version)?;
+    Ok((id, signed))
+}
+
+fn str_field<'a>(event: &'a Value, name: &str) -> &'a str {
+    event.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+impl Room {
+    /// An empty view of a room.
+    pub fn new(room_id: &str, version: &str) -> Self {
+        Self {
+            room_id: room_id.to_owned(),
+            version: version.to_owned(),
+            state: BTreeMap::new(),
+            events: BTreeMap::new(),
+            latest: Vec::new(),
+            depth: 0,
+        }
+    }
+
+    /// Learn an event (from a join response, a transaction, or one we minted). State events
+    /// update the state; `extremity` makes it the single forward extremity.
+    pub fn learn(&mut self, event: &Value, extremity: bool) {
+        let Ok(id) = event
+            .get("event_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(())
+            .or_else(|()| event_id(event, &self.version))
+        else {
+            return;
+        };
+        if let Some(state_key) = event.get("state_key").and_then(Value::as_str) {
+            self.state.insert(
+                (str_field(event, "type").to_owned(), state_key.to_owned()),
+                event.clone(),
+            );
+        }
+        if let Some(d) = event.get("depth").and_then(Value::as_u64) {
+            self.depth = self.depth.max(d);
+        }
+        if extremity {
+            self.latest = vec![id.clone()];
+        }
+        self.events.insert(id, event.clone());
+    }
+
+    fn state_id(&self, kind: &str, state_key: &str) -> Option<String> {
+        let ev = self.state.get(&(kind.to_owned(), state_key.to_owned()))?;
+        ev.get("event_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| event_id(ev, &self.version).ok())
+    }
+
+    /// The auth events the spec's auth rules select for an event of this type, sender and
+    /// state key.
+    pub fn auth_events_for(&self, kind: &str, sender: &str, state_key: Option<&str>, content: &Value) -> Vec<String> {
+        let mut ids = Vec::new();
+        if self.version != "12" {
+            ids.extend(self.state_id("m.room.create", ""));
+        }
+        ids.extend(self.state_id("m.room.power_levels", ""));
+        ids.extend(self.state_id("m.room.member", sender));
+        if kind == "m.room.member" {
+            if let Some(target) = state_key
+                && target != sender
+            {
+                ids.extend(self.state_id("m.room.member", target));
+            }
+            let membership = content.get("membership").and_then(Value::as_str);
+            if matches!(membership, Some("join") | Some("invite") | Some("knock")) {
+                ids.extend(self.state_id("m.room.join_rules", ""));
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// A new event from `sender` (of `key`'s server), with auth and prev events from what is
+    /// known; `overrides` replaces any top-level field of the unsigned draft (prev_events,
+    /// auth_events, depth, origin_server_ts, ...). Returns (event id, signed event) without
+    /// learning it.
+    pub fn mint(
+        &self,
+        key: &ServerKey,
+        kind: &str,
+        sender: &str,
+        state_key: Option<&str>,
+        content: &Value,
+        overrides: &serde_json::Map<String, Value>,
+    ) -> Result<(String, Value), FederationError> {
+        let mut draft = json!({
+            "type": kind,
+            "room_id": self.room_id,
+            "sender": sender,
+            "origin": key.server_name(),
+            "origin_server_ts": now_ms(),
+            "content": content,
+            "prev_events": self.latest,
+            "auth_events": self.auth_events_for(kind, sender, state_key, content),
+            "depth": self.depth + 1,
+        });
+        if let Some(sk) = state_key {
+            draft["state_key"] = json!(sk);
+        }
+        if let Some(map) = draft.as_object_mut() {
+            for (k, v) in overrides {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        finish_event(key, &draft, &self.version)
+    }
+
+    /// Events for `get_missing_events`: walk back from `latest` through prev_events, stopping
+    /// at `earliest`, oldest first, at most `limit`.
+    pub fn missing_events(&self, earliest: &[String], latest: &[String], limit: usize) -> Vec<Value> {
+        let mut out: Vec<(u64, Value)> = Vec::new();
+        let mut queue: Vec<String> = latest
+            .iter()
+            .filter_map(|id| self.events.get(id))
+            .flat_map(|e| prev_events(e))
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(id) = queue.pop() {
+            if out.len() >= limit || earliest.contains(&id) || !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(ev) = self.events.get(&id) {
+                queue.extend(prev_events(ev));
+                out.push((ev.get("depth").and_then(Value::as_u64).unwrap_or(0), ev.clone()));
+            }
+        }
+        out.sort_by_key(|(d, _)| *d);
+        out.into_iter().map(|(_, e)| e).collect()
+    }
+}
+
+fn prev_events(event: &Value) -> Vec<String> {
+    event
+        .get("prev_events")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// A brand-new room created by `creator` on `key`'s server (create, creator's join, power
+/// levels, join rules `invite`, history visibility `shared`), room version 10.
+pub fn create_room(key: &ServerKey, creator: &str) -> Result<Room, FederationError> {
+    let version = "10";
+    let local = uuid::Uuid::new_v4().simple().to_string();
+    let room_id = format!("!{}:{}", &local[..18], key.server_name());
+    let mut room = Room::new(&room_id, version);
+    let none = serde_json::Map::new();
+    let steps: [(&str, Option<&str>, Value); 5] = [
+        ("m.room.create", Some(""), json!({"creator": creator, "room_version": version})),
+        ("m.room.member", Some(creator), json!({"membership": "join"})),
+        (
+            "m.room.power_levels",
+            Some(""),
+            json!({"users": {creator: 100}, "users_default": 0, "events_default": 0,
+                   "state_default": 50, "invite": 0, "kick": 50, "ban": 50, "redact": 50}),
+        ),
+        ("m.room.join_rules", Some(""), json!({"join_rule": "invite"})),
+        ("m.room.history_visibility", Some(""), json!({"history_visibility": "shared"})),
+    ];
+    for (kind, sk, content) in steps {
+        let (id, ev) = room.mint(key, kind, creator, sk, &content, &none)?;
+        let mut stored = ev.clone();
+        stored["event_id"] = json!(id);
+        room.learn(&stored, true);
+    }
+    Ok(room)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_room_chains_events_and_ids_are_reference_hashes() {
+        let key = ServerKey::generate("localhost:9", "k").unwrap();
+        let room = create_room(&key, "@u:localhost:9").unwrap();
+        assert_eq!(room.events.len(), 5);
+        assert_eq!(room.depth, 5);
+        let create_id = room.state_id("m.room.create", "").unwrap();
+        assert!(create_id.starts_with('$'));
+        let (_, msg) = room
+            .mint(&key, "m.room.message", "@u:localhost:9", None, &json!({"body": "x"}), &Default::default())
+            .unwrap();
+        let auth: Vec<String> = serde_json::from_value(msg["auth_events"].clone()).unwrap();
+        assert_eq!(auth.len(), 3);
+        assert!(auth.contains(&create_id));
+        assert_eq!(msg["depth"], 6);
+        let missing = room.missing_events(&[], &room.latest.clone(), 10);
+        assert_eq!(missing.len(), 4);
+    }
+}

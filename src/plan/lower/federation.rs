@@ -1,0 +1,164 @@
+//! Lowering of the federation steps (`federation`, `serve`, `inbound`, `remote`): server
+//! names must be declared, regular expressions must compile, templates must refer to defined
+//! variables. The raw structs are kept as they are and resolved when the step runs.
+
+use std::collections::BTreeSet;
+
+use regex::Regex;
+
+use super::{Lowering, model, regex_error};
+use crate::plan::Action;
+use crate::scenario::model::{RawStep, ServerKind};
+
+/// Operations of a `remote:` step.
+pub const REMOTE_OPS: &[&str] = &["join", "leave", "send_pdu", "create_room", "invite", "send_edus"];
+
+impl Lowering<'_> {
+    fn fake_server(&mut self, pointer: &str, name: &str) {
+        if self.servers.get(name) != Some(&ServerKind::Fake) {
+            self.problem(
+                pointer,
+                format!("`{name}` is not a fake server of this scenario"),
+                Some("declare it under `servers:` as `name: fake`".into()),
+            );
+        }
+    }
+
+    fn destination(&mut self, pointer: &str, name: Option<&str>) {
+        if let Some(name) = name
+            && name != "hs1"
+            && self.servers.get(name) != Some(&ServerKind::Synapse)
+        {
+            self.problem(
+                pointer,
+                format!("`{name}` is not a homeserver of this scenario"),
+                Some("use hs1 (the target) or a server declared as `synapse`".into()),
+            );
+        }
+    }
+
+    fn path_regex(&mut self, pointer: &str, re: &str) {
+        if let Err(e) = Regex::new(re) {
+            self.problem(
+                pointer,
+                format!("invalid regular expression: {}", regex_error(&e)),
+                None,
+            );
+        }
+    }
+
+    fn method(&mut self, pointer: &str, m: &str) {
+        if http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).is_err() {
+            self.problem(pointer, format!("invalid HTTP method {m:?}"), None);
+        }
+    }
+
+    pub(super) fn federation_action(
+        &mut self,
+        base: &str,
+        raw: &RawStep,
+        defined: &BTreeSet<String>,
+    ) -> Option<Action> {
+        if let Some(f) = &raw.federation {
+            let p = format!("{base}/federation");
+            self.fake_server(&format!("{p}/from"), &f.from);
+            self.destination(&format!("{p}/to"), f.to.as_deref());
+            self.method(&format!("{p}/method"), &f.method);
+            if !f.path.starts_with('/') {
+                self.problem(&format!("{p}/path"), "the path must start with '/'", None);
+            }
+            self.check_refs_str(&format!("{p}/path"), &f.path, defined);
+            for (k, v) in &f.query {
+                self.check_refs_str(&format!("{p}/query/{k}"), v, defined);
+            }
+            if let Some(j) = &f.json {
+                self.check_refs_value(&format!("{p}/json"), j, defined);
+            }
+            if let Some(forge) = &f.forge {
+                for (k, v) in [
+                    ("origin", &forge.origin),
+                    ("destination", &forge.destination),
+                    ("sign_uri", &forge.sign_uri),
+                    ("authorization", &forge.authorization),
+                ] {
+                    if let Some(v) = v {
+                        self.check_refs_str(&format!("{p}/forge/{k}"), v, defined);
+                    }
+                }
+                if let Some(b) = &forge.sign_body {
+                    self.check_refs_value(&format!("{p}/forge/sign_body"), b, defined);
+                }
+            }
+            return Some(Action::Federation(f.clone()));
+        }
+        if let Some(s) = &raw.serve {
+            let p = format!("{base}/serve");
+            self.fake_server(&format!("{p}/on"), &s.on);
+            self.method(&format!("{p}/method"), &s.method);
+            self.path_regex(&format!("{p}/path"), &s.path);
+            if let Some(j) = &s.json {
+                self.check_refs_value(&format!("{p}/json"), j, defined);
+            }
+            return Some(Action::Serve(s.clone()));
+        }
+        if let Some(i) = &raw.inbound {
+            let p = format!("{base}/inbound");
+            self.fake_server(&format!("{p}/on"), &i.on);
+            self.method(&format!("{p}/method"), &i.method);
+            self.path_regex(&format!("{p}/path"), &i.path);
+            return Some(Action::Inbound(i.clone()));
+        }
+        if let Some(r) = &raw.remote {
+            let p = format!("{base}/remote");
+            self.fake_server(&format!("{p}/server"), &r.server);
+            self.destination(&format!("{p}/to"), r.to.as_deref());
+            if !REMOTE_OPS.contains(&r.op.as_str()) {
+                self.problem(
+                    &format!("{p}/op"),
+                    format!("unknown remote operation `{}`", r.op),
+                    Some(format!("use one of {}", REMOTE_OPS.join(", "))),
+                );
+            }
+            let needs_room = !matches!(r.op.as_str(), "create_room" | "send_edus");
+            if needs_room && r.room_id.is_none() {
+                self.problem(&p, format!("`{}` needs `room_id`", r.op), None);
+            }
+            if r.op == "send_pdu" && r.event_type.is_none() {
+                self.problem(&p, "`send_pdu` needs `type`", None);
+            }
+            if r.op == "invite" && r.target.is_none() {
+                self.problem(&p, "`invite` needs `target`", None);
+            }
+            if r.op == "send_edus" && r.edus.is_none() {
+                self.problem(&p, "`send_edus` needs `edus`", None);
+            }
+            if let Some(t) = &r.tamper
+                && !matches!(t.as_str(), "signature" | "content_hash")
+            {
+                self.problem(
+                    &format!("{p}/tamper"),
+                    format!("unknown tampering `{t}`"),
+                    Some("use signature or content_hash".into()),
+                );
+            }
+            for (k, v) in [
+                ("room_id", &r.room_id),
+                ("user", &r.user),
+                ("target", &r.target),
+                ("state_key", &r.state_key),
+            ] {
+                if let Some(v) = v {
+                    self.check_refs_str(&format!("{p}/{k}"), v, defined);
+                }
+            }
+            for (k, v) in [("content", &r.content), ("overrides", &r.overrides), ("edus", &r.edus)] {
+                if let Some(v) = v {
+                    self.check_refs_value(&format!("{p}/{k}"), v, defined);
+                }
+            }
+            return Some(Action::Remote(r.clone()));
+        }
+        let _ = model::SCHEMA_VERSION;
+        None
+    }
+}
