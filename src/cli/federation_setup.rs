@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::RunArgs;
 use crate::federation::RunCa;
-use crate::runner::federation::{FederationContext, Peer};
 use crate::runner::Provision;
+use crate::runner::federation::{FederationContext, Peer};
 use crate::target::{
     FederationSetup, Provisioner, RegistrationMethod, SpawnedSynapse, SynapseOptions,
 };

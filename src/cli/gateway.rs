@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::RunArgs;
 use super::progress::Progress;
+use super::{RunArgs, run};
 use crate::exit_codes;
-use crate::expectations::{Expectations, LoadError};
+use crate::expectations::Expectations;
 use crate::gateway::exec::{self, Setup};
 use crate::gateway::probe::Roles;
 use crate::gateway::profile::Profile;
@@ -19,8 +19,8 @@ use crate::gateway::raw::Endpoint;
 use crate::gateway::suite::{self, Check};
 use crate::gateway::tap::Tap;
 use crate::gateway::topology::{GatewayKind, LocalGateway};
-use crate::results::{self, RunInfo, RunReport, TargetInfo, ToolInfo};
-use crate::scenario::{diagnostics, source};
+use crate::results::{self, RunReport, TargetInfo};
+use crate::scenario::source;
 
 /// Options of gateway runs (used when the selected files are gateway checks).
 #[derive(Debug, Clone, Args)]
@@ -173,19 +173,9 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
     };
     let started_at = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let prepared = tokio::select! {
-        p = prepare(args) => p,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted while preparing the gateway");
-            return exit_codes::INTERRUPTED;
-        }
-    };
-    let prepared = match prepared {
+    let prepared = match run::interruptible_prepare(prepare(args), "gateway").await {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: the gateway is not usable: {e}");
-            return exit_codes::ENVIRONMENT;
-        }
+        Err(code) => return code,
     };
     let setup = prepared.setup();
     eprintln!(
@@ -218,20 +208,8 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
     }
     let report = RunReport {
         format_version: results::FORMAT_VERSION,
-        tool: ToolInfo {
-            name: "mxharness".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        run: RunInfo {
-            started_at: started_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-            paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
-            filter: args.filter.clone(),
-            jobs: 1,
-            scenario_set_sha256: None,
-        },
+        tool: run::tool_info(),
+        run: run::run_info(args, started_at, clock, 1, None),
         target: TargetInfo {
             kind: format!("gateway:{kind}"),
             base_url,
@@ -247,27 +225,7 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
         areas: results::score::area_scores(&results),
         scenarios: results,
     };
-    eprint!("\n{}", crate::report::render_summary(&report));
-    match crate::report::write_all(&report, &args.report_dir) {
-        Ok(paths) => {
-            for p in paths {
-                eprintln!("wrote {}", p.display());
-            }
-        }
-        Err(e) => {
-            eprintln!("error: cannot write the reports: {e}");
-            return exit_codes::ENVIRONMENT;
-        }
-    }
-    if report
-        .scenarios
-        .iter()
-        .any(results::ScenarioResult::fails_run)
-    {
-        exit_codes::CHECKS_FAILED
-    } else {
-        exit_codes::SUCCESS
-    }
+    run::finish(&report, &args.report_dir)
 }
 
 /// A local gateway, or the pieces the harness runs beside a `--gateway URL`.
@@ -446,22 +404,9 @@ fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
     }
     match Expectations::load(&path) {
         Ok(e) => {
-            eprintln!(
-                "Applying expectations for {} from {} ({} entries; --no-expectations for raw results)",
-                e.implementation,
-                e.file,
-                e.len()
-            );
+            run::announce_expectations(&e);
             Ok(Some(e))
         }
-        Err(LoadError::Io(message)) => {
-            eprintln!("error: cannot read the expectations file: {message}");
-            Err(exit_codes::USAGE)
-        }
-        Err(LoadError::Invalid(problems, file)) => {
-            eprint!("{}", diagnostics::render(&problems, &[file], false));
-            eprintln!("error: the expectations file is invalid");
-            Err(exit_codes::INVALID_SCENARIO)
-        }
+        Err(e) => Err(run::expectations_error(e)),
     }
 }

@@ -2,12 +2,12 @@
 
 mod certify;
 mod compare;
+mod federation_setup;
 mod gateway;
 mod local;
 mod progress;
 mod report;
 mod run;
-mod federation_setup;
 mod setup;
 mod validate;
 

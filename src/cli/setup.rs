@@ -175,8 +175,7 @@ pub(super) async fn prepare(
             if fed_needs.second_server {
                 let log = args.report_dir.join("homeserver2.log");
                 let opts = synapse_options(&args.synapse, log);
-                spawned2 =
-                    Some(super::federation_setup::start_synapse(&opts, &ca, "hs2").await?);
+                spawned2 = Some(super::federation_setup::start_synapse(&opts, &ca, "hs2").await?);
             }
             Some(Arc::new(super::federation_setup::context(
                 args,

@@ -111,7 +111,13 @@ impl Room {
 
     /// The auth events the spec's auth rules select for an event of this type, sender and
     /// state key.
-    pub fn auth_events_for(&self, kind: &str, sender: &str, state_key: Option<&str>, content: &Value) -> Vec<String> {
+    pub fn auth_events_for(
+        &self,
+        kind: &str,
+        sender: &str,
+        state_key: Option<&str>,
+        content: &Value,
+    ) -> Vec<String> {
         let mut ids = Vec::new();
         if self.version != "12" {
             ids.extend(self.state_id("m.room.create", ""));
@@ -171,7 +177,12 @@ impl Room {
 
     /// Events for `get_missing_events`: walk back from `latest` through prev_events, stopping
     /// at `earliest`, oldest first, at most `limit`.
-    pub fn missing_events(&self, earliest: &[String], latest: &[String], limit: usize) -> Vec<Value> {
+    pub fn missing_events(
+        &self,
+        earliest: &[String],
+        latest: &[String],
+        limit: usize,
+    ) -> Vec<Value> {
         let mut out: Vec<(u64, Value)> = Vec::new();
         let mut queue: Vec<String> = latest
             .iter()
@@ -185,7 +196,10 @@ impl Room {
             }
             if let Some(ev) = self.events.get(&id) {
                 queue.extend(prev_events(ev));
-                out.push((ev.get("depth").and_then(Value::as_u64).unwrap_or(0), ev.clone()));
+                out.push((
+                    ev.get("depth").and_then(Value::as_u64).unwrap_or(0),
+                    ev.clone(),
+                ));
             }
         }
         out.sort_by_key(|(d, _)| *d);
@@ -197,7 +211,12 @@ fn prev_events(event: &Value) -> Vec<String> {
     event
         .get("prev_events")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -210,16 +229,32 @@ pub fn create_room(key: &ServerKey, creator: &str) -> Result<Room, FederationErr
     let mut room = Room::new(&room_id, version);
     let none = serde_json::Map::new();
     let steps: [(&str, Option<&str>, Value); 5] = [
-        ("m.room.create", Some(""), json!({"creator": creator, "room_version": version})),
-        ("m.room.member", Some(creator), json!({"membership": "join"})),
+        (
+            "m.room.create",
+            Some(""),
+            json!({"creator": creator, "room_version": version}),
+        ),
+        (
+            "m.room.member",
+            Some(creator),
+            json!({"membership": "join"}),
+        ),
         (
             "m.room.power_levels",
             Some(""),
             json!({"users": {creator: 100}, "users_default": 0, "events_default": 0,
                    "state_default": 50, "invite": 0, "kick": 50, "ban": 50, "redact": 50}),
         ),
-        ("m.room.join_rules", Some(""), json!({"join_rule": "invite"})),
-        ("m.room.history_visibility", Some(""), json!({"history_visibility": "shared"})),
+        (
+            "m.room.join_rules",
+            Some(""),
+            json!({"join_rule": "invite"}),
+        ),
+        (
+            "m.room.history_visibility",
+            Some(""),
+            json!({"history_visibility": "shared"}),
+        ),
     ];
     for (kind, sk, content) in steps {
         let (id, ev) = room.mint(key, kind, creator, sk, &content, &none)?;
@@ -243,7 +278,14 @@ mod tests {
         let create_id = room.state_id("m.room.create", "").unwrap();
         assert!(create_id.starts_with('$'));
         let (_, msg) = room
-            .mint(&key, "m.room.message", "@u:localhost:9", None, &json!({"body": "x"}), &Default::default())
+            .mint(
+                &key,
+                "m.room.message",
+                "@u:localhost:9",
+                None,
+                &json!({"body": "x"}),
+                &Default::default(),
+            )
             .unwrap();
         let auth: Vec<String> = serde_json::from_value(msg["auth_events"].clone()).unwrap();
         assert_eq!(auth.len(), 3);

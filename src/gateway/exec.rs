@@ -99,16 +99,7 @@ async fn run_one(check: &Check, setup: &Setup, marker: &str) -> ScenarioResult {
     match outcome {
         Err(message) => {
             result.outcome = Outcome::Errored;
-            result.failure = Some(Failure {
-                step: 0,
-                location,
-                kind: "setup".into(),
-                message,
-                expected: None,
-                actual: None,
-                checks: Vec::new(),
-                transcript: Vec::new(),
-            });
+            result.failure = Some(Failure::setup(location, message));
         }
         Ok(Judged::Skipped(reason)) => {
             result.outcome = Outcome::Skipped;
@@ -328,27 +319,9 @@ async fn outbound(
 }
 
 fn blank(check: &Check) -> ScenarioResult {
-    ScenarioResult {
-        id: check.id.clone(),
-        title: check.title.clone(),
-        area: check.area.clone(),
-        file: check.file.clone(),
-        tags: check.tags.clone(),
-        spec_since: None,
-        spec_section: check.spec.clone(),
-        level: check.level.clone(),
-        msc: None,
-        outcome: Outcome::Passed,
-        duration_ms: 0,
-        steps: Vec::new(),
-        failure: None,
-        skip_reason: None,
-        attempts: 1,
-        flaky: false,
-        retried_failures: Vec::new(),
-        warnings: Vec::new(),
-        properties: BTreeMap::new(),
-        endpoints: Vec::new(),
-        expectation: None,
-    }
+    let mut r = ScenarioResult::new(&check.id, &check.title, &check.area, &check.file);
+    r.tags = check.tags.clone();
+    r.spec_section = check.spec.clone();
+    r.level = check.level.clone();
+    r
 }

@@ -44,13 +44,7 @@ pub fn judge(
     let mut failures = Vec::new();
     let mut props = BTreeMap::new();
     let fail = |kind: &str, message: String, expected: Option<String>, actual: Option<String>| {
-        CheckFailure {
-            location: location.to_owned(),
-            kind: kind.to_owned(),
-            message,
-            expected,
-            actual,
-        }
+        crate::check::failure(location, kind, message, expected, actual)
     };
     props.insert(
         "upstream".into(),

@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::matrix::http_client::{MAX_TRANSCRIPT_BODY, text};
+use crate::matrix::http_client::text;
 use crate::results::Exchange;
 
 /// Where a probe is sent: `https://127.0.0.1:PORT` (TLS, run CA) or `http://HOST:PORT`.
@@ -130,7 +130,7 @@ pub async fn send(
         method: request.method.clone(),
         url: format!("{}{}", endpoint.base, request.target),
         request_headers: request.headers.iter().cloned().collect(),
-        request_body: (!request.body.is_empty()).then(|| truncated(&request.body)),
+        request_body: (!request.body.is_empty()).then(|| text(&request.body)),
         status: None,
         response_headers: Default::default(),
         response_body: None,
@@ -141,23 +141,11 @@ pub async fn send(
         Ok(r) => {
             transcript.status = Some(r.status);
             transcript.response_headers = r.headers.iter().cloned().collect();
-            transcript.response_body = Some(truncated(&r.body));
+            transcript.response_body = Some(text(&r.body));
         }
         Err(e) => transcript.error = Some(e.clone()),
     }
     (result, transcript)
-}
-
-fn truncated(body: &[u8]) -> String {
-    if body.len() > MAX_TRANSCRIPT_BODY {
-        format!(
-            "{}... ({} bytes in all)",
-            text(&body[..MAX_TRANSCRIPT_BODY]),
-            body.len()
-        )
-    } else {
-        text(body)
-    }
 }
 
 async fn exchange(endpoint: &Endpoint, request: &RawRequest) -> Result<RawResponse, String> {
@@ -222,16 +210,20 @@ where
         .to_bytes();
     Ok(RawResponse {
         status: parts.status.as_u16(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: header_list(&parts.headers),
         body: body.to_vec(),
     })
+}
+
+/// Headers in order as (lowercase name, value as lossy UTF-8).
+pub fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }

@@ -128,16 +128,7 @@ async fn forward(
             .path_and_query()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| parts.uri.to_string()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: super::raw::header_list(&parts.headers),
         body: String::from_utf8_lossy(&body).into_owned(),
     };
     if let Ok(mut s) = seen.lock() {

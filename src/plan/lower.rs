@@ -290,7 +290,10 @@ impl Lowering<'_> {
                 self.problem(
                     &format!("/actors/{name}/server"),
                     format!("`{server}` is not a homeserver users can live on"),
-                    Some("use hs1 (the target) or a server declared as `synapse` under `servers:`".into()),
+                    Some(
+                        "use hs1 (the target) or a server declared as `synapse` under `servers:`"
+                            .into(),
+                    ),
                 );
             }
             actors.push(ActorPlan {

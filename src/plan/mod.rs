@@ -230,7 +230,10 @@ impl ScenarioPlan {
             || self.steps.iter().any(|s| {
                 matches!(
                     s.action,
-                    Action::Federation(_) | Action::Serve(_) | Action::Inbound(_) | Action::Remote(_)
+                    Action::Federation(_)
+                        | Action::Serve(_)
+                        | Action::Inbound(_)
+                        | Action::Remote(_)
                 )
             })
     }

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::RunContext;
 use crate::federation::room::{self, Room};
-use crate::federation::{FakeServer, FederationClient, Forge, Handler, Reply, RunCa, ServerKey, SignedRequest};
+use crate::federation::{
+    FakeServer, FederationClient, Forge, Handler, Reply, RunCa, ServerKey, SignedRequest,
+};
 use crate::matrix::http_client::Received;
 use crate::plan::template::Vars;
 use crate::plan::{Action, ScenarioPlan};
@@ -119,7 +121,10 @@ impl World {
             }
         }
         for (name, fake) in &self.fakes {
-            vars.set(format!("{name}.server_name"), json!(fake.server.server_name()));
+            vars.set(
+                format!("{name}.server_name"),
+                json!(fake.server.server_name()),
+            );
             vars.set(format!("{name}.user_id"), json!(fake.user_id));
         }
     }
@@ -237,7 +242,11 @@ async fn federation(
     let fake = world.fake(&f.from)?;
     let peer = fed.peer(f.to.as_deref())?;
     let mut path = super::request::path(&f.path, vars)?;
-    let query: Vec<(String, String)> = f.query.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let query: Vec<(String, String)> = f
+        .query
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     super::request::append_query(&mut path, &query, vars)?;
     let mut req = SignedRequest::new(&f.method.to_ascii_uppercase(), &peer.server_name, &path);
     req.base_url = peer.federation_url.clone();
@@ -301,7 +310,12 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
         handler.reply = Reply::Dynamic(Arc::new(move |req| sign_invite(&key, req.json.as_ref())));
     }
     fake.server.register(handler);
-    Ok(synthetic("SERVE", &format!("{} {}", s.method, s.path), 200, &json!({})))
+    Ok(synthetic(
+        "SERVE",
+        &format!("{} {}", s.method, s.path),
+        200,
+        &json!({}),
+    ))
 }
 
 /// Counter-sign an invite event (`PUT /_matrix/federation/v2/invite/...`).
@@ -309,15 +323,23 @@ fn sign_invite(key: &ServerKey, body: Option<&Value>) -> (u16, Value) {
     let Some(body) = body else {
         return (400, json!({"errcode": "M_NOT_JSON", "error": "no body"}));
     };
-    let version = body.get("room_version").and_then(Value::as_str).unwrap_or("1");
+    let version = body
+        .get("room_version")
+        .and_then(Value::as_str)
+        .unwrap_or("1");
     let Some(event) = body.get("event") else {
         return (400, json!({"errcode": "M_BAD_JSON", "error": "no event"}));
     };
     let signed = room::rules(version).and_then(|rules| {
         let object = crate::federation::keys::to_canonical_object(event)?;
         let mut object = object;
-        ruma::signatures::sign_event(key.server_name(), key.key_pair(), &mut object, &rules.redaction)
-            .map_err(|e| crate::federation::FederationError::Sign(e.to_string()))?;
+        ruma::signatures::sign_event(
+            key.server_name(),
+            key.key_pair(),
+            &mut object,
+            &rules.redaction,
+        )
+        .map_err(|e| crate::federation::FederationError::Sign(e.to_string()))?;
         Ok(Value::from(ruma::CanonicalJsonValue::Object(object)))
     });
     match signed {
@@ -386,14 +408,30 @@ fn with_room<T>(fake: &Fake, room_id: &str, f: impl FnOnce(&mut Room) -> T) -> R
 /// `get_missing_events` and event fetches answered from what it knows.
 fn register_room_handlers(fake: &Fake) -> Result<(), String> {
     let rooms = fake.rooms.clone();
-    let mut send = Handler::json("transactions", "PUT", "/_matrix/federation/v1/send/[^/]+", 200, json!({}))
-        .map_err(|e| e.to_string())?;
+    let mut send = Handler::json(
+        "transactions",
+        "PUT",
+        "/_matrix/federation/v1/send/[^/]+",
+        200,
+        json!({}),
+    )
+    .map_err(|e| e.to_string())?;
     send.reply = Reply::Dynamic(Arc::new(move |req| {
         let mut results = serde_json::Map::new();
-        let pdus = req.json.as_ref().and_then(|j| j.get("pdus")).and_then(Value::as_array).cloned().unwrap_or_default();
+        let pdus = req
+            .json
+            .as_ref()
+            .and_then(|j| j.get("pdus"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let mut rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
         for pdu in pdus {
-            let room_id = pdu.get("room_id").and_then(Value::as_str).unwrap_or("").to_owned();
+            let room_id = pdu
+                .get("room_id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             if let Some(room) = rooms.get_mut(&room_id)
                 && let Ok(id) = room::event_id(&pdu, &room.version)
             {
@@ -406,13 +444,27 @@ fn register_room_handlers(fake: &Fake) -> Result<(), String> {
         (200, json!({"pdus": results}))
     }));
     let rooms = fake.rooms.clone();
-    let mut missing = Handler::json("get_missing_events", "POST", "/_matrix/federation/v1/get_missing_events/[^/]+", 200, json!({}))
-        .map_err(|e| e.to_string())?;
+    let mut missing = Handler::json(
+        "get_missing_events",
+        "POST",
+        "/_matrix/federation/v1/get_missing_events/[^/]+",
+        200,
+        json!({}),
+    )
+    .map_err(|e| e.to_string())?;
     missing.reply = Reply::Dynamic(Arc::new(move |req| {
         let room_id = percent_decode(req.path.rsplit('/').next().unwrap_or(""));
         let body = req.json.clone().unwrap_or(Value::Null);
         let list = |k: &str| -> Vec<String> {
-            body.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+            body.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(10) as usize;
         let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
@@ -425,14 +477,26 @@ fn register_room_handlers(fake: &Fake) -> Result<(), String> {
     }));
     let rooms = fake.rooms.clone();
     let origin = fake.server.server_name().to_owned();
-    let mut event = Handler::json("event", "GET", "/_matrix/federation/v1/event/[^/]+", 200, json!({}))
-        .map_err(|e| e.to_string())?;
+    let mut event = Handler::json(
+        "event",
+        "GET",
+        "/_matrix/federation/v1/event/[^/]+",
+        200,
+        json!({}),
+    )
+    .map_err(|e| e.to_string())?;
     event.reply = Reply::Dynamic(Arc::new(move |req| {
         let id = percent_decode(req.path.rsplit('/').next().unwrap_or(""));
         let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
         match rooms.values().find_map(|r| r.events.get(&id)) {
-            Some(ev) => (200, json!({"origin": origin, "origin_server_ts": crate::federation::keys::now_ms(), "pdus": [strip_event_id(ev.clone())]})),
-            None => (404, json!({"errcode": "M_NOT_FOUND", "error": "unknown event"})),
+            Some(ev) => (
+                200,
+                json!({"origin": origin, "origin_server_ts": crate::federation::keys::now_ms(), "pdus": [strip_event_id(ev.clone())]}),
+            ),
+            None => (
+                404,
+                json!({"errcode": "M_NOT_FOUND", "error": "unknown event"}),
+            ),
         }
     }));
     for h in [send, missing, event] {
@@ -449,7 +513,9 @@ fn strip_event_id(mut ev: Value) -> Value {
 }
 
 fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn seg(s: &str) -> String {
@@ -495,7 +561,11 @@ async fn remote(
             } else {
                 ("make_leave", "send_leave", "leave")
             };
-            let mut path = format!("/_matrix/federation/v1/{make}/{}/{}", seg(&room_id), seg(&user));
+            let mut path = format!(
+                "/_matrix/federation/v1/{make}/{}/{}",
+                seg(&room_id),
+                seg(&user)
+            );
             if r.op == "join" {
                 let versions: Vec<String> = r
                     .versions
@@ -506,40 +576,73 @@ async fn remote(
                 path.push_str(&q.join("&"));
             }
             let (ex, resp) = signed(fake, peer, "GET", &path, None, timeout).await;
-            let Some(made) = resp.as_ref().filter(|r| r.status == 200).and_then(|r| r.json()) else {
+            let Some(made) = resp
+                .as_ref()
+                .filter(|r| r.status == 200)
+                .and_then(|r| r.json())
+            else {
                 return Ok((ex, resp));
             };
-            let version = made.get("room_version").and_then(Value::as_str).unwrap_or("1").to_owned();
+            let version = made
+                .get("room_version")
+                .and_then(Value::as_str)
+                .unwrap_or("1")
+                .to_owned();
             let mut template = made.get("event").cloned().unwrap_or(Value::Null);
             template["origin"] = json!(key.server_name());
             template["origin_server_ts"] = json!(crate::federation::keys::now_ms());
             template["content"]["membership"] = json!(membership);
-            let (event_id, event) = room::finish_event(&key, &template, &version).map_err(|e| e.to_string())?;
-            let path = format!("/_matrix/federation/v2/{send}/{}/{}", seg(&room_id), seg(&event_id));
+            let (event_id, event) =
+                room::finish_event(&key, &template, &version).map_err(|e| e.to_string())?;
+            let path = format!(
+                "/_matrix/federation/v2/{send}/{}/{}",
+                seg(&room_id),
+                seg(&event_id)
+            );
             let (ex, resp) = signed(fake, peer, "PUT", &path, Some(event.clone()), timeout).await;
             let ok = resp.as_ref().is_some_and(|r| r.status == 200);
             if ok && r.op == "join" {
                 let answer = resp.as_ref().and_then(|r| r.json()).unwrap_or(Value::Null);
                 let mut room = Room::new(&room_id, &version);
                 for list in ["auth_chain", "state"] {
-                    for ev in answer.get(list).and_then(Value::as_array).cloned().unwrap_or_default() {
+                    for ev in answer
+                        .get(list)
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                    {
                         room.learn(&ev, false);
                     }
                 }
                 let mut stored = event.clone();
                 stored["event_id"] = json!(event_id);
                 room.learn(&stored, true);
-                fake.rooms.lock().unwrap_or_else(|p| p.into_inner()).insert(room_id.clone(), room);
+                fake.rooms
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(room_id.clone(), room);
                 register_room_handlers(fake)?;
             }
-            Ok(wrap(ex, resp, json!({"event_id": event_id, "room_version": version, "event": event})))
+            Ok(wrap(
+                ex,
+                resp,
+                json!({"event_id": event_id, "room_version": version, "event": event}),
+            ))
         }
         "create_room" => {
             let room = room::create_room(&key, &user).map_err(|e| e.to_string())?;
             let id = room.room_id.clone();
-            fake.rooms.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), room);
+            fake.rooms
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone(), room);
             register_room_handlers(fake)?;
-            Ok(synthetic("CREATE_ROOM", fake.server.server_name(), 200, &json!({"room_id": id})))
+            Ok(synthetic(
+                "CREATE_ROOM",
+                fake.server.server_name(),
+                200,
+                &json!({"room_id": id}),
+            ))
         }
         "invite" => {
             let target = opt(&r.target)?.unwrap_or_default();
@@ -554,10 +657,20 @@ async fn remote(
                 minted.map(|(id, ev)| (id, ev, room.version.clone(), stripped))
             })?
             .map_err(|e| e.to_string())?;
-            let path = format!("/_matrix/federation/v2/invite/{}/{}", seg(&room_id), seg(&event_id));
-            let body = json!({"event": event, "room_version": version, "invite_room_state": stripped});
+            let path = format!(
+                "/_matrix/federation/v2/invite/{}/{}",
+                seg(&room_id),
+                seg(&event_id)
+            );
+            let body =
+                json!({"event": event, "room_version": version, "invite_room_state": stripped});
             let (ex, resp) = signed(fake, peer, "PUT", &path, Some(body), timeout).await;
-            if let Some(ev) = resp.as_ref().filter(|r| r.status == 200).and_then(|r| r.json()).and_then(|j| j.get("event").cloned()) {
+            if let Some(ev) = resp
+                .as_ref()
+                .filter(|r| r.status == 200)
+                .and_then(|r| r.json())
+                .and_then(|j| j.get("event").cloned())
+            {
                 let mut stored = ev;
                 stored["event_id"] = json!(event_id);
                 let _ = with_room(fake, &room_id, |room| room.learn(&stored, true));
@@ -567,11 +680,29 @@ async fn remote(
         "send_pdu" => {
             let kind = opt(&r.event_type)?.unwrap_or_default();
             let state_key = opt(&r.state_key)?;
-            let content = r.content.as_ref().map(|c| vars.apply(c).map_err(|e| e.to_string())).transpose()?.unwrap_or(json!({}));
-            let overrides = r.overrides.as_ref().map(|c| vars.apply(c).map_err(|e| e.to_string())).transpose()?;
-            let overrides = overrides.and_then(|o| o.as_object().cloned()).unwrap_or_default();
+            let content = r
+                .content
+                .as_ref()
+                .map(|c| vars.apply(c).map_err(|e| e.to_string()))
+                .transpose()?
+                .unwrap_or(json!({}));
+            let overrides = r
+                .overrides
+                .as_ref()
+                .map(|c| vars.apply(c).map_err(|e| e.to_string()))
+                .transpose()?;
+            let overrides = overrides
+                .and_then(|o| o.as_object().cloned())
+                .unwrap_or_default();
             let (event_id, mut event) = with_room(fake, &room_id, |room| {
-                room.mint(&key, &kind, &user, state_key.as_deref(), &content, &overrides)
+                room.mint(
+                    &key,
+                    &kind,
+                    &user,
+                    state_key.as_deref(),
+                    &content,
+                    &overrides,
+                )
             })?
             .map_err(|e| e.to_string())?;
             match r.tamper.as_deref() {
@@ -603,14 +734,35 @@ async fn remote(
             }
             let txn = world.next_txn();
             let body = json!({"origin": key.server_name(), "origin_server_ts": crate::federation::keys::now_ms(), "pdus": [event], "edus": []});
-            let (ex, resp) = signed(fake, peer, "PUT", &format!("/_matrix/federation/v1/send/{txn}"), Some(body), timeout).await;
+            let (ex, resp) = signed(
+                fake,
+                peer,
+                "PUT",
+                &format!("/_matrix/federation/v1/send/{txn}"),
+                Some(body),
+                timeout,
+            )
+            .await;
             Ok(wrap(ex, resp, summary))
         }
         "send_edus" => {
-            let edus = r.edus.as_ref().map(|c| vars.apply(c).map_err(|e| e.to_string())).transpose()?.unwrap_or(json!([]));
+            let edus = r
+                .edus
+                .as_ref()
+                .map(|c| vars.apply(c).map_err(|e| e.to_string()))
+                .transpose()?
+                .unwrap_or(json!([]));
             let txn = world.next_txn();
             let body = json!({"origin": key.server_name(), "origin_server_ts": crate::federation::keys::now_ms(), "pdus": [], "edus": edus});
-            let (ex, resp) = signed(fake, peer, "PUT", &format!("/_matrix/federation/v1/send/{txn}"), Some(body), timeout).await;
+            let (ex, resp) = signed(
+                fake,
+                peer,
+                "PUT",
+                &format!("/_matrix/federation/v1/send/{txn}"),
+                Some(body),
+                timeout,
+            )
+            .await;
             Ok(wrap(ex, resp, json!({})))
         }
         other => Err(format!("unknown remote operation `{other}`")),

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::scenario::elapsed_ms;
 use super::federation::{self, World};
+use super::scenario::elapsed_ms;
 use super::{RunContext, UserInfo, request};
-use crate::matrix::http_client::Received;
 use crate::check::{self, Observed};
+use crate::matrix::http_client::Received;
 use crate::plan::template::Vars;
 use crate::plan::{Action, StepPlan};
 use crate::results::redact::Redactor;

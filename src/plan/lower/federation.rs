@@ -11,7 +11,14 @@ use crate::plan::Action;
 use crate::scenario::model::{RawStep, ServerKind};
 
 /// Operations of a `remote:` step.
-pub const REMOTE_OPS: &[&str] = &["join", "leave", "send_pdu", "create_room", "invite", "send_edus"];
+pub const REMOTE_OPS: &[&str] = &[
+    "join",
+    "leave",
+    "send_pdu",
+    "create_room",
+    "invite",
+    "send_edus",
+];
 
 impl Lowering<'_> {
     fn fake_server(&mut self, pointer: &str, name: &str) {
@@ -151,7 +158,11 @@ impl Lowering<'_> {
                     self.check_refs_str(&format!("{p}/{k}"), v, defined);
                 }
             }
-            for (k, v) in [("content", &r.content), ("overrides", &r.overrides), ("edus", &r.edus)] {
+            for (k, v) in [
+                ("content", &r.content),
+                ("overrides", &r.overrides),
+                ("edus", &r.edus),
+            ] {
                 if let Some(v) = v {
                     self.check_refs_value(&format!("{p}/{k}"), v, defined);
                 }
