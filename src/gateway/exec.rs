@@ -190,7 +190,12 @@ async fn inbound(
         (Some(direct), true) => {
             let direct_marker = format!("{marker}d");
             let request: RawRequest = probe::build(probe, &setup.roles, &direct_marker)?;
-            let (r, exchange) = raw::send(direct, &request, setup.timeout).await;
+            let (mut r, exchange) = raw::send(direct, &request, setup.timeout).await;
+            // Answers may quote the request (error messages): compare them marker for marker.
+            if let Ok(r) = &mut r {
+                let text = String::from_utf8_lossy(&r.body).replace(&direct_marker, marker);
+                r.body = text.into_bytes();
+            }
             steps.push(Step {
                 label: format!("direct: {} {}", request.method, request.target),
                 exchange,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::raw::RawRequest;
-use super::suite::{Probe, Remote, Tamper};
+use super::suite::{HeaderStyle, Probe, Remote, Tamper};
 use crate::federation::{ServerKey, client, x_matrix};
 
 /// The remote servers the harness plays, and the gateway's server name.
@@ -149,14 +149,35 @@ fn authorization(
         Some(Tamper::TruncateSignature) => sig.truncate(sig.len() / 2),
         None => {}
     }
-    x_matrix::format_header(
+    let header = x_matrix::format_header(
         origin.server_name(),
         header_destination.as_deref(),
         &signer.key_id(),
         &sig,
     )
-    .map(Some)
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    Ok(Some(match probe.header_style {
+        None => header,
+        Some(style) => restyle(&header, style),
+    }))
+}
+
+/// Rewrite `X-Matrix a="1",b="2"` in another spec-valid form (values here never contain
+/// commas or quotes: server names, key ids, base64).
+fn restyle(header: &str, style: HeaderStyle) -> String {
+    let Some(params) = header.strip_prefix("X-Matrix ") else {
+        return header.to_owned();
+    };
+    let mut parts: Vec<String> = params.split(',').map(str::to_owned).collect();
+    match style {
+        HeaderStyle::Reordered => parts.reverse(),
+        HeaderStyle::Unquoted => {
+            for p in &mut parts {
+                *p = p.replace('"', "");
+            }
+        }
+    }
+    format!("X-Matrix {}", parts.join(","))
 }
 
 #[cfg(test)]
@@ -186,6 +207,7 @@ mod tests {
             destination: None,
             sign_as: SignAs::default(),
             tamper: None,
+            header_style: None,
         }
     }
 
@@ -222,6 +244,24 @@ mod tests {
             &keys,
         );
         assert!(v.is_err());
+
+        let mut reordered = probe(Remote::Allowed);
+        reordered.header_style = Some(HeaderStyle::Reordered);
+        let req = build(&reordered, &roles, "m1").unwrap();
+        assert!(
+            req.headers[0].1.starts_with("X-Matrix sig="),
+            "{}",
+            req.headers[0].1
+        );
+        let v = x_matrix::verify(
+            Some(&req.headers[0].1),
+            "PUT",
+            &req.target,
+            &req.body,
+            "localhost:8448",
+            &keys,
+        );
+        assert!(v.is_ok(), "{v:?}");
 
         let anon = build(&probe(Remote::Anonymous), &roles, "m1").unwrap();
         assert!(anon.headers.iter().all(|(n, _)| n != "authorization"));

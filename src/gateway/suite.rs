@@ -45,6 +45,16 @@ pub enum Tamper {
     TruncateSignature,
 }
 
+/// How the X-Matrix header is written (all spec-valid; senders should use the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeaderStyle {
+    /// Parameters in reverse order (`sig`, `key`, `destination`, `origin`).
+    Reordered,
+    /// Parameter values without quotes.
+    Unquoted,
+}
+
 /// What the signature covers, where it differs from what is sent.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +98,8 @@ pub struct Probe {
     pub sign_as: SignAs,
     /// Damage the signature after signing.
     pub tamper: Option<Tamper>,
+    /// Write the X-Matrix header in another spec-valid form.
+    pub header_style: Option<HeaderStyle>,
 }
 
 /// An outbound probe: a client of the homeserver asks for the profile of a user on a remote
