@@ -141,3 +141,26 @@ fn a_product_profile_pins_the_exact_refusal_status() {
         Outcome::Passed
     );
 }
+
+#[test]
+fn a_closed_gateway_fails_the_pass_through_checks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run_kind(
+        "nginx-closed",
+        dir.path(),
+        &["--filter", "area:pass-through,area:headers"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let r = report(dir.path());
+    assert!(r.scenarios.len() >= 19, "{}", r.scenarios.len());
+    for s in &r.scenarios {
+        assert_eq!(s.outcome, Outcome::Failed, "{} should fail: {s:?}", s.id);
+    }
+    let version = outcome(&r, "gateway/pass/version");
+    let kinds: Vec<&str> = version
+        .failure
+        .iter()
+        .flat_map(|f| f.checks.iter().map(|c| c.kind.as_str()))
+        .collect();
+    assert!(kinds.contains(&"not-forwarded"), "{kinds:?}");
+}

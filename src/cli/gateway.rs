@@ -31,7 +31,8 @@ pub struct GatewayArgs {
     pub gateway: Option<String>,
     /// Local gateway to start when there is no --gateway: nginx (fixtures/gateway/nginx.conf in
     /// front of Synapse), synapse-whitelist (Synapse's federation_domain_whitelist), or
-    /// nginx-permissive (lets everything through; shows the checks failing).
+    /// nginx-permissive / nginx-closed (let everything through / nothing; they show the checks
+    /// failing).
     #[arg(long, value_enum, default_value_t = GatewayKind::Nginx)]
     pub gateway_kind: GatewayKind,
     /// With --gateway: the server name of the homeserver behind it (the X-Matrix destination).

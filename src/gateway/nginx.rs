@@ -14,6 +14,8 @@ use super::GatewayError;
 pub const STRICT_TEMPLATE: &str = include_str!("../../fixtures/gateway/nginx.conf");
 /// A deliberately permissive config (proxies everything) used to show the checks failing.
 pub const PERMISSIVE_TEMPLATE: &str = include_str!("../../fixtures/gateway/nginx-permissive.conf");
+/// A deliberately closed config (refuses everything) used to show the pass-through checks failing.
+pub const CLOSED_TEMPLATE: &str = include_str!("../../fixtures/gateway/nginx-closed.conf");
 
 const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -261,7 +263,7 @@ mod tests {
 
     #[test]
     fn both_fixtures_render_completely() {
-        for t in [STRICT_TEMPLATE, PERMISSIVE_TEMPLATE] {
+        for t in [STRICT_TEMPLATE, PERMISSIVE_TEMPLATE, CLOSED_TEMPLATE] {
             let text = render(&config(t), Path::new("/tmp/x"), false).unwrap();
             assert!(!text.contains("{{"), "{text}");
             assert!(text.contains("listen 127.0.0.1:8443 ssl;"), "{text}");

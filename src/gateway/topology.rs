@@ -28,6 +28,9 @@ pub enum GatewayKind {
     /// nginx with fixtures/gateway/nginx-permissive.conf: lets everything through (to show
     /// the checks failing).
     NginxPermissive,
+    /// nginx with fixtures/gateway/nginx-closed.conf: refuses everything (to show the
+    /// pass-through checks failing).
+    NginxClosed,
     /// Synapse's own `federation_domain_whitelist`, no separate gateway.
     SynapseWhitelist,
 }
@@ -38,6 +41,7 @@ impl GatewayKind {
         match self {
             GatewayKind::Nginx => "nginx",
             GatewayKind::NginxPermissive => "nginx-permissive",
+            GatewayKind::NginxClosed => "nginx-closed",
             GatewayKind::SynapseWhitelist => "synapse-whitelist",
         }
     }
@@ -100,13 +104,15 @@ impl LocalGateway {
                 tls: true,
                 extra_overlay: Some(whitelist_overlay(&allow_list, &server_name)),
             },
-            GatewayKind::Nginx | GatewayKind::NginxPermissive => FederationSetup {
-                ca: Arc::clone(&ca),
-                public_name: Some(server_name.clone()),
-                federation_port: None,
-                tls: false,
-                extra_overlay: None,
-            },
+            GatewayKind::Nginx | GatewayKind::NginxPermissive | GatewayKind::NginxClosed => {
+                FederationSetup {
+                    ca: Arc::clone(&ca),
+                    public_name: Some(server_name.clone()),
+                    federation_port: None,
+                    tls: false,
+                    extra_overlay: None,
+                }
+            }
         };
         let spawned = SpawnedSynapse::start_federated(synapse, &federation_setup)
             .await
@@ -125,7 +131,7 @@ impl LocalGateway {
         .map_err(GatewayError::Config)?;
         let (nginx, tap, direct) = match kind {
             GatewayKind::SynapseWhitelist => (None, None, None),
-            GatewayKind::Nginx | GatewayKind::NginxPermissive => {
+            GatewayKind::Nginx | GatewayKind::NginxPermissive | GatewayKind::NginxClosed => {
                 let upstream = ([127, 0, 0, 1], federation.port).into();
                 let tap = Tap::start(([127, 0, 0, 1], 0).into(), upstream).await?;
                 let dir = tempfile::Builder::new()
@@ -138,6 +144,7 @@ impl LocalGateway {
                 let (cert, key) = leaf.write_files(dir.path(), "gateway").map_err(fed)?;
                 let template = match kind {
                     GatewayKind::NginxPermissive => nginx::PERMISSIVE_TEMPLATE,
+                    GatewayKind::NginxClosed => nginx::CLOSED_TEMPLATE,
                     _ => nginx::STRICT_TEMPLATE,
                 };
                 let config = NginxConfig {
