@@ -164,3 +164,54 @@ fn a_closed_gateway_fails_the_pass_through_checks() {
         .collect();
     assert!(kinds.contains(&"not-forwarded"), "{kinds:?}");
 }
+
+#[test]
+fn gateway_url_flags_are_checked_and_an_unreachable_gateway_fails_checks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().to_str().expect("utf-8");
+    let out = mxharness(
+        &[
+            "run",
+            "scenarios/gateway",
+            "--gateway",
+            "https://127.0.0.1:9",
+            "--report-dir",
+            d,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        describe(&out).contains("--gateway-server-name"),
+        "{}",
+        describe(&out)
+    );
+
+    // Nothing listens on port 9: every inbound check fails with the transport error in its
+    // transcript, outbound checks are skipped (no client account), nothing hangs.
+    let out = mxharness(
+        &[
+            "run",
+            "scenarios/gateway",
+            "--gateway",
+            "https://127.0.0.1:9",
+            "--gateway-server-name",
+            "localhost:9",
+            "--filter",
+            "area:paths,area:outbound",
+            "--report-dir",
+            d,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let r = report(dir.path());
+    let dots = outcome(&r, "gateway/path/dot-segments");
+    let failure = dots.failure.as_ref().expect("a failure");
+    assert_eq!(failure.kind, "transport");
+    assert!(failure.transcript[0].error.is_some(), "{failure:?}");
+    assert_eq!(
+        outcome(&r, "gateway/outbound/denied-destination").outcome,
+        Outcome::Skipped
+    );
+}

@@ -78,6 +78,10 @@ pub(super) async fn maybe_run(args: &RunArgs) -> Option<u8> {
         );
         return None;
     }
+    if let Err(e) = check_flags(&args.gateway) {
+        eprintln!("error: {e}");
+        return Some(exit_codes::USAGE);
+    }
     let mut selected: Vec<Check> = checks
         .into_iter()
         .filter(|c| filter_matches(args.filter.as_deref(), c))
@@ -108,6 +112,32 @@ pub(super) async fn maybe_run(args: &RunArgs) -> Option<u8> {
         }
     }
     Some(run(args, selected).await)
+}
+
+/// Flags that only make sense together.
+fn check_flags(g: &GatewayArgs) -> Result<(), String> {
+    if g.gateway.is_none() {
+        if g.gateway_server_name.is_some()
+            || g.gateway_upstream.is_some()
+            || g.gateway_tap.is_some()
+        {
+            return Err(
+                "--gateway-server-name, --gateway-upstream and --gateway-tap go with --gateway URL"
+                    .into(),
+            );
+        }
+        return Ok(());
+    }
+    if g.gateway_server_name.is_none() {
+        return Err("--gateway needs --gateway-server-name (the homeserver's server name)".into());
+    }
+    match (&g.gateway_tap, g.gateway_upstream.as_deref()) {
+        (Some(_), None) => Err("--gateway-tap needs --gateway-upstream".into()),
+        (Some(_), Some(u)) if !u.starts_with("http://") => {
+            Err("--gateway-tap forwards plain HTTP: give an http:// --gateway-upstream".into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `validate` of gateway check files: problems fail it; valid ones are counted. `None` lets
@@ -309,7 +339,7 @@ async fn prepare_remote(args: &RunArgs, url: &str) -> Result<Prepared, String> {
     let server_name = g
         .gateway_server_name
         .clone()
-        .ok_or("--gateway needs --gateway-server-name (the homeserver's server name)")?;
+        .ok_or("--gateway needs --gateway-server-name")?;
     let ca = crate::federation::RunCa::new().map_err(|e| e.to_string())?;
     let ca_path: PathBuf = args.report_dir.join("gateway-run-ca.pem");
     ca.write_pem(&ca_path).map_err(|e| e.to_string())?;
