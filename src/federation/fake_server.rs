@@ -93,6 +93,20 @@ impl Handler {
     }
 }
 
+impl Handler {
+    /// A handler whose answer is computed from each request.
+    pub fn dynamic(
+        name: &str,
+        method: &str,
+        path_regex: &str,
+        reply: impl Fn(&InboundRequest) -> (u16, Value) + Send + Sync + 'static,
+    ) -> Result<Self, FederationError> {
+        let mut handler = Self::json(name, method, path_regex, 200, Value::Null)?;
+        handler.reply = Reply::Dynamic(Arc::new(reply));
+        Ok(handler)
+    }
+}
+
 /// One request the fake server received.
 #[derive(Debug, Clone)]
 pub struct InboundRequest {
@@ -172,13 +186,24 @@ impl FakeServer {
     /// Bind `127.0.0.1:0`, take the name `localhost:<port>`, generate a signing key
     /// `ed25519:<key_version>` and start serving.
     pub async fn start(ca: &RunCa, key_version: &str) -> Result<Self, FederationError> {
+        Self::start_named(ca, key_version, false).await
+    }
+
+    /// Like [`FakeServer::start`]; with `ip_literal` the server name is `127.0.0.1:<port>`
+    /// (a name server ACLs can deny without denying `localhost` homeservers).
+    pub async fn start_named(
+        ca: &RunCa,
+        key_version: &str,
+        ip_literal: bool,
+    ) -> Result<Self, FederationError> {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(io_err("cannot bind a loopback port for the fake server"))?;
         let addr = listener
             .local_addr()
             .map_err(io_err("cannot read the fake server's port"))?;
-        let server_name = format!("localhost:{}", addr.port());
+        let host = if ip_literal { "127.0.0.1" } else { "localhost" };
+        let server_name = format!("{host}:{}", addr.port());
         let key = ServerKey::generate(&server_name, key_version)?;
         let client = FederationClient::new(ca, key.clone())?;
         let acceptor = TlsAcceptor::from(ca.issue_leaf()?.server_config()?);

@@ -187,7 +187,7 @@ impl Room {
         let mut queue: Vec<String> = latest
             .iter()
             .filter_map(|id| self.events.get(id))
-            .flat_map(|e| prev_events(e))
+            .flat_map(prev_events)
             .collect();
         let mut seen = std::collections::BTreeSet::new();
         while let Some(id) = queue.pop() {
@@ -208,8 +208,13 @@ impl Room {
 }
 
 fn prev_events(event: &Value) -> Vec<String> {
-    event
-        .get("prev_events")
+    string_list(event, "prev_events")
+}
+
+/// The strings of the array at `value[key]` (empty when absent or not an array).
+pub fn string_list(value: &Value, key: &str) -> Vec<String> {
+    value
+        .get(key)
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()

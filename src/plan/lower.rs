@@ -318,7 +318,7 @@ impl Lowering<'_> {
         defined.insert("hs1.server_name".into());
         for (name, kind) in &raw.servers {
             defined.insert(format!("{name}.server_name"));
-            if *kind == model::ServerKind::Fake {
+            if matches!(kind, model::ServerKind::Fake | model::ServerKind::FakeIp) {
                 defined.insert(format!("{name}.user_id"));
             }
         }

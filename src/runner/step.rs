@@ -193,7 +193,7 @@ async fn attempt(
             check::evaluate(&step.expect, &seen, vars).is_empty()
         };
         match federation::execute(&step.action, ctx, world, vars, timeout, &judge).await {
-            federation::Outcome::Response(e, r) => (e, r),
+            federation::Outcome::Response(pair) => *pair,
             federation::Outcome::Broken(message) => return broken(message),
             federation::Outcome::NotYet(message) => {
                 let check = CheckFailure {

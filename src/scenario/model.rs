@@ -128,6 +128,10 @@ pub struct RawActor {
 pub enum ServerKind {
     /// An in-process fake homeserver (signs requests, serves its key, strict handlers).
     Fake,
+    /// A fake homeserver named by IP literal (`127.0.0.1:<port>`), e.g. to be denied by a
+    /// server ACL without denying the `localhost` homeservers.
+    #[serde(rename = "fake-ip")]
+    FakeIp,
     /// A second real homeserver.
     Synapse,
 }
@@ -234,9 +238,9 @@ pub struct RawInbound {
     pub authenticated: Option<bool>,
 }
 
-/// A room-level action of a fake server: join (make_join + send_join v2), leave (make_leave
-/// + send_leave v2), send an event (a PDU in a transaction), create a room of its own, invite
-/// a user of another server into it, or send EDUs.
+/// A room-level action of a fake server: join (make_join, then send_join v2), leave
+/// (make_leave, then send_leave v2), send an event (a PDU in a transaction), create a room of
+/// its own, invite a user of another server into it, or send EDUs.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRemote {

@@ -178,6 +178,14 @@ pub fn overlay_value(
         "federation_custom_ca_list": [ca_path.to_string_lossy()],
         "federation_verify_certificates": true,
         "ip_range_whitelist": ["127.0.0.0/8", "::1/128"],
+        // Synapse's default blocklist minus loopback: IP-literal server names
+        // (`127.0.0.1:<port>`) are checked against the blocklist alone.
+        "ip_range_blacklist": [
+            "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+            "192.0.0.0/24", "169.254.0.0/16", "192.88.99.0/24", "198.18.0.0/15",
+            "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",
+            "fe80::/10", "fc00::/7", "2001:db8::/32", "ff00::/8", "fec0::/10"
+        ],
         "trusted_key_servers": [],
         "suppress_key_server_warning": true,
         "allow_profile_lookup_over_federation": true,

@@ -22,7 +22,10 @@ pub const REMOTE_OPS: &[&str] = &[
 
 impl Lowering<'_> {
     fn fake_server(&mut self, pointer: &str, name: &str) {
-        if self.servers.get(name) != Some(&ServerKind::Fake) {
+        if !matches!(
+            self.servers.get(name),
+            Some(ServerKind::Fake | ServerKind::FakeIp)
+        ) {
             self.problem(
                 pointer,
                 format!("`{name}` is not a fake server of this scenario"),

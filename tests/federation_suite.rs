@@ -1,0 +1,84 @@
+//! End-to-end federation: the shipped federation suite against the spawned topology (hs1 and
+//! hs2 federation-enabled Synapses, in-process fake servers), and fixtures that must fail.
+
+mod common;
+
+use common::{describe, junit_counts, mxharness, report, tempdir};
+use mxharness::results::Outcome;
+
+#[test]
+fn federation_suite_passes_against_the_spawned_topology() {
+    let dir = tempdir();
+    let report_dir = dir.path().display().to_string();
+    let out = mxharness(
+        &["run", "scenarios/federation", "--report-dir", &report_dir],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let (cases, failures, errors, _) = junit_counts(dir.path());
+    assert!(cases >= 40, "only {cases} federation testcases");
+    assert_eq!((failures, errors), (0, 0), "only known failures may fail");
+    let report = report(dir.path());
+    assert!(
+        report
+            .scenarios
+            .iter()
+            .filter(|s| s.outcome == Outcome::Failed)
+            .all(|s| s.expectation.is_some()),
+        "every failure is covered by fixtures/expectations/synapse.yaml"
+    );
+    let interop = report
+        .scenarios
+        .iter()
+        .find(|s| s.id == "fed/interop/invite-join-messages")
+        .expect("the interop scenario ran");
+    assert_eq!(interop.outcome, Outcome::Passed, "{interop:?}");
+    for key in [
+        "delivery_hs1_to_hs2_ms",
+        "delivery_hs2_to_hs1_ms",
+        "remote_join_ms",
+    ] {
+        let value = interop
+            .properties
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} recorded"));
+        assert!(value.parse::<u64>().is_ok(), "{key} = {value}");
+    }
+    assert!(
+        dir.path().join("homeserver2.log").exists(),
+        "the second homeserver's log is kept beside the reports"
+    );
+}
+
+#[test]
+fn forged_or_unexpected_federation_traffic_fails_the_checks() {
+    let dir = tempdir();
+    let out = mxharness(
+        &[
+            "run",
+            "fixtures/scenarios/federation-failing",
+            "--report-dir",
+            &dir.path().display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let (cases, failures, _, _) = junit_counts(dir.path());
+    assert_eq!((cases, failures), (3, 3), "{}", describe(&out));
+    let report = report(dir.path());
+    let failure = |id: &str| {
+        report
+            .scenarios
+            .iter()
+            .find(|s| s.id == id)
+            .and_then(|s| s.failure.clone())
+            .unwrap_or_else(|| panic!("{id} failed"))
+    };
+    let forged = failure("fixtures/federation/forged-request-expected-accepted");
+    assert!(forged.message.contains("got 401"), "{forged:?}");
+    let unexpected = failure("fixtures/federation/unexpected-inbound-request");
+    assert_eq!(unexpected.kind, "unexpected-request");
+    assert!(unexpected.message.contains("/invite/"), "{unexpected:?}");
+    let visible = failure("fixtures/federation/bad-signature-expected-visible");
+    assert!(visible.message.contains("attempts"), "{visible:?}");
+}
