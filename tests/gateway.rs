@@ -215,3 +215,28 @@ fn gateway_url_flags_are_checked_and_an_unreachable_gateway_fails_checks() {
         Outcome::Skipped
     );
 }
+
+#[test]
+fn gateway_checks_validate_and_list_and_bad_ones_are_reported() {
+    let out = mxharness(&["validate", "scenarios/gateway"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        describe(&out).contains("57 gateway check file(s) valid"),
+        "{}",
+        describe(&out)
+    );
+
+    let out = mxharness(&["list", "scenarios/gateway", "--format", "json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let items: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("list prints JSON");
+    assert!(items.len() >= 25, "{}", items.len());
+
+    let out = mxharness(&["validate", "fixtures/gateway/invalid"], &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let text = describe(&out);
+    assert!(
+        text.contains("unknown-key.yaml") && text.contains("verdikt"),
+        "{text}"
+    );
+}

@@ -114,6 +114,50 @@ pub(super) async fn maybe_run(args: &RunArgs) -> Option<u8> {
     Some(run(args, selected).await)
 }
 
+/// `list` of gateway checks when every selected file is one; `None` lets scenario listing go on.
+pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
+    if args.paths.is_empty() {
+        return None;
+    }
+    let files = source::discover(&args.paths).ok()?;
+    let (checks, problems) = suite::load(&files);
+    if !problems.is_empty() || checks.is_empty() || checks.len() < files.len() {
+        return None;
+    }
+    let selected: Vec<&Check> = checks
+        .iter()
+        .filter(|c| filter_matches(args.filter.as_deref(), c))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("error: no gateway check matches");
+        return Some(exit_codes::NOTHING_SELECTED);
+    }
+    match args.format {
+        super::Format::Human => {
+            for c in &selected {
+                println!("{:<48} {:<18} {}", c.id, c.area, c.title);
+            }
+            eprintln!("{} gateway checks", selected.len());
+        }
+        super::Format::Json => {
+            let items: Vec<serde_json::Value> = selected
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id, "title": c.title, "area": c.area, "file": c.file,
+                        "tags": c.tags, "level": c.level,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&items).unwrap_or_default()
+            );
+        }
+    }
+    Some(exit_codes::SUCCESS)
+}
+
 /// Flags that only make sense together.
 fn check_flags(g: &GatewayArgs) -> Result<(), String> {
     if g.gateway.is_none() {
