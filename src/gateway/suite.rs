@@ -226,7 +226,8 @@ pub fn load(files: &[PathBuf]) -> (Vec<Check>, Vec<String>) {
 
 /// Parse one check file.
 pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
-    let raw: RawCheck = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+    let raw: RawCheck = serde_saphyr::from_str(text)
+        .map_err(|e| e.to_string().trim_start_matches("error: ").to_owned())?;
     if raw.schema != 1 {
         return Err(format!("schema {} is not supported (use 1)", raw.schema));
     }
