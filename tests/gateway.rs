@@ -240,3 +240,126 @@ fn gateway_checks_validate_and_list_and_bad_ones_are_reported() {
         "{text}"
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// `--gateway URL`: the test sets up nginx in front of Synapse itself (its own CA, the
+/// allow-list naming two fixed loopback ports), and the harness plays those names, trusts the
+/// gateway's CA, and puts its tap where nginx's upstream points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_runs_against_a_gateway_url() {
+    use mxharness::federation::RunCa;
+    use mxharness::gateway::nginx::{NginxConfig, STRICT_TEMPLATE, SpawnedNginx};
+    use mxharness::target::{FederationSetup, SpawnedSynapse, SynapseOptions};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (gw, p1, p2, p3, tap) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let server_name = format!("localhost:{gw}");
+    let ca = Arc::new(RunCa::new().expect("a CA"));
+    let setup = FederationSetup {
+        ca: Arc::clone(&ca),
+        public_name: Some(server_name.clone()),
+        federation_port: None,
+        tls: false,
+        // The harness's remote servers use its own per-run CA, which this Synapse cannot know.
+        extra_overlay: Some(
+            "federation_verify_certificates: false\nfederation_custom_ca_list: null\n".into(),
+        ),
+    };
+    let opts = SynapseOptions {
+        cache_dir: common::cache_dir(),
+        log_path: dir.path().join("hs.log"),
+        ..SynapseOptions::default()
+    };
+    let synapse = SpawnedSynapse::start_federated(&opts, &setup)
+        .await
+        .expect("Synapse starts");
+    let federation = synapse.federation().expect("a federation listener").clone();
+    let leaf = ca.issue_leaf().expect("a leaf");
+    let (cert, key) = leaf.write_files(dir.path(), "gw").expect("cert files");
+    let ca_pem = dir.path().join("ca.pem");
+    ca.write_pem(&ca_pem).expect("CA file");
+    let nginx = SpawnedNginx::start(
+        &NginxConfig {
+            template: STRICT_TEMPLATE.to_owned(),
+            port: gw,
+            cert,
+            key,
+            upstream: format!("127.0.0.1:{tap}"),
+            server_name: server_name.clone(),
+            allowed_origins: vec![format!("localhost:{p1}"), format!("localhost:{p2}")],
+            max_body: "10m".into(),
+        },
+        None,
+    )
+    .await
+    .expect("nginx starts");
+
+    let reports = dir.path().join("reports");
+    let args: Vec<String> = [
+        "run",
+        "scenarios/gateway",
+        "--gateway",
+        &format!("https://127.0.0.1:{gw}"),
+        "--gateway-server-name",
+        &server_name,
+        "--gateway-allowed",
+        &format!("localhost:{p1},localhost:{p2}"),
+        "--gateway-denied",
+        &format!("localhost:{p3}"),
+        "--gateway-ca",
+        ca_pem.to_str().expect("utf-8"),
+        "--gateway-upstream",
+        &federation.url,
+        "--gateway-tap",
+        &format!("127.0.0.1:{tap}"),
+        "--gateway-profile",
+        "fixtures/gateway/profiles/nginx.yaml",
+        "--expectations",
+        "fixtures/expectations/gateway-nginx.yaml",
+        "--report-dir",
+        reports.to_str().expect("utf-8"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        mxharness(&args, &[])
+    })
+    .await
+    .expect("the run finishes");
+    nginx.stop().await;
+    let _ = synapse.stop().await;
+
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let r = report(&reports);
+    assert!(r.scenarios.len() >= 25);
+    assert_eq!(r.target.kind, "gateway:url");
+    assert_eq!(
+        outcome(&r, "gateway/pass/send-transaction").outcome,
+        Outcome::Passed
+    );
+    assert_eq!(
+        outcome(&r, "gateway/deny/unknown-origin-transaction").outcome,
+        Outcome::Passed
+    );
+    let flipped = outcome(&r, "gateway/signature/flipped-signature");
+    assert_eq!(flipped.outcome, Outcome::Failed);
+    assert_eq!(
+        outcome(&r, "gateway/outbound/denied-destination").outcome,
+        Outcome::Skipped
+    );
+}

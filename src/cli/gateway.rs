@@ -46,6 +46,18 @@ pub struct GatewayArgs {
     /// forwards to the upstream; point the gateway's upstream at it to see what gets through.
     #[arg(long)]
     pub gateway_tap: Option<std::net::SocketAddr>,
+    /// With --gateway: the remote server names the gateway allows (one or two, comma-separated,
+    /// `localhost:PORT` or `127.0.0.1:PORT`); the harness plays them on those loopback ports.
+    /// Without it, free ports are used and their names printed.
+    #[arg(long, value_delimiter = ',')]
+    pub gateway_allowed: Vec<String>,
+    /// With --gateway: a PEM file of the CA that issued the gateway's (and upstream's) TLS
+    /// certificate; without it only the run's own CA is trusted.
+    #[arg(long)]
+    pub gateway_ca: Option<PathBuf>,
+    /// With --gateway: a remote server name the gateway does not allow (played likewise).
+    #[arg(long)]
+    pub gateway_denied: Option<String>,
     /// The exact refusal statuses of the product under test (YAML, see
     /// fixtures/gateway/profiles/). A local gateway uses its own profile by default.
     #[arg(long)]
@@ -158,19 +170,69 @@ pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
     Some(exit_codes::SUCCESS)
 }
 
+/// TLS trusting the run CA and, when given, the CA in `extra` (PEM).
+fn client_tls(
+    ca: &crate::federation::RunCa,
+    extra: Option<&std::path::Path>,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let Some(extra) = extra else {
+        return ca.client_config().map_err(|e| e.to_string());
+    };
+    let mut roots = ca.root_store().map_err(|e| e.to_string())?;
+    let certs =
+        CertificateDer::pem_file_iter(extra).map_err(|e| format!("{}: {e}", extra.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("{}: {e}", extra.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("{}: not a usable CA certificate: {e}", extra.display()))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// `localhost:PORT` or `127.0.0.1:PORT` -> (is an IP literal, port).
+fn loopback_name(name: &str) -> Result<(bool, u16), String> {
+    let bad = || {
+        format!(
+            "{name}: the harness plays remote servers on loopback: use localhost:PORT or 127.0.0.1:PORT"
+        )
+    };
+    let (host, port) = name.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    match host {
+        "localhost" if port != 0 => Ok((false, port)),
+        "127.0.0.1" if port != 0 => Ok((true, port)),
+        _ => Err(bad()),
+    }
+}
+
 /// Flags that only make sense together.
 fn check_flags(g: &GatewayArgs) -> Result<(), String> {
     if g.gateway.is_none() {
         if g.gateway_server_name.is_some()
             || g.gateway_upstream.is_some()
             || g.gateway_tap.is_some()
+            || !g.gateway_allowed.is_empty()
+            || g.gateway_denied.is_some()
         {
-            return Err(
-                "--gateway-server-name, --gateway-upstream and --gateway-tap go with --gateway URL"
-                    .into(),
-            );
+            return Err("--gateway-server-name, --gateway-upstream, --gateway-tap, \
+                 --gateway-allowed and --gateway-denied go with --gateway URL"
+                .into());
         }
         return Ok(());
+    }
+    if g.gateway_allowed.len() > 2 {
+        return Err("--gateway-allowed takes one or two server names".into());
+    }
+    for name in g.gateway_allowed.iter().chain(&g.gateway_denied) {
+        loopback_name(name)?;
     }
     if g.gateway_server_name.is_none() {
         return Err("--gateway needs --gateway-server-name (the homeserver's server name)".into());
@@ -387,17 +449,31 @@ async fn prepare_remote(args: &RunArgs, url: &str) -> Result<Prepared, String> {
     let ca = crate::federation::RunCa::new().map_err(|e| e.to_string())?;
     let ca_path: PathBuf = args.report_dir.join("gateway-run-ca.pem");
     ca.write_pem(&ca_path).map_err(|e| e.to_string())?;
-    let mut fakes = Vec::new();
-    for _ in 0..3 {
+    // allowed, allowed2, denied: on the ports of the names given, else on free ports.
+    let mut names = g.gateway_allowed.clone();
+    if names.len() == 1 {
+        names.push(names[0].clone());
+    }
+    names.resize(2, String::new());
+    names.push(g.gateway_denied.clone().unwrap_or_default());
+    let mut fakes: Vec<Arc<crate::federation::FakeServer>> = Vec::new();
+    for name in &names {
+        let (ip_literal, port) = if name.is_empty() {
+            (false, 0)
+        } else {
+            loopback_name(name)?
+        };
+        if let Some(same) = fakes.iter().find(|f| f.server_name() == name) {
+            fakes.push(Arc::clone(same));
+            continue;
+        }
         fakes.push(Arc::new(
-            crate::federation::FakeServer::start(&ca, "k1")
+            crate::federation::FakeServer::start_on(&ca, "k1", ip_literal, port)
                 .await
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| format!("cannot play {name}: {e}"))?,
         ));
     }
-    // The gateway's certificate must come from the run CA, or the gateway be reached over
-    // plain http:// (docs/gateway.md).
-    let tls = Arc::new(ca.client_config().map_err(|e| e.to_string())?);
+    let tls = Arc::new(client_tls(&ca, g.gateway_ca.as_deref())?);
     let gateway = Endpoint::new(url, Some(Arc::clone(&tls)))?;
     let direct = match &g.gateway_upstream {
         Some(u) => Some(Endpoint::new(u, Some(Arc::clone(&tls)))?),
