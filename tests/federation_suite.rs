@@ -82,3 +82,62 @@ fn forged_or_unexpected_federation_traffic_fails_the_checks() {
     let visible = failure("fixtures/federation/bad-signature-expected-visible");
     assert!(visible.message.contains("attempts"), "{visible:?}");
 }
+
+#[test]
+fn interop_runs_against_two_given_targets() {
+    // Two federation-enabled Synapses started by hand (trusting one CA between them), then
+    // targeted with --target and --target2.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let ca = std::sync::Arc::new(mxharness::federation::RunCa::new().expect("CA"));
+    let opts = |name: &str| mxharness::target::SynapseOptions {
+        cache_dir: common::cache_dir(),
+        log_path: tempdir().keep().join(format!("{name}.log")),
+        ..mxharness::target::SynapseOptions::default()
+    };
+    let setup = mxharness::target::FederationSetup::direct(ca);
+    let (hs1, hs2) = rt.block_on(async {
+        let hs1 = mxharness::target::SpawnedSynapse::start_federated(&opts("hs1"), &setup)
+            .await
+            .expect("hs1 starts");
+        let hs2 = mxharness::target::SpawnedSynapse::start_federated(&opts("hs2"), &setup)
+            .await
+            .expect("hs2 starts");
+        (hs1, hs2)
+    });
+    let fed = |s: &mxharness::target::SpawnedSynapse| {
+        s.federation().expect("federation endpoint").clone()
+    };
+    let (f1, f2) = (fed(&hs1), fed(&hs2));
+    let dir = tempdir();
+    let out = mxharness(
+        &[
+            "run",
+            "scenarios/federation/interop",
+            "--target",
+            hs1.base_url(),
+            "--federation-url",
+            &f1.url,
+            "--target2",
+            hs2.base_url(),
+            "--target2-federation-url",
+            &f2.url,
+            "--report-dir",
+            &dir.path().display().to_string(),
+        ],
+        &[
+            ("MXH_REGISTRATION_SHARED_SECRET", hs1.shared_secret()),
+            (
+                "MXH_TARGET2_REGISTRATION_SHARED_SECRET",
+                hs2.shared_secret(),
+            ),
+        ],
+    );
+    rt.block_on(async {
+        let _ = hs1.stop().await;
+        let _ = hs2.stop().await;
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let report = report(dir.path());
+    assert_eq!(report.target.kind, "url");
+    assert_eq!(report.summary.passed, 2, "{:?}", report.summary);
+}

@@ -60,7 +60,33 @@ pub(super) fn spawned_peer(s: &SpawnedSynapse) -> Result<Peer, String> {
     })
 }
 
-/// The federation context of a run: hs1 (the target) and, when spawned, hs2.
+/// The second homeserver given with `--target2`.
+pub(super) async fn target2_peer(args: &RunArgs, url: &str) -> Result<Peer, String> {
+    let url = url.trim_end_matches('/').to_owned();
+    let probe = crate::target::probe(&url, args.target2_server_name.clone())
+        .await
+        .map_err(|e| format!("--target2: {e}"))?;
+    let registration = match std::env::var("MXH_TARGET2_REGISTRATION_SHARED_SECRET") {
+        Ok(secret) if !secret.is_empty() => RegistrationMethod::SharedSecret { secret },
+        _ => RegistrationMethod::Open,
+    };
+    let provisioner = Provisioner::new(url.clone(), registration).map_err(|e| e.to_string())?;
+    let server_name = match probe.server_name {
+        Some(name) => name,
+        None => super::setup::server_name_from_a_user(&provisioner)
+            .await
+            .map_err(|e| format!("--target2: {e}"))?,
+    };
+    eprintln!("hs2: {url} federating as {server_name}");
+    Ok(Peer {
+        server_name,
+        federation_url: args.target2_federation_url.clone(),
+        base_url: url,
+        provisioner: Arc::new(provisioner),
+    })
+}
+
+/// The federation context of a run: hs1 (the target) and hs2 when the run has one.
 pub(super) fn context(
     args: &RunArgs,
     ca: Arc<RunCa>,
@@ -68,7 +94,7 @@ pub(super) fn context(
     hs1_base_url: &str,
     hs1_server_name: &str,
     hs1_provisioner: Arc<dyn Provision>,
-    hs2: Option<&SpawnedSynapse>,
+    hs2: Option<Peer>,
 ) -> Result<FederationContext, String> {
     let hs1 = match hs1_spawned {
         Some(s) => spawned_peer(s)?,
@@ -82,6 +108,5 @@ pub(super) fn context(
             provisioner: hs1_provisioner,
         },
     };
-    let hs2 = hs2.map(spawned_peer).transpose()?;
     Ok(FederationContext { ca, hs1, hs2 })
 }

@@ -95,6 +95,17 @@ pub struct RunArgs {
     /// (default: https://<federation server name>).
     #[arg(long)]
     pub federation_url: Option<String>,
+    /// Federation: the second homeserver (`hs2`) of interop scenarios, by its client-API URL
+    /// (default: a second spawned Synapse). Users are made with
+    /// MXH_TARGET2_REGISTRATION_SHARED_SECRET if set, else open registration.
+    #[arg(long, env = "MXH_TARGET2")]
+    pub target2: Option<String>,
+    /// Federation: the second homeserver's server name (default: from its key endpoint).
+    #[arg(long)]
+    pub target2_server_name: Option<String>,
+    /// Federation: where to reach the second homeserver's federation API.
+    #[arg(long)]
+    pub target2_federation_url: Option<String>,
     /// How to create users on the target.
     #[arg(long, value_enum, default_value_t = Registration::Auto)]
     pub registration: Registration,

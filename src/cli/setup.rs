@@ -172,10 +172,17 @@ pub(super) async fn prepare(
     let federation = match ca {
         None => None,
         Some(ca) => {
+            let mut hs2 = None;
             if fed_needs.second_server {
-                let log = args.report_dir.join("homeserver2.log");
-                let opts = synapse_options(&args.synapse, log);
-                spawned2 = Some(super::federation_setup::start_synapse(&opts, &ca, "hs2").await?);
+                if let Some(url) = &args.target2 {
+                    hs2 = Some(super::federation_setup::target2_peer(args, url).await?);
+                } else {
+                    let log = args.report_dir.join("homeserver2.log");
+                    let opts = synapse_options(&args.synapse, log);
+                    let s = super::federation_setup::start_synapse(&opts, &ca, "hs2").await?;
+                    hs2 = Some(super::federation_setup::spawned_peer(&s)?);
+                    spawned2 = Some(s);
+                }
             }
             Some(Arc::new(super::federation_setup::context(
                 args,
@@ -184,7 +191,7 @@ pub(super) async fn prepare(
                 &base_url,
                 &server_name,
                 provisioner.clone(),
-                spawned2.as_ref(),
+                hs2,
             )?))
         }
     };
@@ -222,7 +229,7 @@ async fn fresh_user(provisioner: &Provisioner) -> Result<crate::target::NewUser,
         .map_err(|e| format!("cannot create a probe user: {e}"))
 }
 
-async fn server_name_from_a_user(provisioner: &Provisioner) -> Result<String, String> {
+pub(super) async fn server_name_from_a_user(provisioner: &Provisioner) -> Result<String, String> {
     let user = fresh_user(provisioner)
         .await
         .map_err(|e| format!("cannot tell the server name (pass --server-name): {e}"))?;

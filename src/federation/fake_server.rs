@@ -315,6 +315,8 @@ impl FakeServer {
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
+            // Out of file descriptors or similar: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
         let acceptor = acceptor.clone();

@@ -176,3 +176,53 @@ impl Lowering<'_> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::plan::lower::lower_file;
+    use crate::plan::{Action, ScenarioPlan};
+    use crate::scenario::diagnostics::Problem;
+    use crate::scenario::source::SourceFile;
+
+    fn lower(text: &str) -> (Option<ScenarioPlan>, Vec<Problem>) {
+        let file = SourceFile {
+            path: "t.yaml".into(),
+            text: Arc::new(text.to_owned()),
+        };
+        let mut problems = Vec::new();
+        (lower_file(&file, &mut problems), problems)
+    }
+
+    const HEAD: &str = "schema: 1\nid: t/f\ntitle: f\narea: t\n";
+
+    #[test]
+    fn federation_steps_reach_the_plan() {
+        let (plan, problems) = lower(&format!(
+            "{HEAD}servers: {{ remote: fake, hs2: synapse }}\nactors: {{ alice: {{}}, bob: {{ server: hs2 }} }}\nsteps:\n  - federation: {{ from: remote, method: GET, path: /x, query: {{ u: \"${{remote.user_id}}\" }}, forge: {{ unsigned: true }} }}\n  - serve: {{ on: remote, method: PUT, path: \"/send/.*\" }}\n  - inbound: {{ on: remote, method: PUT, path: \"/send/.*\" }}\n  - remote: {{ server: remote, op: join, room_id: \"!r:${{hs2.server_name}}\" }}\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        let plan = plan.expect("valid");
+        assert!(plan.uses_federation() && plan.uses_second_server());
+        assert_eq!(plan.actors[1].server.as_deref(), Some("hs2"));
+        assert!(matches!(plan.steps[0].action, Action::Federation(_)));
+        assert!(matches!(plan.steps[3].action, Action::Remote(_)));
+    }
+
+    #[test]
+    fn undeclared_servers_bad_ops_and_regexes_are_problems() {
+        let (plan, problems) = lower(&format!(
+            "{HEAD}servers: {{ remote: fake }}\nactors: {{ bob: {{ server: nowhere }} }}\nsteps:\n  - federation: {{ from: ghost, method: GET, path: /x }}\n  - serve: {{ on: remote, method: GET, path: \"(\" }}\n  - remote: {{ server: remote, op: teleport }}\n  - remote: {{ server: remote, op: send_pdu, room_id: \"!r:x\" }}\n  - call: whoami\n    federation: {{ from: remote, method: GET, path: /x }}\n"
+        ));
+        assert!(plan.is_none());
+        let text: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        let has = |s: &str| text.iter().any(|m| m.contains(s));
+        assert!(has("`nowhere` is not a homeserver"), "{text:?}");
+        assert!(has("`ghost` is not a fake server"), "{text:?}");
+        assert!(has("invalid regular expression"), "{text:?}");
+        assert!(has("unknown remote operation `teleport`"), "{text:?}");
+        assert!(has("`send_pdu` needs `type`"), "{text:?}");
+        assert!(has("exactly one of"), "{text:?}");
+    }
+}
