@@ -12,6 +12,7 @@ pub mod compare;
 pub mod exit_codes;
 pub mod expectations;
 pub mod federation;
+pub mod gateway;
 pub mod matrix;
 pub mod plan;
 pub mod report;

@@ -177,7 +177,8 @@ fn describe_status(seen: &Observed<'_>) -> String {
     }
 }
 
-fn failure(
+/// One failed check at `location` (shared with the gateway verdicts).
+pub(crate) fn failure(
     location: &str,
     kind: &str,
     message: String,

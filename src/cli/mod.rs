@@ -3,6 +3,7 @@
 mod certify;
 mod compare;
 mod federation_setup;
+mod gateway;
 mod local;
 mod progress;
 mod report;
@@ -145,6 +146,8 @@ pub struct RunArgs {
     pub verbose: bool,
     #[command(flatten)]
     pub synapse: SynapseArgs,
+    #[command(flatten)]
+    pub gateway: gateway::GatewayArgs,
 }
 
 /// Options of the local Synapse.

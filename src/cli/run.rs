@@ -19,6 +19,9 @@ use crate::runner;
 use crate::scenario::diagnostics;
 
 pub(super) async fn run(args: RunArgs) -> u8 {
+    if let Some(code) = super::gateway::maybe_run(&args).await {
+        return code;
+    }
     let profile = match args.profile.as_deref().map(Profile::parse).transpose() {
         Ok(p) => p,
         Err(e) => {
@@ -93,19 +96,14 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let started_at = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
 
-    let prepared = tokio::select! {
-        p = setup::prepare(&args, needs_sliding_sync, fed_needs) => p,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted while preparing the target");
-            return exit_codes::INTERRUPTED;
-        }
-    };
-    let prepared = match prepared {
+    let prepared = match interruptible_prepare(
+        setup::prepare(&args, needs_sliding_sync, fed_needs),
+        "target",
+    )
+    .await
+    {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: the target is not usable: {e}");
-            return exit_codes::ENVIRONMENT;
-        }
+        Err(code) => return code,
     };
     eprintln!(
         "Running {} scenario{} against {} ({}), {} at a time",
@@ -143,23 +141,14 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let target = &prepared.target;
     let report = RunReport {
         format_version: results::FORMAT_VERSION,
-        tool: ToolInfo {
-            name: "mxharness".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        run: RunInfo {
-            started_at: started_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-            paths: super::default_paths(&args.paths)
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-            filter: args.filter.clone(),
-            jobs: args.jobs,
-            scenario_set_sha256: Some(scenario_set_sha256),
-        },
+        tool: tool_info(),
+        run: run_info(
+            &args,
+            started_at,
+            clock,
+            args.jobs,
+            Some(scenario_set_sha256),
+        ),
         target: TargetInfo {
             kind: target.kind.label().into(),
             base_url: target.base_url.clone(),
@@ -196,8 +185,63 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         eprintln!("warning: stopping the second local Synapse: {e}");
     }
 
-    eprint!("\n{}", report::render_summary(&report));
-    let code = match report::write_all(&report, &args.report_dir) {
+    finish(&report, &args.report_dir)
+}
+
+/// Await the preparation of what is tested (`what`: "target", "gateway"), unless Ctrl-C comes
+/// first; failures are reported and become the exit code.
+pub(super) async fn interruptible_prepare<T>(
+    prepare: impl std::future::Future<Output = Result<T, String>>,
+    what: &str,
+) -> Result<T, u8> {
+    let prepared = tokio::select! {
+        p = prepare => p,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted while preparing the {what}");
+            return Err(exit_codes::INTERRUPTED);
+        }
+    };
+    prepared.map_err(|e| {
+        eprintln!("error: the {what} is not usable: {e}");
+        exit_codes::ENVIRONMENT
+    })
+}
+
+/// This build of the harness, for reports.
+pub(super) fn tool_info() -> ToolInfo {
+    ToolInfo {
+        name: "mxharness".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }
+}
+
+/// What was run, when and how, for reports.
+pub(super) fn run_info(
+    args: &RunArgs,
+    started_at: time::OffsetDateTime,
+    clock: Instant,
+    jobs: usize,
+    scenario_set_sha256: Option<String>,
+) -> RunInfo {
+    RunInfo {
+        started_at: started_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        paths: super::default_paths(&args.paths)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        filter: args.filter.clone(),
+        jobs,
+        scenario_set_sha256,
+    }
+}
+
+/// Print the summary, write every report, and return the run's exit code.
+pub(super) fn finish(report: &RunReport, dir: &std::path::Path) -> u8 {
+    eprint!("\n{}", report::render_summary(report));
+    let code = match report::write_all(report, dir) {
         Ok(paths) => {
             for p in paths {
                 eprintln!("wrote {}", p.display());
@@ -220,6 +264,31 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             exit_codes::SUCCESS
         }
     })
+}
+
+/// Say which expectations are applied.
+pub(super) fn announce_expectations(e: &Expectations) {
+    eprintln!(
+        "Applying expectations for {} from {} ({} entries; --no-expectations for raw results)",
+        e.implementation,
+        e.file,
+        e.len()
+    );
+}
+
+/// Report an expectations file that cannot be used; returns the exit code.
+pub(super) fn expectations_error(error: LoadError) -> u8 {
+    match error {
+        LoadError::Io(message) => {
+            eprintln!("error: cannot read the expectations file: {message}");
+            crate::exit_codes::USAGE
+        }
+        LoadError::Invalid(problems, file) => {
+            eprint!("{}", diagnostics::render(&problems, &[file], false));
+            eprintln!("error: the expectations file is invalid");
+            crate::exit_codes::INVALID_SCENARIO
+        }
+    }
 }
 
 fn outcome_ids(selected: &[crate::plan::ScenarioPlan]) -> Vec<&str> {
@@ -252,22 +321,9 @@ fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
                 );
                 return Ok(None);
             }
-            eprintln!(
-                "Applying expectations for {} from {} ({} entries; --no-expectations for raw results)",
-                e.implementation,
-                e.file,
-                e.len()
-            );
+            announce_expectations(&e);
             Ok(Some(e))
         }
-        Err(LoadError::Io(message)) => {
-            eprintln!("error: cannot read the expectations file: {message}");
-            Err(crate::exit_codes::USAGE)
-        }
-        Err(LoadError::Invalid(problems, file)) => {
-            eprint!("{}", diagnostics::render(&problems, &[file], false));
-            eprintln!("error: the expectations file is invalid");
-            Err(crate::exit_codes::INVALID_SCENARIO)
-        }
+        Err(e) => Err(expectations_error(e)),
     }
 }

@@ -43,6 +43,9 @@ fn plural(n: usize) -> &'static str {
 }
 
 pub(super) fn validate(paths: &[PathBuf]) -> u8 {
+    if let Some(code) = super::gateway::validate(paths) {
+        return code;
+    }
     match load_or_report(paths) {
         Ok(outcome) => {
             println!(
@@ -57,6 +60,9 @@ pub(super) fn validate(paths: &[PathBuf]) -> u8 {
 }
 
 pub(super) fn list(args: &ListArgs) -> u8 {
+    if let Some(code) = super::gateway::list(args) {
+        return code;
+    }
     let outcome = match load_or_report(&args.paths) {
         Ok(o) => o,
         Err(code) => return code,

@@ -196,7 +196,18 @@ impl FakeServer {
         key_version: &str,
         ip_literal: bool,
     ) -> Result<Self, FederationError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
+        Self::start_on(ca, key_version, ip_literal, 0).await
+    }
+
+    /// Like [`FakeServer::start_named`] on a chosen loopback port (0: any free one), so a
+    /// gateway configured beforehand can allow-list its name (gateway checks, `--gateway URL`).
+    pub async fn start_on(
+        ca: &RunCa,
+        key_version: &str,
+        ip_literal: bool,
+        port: u16,
+    ) -> Result<Self, FederationError> {
+        let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(io_err("cannot bind a loopback port for the fake server"))?;
         let addr = listener

@@ -153,6 +153,22 @@ pub struct Summary {
     pub schema_warnings: usize,
 }
 
+impl Failure {
+    /// A scenario that could not run (step 0, kind "setup"), with no transcript.
+    pub fn setup(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            step: 0,
+            location: location.into(),
+            kind: "setup".into(),
+            message: message.into(),
+            expected: None,
+            actual: None,
+            checks: Vec::new(),
+            transcript: Vec::new(),
+        }
+    }
+}
+
 impl ScenarioResult {
     /// A passed result with no steps yet; the runner fills it in.
     pub fn new(

@@ -1,0 +1,296 @@
+//! Gateway check files (`scenarios/gateway/**.yaml`): one behaviour of a federation border
+//! gateway each. A check names the probe the harness sends while playing a remote server
+//! (`gateway:`), or the outbound lookup it asks the homeserver to make (`outbound:`), and the
+//! verdict expected (`expect:`). The format is documented in docs/gateway.md.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+static CHECK_FILE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^(gateway|outbound):").expect("static regex"));
+static ID_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^gateway(/[a-z0-9][a-z0-9._-]*)+$").expect("static regex"));
+
+/// Whether a file's text is a gateway check (a top-level `gateway:` or `outbound:` key); the
+/// scenario loader leaves these to this module.
+pub fn is_check_text(text: &str) -> bool {
+    CHECK_FILE.is_match(text)
+}
+
+/// Which remote server the harness plays for a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Remote {
+    /// A server on the gateway's allow-list.
+    Allowed,
+    /// A second allowed server.
+    Allowed2,
+    /// A server not on the allow-list (its key is served and valid).
+    Denied,
+    /// No server: the request carries no X-Matrix signature.
+    Anonymous,
+}
+
+/// A change made to a correctly signed request after signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tamper {
+    /// One byte of the signature flipped.
+    FlipSignature,
+    /// The signature cut to half its length.
+    TruncateSignature,
+}
+
+/// How the X-Matrix header is written (all spec-valid; senders should use the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeaderStyle {
+    /// Parameters in reverse order (`sig`, `key`, `destination`, `origin`).
+    Reordered,
+    /// Parameter values without quotes.
+    Unquoted,
+}
+
+/// What the signature covers, where it differs from what is sent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignAs {
+    /// Sign this method instead.
+    pub method: Option<String>,
+    /// Sign this request target instead.
+    pub target: Option<String>,
+    /// Sign this destination instead.
+    pub destination: Option<String>,
+    /// Sign this JSON body instead.
+    pub json: Option<serde_json::Value>,
+    /// Sign with this remote's key (the header still names `from`'s origin): a spoofed origin.
+    pub key_of: Option<Remote>,
+}
+
+/// An inbound probe: a request sent to the gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// Who signs it.
+    pub from: Remote,
+    /// HTTP method (sent as written).
+    pub method: String,
+    /// Request target (path and query), sent byte for byte after `${...}` substitution.
+    pub target: String,
+    /// A JSON body.
+    pub json: Option<serde_json::Value>,
+    /// Pad the JSON body with a `padding` string to at least this many bytes (body limits).
+    pub pad_to_bytes: Option<usize>,
+    /// Extra headers, sent after Authorization, in order.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// Send this Authorization header instead of a signature (malformed headers).
+    pub authorization: Option<String>,
+    /// The `destination` written in the header: a server name, or `none` to leave it out
+    /// (default: the gateway's server name).
+    pub destination: Option<String>,
+    /// What the signature covers instead of the request sent.
+    #[serde(default)]
+    pub sign_as: SignAs,
+    /// Damage the signature after signing.
+    pub tamper: Option<Tamper>,
+    /// Write the X-Matrix header in another spec-valid form.
+    pub header_style: Option<HeaderStyle>,
+}
+
+/// An outbound probe: a client of the homeserver asks for the profile of a user on a remote
+/// server, which makes the homeserver send a federation query there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbound {
+    /// The remote server the homeserver is asked to contact.
+    pub to: Remote,
+}
+
+/// The verdict a check expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The request reaches the homeserver and its answer comes back.
+    Forwarded,
+    /// The gateway refuses it with a Matrix error; it never reaches the homeserver.
+    Refused,
+}
+
+/// What must hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Forwarded or refused.
+    pub verdict: Verdict,
+    /// Acceptable status codes (a refusal: usually `[401, 403]`; products differ).
+    pub status: Option<Vec<u16>>,
+    /// Acceptable errcodes of a refusal.
+    pub errcode: Option<Vec<String>>,
+    /// A forwarded answer equals the answer to the same request sent straight to the homeserver
+    /// (status and JSON body, minus `ignore` pointers).
+    #[serde(default)]
+    pub same_as_direct: bool,
+    /// JSON pointers left out of the comparison (values that change between two requests).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Headers that must not reach the homeserver (as sent by the remote).
+    #[serde(default)]
+    pub upstream_lacks: Vec<String>,
+    /// Header values that must not reach the homeserver: `name: value` sent by the remote.
+    #[serde(default)]
+    pub upstream_not: BTreeMap<String, String>,
+    /// The Authorization header reaches the homeserver byte for byte.
+    #[serde(default)]
+    pub authorization_intact: bool,
+}
+
+/// The raw file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    schema: u32,
+    id: String,
+    title: String,
+    area: String,
+    #[serde(default)]
+    level: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    spec: Option<String>,
+    gateway: Option<Probe>,
+    outbound: Option<Outbound>,
+    expect: Expect,
+}
+
+/// What a check does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Send a request to the gateway.
+    Inbound(Box<Probe>),
+    /// Make the homeserver contact a remote.
+    Outbound(Outbound),
+}
+
+/// One loaded check.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// `gateway/...` id (the JUnit testcase name).
+    pub id: String,
+    /// The behaviour, in one sentence.
+    pub title: String,
+    /// Scored area.
+    pub area: String,
+    /// `must` (default) or `should`.
+    pub level: String,
+    /// Behaviour ids and other tags.
+    pub tags: Vec<String>,
+    /// Spec section, when one applies.
+    pub spec: Option<String>,
+    /// The file it came from.
+    pub file: String,
+    /// What it sends.
+    pub action: Action,
+    /// What must hold.
+    pub expect: Expect,
+}
+
+/// Gateway check files among `files`, loaded; every problem is collected as `file: message`.
+pub fn load(files: &[PathBuf]) -> (Vec<Check>, Vec<String>) {
+    let mut checks: Vec<Check> = Vec::new();
+    let mut problems = Vec::new();
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            problems.push(format!("{}: cannot read", path.display()));
+            continue;
+        };
+        if !is_check_text(&text) {
+            continue;
+        }
+        match parse(path, &text) {
+            Ok(c) if checks.iter().any(|o| o.id == c.id) => {
+                problems.push(format!("{}: duplicate check id `{}`", c.file, c.id));
+            }
+            Ok(c) => checks.push(c),
+            Err(e) => problems.push(format!("{}: {e}", path.display())),
+        }
+    }
+    checks.sort_by(|a, b| a.id.cmp(&b.id));
+    (checks, problems)
+}
+
+/// Parse one check file.
+pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
+    let raw: RawCheck = serde_saphyr::from_str(text)
+        .map_err(|e| e.to_string().trim_start_matches("error: ").to_owned())?;
+    if raw.schema != 1 {
+        return Err(format!("schema {} is not supported (use 1)", raw.schema));
+    }
+    if !ID_RE.is_match(&raw.id) {
+        return Err(format!(
+            "id `{}` must look like gateway/<area>/<name> (lowercase)",
+            raw.id
+        ));
+    }
+    let level = raw.level.unwrap_or_else(|| "must".into());
+    if !matches!(level.as_str(), "must" | "should" | "may") {
+        return Err(format!("level `{level}` must be must, should or may"));
+    }
+    let action = match (raw.gateway, raw.outbound) {
+        (Some(p), None) => Action::Inbound(Box::new(p)),
+        (None, Some(o)) => Action::Outbound(o),
+        _ => return Err("give exactly one of `gateway:` (inbound) or `outbound:`".into()),
+    };
+    if let Action::Inbound(p) = &action
+        && !p.target.starts_with('/')
+        && !p.target.starts_with("http")
+    {
+        return Err(format!(
+            "target `{}` must start with / (or be absolute-form)",
+            p.target
+        ));
+    }
+    Ok(Check {
+        id: raw.id,
+        title: raw.title,
+        area: raw.area,
+        level,
+        tags: raw.tags,
+        spec: raw.spec,
+        file: path.display().to_string(),
+        action,
+        expect: raw.expect,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_parses_and_bad_ones_are_explained() {
+        let ok = "schema: 1\nid: gateway/deny/x\ntitle: t\narea: deny\ngateway:\n  from: denied\n  method: GET\n  target: /_matrix/federation/v1/version\nexpect: { verdict: refused, status: [401, 403] }\n";
+        assert!(is_check_text(ok));
+        let c = parse(Path::new("x.yaml"), ok).unwrap();
+        assert_eq!(c.level, "must");
+        assert!(matches!(c.action, Action::Inbound(ref p) if p.from == Remote::Denied));
+        let typo = ok.replace("verdict: refused", "verdict: refused, statuz: [1]");
+        assert!(
+            parse(Path::new("x.yaml"), &typo)
+                .unwrap_err()
+                .contains("statuz")
+        );
+        let both = format!("{ok}outbound: {{ to: denied }}\n");
+        assert!(
+            parse(Path::new("x.yaml"), &both)
+                .unwrap_err()
+                .contains("exactly one")
+        );
+        assert!(!is_check_text("schema: 1\nsteps: []\n"));
+    }
+}
