@@ -11,6 +11,7 @@ pub mod cli;
 pub mod compare;
 pub mod exit_codes;
 pub mod expectations;
+pub mod load;
 pub mod matrix;
 pub mod plan;
 pub mod report;

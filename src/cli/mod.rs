@@ -2,7 +2,9 @@
 
 mod certify;
 mod compare;
+mod load;
 mod local;
+mod merge;
 mod progress;
 mod report;
 mod run;
@@ -52,6 +54,10 @@ pub enum Command {
     Certify(certify::CertifyArgs),
     /// Check a certificate bundle's signature (and optionally signer and report).
     Verify(certify::VerifyArgs),
+    /// Run a load plan with Goose and judge its thresholds (by default against a local Synapse).
+    Load(Box<load::LoadArgs>),
+    /// Merge the report.json files of a sharded load run exactly.
+    Merge(merge::MergeArgs),
 }
 
 /// How users are created on a `--target`.
@@ -232,6 +238,8 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Keygen(args) => certify::keygen(&args),
         Command::Certify(args) => certify::certify(&args),
         Command::Verify(args) => certify::verify(&args),
+        Command::Load(args) => load::load(*args).await,
+        Command::Merge(args) => merge::merge(&args),
     }
 }
 
