@@ -435,6 +435,33 @@ async fn drive(
 
 /// Print the summary, write every report format, and turn the outcome into an exit code.
 pub(super) fn write_and_judge(report: &RunReport, dir: &std::path::Path) -> u8 {
+    if let Some(l) = &report.load {
+        eprintln!(
+            "\nall requests: {} in {:.1}s, p50 {:.1}ms p95 {:.1}ms p99 {:.1}ms, {:.2}% errors, {:.1} req/s",
+            l.all.latency.count,
+            l.duration_ms as f64 / 1000.0,
+            l.all.latency.p50_ms,
+            l.all.latency.p95_ms,
+            l.all.latency.p99_ms,
+            l.all.error_rate_pct,
+            l.all.rps
+        );
+        eprintln!(
+            "delivery: {} sent, {} seen (p50 {:.1}ms p95 {:.1}ms), {} late, {} lost; sync wake-up p95 {:.1}ms",
+            l.delivery.sent,
+            l.delivery.delivered,
+            l.delivery.latency.p50_ms,
+            l.delivery.latency.p95_ms,
+            l.delivery.late,
+            l.delivery.lost,
+            l.sync_wakeup.p95_ms
+        );
+        for s in report.scenarios.iter().filter(|s| s.failure.is_some()) {
+            if let Some(f) = &s.failure {
+                eprintln!("FAILED {}: {}", s.title, f.message);
+            }
+        }
+    }
     eprint!("\n{}", report::render_summary(report));
     match report::write_all(report, dir) {
         Ok(paths) => {

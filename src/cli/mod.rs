@@ -36,8 +36,8 @@ pub enum Command {
     Validate(PathsArgs),
     /// List the scenarios that would run.
     List(ListArgs),
-    /// Print the JSON Schema of scenario files (for editors).
-    Schema,
+    /// Print the JSON Schema of scenario files (for editors); `--load` for load plans.
+    Schema(SchemaArgs),
     /// Re-render a saved report.json as HTML, Markdown, JUnit or the terminal summary.
     Report(ReportArgs),
     /// List the typed operations usable as `call:` in scenarios.
@@ -152,6 +152,14 @@ pub struct PathsArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// Options of `schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema of load plans instead of scenarios.
+    #[arg(long)]
+    pub load: bool,
+}
+
 /// Options of `list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -229,7 +237,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run::run(*args).await,
         Command::Validate(args) => validate::validate(&args.paths),
         Command::List(args) => validate::list(&args),
-        Command::Schema => validate::schema(),
+        Command::Schema(args) => validate::schema(args.load),
         Command::Report(args) => report::report(&args),
         Command::Ops => validate::ops(),
         Command::Up(args) => local::up(&args).await,

@@ -138,7 +138,9 @@ pub enum PlanError {
 pub fn load_file(path: &Path) -> Result<LoadPlan, PlanError> {
     let file = source::read(path).map_err(|e| PlanError::Io(e.to_string()))?;
     let mut problems = Vec::new();
-    match lower(&file, &mut problems) {
+    let plan = lower(&file, &mut problems);
+    problems.sort_by_key(|p| (p.line, p.col));
+    match plan {
         Some(plan) if problems.is_empty() => Ok(plan),
         _ => Err(PlanError::Invalid(problems, file)),
     }
@@ -188,6 +190,7 @@ pub fn lower(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<LoadPlan>
         problems: Vec::new(),
     };
     let plan = cx.plan(raw);
+    cx.problems.sort_by_key(|p| (p.line, p.col));
     let ok = cx.problems.is_empty();
     problems.extend(cx.problems);
     ok.then_some(plan)
@@ -359,6 +362,19 @@ impl Lowering<'_> {
             let pointer = format!("/thresholds/{i}");
             match threshold::parse(text) {
                 Ok(rule) => {
+                    if let Some(subject) = rule.subject.as_deref()
+                        && !threshold::REQUEST_NAMES.contains(&subject)
+                        && !threshold::DERIVED.contains(&subject)
+                    {
+                        let known = threshold::REQUEST_NAMES.iter().chain(threshold::DERIVED);
+                        let hint = did_you_mean(subject, known.copied())
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| {
+                                format!("known: {}", threshold::DERIVED.join(", ") + ", " + &threshold::REQUEST_NAMES.join(", "))
+                            });
+                        self.problem(&pointer, format!("unknown subject `{subject}`"), Some(hint));
+                        continue;
+                    }
                     let pos = self.root.locate(&pointer, false);
                     let loc = format!("{}:{}:{}", self.file.display(), pos.line.max(1), pos.col.max(1));
                     thresholds.push((rule, loc));

@@ -66,6 +66,27 @@ pub struct Rule {
     pub subject: Option<String>,
 }
 
+/// Names of the requests the personas send (threshold subjects).
+pub const REQUEST_NAMES: &[&str] = &[
+    "send",
+    "send (image)",
+    "typing",
+    "receipt",
+    "read_marker",
+    "messages",
+    "sync",
+    "sync (initial)",
+    "sync (long-poll)",
+    "sliding_sync (initial)",
+    "sliding_sync (long-poll)",
+    "join",
+    "leave",
+    "upload",
+    "federation send",
+    "federation sync (initial)",
+    "federation sync (long-poll)",
+];
+
 /// Subjects that are not request names.
 pub const DERIVED: &[&str] = &["delivery", "sync_wakeup", "federation"];
 

@@ -42,6 +42,9 @@ pub struct LoadOutcome {
     pub scenarios: Vec<ScenarioPlan>,
     /// Every problem found, in file order.
     pub problems: Vec<Problem>,
+    /// Load plans met on the way (files with a top-level `load:` key); `run` leaves them
+    /// out, `validate` checks them with [`crate::load::plan`].
+    pub load_plans: Vec<SourceFile>,
 }
 
 static SCENARIO_SCHEMA: LazyLock<Value> =
@@ -63,6 +66,10 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadOutcome, SourceError> {
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     for path in files {
         let file = source::read(&path)?;
+        if crate::load::plan::is_load_plan(&file.text) {
+            out.load_plans.push(file);
+            continue;
+        }
         let mut problems = Vec::new();
         if let Some(plan) = lower_file(&file, &mut problems) {
             if let Some(first) = ids.get(&plan.id) {
