@@ -96,3 +96,29 @@ pub fn rows(reports: &[(String, RunReport)]) -> Vec<LoadRow> {
         .filter(|row| row.values.iter().any(Option::is_some))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_reports_give_rows_and_others_none() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/load/smoke-report.json"
+        ))
+        .unwrap();
+        let load = crate::report::read_json(&text).unwrap();
+        let mut plain = load.clone();
+        plain.load = None;
+        assert!(rows(&[("a".into(), plain.clone())]).is_empty());
+        let r = rows(&[("a".into(), load), ("b".into(), plain)]);
+        let send = r
+            .iter()
+            .find(|x| x.metric == "send p95")
+            .expect("a send row");
+        assert!(send.values[0].is_some() && send.values[1].is_none());
+        assert!(r.iter().any(|x| x.metric == "delivery p95"));
+        assert!(!r.iter().any(|x| x.metric.contains("long-poll")));
+    }
+}

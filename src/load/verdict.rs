@@ -142,3 +142,109 @@ pub fn baseline(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::results::load::{DeliveryFigures, LatencyFigures, RequestFigures};
+
+    fn report(p95: f64, errors_pct: f64, rps: f64) -> LoadReport {
+        let lat = LatencyFigures {
+            count: 100,
+            p50_ms: p95 / 2.0,
+            p95_ms: p95,
+            p99_ms: p95,
+            max_ms: p95,
+            mean_ms: p95 / 2.0,
+        };
+        let fig = |name: &str| RequestFigures {
+            name: name.into(),
+            endpoint: String::new(),
+            long_poll: false,
+            latency: lat.clone(),
+            errors: 0,
+            error_rate_pct: errors_pct,
+            rps,
+            statuses: BTreeMap::new(),
+        };
+        LoadReport {
+            plan: "load/t".into(),
+            plan_file: "t.yaml".into(),
+            seed: 1,
+            shard: None,
+            users: 1,
+            rooms: 1,
+            personas: BTreeMap::new(),
+            profile_ms: [0, 1000, 0],
+            setup_ms: 0,
+            duration_ms: 1000,
+            interrupted: false,
+            all: fig("all"),
+            requests: vec![fig("send")],
+            delivery: DeliveryFigures {
+                latency: lat.clone(),
+                sent: 10,
+                delivered: 10,
+                late: 0,
+                lost: 0,
+            },
+            sync_wakeup: LatencyFigures::default(),
+            federation: None,
+            series: Vec::new(),
+            notes: Vec::new(),
+            histograms: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_regression_past_the_tolerance_fails_and_one_within_passes() {
+        let base = report(100.0, 0.0, 50.0);
+        let within = baseline(
+            "load/t",
+            "t.yaml",
+            "b.json",
+            &report(115.0, 0.5, 45.0),
+            &base,
+            20.0,
+        );
+        assert!(within.iter().all(|r| r.failure.is_none()), "{within:#?}");
+        let worse = baseline(
+            "load/t",
+            "t.yaml",
+            "b.json",
+            &report(130.0, 0.0, 30.0),
+            &base,
+            20.0,
+        );
+        let failed: Vec<&str> = worse
+            .iter()
+            .filter(|r| r.failure.is_some())
+            .map(|r| r.id.as_str())
+            .collect();
+        assert!(
+            failed.contains(&"load/t/baseline/p95-all-requests"),
+            "{failed:?}"
+        );
+        assert!(
+            failed.contains(&"load/t/baseline/throughput-all-requests"),
+            "{failed:?}"
+        );
+        assert!(failed.contains(&"load/t/baseline/p95-send"), "{failed:?}");
+        assert!(
+            failed.contains(&"load/t/baseline/p95-delivery"),
+            "{failed:?}"
+        );
+    }
+
+    #[test]
+    fn thresholds_without_samples_fail() {
+        let mut r = report(100.0, 0.0, 1.0);
+        r.requests.clear();
+        let rule = crate::load::threshold::parse("p95 < 1s for send").unwrap();
+        let out = thresholds("load/t", "t.yaml", &[(rule, "t.yaml:1:1".into())], &r);
+        let f = out[0].failure.as_ref().expect("failed");
+        assert!(f.message.contains("no samples"), "{}", f.message);
+    }
+}
