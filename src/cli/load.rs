@@ -430,7 +430,11 @@ async fn drive(
         scenarios,
         load: Some(load),
     };
-    write_and_judge(&report, &args.report_dir)
+    let code = write_and_judge(&report, &args.report_dir);
+    if attacked.interrupted && code == exit_codes::SUCCESS {
+        return exit_codes::INTERRUPTED;
+    }
+    code
 }
 
 /// Print the summary, write every report format, and turn the outcome into an exit code.

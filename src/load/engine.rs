@@ -49,7 +49,8 @@ pub async fn attack(
     cfg.quiet = 1;
     cfg.no_print_metrics = true;
     cfg.no_error_summary = true;
-    cfg.no_reset_metrics = true;
+    // Every figure comes from our recorder; Goose's own aggregates would only cost time.
+    cfg.no_metrics = true;
     let longest_poll = plan
         .personas
         .iter()
@@ -110,6 +111,9 @@ async fn progress(world: Arc<World>, total: Duration) {
     };
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total.as_secs().max(1));
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {msg}") {
+            bar.set_style(style);
+        }
         loop {
             bar.set_position(start.elapsed().as_secs().min(total.as_secs()));
             bar.set_message(line(&world));

@@ -122,3 +122,66 @@ pub fn assemble(
         histograms: snap.histograms,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::world::Account;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A stub homeserver answering every request with `status` (unit tests only).
+    async fn stub(status: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = sock.read(&mut buf).await;
+                    let body = "{}";
+                    let resp = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn world(base: String) -> Arc<World> {
+        let account = |i: usize| Account {
+            user_id: format!("@u{i}:x"),
+            access_token: "t".into(),
+            persona: 0,
+            rooms: vec!["!r:x".into()],
+        };
+        let w = World::new(
+            base,
+            None,
+            Vec::new(),
+            vec![account(0), account(1)],
+            vec!["!r:x".into()],
+            BTreeMap::new(),
+            None,
+            1,
+        );
+        w.tracker.add_reader("!r:x", 1);
+        let m = w.tracker.begin("!r:x", 0, "m").unwrap();
+        w.tracker.finish(&m, Some("$e".into()));
+        Arc::new(w)
+    }
+
+    #[tokio::test]
+    async fn an_unseen_message_missing_from_history_is_lost() {
+        let w = world(stub("404 Not Found").await);
+        assert_eq!(check_history(&w).await, (0, 1));
+    }
+
+    #[tokio::test]
+    async fn an_unseen_message_in_history_is_late() {
+        let w = world(stub("200 OK").await);
+        assert_eq!(check_history(&w).await, (1, 0));
+    }
+}

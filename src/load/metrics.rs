@@ -53,7 +53,7 @@ pub fn figures(h: &Histogram<u64>) -> LatencyFigures {
         p95_ms: ms(h.value_at_quantile(0.95)),
         p99_ms: ms(h.value_at_quantile(0.99)),
         max_ms: ms(h.max()),
-        mean_ms: (h.mean() / 1000.0 * 1000.0).round() / 1000.0,
+        mean_ms: h.mean().round() / 1000.0,
     }
 }
 
@@ -99,7 +99,9 @@ struct Inner {
 
 /// Shared by every simulated user; cheap to lock once per request.
 pub struct Recorder {
-    start: Mutex<Instant>,
+    base: Instant,
+    /// Nanoseconds from `base` to the start of the attack.
+    offset_ns: AtomicU64,
     inner: Mutex<Inner>,
     /// Requests recorded so far (for progress lines).
     pub total: AtomicU64,
@@ -119,7 +121,8 @@ impl Recorder {
     /// An empty recorder whose clock starts now.
     pub fn new() -> Self {
         Self {
-            start: Mutex::new(Instant::now()),
+            base: Instant::now(),
+            offset_ns: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 requests: BTreeMap::new(),
                 all: new_histogram(),
@@ -136,18 +139,14 @@ impl Recorder {
 
     /// Restart the clock (when the measured attack begins).
     pub fn restart_clock(&self) {
-        if let Ok(mut s) = self.start.lock() {
-            *s = Instant::now();
-        }
+        let ns = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.offset_ns.store(ns, Ordering::Relaxed);
     }
 
     fn second_index(&self) -> usize {
-        let start = self
-            .start
-            .lock()
-            .map(|s| *s)
-            .unwrap_or_else(|_| Instant::now());
-        usize::try_from(start.elapsed().as_secs())
+        let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let since = now.saturating_sub(self.offset_ns.load(Ordering::Relaxed));
+        usize::try_from(since / 1_000_000_000)
             .unwrap_or(usize::MAX)
             .min(24 * 3600)
     }
@@ -171,16 +170,21 @@ impl Recorder {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        let stats = inner
-            .requests
-            .entry(name.to_owned())
-            .or_insert_with(|| RequestStats {
-                endpoint: endpoint.to_owned(),
-                long_poll,
-                hist: new_histogram(),
-                errors: 0,
-                statuses: BTreeMap::new(),
-            });
+        if !inner.requests.contains_key(name) {
+            inner.requests.insert(
+                name.to_owned(),
+                RequestStats {
+                    endpoint: endpoint.to_owned(),
+                    long_poll,
+                    hist: new_histogram(),
+                    errors: 0,
+                    statuses: BTreeMap::new(),
+                },
+            );
+        }
+        let Some(stats) = inner.requests.get_mut(name) else {
+            return;
+        };
         record(&mut stats.hist, took);
         if !ok {
             stats.errors += 1;

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use goose::goose::{Transaction, TransactionFunction};
 use goose::prelude::{GooseUser, TransactionResult};
-use rand::distr::Distribution;
-use rand::distr::weighted::WeightedIndex;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,7 +23,11 @@ use super::plan::{Action, Persona};
 use super::world::World;
 use crate::matrix::sliding_sync::request::{ListArgs, SlidingSyncArgs, translate};
 
-/// Per-user state kept in Goose session data.
+/// Goose session data: the user's [`Session`], taken out while a transaction runs.
+#[derive(Clone)]
+pub struct Slot(Option<Box<Session>>);
+
+/// Per-user state.
 #[derive(Clone)]
 pub struct Session {
     account: usize,
@@ -68,7 +70,7 @@ pub fn transactions(world: &Arc<World>, index: usize) -> Vec<Transaction> {
 fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionResult {
     if let Some(account) = world.claim(persona) {
         let seed = world.seed ^ (account as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        user.set_session_data(Session {
+        user.set_session_data(Slot(Some(Box::new(Session {
             account,
             rng: ChaCha8Rng::seed_from_u64(seed),
             since: None,
@@ -77,50 +79,54 @@ fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionR
             txn: 0,
             joined: None,
             last_event: BTreeMap::new(),
-        });
+        }))));
         world.recorder.active_users.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
 }
 
 async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
-    let Some(mut s) = user.get_session_data::<Session>().cloned() else {
+    // The session is moved out and back in (no clone per iteration).
+    let Some(mut s) = user
+        .get_session_data_mut::<Slot>()
+        .and_then(|slot| slot.0.take())
+    else {
         // No account for this user: idle rather than spin.
         tokio::time::sleep(Duration::from_secs(1)).await;
         return Ok(());
     };
-    let Some(account) = world.accounts.get(s.account).cloned() else {
-        return Ok(());
-    };
-    let Some(persona) = world.personas.get(account.persona).cloned() else {
+    let persona_index = world.accounts.get(s.account).map_or(0, |a| a.persona);
+    let Some(persona) = world.personas.get(persona_index) else {
         return Ok(());
     };
     let think = match persona.kind {
         PersonaKind::Chatty => {
-            chatty(user, world, &persona, &mut s).await;
+            chatty(user, world, persona_index, &mut s).await;
             true
         }
-        PersonaKind::Lurker => !lurk(user, world, &persona, &mut s).await,
-        PersonaKind::SlidingSync => !sliding(user, world, &persona, &mut s).await,
+        PersonaKind::Lurker => !lurk(user, world, persona, &mut s).await,
+        PersonaKind::SlidingSync => !sliding(user, world, persona, &mut s).await,
         PersonaKind::Joiner => {
             joiner(user, world, &mut s).await;
             true
         }
         PersonaKind::Media => {
-            media(user, world, &persona, &mut s).await;
+            media(user, world, persona, &mut s).await;
             true
         }
         PersonaKind::Federation => {
-            federation(user, world, &persona, &mut s).await;
+            federation(user, world, persona, &mut s).await;
             true
         }
     };
     let pause = if think {
-        think_time(&mut s.rng, &persona)
+        think_time(&mut s.rng, persona)
     } else {
         Duration::ZERO
     };
-    user.set_session_data(s);
+    if let Some(slot) = user.get_session_data_mut::<Slot>() {
+        slot.0 = Some(s);
+    }
     if !pause.is_zero() {
         tokio::time::sleep(pause).await;
     }
@@ -138,24 +144,18 @@ pub fn think_time(rng: &mut ChaCha8Rng, persona: &Persona) -> Duration {
     Duration::from_secs_f64(secs.max(0.0))
 }
 
-/// Pick a weighted action with the user's own RNG.
-pub fn pick_action(rng: &mut ChaCha8Rng, actions: &[(Action, u32)]) -> Option<Action> {
-    let dist = WeightedIndex::new(actions.iter().map(|(_, w)| *w)).ok()?;
-    actions.get(dist.sample(rng)).map(|(a, _)| *a)
-}
-
 fn url(world: &World, path: &str) -> String {
     format!("{}{path}", world.base_url)
 }
 
-async fn chatty(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut Session) {
+async fn chatty(user: &mut GooseUser, world: &World, persona: usize, s: &mut Session) {
     let Some(account) = world.accounts.get(s.account) else {
         return;
     };
     let Some(room) = account.rooms.choose(&mut s.rng).cloned() else {
         return;
     };
-    let Some(action) = pick_action(&mut s.rng, &persona.actions) else {
+    let Some(action) = world.pick_action(persona, &mut s.rng) else {
         return;
     };
     let token = account.access_token.clone();
@@ -688,11 +688,30 @@ mod tests {
 
     #[test]
     fn the_dispatcher_is_seeded_and_weighted() {
-        let actions = [(Action::Send, 3), (Action::Typing, 1), (Action::Sync, 0)];
+        let persona = Persona {
+            name: "c".into(),
+            kind: PersonaKind::Chatty,
+            weight: 1,
+            think_mean: Duration::from_millis(100),
+            think_max: Duration::from_millis(300),
+            actions: vec![(Action::Send, 3), (Action::Typing, 1), (Action::Sync, 0)],
+            sync_timeout: Duration::from_secs(1),
+            media_bytes: 0,
+        };
+        let world = World::new(
+            "http://127.0.0.1:1".into(),
+            None,
+            vec![persona.clone()],
+            Vec::new(),
+            Vec::new(),
+            BTreeMap::new(),
+            None,
+            1,
+        );
         let run = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             (0..200)
-                .filter_map(|_| pick_action(&mut rng, &actions))
+                .filter_map(|_| world.pick_action(0, &mut rng))
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7), "same seed, same choices");
@@ -700,6 +719,10 @@ mod tests {
         let sends = picks.iter().filter(|a| **a == Action::Send).count();
         assert!(sends > 120 && sends < 180, "{sends} sends of 200");
         assert!(!picks.contains(&Action::Sync), "weight 0 is never picked");
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..100 {
+            assert!(think_time(&mut rng, &persona) <= persona.think_max);
+        }
     }
 
     #[test]

@@ -20,6 +20,9 @@ use crate::runner::Provision;
 /// Requests in flight during setup.
 const SETUP_CONCURRENCY: usize = 32;
 
+/// One setup request (or a few in a row).
+type Job<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+
 /// What setup made.
 pub struct Made {
     /// Accounts, by population position.
@@ -61,9 +64,7 @@ async fn post(
 }
 
 /// Run `jobs` with at most [`SETUP_CONCURRENCY`] at a time; results in input order.
-async fn all<T: Send + 'static>(
-    jobs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>>,
-) -> Result<Vec<T>, String> {
+async fn all<T: Send + 'static>(jobs: Vec<Job<T>>) -> Result<Vec<T>, String> {
     let gate = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
     let mut set = JoinSet::new();
     for (i, job) in jobs.into_iter().enumerate() {
@@ -124,10 +125,7 @@ pub async fn make(
                     persona,
                     rooms: Vec::new(),
                 })
-            })
-                as std::pin::Pin<
-                    Box<dyn std::future::Future<Output = Result<Account, String>> + Send>,
-                >
+            }) as Job<Account>
         })
         .collect();
     let mut accounts = all(jobs)
@@ -154,10 +152,7 @@ pub async fn make(
                     .and_then(Value::as_str)
                     .map(str::to_owned)
                     .ok_or_else(|| "createRoom answered without a room_id".to_owned())
-            })
-                as std::pin::Pin<
-                    Box<dyn std::future::Future<Output = Result<String, String>> + Send>,
-                >
+            }) as Job<String>
         })
         .collect();
     let rooms = all(jobs)
@@ -179,10 +174,7 @@ pub async fn make(
             let url = format!("{base_url}/_matrix/client/v3/join/{}", seg(room_id));
             jobs.push(Box::pin(
                 async move { post(&http, &url, &token, &json!({})).await.map(|_| ()) },
-            )
-                as std::pin::Pin<
-                    Box<dyn std::future::Future<Output = Result<(), String>> + Send>,
-                >);
+            ) as Job<()>);
         }
     }
     all(jobs).await.map_err(|e| format!("joining rooms: {e}"))?;
@@ -251,10 +243,7 @@ async fn pair(
                     access_token: partner.access_token,
                 },
             ))
-        })
-            as std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<(usize, Partner), String>> + Send>,
-            >);
+        }) as Job<(usize, Partner)>);
     }
     let pairs = all(jobs)
         .await

@@ -9,7 +9,11 @@ use std::time::Duration;
 
 use super::delivery::Tracker;
 use super::metrics::Recorder;
-use super::plan::Persona;
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
+use rand_chacha::ChaCha8Rng;
+
+use super::plan::{Action, Persona};
 use crate::matrix::sliding_sync::SlidingSyncTarget;
 
 /// An account made in setup.
@@ -73,6 +77,8 @@ pub struct World {
     /// Of which seen on the second one in time.
     pub federation_delivered: AtomicU64,
     queues: Mutex<Vec<VecDeque<usize>>>,
+    /// Weighted action tables by persona (built once).
+    actions: Vec<Option<WeightedIndex<u32>>>,
 }
 
 impl World {
@@ -94,7 +100,12 @@ impl World {
                 q.push_back(i);
             }
         }
+        let actions = personas
+            .iter()
+            .map(|p| WeightedIndex::new(p.actions.iter().map(|(_, w)| *w)).ok())
+            .collect();
         Self {
+            actions,
             base_url,
             base_url2,
             personas,
@@ -110,6 +121,13 @@ impl World {
             federation_delivered: AtomicU64::new(0),
             queues: Mutex::new(queues),
         }
+    }
+
+    /// The next action of a chatty user of `persona`, drawn with the user's own RNG.
+    pub fn pick_action(&self, persona: usize, rng: &mut ChaCha8Rng) -> Option<Action> {
+        let dist = self.actions.get(persona)?.as_ref()?;
+        let p = self.personas.get(persona)?;
+        p.actions.get(dist.sample(rng)).map(|(a, _)| *a)
     }
 
     /// The next unclaimed account of `persona`; when Goose starts more users of it than
