@@ -208,6 +208,39 @@ fn wrk_rate(url: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// The same PUT from 32 tasks over one bare reqwest client: what the HTTP stack alone
+/// reaches here, to tell the harness's own cost from reqwest's.
+async fn reqwest_rate(url: &str) -> f64 {
+    let client = reqwest::Client::new();
+    let stop = std::time::Instant::now() + Duration::from_secs(RATE_SECS);
+    let mut tasks = Vec::new();
+    for _ in 0..RATE_USERS {
+        let client = client.clone();
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while std::time::Instant::now() < stop {
+                let r = client
+                    .put(&url)
+                    .bearer_auth("t")
+                    .json(&serde_json::json!({"typing": true, "timeout": 5000}))
+                    .send()
+                    .await;
+                if let Ok(r) = r {
+                    let _ = r.bytes().await;
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap_or(0);
+    }
+    total as f64 / RATE_SECS as f64
+}
+
 async fn bench() {
     let (mut child, port) = start_endpoint();
     let base = format!("http://127.0.0.1:{port}");
@@ -242,6 +275,7 @@ async fn bench() {
     let errors = typing.map_or(0, |t| t.errors);
     let url = format!("{base}/_matrix/client/v3/rooms/%21r%3Abench/typing/%40u0%3Abench");
     let peer = wrk_rate(&url);
+    let plain = reqwest_rate(&url).await;
 
     // 2. Memory per idle, sync-looping user.
     let p = plan(PersonaKind::Lurker, IDLE_USERS, Duration::from_secs(15));
@@ -279,6 +313,10 @@ async fn bench() {
         ),
         None => println!("raw rate: wrk not found (apt-get install wrk); no ratio"),
     }
+    println!(
+        "raw rate: bare reqwest loop {plain:.0} req/s ({RATE_USERS} tasks); ratio harness/reqwest = {:.2}",
+        ours_rate / plain.max(1.0)
+    );
     println!(
         "memory: {IDLE_USERS} idle sync-looping users: RSS {before} KiB -> {peak} KiB, {per_user:.1} KiB per user (aim <= 100); {polls} long-polls finished"
     );
