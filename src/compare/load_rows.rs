@@ -91,7 +91,7 @@ pub fn rows(reports: &[(String, RunReport)]) -> Vec<LoadRow> {
         .map(|(metric, unit, pick)| LoadRow {
             metric,
             unit: unit.into(),
-            values: loads.iter().map(|l| l.and_then(|l| pick(l))).collect(),
+            values: loads.iter().map(|l| l.and_then(&pick)).collect(),
         })
         .filter(|row| row.values.iter().any(Option::is_some))
         .collect()

@@ -152,7 +152,7 @@ impl Population {
             .filter(|r| r.index % s.count == s.index)
             .filter_map(|r| {
                 let members: Vec<usize> = r.members.iter().filter_map(|m| position(*m)).collect();
-                (!members.is_empty()).then(|| RoomSpec {
+                (!members.is_empty()).then_some(RoomSpec {
                     index: r.index,
                     members,
                 })

@@ -109,7 +109,7 @@ pub fn baseline(
         let passed = match (rule.metric, rule.op) {
             // Error rates: allow the tolerance in percentage points of 1% at least.
             (Metric::ErrorRate, _) => now <= then * (1.0 + slack) + 1.0_f64.max(then * slack),
-            (_, op) if op == Op::Gt => now >= then * (1.0 - slack),
+            (_, Op::Gt) => now >= then * (1.0 - slack),
             _ => now <= then * (1.0 + slack),
         };
         let change = if then > 0.0 {
