@@ -11,7 +11,7 @@ use super::model::{self, LOAD_FORMAT, PersonaKind, RawLoadPlan};
 use super::threshold::{self, Rule};
 use crate::scenario::diagnostics::Problem;
 use crate::scenario::node::{self, Node};
-use crate::scenario::schema_check::{self, CheckOptions, did_you_mean};
+use crate::scenario::schema_check::did_you_mean;
 use crate::scenario::source::{self, SourceFile};
 
 static LOAD_SCHEMA: LazyLock<Value> =
@@ -148,42 +148,8 @@ pub fn load_file(path: &Path) -> Result<LoadPlan, PlanError> {
 
 /// Validate one file; problems are appended, `None` when it is invalid.
 pub fn lower(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<LoadPlan> {
-    let root = match node::parse(&file.text) {
-        Ok(root) => root,
-        Err((message, pos)) => {
-            problems.push(Problem::new(
-                file,
-                pos.unwrap_or_default(),
-                format!("invalid YAML: {message}"),
-                None,
-            ));
-            return None;
-        }
-    };
-    let before = problems.len();
-    for p in schema_check::check(&root, &LOAD_SCHEMA, CheckOptions::default()) {
-        problems.push(Problem::new(
-            file,
-            root.locate(&p.pointer, p.at_key),
-            p.message,
-            p.help,
-        ));
-    }
-    if problems.len() > before {
-        return None;
-    }
-    let raw: RawLoadPlan = match serde_json::from_value(root.to_json()) {
-        Ok(raw) => raw,
-        Err(e) => {
-            problems.push(Problem::new(
-                file,
-                root.pos,
-                format!("invalid load plan: {e}"),
-                None,
-            ));
-            return None;
-        }
-    };
+    let (root, raw): (Node, RawLoadPlan) =
+        crate::plan::lower::parse_checked(file, &LOAD_SCHEMA, "load plan", problems)?;
     let mut cx = Lowering {
         file,
         root: &root,

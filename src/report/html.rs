@@ -13,7 +13,7 @@ table{border-collapse:collapse;width:100%}td,th{padding:.3em .6em;border-bottom:
 .num{text-align:right}.pass{color:#137333}.fail{color:#b3261e;font-weight:600}.xfail{color:#8a6d00}.skip{color:#666}\
 .bar{background:#e8e8e8;height:.8em;width:10em;display:inline-block}.bar i{display:block;height:100%;background:#137333}\
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:12px;white-space:pre-wrap}\
-details{margin:.4em 0}summary{cursor:pointer}figure{margin:1em 0}figcaption{font-weight:600;font-size:.95em}.meta td:first-child{color:#555;width:12em}";
+details{margin:.4em 0}summary{cursor:pointer}.meta td:first-child{color:#555;width:12em}";
 
 /// Render the report as one self-contained HTML page.
 pub fn render_html(report: &RunReport) -> String {

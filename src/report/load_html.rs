@@ -42,7 +42,7 @@ fn fmt_num(v: f64) -> String {
 fn chart(title: &str, unit: &str, lines: &[Line<'_>]) -> String {
     let n = lines.iter().map(|l| l.values.len()).max().unwrap_or(0);
     let mut svg = format!(
-        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" role=\"img\" aria-label=\"{}\">",
+        "<figure style=\"margin:1em 0\"><figcaption style=\"font-weight:600\">{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{}\" role=\"img\" aria-label=\"{}\">",
         esc(title),
         H + BOTTOM + 8.0,
         esc(title)
