@@ -215,19 +215,9 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         .iter()
         .any(|p| p.kind == PersonaKind::SlidingSync);
     let ra = run_args(&args);
-    let prepared = tokio::select! {
-        p = setup::prepare(&ra, needs_ss) => p,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted while preparing the target");
-            return exit_codes::INTERRUPTED;
-        }
-    };
-    let prepared = match prepared {
+    let prepared = match setup::prepare_or_exit(&ra, needs_ss).await {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: the target is not usable: {e}");
-            return exit_codes::ENVIRONMENT;
-        }
+        Err(code) => return code,
     };
     let code = drive(
         &args, &plan, &pop, counts, personas, shard, baseline, &prepared, started_at, clock,

@@ -89,19 +89,9 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let started_at = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
 
-    let prepared = tokio::select! {
-        p = setup::prepare(&args, needs_sliding_sync) => p,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted while preparing the target");
-            return exit_codes::INTERRUPTED;
-        }
-    };
-    let prepared = match prepared {
+    let prepared = match setup::prepare_or_exit(&args, needs_sliding_sync).await {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: the target is not usable: {e}");
-            return exit_codes::ENVIRONMENT;
-        }
+        Err(code) => return code,
     };
     eprintln!(
         "Running {} scenario{} against {} ({}), {} at a time",

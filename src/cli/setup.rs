@@ -164,6 +164,24 @@ pub(super) async fn prepare(args: &RunArgs, needs_sliding_sync: bool) -> Result<
     })
 }
 
+/// [`prepare`], stopped by Ctrl-C; the error is the exit code, its reason already printed.
+pub(super) async fn prepare_or_exit(
+    args: &RunArgs,
+    needs_sliding_sync: bool,
+) -> Result<Prepared, u8> {
+    let prepared = tokio::select! {
+        p = prepare(args, needs_sliding_sync) => p,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted while preparing the target");
+            return Err(crate::exit_codes::INTERRUPTED);
+        }
+    };
+    prepared.map_err(|e| {
+        eprintln!("error: the target is not usable: {e}");
+        crate::exit_codes::ENVIRONMENT
+    })
+}
+
 /// A throwaway user for probing the target.
 async fn fresh_user(provisioner: &Provisioner) -> Result<crate::target::NewUser, String> {
     let localpart = format!(
