@@ -361,6 +361,7 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
         endpoints: None,
         areas: results::score::area_scores(&results),
         scenarios: results,
+        load: None,
     };
     run::finish(&report, &args.report_dir)
 }

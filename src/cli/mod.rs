@@ -4,7 +4,9 @@ mod certify;
 mod compare;
 mod federation_setup;
 mod gateway;
+mod load;
 mod local;
+mod merge;
 mod progress;
 mod report;
 mod run;
@@ -36,8 +38,8 @@ pub enum Command {
     Validate(PathsArgs),
     /// List the scenarios that would run.
     List(ListArgs),
-    /// Print the JSON Schema of scenario files (for editors).
-    Schema,
+    /// Print the JSON Schema of scenario files (for editors); `--load` for load plans.
+    Schema(SchemaArgs),
     /// Re-render a saved report.json as HTML, Markdown, JUnit or the terminal summary.
     Report(ReportArgs),
     /// List the typed operations usable as `call:` in scenarios.
@@ -54,6 +56,10 @@ pub enum Command {
     Certify(certify::CertifyArgs),
     /// Check a certificate bundle's signature (and optionally signer and report).
     Verify(certify::VerifyArgs),
+    /// Run a load plan with Goose and judge its thresholds (by default against a local Synapse).
+    Load(Box<load::LoadArgs>),
+    /// Merge the report.json files of a sharded load run exactly.
+    Merge(merge::MergeArgs),
 }
 
 /// How users are created on a `--target`.
@@ -168,6 +174,14 @@ pub struct PathsArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// Options of `schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema of load plans instead of scenarios.
+    #[arg(long)]
+    pub load: bool,
+}
+
 /// Options of `list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -245,7 +259,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run::run(*args).await,
         Command::Validate(args) => validate::validate(&args.paths),
         Command::List(args) => validate::list(&args),
-        Command::Schema => validate::schema(),
+        Command::Schema(args) => validate::schema(args.load),
         Command::Report(args) => report::report(&args),
         Command::Ops => validate::ops(),
         Command::Up(args) => local::up(&args).await,
@@ -254,6 +268,8 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Keygen(args) => certify::keygen(&args),
         Command::Certify(args) => certify::certify(&args),
         Command::Verify(args) => certify::verify(&args),
+        Command::Load(args) => load::load(*args).await,
+        Command::Merge(args) => merge::merge(&args),
     }
 }
 

@@ -172,6 +172,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         )),
         areas: results::score::area_scores(&scenario_results),
         scenarios: scenario_results,
+        load: None,
     };
 
     if let Some(s) = prepared.spawned

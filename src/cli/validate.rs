@@ -11,13 +11,17 @@ use crate::scenario::diagnostics;
 /// Load scenarios, printing diagnostics; `Err(exit code)` when they are invalid.
 pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<LoadOutcome, u8> {
     let paths = default_paths(paths);
-    let outcome = match plan::load(&paths) {
+    let mut outcome = match plan::load(&paths) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
             return Err(exit_codes::USAGE);
         }
     };
+    for file in &outcome.load_plans {
+        crate::load::plan::lower(file, &mut outcome.problems);
+    }
+    outcome.sources.extend(outcome.load_plans.iter().cloned());
     if !outcome.problems.is_empty() {
         let color = std::io::stderr().is_terminal();
         eprint!(
@@ -48,11 +52,17 @@ pub(super) fn validate(paths: &[PathBuf]) -> u8 {
     }
     match load_or_report(paths) {
         Ok(outcome) => {
-            println!(
-                "{} scenario file{} valid",
-                outcome.sources.len(),
-                plural(outcome.sources.len())
-            );
+            let plans = outcome.load_plans.len();
+            let scenarios = outcome.sources.len() - plans;
+            if plans == 0 {
+                println!("{scenarios} scenario file{} valid", plural(scenarios));
+            } else {
+                println!(
+                    "{scenarios} scenario file{} and {plans} load plan{} valid",
+                    plural(scenarios),
+                    plural(plans)
+                );
+            }
             exit_codes::SUCCESS
         }
         Err(code) => code,
@@ -102,8 +112,13 @@ pub(super) fn list(args: &ListArgs) -> u8 {
     exit_codes::SUCCESS
 }
 
-pub(super) fn schema() -> u8 {
-    match serde_json::to_string_pretty(&crate::scenario::model::json_schema()) {
+pub(super) fn schema(load: bool) -> u8 {
+    let schema = if load {
+        crate::load::model::json_schema()
+    } else {
+        crate::scenario::model::json_schema()
+    };
+    match serde_json::to_string_pretty(&schema) {
         Ok(s) => {
             println!("{s}");
             exit_codes::SUCCESS

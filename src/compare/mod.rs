@@ -6,6 +6,7 @@
 //! of the comparison, so equal inputs give byte-identical outputs.
 
 mod html;
+mod load_rows;
 mod markdown;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -199,9 +200,8 @@ pub struct ScenarioDiff {
     pub cells: Vec<Option<ScenarioCell>>,
 }
 
-/// Load figures of one candidate (percentiles and delivery latency). Reports carry no load
-/// data yet, so [`Comparison::build`] leaves [`Comparison::load`] empty; the renderers
-/// show the section only when it is present.
+/// One load figure across the candidates (percentiles and delivery latency), from the
+/// reports' `load` sections; the renderers show the section only when some report has one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadRow {
     /// What is measured, e.g. `send p95`.
@@ -228,7 +228,7 @@ pub struct Comparison {
     pub endpoints: Option<Vec<Option<Coverage>>>,
     /// Endpoint coverage as a row (exercised out of catalogue), best marked.
     pub endpoints_row: Option<Row>,
-    /// Load percentiles and delivery latency; empty until reports carry load data.
+    /// Load percentiles and delivery latency; empty when no report is of a load run.
     pub load: Vec<LoadRow>,
     /// Scenarios present in every report whose outcome differs, sorted by id.
     pub differences: Vec<ScenarioDiff>,
@@ -492,7 +492,7 @@ impl Comparison {
             profile,
             endpoints,
             endpoints_row,
-            load: Vec::new(),
+            load: load_rows::rows(reports),
             differences,
             missing,
             notes,

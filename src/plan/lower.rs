@@ -44,6 +44,9 @@ pub struct LoadOutcome {
     pub scenarios: Vec<ScenarioPlan>,
     /// Every problem found, in file order.
     pub problems: Vec<Problem>,
+    /// Load plans met on the way (files with a top-level `load:` key); `run` leaves them
+    /// out, `validate` checks them with [`crate::load::plan`].
+    pub load_plans: Vec<SourceFile>,
 }
 
 static SCENARIO_SCHEMA: LazyLock<Value> =
@@ -67,6 +70,10 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadOutcome, SourceError> {
         let file = source::read(&path)?;
         if crate::gateway::suite::is_check_text(&file.text) {
             continue; // gateway checks have their own format and runner (src/gateway)
+        }
+        if crate::load::plan::is_load_plan(&file.text) {
+            out.load_plans.push(file);
+            continue;
         }
         let mut problems = Vec::new();
         if let Some(plan) = lower_file(&file, &mut problems) {
@@ -97,8 +104,15 @@ fn plan_id_pos(file: &SourceFile) -> Pos {
         .unwrap_or_default()
 }
 
-/// Lower one file; problems are appended, `None` when the file is invalid.
-pub fn lower_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<ScenarioPlan> {
+/// Parse a file into its positioned node tree, check it against `schema` and deserialise it
+/// as `T`; every problem is appended. `None` when a step fails. `what` names the file kind in
+/// messages ("scenario", "load plan").
+pub fn parse_checked<T: serde::de::DeserializeOwned>(
+    file: &SourceFile,
+    schema: &Value,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<(Node, T)> {
     let root = match node::parse(&file.text) {
         Ok(root) => root,
         Err((message, pos)) => {
@@ -112,7 +126,7 @@ pub fn lower_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Scen
         }
     };
     let before = problems.len();
-    for p in schema_check::check(&root, &SCENARIO_SCHEMA, CheckOptions::default()) {
+    for p in schema_check::check(&root, schema, CheckOptions::default()) {
         problems.push(Problem::new(
             file,
             root.locate(&p.pointer, p.at_key),
@@ -123,18 +137,24 @@ pub fn lower_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Scen
     if problems.len() > before {
         return None;
     }
-    let raw: RawScenario = match serde_json::from_value(root.to_json()) {
-        Ok(raw) => raw,
+    match serde_json::from_value(root.to_json()) {
+        Ok(raw) => Some((root, raw)),
         Err(e) => {
             problems.push(Problem::new(
                 file,
                 root.pos,
-                format!("invalid scenario: {e}"),
+                format!("invalid {what}: {e}"),
                 None,
             ));
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Lower one file; problems are appended, `None` when the file is invalid.
+pub fn lower_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<ScenarioPlan> {
+    let (root, raw): (Node, RawScenario) =
+        parse_checked(file, &SCENARIO_SCHEMA, "scenario", problems)?;
     let mut cx = Lowering {
         file,
         root: &root,

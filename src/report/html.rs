@@ -76,6 +76,9 @@ pub fn render_html(report: &RunReport) -> String {
         let _ = writeln!(out, "</ul>");
     }
 
+    if let Some(l) = &report.load {
+        out.push_str(&super::load_html::section(l));
+    }
     let _ = writeln!(out, "<h2>Areas</h2>");
     out.push_str(&area_chart(report));
     let _ = writeln!(

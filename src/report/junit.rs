@@ -578,6 +578,7 @@ mod tests {
             profile: None,
             endpoints: None,
             scenarios: vec![],
+            load: None,
         };
         let err = render_junit(&report).unwrap_err();
         assert!(err.to_string().contains("yesterday"), "{err}");

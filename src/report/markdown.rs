@@ -56,6 +56,10 @@ pub fn render_markdown(report: &RunReport) -> String {
     for line in headline_lines(report) {
         let _ = writeln!(out, "- {line}");
     }
+    if let Some(l) = &report.load {
+        let _ = writeln!(out);
+        out.push_str(&super::load_markdown::section(l));
+    }
     let _ = writeln!(
         out,
         "\n## Areas\n\n| area | score | passed | ran | skipped |\n|---|---:|---:|---:|---:|"

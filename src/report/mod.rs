@@ -9,6 +9,8 @@ mod atomic;
 mod html;
 mod json;
 mod junit;
+mod load_html;
+mod load_markdown;
 mod markdown;
 mod summary;
 

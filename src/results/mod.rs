@@ -2,6 +2,7 @@
 //! report format is rendered. Secrets are redacted before anything lands here
 //! (see [`redact`]).
 
+pub mod load;
 pub mod redact;
 pub mod score;
 
@@ -37,6 +38,9 @@ pub struct RunReport {
     pub endpoints: Option<EndpointCoverage>,
     /// One entry per selected scenario, sorted by id.
     pub scenarios: Vec<ScenarioResult>,
+    /// What a load run measured (`mxharness load`); its thresholds are the scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<load::LoadReport>,
 }
 
 /// Tool identification.

@@ -1,0 +1,11 @@
+#!/bin/sh
+# The load engine's own benchmark: raw request rate against wrk on the same loopback
+# endpoint, and memory per idle sync-looping user at 1000 users. Needs wrk
+# (apt-get install wrk). Not part of `cargo test`.
+set -eu
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "note: wrk is not installed (apt-get install wrk); the rate ratio will be missing" >&2
+fi
+ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
+exec cargo bench --bench harness "$@"

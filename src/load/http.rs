@@ -1,0 +1,124 @@
+//! One Matrix request sent through Goose (so Goose paces and counts it) and timed into our
+//! own recorder, body read included, under a short name that thresholds refer to.
+
+use std::time::{Duration, Instant};
+
+use goose::prelude::{GooseRequest, GooseUser};
+use reqwest::Method;
+use serde_json::Value;
+
+use super::world::World;
+
+/// What to send.
+pub struct Req<'a> {
+    /// Short name (`send`, `sync (long-poll)`): the metric key and threshold subject.
+    pub name: &'static str,
+    /// Endpoint template, for the report.
+    pub endpoint: &'static str,
+    /// Method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Query parameters.
+    pub query: Vec<(&'static str, String)>,
+    /// Bearer token.
+    pub token: &'a str,
+    /// Body.
+    pub body: Body,
+    /// Held open on purpose by the server.
+    pub long_poll: bool,
+    /// Whole-exchange timeout.
+    pub timeout: Duration,
+}
+
+/// A request body.
+pub enum Body {
+    /// None.
+    None,
+    /// JSON.
+    Json(Value),
+    /// Bytes with a content type.
+    Bytes(Vec<u8>, &'static str),
+}
+
+/// The answer, when there was one.
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// JSON body (Null when not JSON).
+    pub json: Value,
+    /// When the request was sent.
+    pub started: Instant,
+}
+
+impl Answer {
+    /// A 2xx status.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Send `req` as `user`, record it, and return the answer (`None` on a transport error).
+pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<Answer> {
+    let url = if req.query.is_empty() {
+        reqwest::Url::parse(&req.url)
+    } else {
+        reqwest::Url::parse_with_params(&req.url, &req.query)
+    };
+    let Ok(url) = url else {
+        world.recorder.request(
+            req.name,
+            req.endpoint,
+            req.long_poll,
+            Duration::ZERO,
+            None,
+            false,
+        );
+        return None;
+    };
+    let mut rb = user
+        .client
+        .request(req.method.clone(), url)
+        .bearer_auth(req.token)
+        .timeout(req.timeout);
+    rb = match req.body {
+        Body::None => rb,
+        Body::Json(v) => rb.json(&v),
+        Body::Bytes(b, ct) => rb.header(reqwest::header::CONTENT_TYPE, ct).body(b),
+    };
+    let goose_req = GooseRequest::builder()
+        .set_request_builder(rb)
+        .name(req.name)
+        .build();
+    let started = Instant::now();
+    let result = user.request(goose_req).await;
+    let (status, json) = match result {
+        Ok(goose) => match goose.response {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let json = match resp.bytes().await {
+                    Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
+                    Err(_) => Value::Null,
+                };
+                (Some(status), json)
+            }
+            Err(_) => (None, Value::Null),
+        },
+        Err(_) => (None, Value::Null),
+    };
+    let took = started.elapsed();
+    let ok = status.is_some_and(|s| (200..300).contains(&s));
+    world
+        .recorder
+        .request(req.name, req.endpoint, req.long_poll, took, status, ok);
+    status.map(|status| Answer {
+        status,
+        json,
+        started,
+    })
+}
+
+/// Percent-encode one path segment (room ids, event ids, transaction ids).
+pub fn seg(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}

@@ -1,0 +1,741 @@
+//! The personas as Goose transactions. Goose replays a scenario's transactions in a fixed
+//! order, so each persona has one transaction that asks our seeded dispatcher what to do
+//! next and how long to think afterwards. Everything runs in the user's own transaction (no
+//! background clones of the GooseUser, so no metric is lost when one is dropped).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use goose::goose::{Transaction, TransactionFunction};
+use goose::prelude::{GooseUser, TransactionResult};
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::delivery::MARKER_KEY;
+use super::http::{self, Body, Req, seg};
+use super::model::PersonaKind;
+use super::plan::{Action, Persona};
+use super::world::World;
+use crate::matrix::sliding_sync::request::{ListArgs, SlidingSyncArgs, translate};
+
+/// Goose session data: the user's [`Session`], taken out while a transaction runs.
+#[derive(Clone)]
+pub struct Slot(Option<Box<Session>>);
+
+/// Per-user state.
+#[derive(Clone)]
+pub struct Session {
+    account: usize,
+    rng: ChaCha8Rng,
+    since: Option<String>,
+    since2: Option<String>,
+    pos: Option<String>,
+    txn: u64,
+    joined: Option<String>,
+    last_event: BTreeMap<String, String>,
+}
+
+/// The on-start, dispatch and on-stop transactions of persona `index`.
+pub fn transactions(world: &Arc<World>, index: usize) -> Vec<Transaction> {
+    let w = Arc::clone(world);
+    let start: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
+        let w = Arc::clone(&w);
+        Box::pin(async move { on_start(user, &w, index) })
+    });
+    let w = Arc::clone(world);
+    let act: TransactionFunction = Arc::new(move |user: &mut GooseUser| {
+        let w = Arc::clone(&w);
+        Box::pin(async move { dispatch(user, &w).await })
+    });
+    let w = Arc::clone(world);
+    let stop: TransactionFunction = Arc::new(move |_user: &mut GooseUser| {
+        let w = Arc::clone(&w);
+        Box::pin(async move {
+            w.recorder.active_users.fetch_sub(1, Ordering::Relaxed);
+            Ok(())
+        })
+    });
+    vec![
+        Transaction::new(start).set_name("start").set_on_start(),
+        Transaction::new(act).set_name("act"),
+        Transaction::new(stop).set_name("stop").set_on_stop(),
+    ]
+}
+
+fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionResult {
+    if let Some(account) = world.claim(persona) {
+        let seed = world.seed ^ (account as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        user.set_session_data(Slot(Some(Box::new(Session {
+            account,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            since: None,
+            since2: None,
+            pos: None,
+            txn: 0,
+            joined: None,
+            last_event: BTreeMap::new(),
+        }))));
+        world.recorder.active_users.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
+    // The session is moved out and back in (no clone per iteration).
+    let Some(mut s) = user
+        .get_session_data_mut::<Slot>()
+        .and_then(|slot| slot.0.take())
+    else {
+        // No account for this user: idle rather than spin.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        return Ok(());
+    };
+    let persona_index = world.accounts.get(s.account).map_or(0, |a| a.persona);
+    let Some(persona) = world.personas.get(persona_index) else {
+        return Ok(());
+    };
+    let think = match persona.kind {
+        PersonaKind::Chatty => {
+            chatty(user, world, persona_index, &mut s).await;
+            true
+        }
+        PersonaKind::Lurker => !lurk(user, world, persona, &mut s).await,
+        PersonaKind::SlidingSync => !sliding(user, world, persona, &mut s).await,
+        PersonaKind::Joiner => {
+            joiner(user, world, &mut s).await;
+            true
+        }
+        PersonaKind::Media => {
+            media(user, world, persona, &mut s).await;
+            true
+        }
+        PersonaKind::Federation => {
+            federation(user, world, persona, &mut s).await;
+            true
+        }
+    };
+    let pause = if think {
+        think_time(&mut s.rng, persona)
+    } else {
+        Duration::ZERO
+    };
+    if let Some(slot) = user.get_session_data_mut::<Slot>() {
+        slot.0 = Some(s);
+    }
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
+    }
+    Ok(())
+}
+
+/// Exponential think time with the persona's mean, capped at its maximum.
+pub fn think_time(rng: &mut ChaCha8Rng, persona: &Persona) -> Duration {
+    let mean = persona.think_mean.as_secs_f64();
+    if mean <= 0.0 {
+        return Duration::ZERO;
+    }
+    let u: f64 = rng.random_range(f64::EPSILON..1.0);
+    let secs = (-u.ln() * mean).min(persona.think_max.as_secs_f64());
+    Duration::from_secs_f64(secs.max(0.0))
+}
+
+fn url(world: &World, path: &str) -> String {
+    format!("{}{path}", world.base_url)
+}
+
+async fn chatty(user: &mut GooseUser, world: &World, persona: usize, s: &mut Session) {
+    let Some(account) = world.accounts.get(s.account) else {
+        return;
+    };
+    let Some(room) = account.rooms.choose(&mut s.rng).cloned() else {
+        return;
+    };
+    let Some(action) = world.pick_action(persona, &mut s.rng) else {
+        return;
+    };
+    let token = account.access_token.clone();
+    let last = s.last_event.get(&room).cloned();
+    match (action, last) {
+        (Action::Send, _) | (Action::Receipt | Action::ReadMarker, None) => {
+            send_text(user, world, s, &room, &token).await;
+        }
+        (Action::Typing, _) => {
+            let path = format!(
+                "/_matrix/client/v3/rooms/{}/typing/{}",
+                seg(&room),
+                seg(&account.user_id)
+            );
+            let req = simple(
+                world,
+                "typing",
+                "PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId}",
+                Method::PUT,
+                path,
+                &token,
+                json!({"typing": true, "timeout": 5000}),
+            );
+            http::send(user, world, req).await;
+        }
+        (Action::Receipt, Some(event)) => {
+            let path = format!(
+                "/_matrix/client/v3/rooms/{}/receipt/m.read/{}",
+                seg(&room),
+                seg(&event)
+            );
+            let req = simple(
+                world,
+                "receipt",
+                "POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}",
+                Method::POST,
+                path,
+                &token,
+                json!({}),
+            );
+            http::send(user, world, req).await;
+        }
+        (Action::ReadMarker, Some(event)) => {
+            let path = format!("/_matrix/client/v3/rooms/{}/read_markers", seg(&room));
+            let req = simple(
+                world,
+                "read_marker",
+                "POST /_matrix/client/v3/rooms/{roomId}/read_markers",
+                Method::POST,
+                path,
+                &token,
+                json!({"m.fully_read": event, "m.read": event}),
+            );
+            http::send(user, world, req).await;
+        }
+        (Action::Sync, _) => {
+            sync_once(user, world, s, &token, Duration::ZERO).await;
+        }
+        (Action::Messages, _) => {
+            let path = format!("/_matrix/client/v3/rooms/{}/messages", seg(&room));
+            let mut req = simple(
+                world,
+                "messages",
+                "GET /_matrix/client/v3/rooms/{roomId}/messages",
+                Method::GET,
+                path,
+                &token,
+                Value::Null,
+            );
+            req.body = Body::None;
+            req.query = vec![("dir", "b".into()), ("limit", "20".into())];
+            http::send(user, world, req).await;
+        }
+    }
+}
+
+fn simple<'a>(
+    world: &World,
+    name: &'static str,
+    endpoint: &'static str,
+    method: Method,
+    path: String,
+    token: &'a str,
+    body: Value,
+) -> Req<'a> {
+    Req {
+        name,
+        endpoint,
+        method,
+        url: url(world, &path),
+        query: Vec::new(),
+        token,
+        body: Body::Json(body),
+        long_poll: false,
+        timeout: world.request_timeout,
+    }
+}
+
+async fn send_text(user: &mut GooseUser, world: &World, s: &mut Session, room: &str, token: &str) {
+    s.txn += 1;
+    let prefix = format!("a{}", s.account);
+    let marker = world.tracker.begin(room, s.account, &prefix);
+    let mut content = json!({"msgtype": "m.text", "body": format!("load message {}", s.txn)});
+    if let (Some(m), Some(obj)) = (&marker, content.as_object_mut()) {
+        obj.insert(MARKER_KEY.into(), json!(m));
+    }
+    let path = format!(
+        "/_matrix/client/v3/rooms/{}/send/m.room.message/mxl{}-{}",
+        seg(room),
+        s.account,
+        s.txn
+    );
+    let req = simple(
+        world,
+        "send",
+        "PUT /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId}",
+        Method::PUT,
+        path,
+        token,
+        content,
+    );
+    let answer = http::send(user, world, req).await;
+    let event_id = answer.filter(http::Answer::ok).and_then(|a| {
+        a.json
+            .get("event_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    if let Some(id) = &event_id {
+        s.last_event.insert(room.to_owned(), id.clone());
+    }
+    if let Some(m) = marker {
+        world.tracker.finish(&m, event_id);
+    }
+}
+
+/// One /sync: initial (no `since`, timeout 0) or incremental with `wait` as the long-poll
+/// timeout. Returns whether it got an answer.
+async fn sync_once(
+    user: &mut GooseUser,
+    world: &World,
+    s: &mut Session,
+    token: &str,
+    wait: Duration,
+) -> bool {
+    let (name, long_poll, mut query) = match &s.since {
+        None => (
+            "sync (initial)",
+            false,
+            vec![
+                ("timeout", "0".to_owned()),
+                ("filter", r#"{"room":{"timeline":{"limit":5}}}"#.to_owned()),
+            ],
+        ),
+        Some(since) if wait.is_zero() => (
+            "sync",
+            false,
+            vec![("since", since.clone()), ("timeout", "0".into())],
+        ),
+        Some(since) => (
+            "sync (long-poll)",
+            true,
+            vec![
+                ("since", since.clone()),
+                ("timeout", wait.as_millis().to_string()),
+            ],
+        ),
+    };
+    query.push(("set_presence", "offline".into()));
+    let req = Req {
+        name,
+        endpoint: "GET /_matrix/client/v3/sync",
+        method: Method::GET,
+        url: url(world, "/_matrix/client/v3/sync"),
+        query,
+        token,
+        body: Body::None,
+        long_poll,
+        timeout: wait + world.request_timeout,
+    };
+    let Some(answer) = http::send(user, world, req).await else {
+        return false;
+    };
+    if !answer.ok() {
+        return false;
+    }
+    if let Some(next) = answer.json.get("next_batch").and_then(Value::as_str) {
+        s.since = Some(next.to_owned());
+    }
+    world
+        .tracker
+        .observe(&answer.json, s.account, answer.started, &world.recorder);
+    remember_last_events(&answer.json, s);
+    true
+}
+
+fn remember_last_events(body: &Value, s: &mut Session) {
+    if let Some(rooms) = body.pointer("/rooms/join").and_then(Value::as_object) {
+        for (room, r) in rooms {
+            if let Some(id) = r
+                .pointer("/timeline/events")
+                .and_then(Value::as_array)
+                .and_then(|e| e.last())
+                .and_then(|e| e.get("event_id"))
+                .and_then(Value::as_str)
+            {
+                s.last_event.insert(room.clone(), id.to_owned());
+            }
+        }
+    }
+}
+
+/// A lurker's iteration: one long-poll. Returns whether it got an answer (no think time
+/// then: it polls again at once, as a client does).
+async fn lurk(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut Session) -> bool {
+    let Some(token) = world
+        .accounts
+        .get(s.account)
+        .map(|a| a.access_token.clone())
+    else {
+        return false;
+    };
+    sync_once(user, world, s, &token, persona.sync_timeout).await
+}
+
+/// The `required_state` Element X's room list asks for.
+const ELEMENT_X_REQUIRED_STATE: &[(&str, &str)] = &[
+    ("m.room.name", ""),
+    ("m.room.encryption", ""),
+    ("m.room.member", "$LAZY"),
+    ("m.room.member", "$ME"),
+    ("m.room.topic", ""),
+    ("m.room.avatar", ""),
+    ("m.room.canonical_alias", ""),
+    ("m.room.power_levels", ""),
+    ("m.call.member", "*"),
+    ("m.room.join_rules", ""),
+    ("m.room.tombstone", ""),
+    ("m.room.create", ""),
+    ("m.room.history_visibility", ""),
+    ("io.element.functional_members", ""),
+    ("m.space.parent", "*"),
+    ("m.space.child", "*"),
+    ("m.beacon_info", "*"),
+];
+
+/// The room-list request Element X sends (conn_id `room-list`, list `all_rooms`, range
+/// 0..=19, timeline_limit 1, account_data/receipts/typing extensions).
+pub fn element_x_request(pos: Option<String>, timeout: Option<u64>) -> SlidingSyncArgs {
+    let list = ListArgs {
+        range: Some([0, 19]),
+        timeline_limit: Some(1),
+        required_state: Some(
+            ELEMENT_X_REQUIRED_STATE
+                .iter()
+                .map(|(t, k)| [(*t).to_owned(), (*k).to_owned()])
+                .collect(),
+        ),
+        filters: None,
+    };
+    SlidingSyncArgs {
+        conn_id: Some("room-list".into()),
+        pos,
+        timeout,
+        lists: BTreeMap::from([("all_rooms".to_owned(), list)]),
+        extensions: Some(json!({
+            "account_data": {"enabled": true},
+            "receipts": {"enabled": true, "rooms": ["*"]},
+            "typing": {"enabled": true}
+        })),
+        ..SlidingSyncArgs::default()
+    }
+}
+
+/// A sliding-sync client's iteration: the first request with no wait, then long-polls.
+async fn sliding(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut Session) -> bool {
+    let Some(target) = &world.sliding_sync else {
+        return false;
+    };
+    let Some(token) = world
+        .accounts
+        .get(s.account)
+        .map(|a| a.access_token.clone())
+    else {
+        return false;
+    };
+    let initial = s.pos.is_none();
+    let timeout = if initial {
+        Some(0)
+    } else {
+        Some(u64::try_from(persona.sync_timeout.as_millis()).unwrap_or(u64::MAX))
+    };
+    let wire = translate(&element_x_request(s.pos.clone(), timeout), target.dialect);
+    let query: Vec<(&'static str, String)> = wire
+        .query
+        .into_iter()
+        .filter_map(|(k, v)| match k.as_str() {
+            "pos" => Some(("pos", v)),
+            "timeout" => Some(("timeout", v)),
+            "set_presence" => Some(("set_presence", v)),
+            _ => None,
+        })
+        .collect();
+    let req = Req {
+        name: if initial {
+            "sliding_sync (initial)"
+        } else {
+            "sliding_sync (long-poll)"
+        },
+        endpoint: "POST sliding sync (dialect path)",
+        method: Method::POST,
+        url: format!("{}{}", target.base_url, target.dialect.path()),
+        query,
+        token: &token,
+        body: Body::Json(wire.body),
+        long_poll: !initial,
+        timeout: persona.sync_timeout + world.request_timeout,
+    };
+    let Some(answer) = http::send(user, world, req).await else {
+        return false;
+    };
+    if !answer.ok() {
+        // An expired connection: start again from an initial request.
+        s.pos = None;
+        return false;
+    }
+    s.pos = answer
+        .json
+        .get("pos")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    world
+        .tracker
+        .observe(&answer.json, s.account, answer.started, &world.recorder);
+    true
+}
+
+/// Join a public room the user is not in, or leave the one it joined last time.
+async fn joiner(user: &mut GooseUser, world: &World, s: &mut Session) {
+    let Some(account) = world.accounts.get(s.account) else {
+        return;
+    };
+    let token = account.access_token.clone();
+    if let Some(room) = s.joined.take() {
+        let path = format!("/_matrix/client/v3/rooms/{}/leave", seg(&room));
+        let req = simple(
+            world,
+            "leave",
+            "POST /_matrix/client/v3/rooms/{roomId}/leave",
+            Method::POST,
+            path,
+            &token,
+            json!({}),
+        );
+        http::send(user, world, req).await;
+        return;
+    }
+    let candidates: Vec<&String> = world
+        .rooms
+        .iter()
+        .filter(|r| !account.rooms.contains(r))
+        .collect();
+    let Some(room) = candidates.choose(&mut s.rng).map(|r| (*r).clone()) else {
+        return;
+    };
+    let path = format!("/_matrix/client/v3/join/{}", seg(&room));
+    let req = simple(
+        world,
+        "join",
+        "POST /_matrix/client/v3/join/{roomIdOrAlias}",
+        Method::POST,
+        path,
+        &token,
+        json!({}),
+    );
+    if http::send(user, world, req).await.is_some_and(|a| a.ok()) {
+        s.joined = Some(room);
+    }
+}
+
+/// Upload a file and post it as an m.image.
+async fn media(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut Session) {
+    let Some(account) = world.accounts.get(s.account) else {
+        return;
+    };
+    let token = account.access_token.clone();
+    let mut bytes = vec![0u8; persona.media_bytes];
+    s.rng.fill(bytes.as_mut_slice());
+    let req = Req {
+        name: "upload",
+        endpoint: "POST /_matrix/media/v3/upload",
+        method: Method::POST,
+        url: url(world, "/_matrix/media/v3/upload"),
+        query: vec![("filename", "load.bin".into())],
+        token: &token,
+        body: Body::Bytes(bytes, "application/octet-stream"),
+        long_poll: false,
+        timeout: world.request_timeout,
+    };
+    let uri = http::send(user, world, req)
+        .await
+        .filter(http::Answer::ok)
+        .and_then(|a| {
+            a.json
+                .get("content_uri")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+    let (Some(uri), Some(room)) = (uri, account.rooms.choose(&mut s.rng).cloned()) else {
+        return;
+    };
+    s.txn += 1;
+    let path = format!(
+        "/_matrix/client/v3/rooms/{}/send/m.room.message/mxi{}-{}",
+        seg(&room),
+        s.account,
+        s.txn
+    );
+    let content = json!({"msgtype": "m.image", "body": "load.bin", "url": uri,
+        "info": {"size": persona.media_bytes, "mimetype": "application/octet-stream"}});
+    let req = simple(
+        world,
+        "send (image)",
+        "PUT /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId}",
+        Method::PUT,
+        path,
+        &token,
+        content,
+    );
+    http::send(user, world, req).await;
+}
+
+/// How long a federated message may take to show up on the second homeserver.
+const FEDERATION_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Send on hs1 into the room shared with the partner on hs2, then long-poll the partner's
+/// sync on hs2 until the message shows up (or the deadline passes: counted as lost).
+async fn federation(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut Session) {
+    let (Some(account), Some(partner), Some(base2)) = (
+        world.accounts.get(s.account),
+        world.partners.get(&s.account),
+        world.base_url2.as_deref(),
+    ) else {
+        return;
+    };
+    let sync2 = format!("{base2}/_matrix/client/v3/sync");
+    if s.since2.is_none() {
+        let req = Req {
+            name: "federation sync (initial)",
+            endpoint: "GET /_matrix/client/v3/sync (second homeserver)",
+            method: Method::GET,
+            url: sync2.clone(),
+            query: vec![
+                ("timeout", "0".into()),
+                ("filter", r#"{"room":{"timeline":{"limit":1}}}"#.into()),
+            ],
+            token: &partner.access_token,
+            body: Body::None,
+            long_poll: false,
+            timeout: world.request_timeout,
+        };
+        s.since2 = http::send(user, world, req).await.and_then(|a| {
+            a.json
+                .get("next_batch")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        if s.since2.is_none() {
+            return;
+        }
+    }
+    s.txn += 1;
+    let marker = format!("f{}-{}", s.account, s.txn);
+    let path = format!(
+        "/_matrix/client/v3/rooms/{}/send/m.room.message/mxf{}-{}",
+        seg(&partner.room_id),
+        s.account,
+        s.txn
+    );
+    let content =
+        json!({"msgtype": "m.text", "body": "federated load message", MARKER_KEY: marker});
+    let started = Instant::now();
+    let req = simple(
+        world,
+        "federation send",
+        "PUT /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId}",
+        Method::PUT,
+        path,
+        &account.access_token,
+        content,
+    );
+    if !http::send(user, world, req).await.is_some_and(|a| a.ok()) {
+        return;
+    }
+    world.federation_sent.fetch_add(1, Ordering::Relaxed);
+    while started.elapsed() < FEDERATION_DEADLINE {
+        let Some(since) = s.since2.clone() else { break };
+        let wait = persona
+            .sync_timeout
+            .min(FEDERATION_DEADLINE.saturating_sub(started.elapsed()));
+        let req = Req {
+            name: "federation sync (long-poll)",
+            endpoint: "GET /_matrix/client/v3/sync (second homeserver)",
+            method: Method::GET,
+            url: sync2.clone(),
+            query: vec![("since", since), ("timeout", wait.as_millis().to_string())],
+            token: &partner.access_token,
+            body: Body::None,
+            long_poll: true,
+            timeout: wait + world.request_timeout,
+        };
+        let Some(answer) = http::send(user, world, req).await.filter(http::Answer::ok) else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        if let Some(next) = answer.json.get("next_batch").and_then(Value::as_str) {
+            s.since2 = Some(next.to_owned());
+        }
+        if super::delivery::markers_in(&answer.json).contains(&marker) {
+            world.recorder.federation(started.elapsed());
+            world.federation_delivered.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dispatcher_is_seeded_and_weighted() {
+        let persona = Persona {
+            name: "c".into(),
+            kind: PersonaKind::Chatty,
+            weight: 1,
+            think_mean: Duration::from_millis(100),
+            think_max: Duration::from_millis(300),
+            actions: vec![(Action::Send, 3), (Action::Typing, 1), (Action::Sync, 0)],
+            sync_timeout: Duration::from_secs(1),
+            media_bytes: 0,
+        };
+        let world = World::new(
+            "http://127.0.0.1:1".into(),
+            None,
+            vec![persona.clone()],
+            Vec::new(),
+            Vec::new(),
+            BTreeMap::new(),
+            None,
+            1,
+        );
+        let run = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            (0..200)
+                .filter_map(|_| world.pick_action(0, &mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7), "same seed, same choices");
+        let picks = run(7);
+        let sends = picks.iter().filter(|a| **a == Action::Send).count();
+        assert!(sends > 120 && sends < 180, "{sends} sends of 200");
+        assert!(!picks.contains(&Action::Sync), "weight 0 is never picked");
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..100 {
+            assert!(think_time(&mut rng, &persona) <= persona.think_max);
+        }
+    }
+
+    #[test]
+    fn element_x_request_translates_per_dialect() {
+        use crate::matrix::sliding_sync::Dialect;
+        let wire = translate(
+            &element_x_request(Some("p1".into()), Some(10_000)),
+            Dialect::V4,
+        );
+        assert_eq!(wire.body["conn_id"], "room-list");
+        assert_eq!(wire.body["pos"], "p1");
+        assert_eq!(wire.body["lists"]["all_rooms"]["range"], json!([0, 19]));
+        let wire = translate(&element_x_request(None, Some(0)), Dialect::Simplified);
+        assert!(wire.query.iter().any(|(k, v)| k == "timeout" && v == "0"));
+    }
+}

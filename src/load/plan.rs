@@ -1,0 +1,382 @@
+//! Load-plan files -> a validated [`LoadPlan`], every problem reported at file:line:col with
+//! the scenario diagnostics machinery (YAML node tree, JSON Schema walk, miette rendering).
+
+use std::path::Path;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::model::{self, LOAD_FORMAT, PersonaKind, RawLoadPlan};
+use super::threshold::{self, Rule};
+use crate::scenario::diagnostics::Problem;
+use crate::scenario::node::{self, Node};
+use crate::scenario::schema_check::did_you_mean;
+use crate::scenario::source::{self, SourceFile};
+
+static LOAD_SCHEMA: LazyLock<Value> =
+    LazyLock::new(|| serde_json::to_value(model::json_schema()).unwrap_or(Value::Bool(true)));
+
+/// Actions a `chatty` persona can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    /// Send an m.text message (tracked for delivery latency).
+    Send,
+    /// Send a typing notice.
+    Typing,
+    /// Send a read receipt for the latest event.
+    Receipt,
+    /// Move the fully-read marker.
+    ReadMarker,
+    /// One incremental /sync with no wait.
+    Sync,
+    /// Paginate the room with /messages.
+    Messages,
+}
+
+const ACTIONS: &[(&str, Action)] = &[
+    ("send", Action::Send),
+    ("typing", Action::Typing),
+    ("receipt", Action::Receipt),
+    ("read_marker", Action::ReadMarker),
+    ("sync", Action::Sync),
+    ("messages", Action::Messages),
+];
+
+/// Default weights of a chatty persona (after matrix-locust's mix, without the idle share,
+/// which the think time provides).
+const DEFAULT_ACTIONS: &[(Action, u32)] = &[
+    (Action::Send, 4),
+    (Action::Typing, 2),
+    (Action::Receipt, 2),
+    (Action::ReadMarker, 1),
+    (Action::Sync, 2),
+    (Action::Messages, 1),
+];
+
+/// One persona, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Persona {
+    /// Name in the plan.
+    pub name: String,
+    /// What it does.
+    pub kind: PersonaKind,
+    /// Share of the users.
+    pub weight: u32,
+    /// Mean think time (exponential).
+    pub think_mean: Duration,
+    /// Longest think time.
+    pub think_max: Duration,
+    /// Weighted actions (chatty only).
+    pub actions: Vec<(Action, u32)>,
+    /// Long-poll timeout.
+    pub sync_timeout: Duration,
+    /// Upload size.
+    pub media_bytes: usize,
+}
+
+/// A validated load plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadPlan {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// The file, as shown to the user.
+    pub file: String,
+    /// Seed.
+    pub seed: u64,
+    /// Users.
+    pub users: usize,
+    /// Rooms.
+    pub rooms: usize,
+    /// Pareto shape.
+    pub room_size_alpha: f64,
+    /// Smallest room.
+    pub room_size_min: usize,
+    /// Largest room.
+    pub room_size_max: usize,
+    /// Personas, sorted by name.
+    pub personas: Vec<Persona>,
+    /// Ramp up.
+    pub ramp_up: Duration,
+    /// Hold.
+    pub hold: Duration,
+    /// Ramp down.
+    pub ramp_down: Duration,
+    /// Threshold rules with the `file:line:col` they were written at.
+    pub thresholds: Vec<(Rule, String)>,
+    /// Allowed regression against a baseline, in percent.
+    pub baseline_tolerance_pct: f64,
+}
+
+impl LoadPlan {
+    /// Ramp up + hold + ramp down.
+    pub fn total(&self) -> Duration {
+        self.ramp_up + self.hold + self.ramp_down
+    }
+}
+
+/// Whether a file's text is a load plan (a mapping with a top-level `load` key).
+pub fn is_load_plan(text: &str) -> bool {
+    match node::parse(text) {
+        Ok(root) => root.get("load").is_some() && root.get("schema").is_none(),
+        Err(_) => false,
+    }
+}
+
+/// Why a plan could not be loaded.
+#[derive(Debug)]
+pub enum PlanError {
+    /// The file could not be read.
+    Io(String),
+    /// The file is invalid; render the problems against the source.
+    Invalid(Vec<Problem>, SourceFile),
+}
+
+/// Read and validate a plan file.
+pub fn load_file(path: &Path) -> Result<LoadPlan, PlanError> {
+    let file = source::read(path).map_err(|e| PlanError::Io(e.to_string()))?;
+    let mut problems = Vec::new();
+    let plan = lower(&file, &mut problems);
+    problems.sort_by_key(|p| (p.line, p.col));
+    match plan {
+        Some(plan) if problems.is_empty() => Ok(plan),
+        _ => Err(PlanError::Invalid(problems, file)),
+    }
+}
+
+/// Validate one file; problems are appended, `None` when it is invalid.
+pub fn lower(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<LoadPlan> {
+    let (root, raw): (Node, RawLoadPlan) =
+        crate::plan::lower::parse_checked(file, &LOAD_SCHEMA, "load plan", problems)?;
+    let mut cx = Lowering {
+        file,
+        root: &root,
+        problems: Vec::new(),
+    };
+    let plan = cx.plan(raw);
+    cx.problems.sort_by_key(|p| (p.line, p.col));
+    let ok = cx.problems.is_empty();
+    problems.extend(cx.problems);
+    ok.then_some(plan)
+}
+
+struct Lowering<'a> {
+    file: &'a SourceFile,
+    root: &'a Node,
+    problems: Vec<Problem>,
+}
+
+impl Lowering<'_> {
+    fn problem(&mut self, pointer: &str, message: impl Into<String>, help: Option<String>) {
+        let pos = self.root.locate(pointer, false);
+        self.problems
+            .push(Problem::new(self.file, pos, message, help));
+    }
+
+    fn duration(&mut self, pointer: &str, text: Option<&str>, default: Duration) -> Duration {
+        match text {
+            None => default,
+            Some(t) => match humantime::parse_duration(t) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.problem(
+                        pointer,
+                        format!("invalid duration {t:?}: {e}"),
+                        Some("write e.g. 500ms, 5s or 1m".into()),
+                    );
+                    default
+                }
+            },
+        }
+    }
+
+    fn plan(&mut self, raw: RawLoadPlan) -> LoadPlan {
+        if raw.load != LOAD_FORMAT {
+            self.problem(
+                "/load",
+                format!(
+                    "unsupported load-plan format {}; this mxharness reads format {LOAD_FORMAT}",
+                    raw.load
+                ),
+                None,
+            );
+        }
+        if raw.population.users == 0 {
+            self.problem(
+                "/population/users",
+                "a load plan needs at least one user",
+                None,
+            );
+        }
+        if raw.personas.is_empty() {
+            self.problem("/personas", "a load plan needs at least one persona", None);
+        }
+        let size = raw.population.room_size.clone();
+        let alpha = size.as_ref().and_then(|s| s.alpha).unwrap_or(1.16);
+        if alpha <= 0.0 || !alpha.is_finite() {
+            self.problem(
+                "/population/room_size/alpha",
+                "alpha must be positive",
+                None,
+            );
+        }
+        let min = size.as_ref().and_then(|s| s.min).unwrap_or(2).max(1);
+        let max = size
+            .as_ref()
+            .and_then(|s| s.max)
+            .unwrap_or(raw.population.users)
+            .max(1);
+        if min > max {
+            self.problem("/population/room_size/min", "min is larger than max", None);
+        }
+        let mut personas = Vec::new();
+        for (name, p) in &raw.personas {
+            let base = format!("/personas/{name}");
+            if p.weight == 0 {
+                self.problem(&format!("{base}/weight"), "weight must be at least 1", None);
+            }
+            let think_mean = self.duration(
+                &format!("{base}/think_time"),
+                p.think_time.as_deref(),
+                Duration::from_millis(1000),
+            );
+            let think_max = self.duration(
+                &format!("{base}/max_think_time"),
+                p.max_think_time.as_deref(),
+                think_mean * 10,
+            );
+            let sync_timeout = self.duration(
+                &format!("{base}/sync_timeout"),
+                p.sync_timeout.as_deref(),
+                Duration::from_secs(10),
+            );
+            let mut actions = Vec::new();
+            if !p.actions.is_empty() && p.kind != PersonaKind::Chatty {
+                self.problem(
+                    &format!("{base}/actions"),
+                    format!(
+                        "only chatty personas take actions; this one is {}",
+                        p.kind.as_str()
+                    ),
+                    None,
+                );
+            }
+            for (action, weight) in &p.actions {
+                match ACTIONS.iter().find(|(n, _)| n == action) {
+                    Some((_, a)) => actions.push((*a, *weight)),
+                    None => {
+                        let hint = did_you_mean(action, ACTIONS.iter().map(|(n, _)| *n))
+                            .map(|s| format!("did you mean `{s}`?"));
+                        let pos = self.root.locate(&format!("{base}/actions/{action}"), true);
+                        self.problems.push(Problem::new(
+                            self.file,
+                            pos,
+                            format!("unknown action `{action}`"),
+                            hint.or_else(|| {
+                                Some(format!(
+                                    "actions: {}",
+                                    ACTIONS
+                                        .iter()
+                                        .map(|(n, _)| *n)
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ))
+                            }),
+                        ));
+                    }
+                }
+            }
+            if p.kind == PersonaKind::Chatty && actions.is_empty() {
+                actions = DEFAULT_ACTIONS.to_vec();
+            }
+            if p.kind == PersonaKind::Chatty && actions.iter().all(|(_, w)| *w == 0) {
+                self.problem(
+                    &format!("{base}/actions"),
+                    "every action has weight 0",
+                    None,
+                );
+            }
+            personas.push(Persona {
+                name: name.clone(),
+                kind: p.kind,
+                weight: p.weight,
+                think_mean,
+                think_max: think_max.max(think_mean),
+                actions,
+                sync_timeout,
+                media_bytes: p.media_bytes.unwrap_or(16 * 1024),
+            });
+        }
+        let ramp_up = self.duration(
+            "/profile/ramp_up",
+            Some(&raw.profile.ramp_up),
+            Duration::ZERO,
+        );
+        let hold = self.duration("/profile/hold", Some(&raw.profile.hold), Duration::ZERO);
+        let ramp_down = self.duration(
+            "/profile/ramp_down",
+            raw.profile.ramp_down.as_deref(),
+            Duration::ZERO,
+        );
+        if hold.is_zero() {
+            self.problem("/profile/hold", "hold must be longer than zero", None);
+        }
+        let mut thresholds = Vec::new();
+        for (i, text) in raw.thresholds.iter().enumerate() {
+            let pointer = format!("/thresholds/{i}");
+            match threshold::parse(text) {
+                Ok(rule) => {
+                    if let Some(subject) = rule.subject.as_deref()
+                        && !threshold::REQUEST_NAMES.contains(&subject)
+                        && !threshold::DERIVED.contains(&subject)
+                    {
+                        let known = threshold::REQUEST_NAMES.iter().chain(threshold::DERIVED);
+                        let hint = did_you_mean(subject, known.copied())
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| {
+                                format!("known: {}", threshold::DERIVED.join(", ") + ", " + &threshold::REQUEST_NAMES.join(", "))
+                            });
+                        self.problem(&pointer, format!("unknown subject `{subject}`"), Some(hint));
+                        continue;
+                    }
+                    let pos = self.root.locate(&pointer, false);
+                    let loc = format!("{}:{}:{}", self.file.display(), pos.line.max(1), pos.col.max(1));
+                    thresholds.push((rule, loc));
+                }
+                Err(e) => self.problem(
+                    &pointer,
+                    format!("invalid threshold: {e}"),
+                    Some("write e.g. `p95 < 250ms for send`, `error-rate < 1%`, `lost <= 0 for delivery`".into()),
+                ),
+            }
+        }
+        if let Some(t) = raw.baseline_tolerance_pct
+            && !(t >= 0.0 && t.is_finite())
+        {
+            self.problem(
+                "/baseline_tolerance_pct",
+                "tolerance must be a positive percentage",
+                None,
+            );
+        }
+        LoadPlan {
+            id: raw.id,
+            title: raw.title,
+            file: self.file.display(),
+            seed: raw.population.seed.unwrap_or(1),
+            users: raw.population.users,
+            rooms: raw.population.rooms,
+            room_size_alpha: alpha,
+            room_size_min: min,
+            room_size_max: max,
+            personas,
+            ramp_up,
+            hold,
+            ramp_down,
+            thresholds,
+            baseline_tolerance_pct: raw.baseline_tolerance_pct.unwrap_or(20.0),
+        }
+    }
+}

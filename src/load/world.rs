@@ -1,0 +1,142 @@
+//! What every simulated user shares during the attack: the accounts and rooms made in
+//! setup, the persona plans, the recorder, the delivery tracker, and the queue from which
+//! each Goose user claims the account it plays.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use super::delivery::Tracker;
+use super::metrics::Recorder;
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
+use rand_chacha::ChaCha8Rng;
+
+use super::plan::{Action, Persona};
+use crate::matrix::sliding_sync::SlidingSyncTarget;
+
+/// An account made in setup.
+#[derive(Clone)]
+pub struct Account {
+    /// `@mxl-...:server`.
+    pub user_id: String,
+    /// Access token (never logged or reported).
+    pub access_token: String,
+    /// Index into [`World::personas`].
+    pub persona: usize,
+    /// Rooms joined in setup (room ids).
+    pub rooms: Vec<String>,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("user_id", &self.user_id)
+            .field("access_token", &"<redacted>")
+            .field("rooms", &self.rooms.len())
+            .finish()
+    }
+}
+
+/// A user on the second homeserver paired with a federation sender.
+#[derive(Clone)]
+pub struct Partner {
+    /// The room on hs1 both are in.
+    pub room_id: String,
+    /// The hs2 user's token.
+    pub access_token: String,
+}
+
+/// Shared state of one attack.
+pub struct World {
+    /// Client-server base URL of the target.
+    pub base_url: String,
+    /// Second homeserver (`--target2`), for federation personas.
+    pub base_url2: Option<String>,
+    /// Personas of the plan, in plan order.
+    pub personas: Vec<Persona>,
+    /// Accounts by population position.
+    pub accounts: Vec<Account>,
+    /// Every room id made in setup (joiners pick from these).
+    pub rooms: Vec<String>,
+    /// hs2 partners by account position (federation personas only).
+    pub partners: BTreeMap<usize, Partner>,
+    /// The sliding-sync endpoint, when the target speaks a dialect.
+    pub sliding_sync: Option<SlidingSyncTarget>,
+    /// Measurements.
+    pub recorder: Recorder,
+    /// Messages in flight.
+    pub tracker: Tracker,
+    /// Seed of the dispatchers.
+    pub seed: u64,
+    /// Timeout of a request that is not a long-poll.
+    pub request_timeout: Duration,
+    /// Federated messages accepted by the first homeserver.
+    pub federation_sent: AtomicU64,
+    /// Of which seen on the second one in time.
+    pub federation_delivered: AtomicU64,
+    queues: Mutex<Vec<VecDeque<usize>>>,
+    /// Weighted action tables by persona (built once).
+    actions: Vec<Option<WeightedIndex<u32>>>,
+}
+
+impl World {
+    /// A world over the accounts made in setup.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        base_url: String,
+        base_url2: Option<String>,
+        personas: Vec<Persona>,
+        accounts: Vec<Account>,
+        rooms: Vec<String>,
+        partners: BTreeMap<usize, Partner>,
+        sliding_sync: Option<SlidingSyncTarget>,
+        seed: u64,
+    ) -> Self {
+        let mut queues = vec![VecDeque::new(); personas.len()];
+        for (i, a) in accounts.iter().enumerate() {
+            if let Some(q) = queues.get_mut(a.persona) {
+                q.push_back(i);
+            }
+        }
+        let actions = personas
+            .iter()
+            .map(|p| WeightedIndex::new(p.actions.iter().map(|(_, w)| *w)).ok())
+            .collect();
+        Self {
+            actions,
+            base_url,
+            base_url2,
+            personas,
+            accounts,
+            rooms,
+            partners,
+            sliding_sync,
+            recorder: Recorder::new(),
+            tracker: Tracker::default(),
+            seed,
+            request_timeout: Duration::from_secs(30),
+            federation_sent: AtomicU64::new(0),
+            federation_delivered: AtomicU64::new(0),
+            queues: Mutex::new(queues),
+        }
+    }
+
+    /// The next action of a chatty user of `persona`, drawn with the user's own RNG.
+    pub fn pick_action(&self, persona: usize, rng: &mut ChaCha8Rng) -> Option<Action> {
+        let dist = self.actions.get(persona)?.as_ref()?;
+        let p = self.personas.get(persona)?;
+        p.actions.get(dist.sample(rng)).map(|(a, _)| *a)
+    }
+
+    /// The next unclaimed account of `persona`; when Goose starts more users of it than
+    /// the population has, accounts are reused round-robin.
+    pub fn claim(&self, persona: usize) -> Option<usize> {
+        let mut queues = self.queues.lock().ok()?;
+        let q = queues.get_mut(persona)?;
+        let next = q.pop_front()?;
+        q.push_back(next);
+        Some(next)
+    }
+}

@@ -1,0 +1,133 @@
+//! The `load` section of a report: per-request latency figures, delivery and sync wake-up
+//! latency, throughput over time, and the exact histograms that `mxharness merge` combines.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a load run measured. Thresholds are not here: each one is a
+/// [`super::ScenarioResult`] in area `load`, so JUnit, compare and certify keep working.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// The plan's id.
+    pub plan: String,
+    /// The plan file.
+    pub plan_file: String,
+    /// Seed of the population and the dispatchers.
+    pub seed: u64,
+    /// `I/N` when this run was one shard of a sharded run; `merged N` after `mxharness merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Simulated users (of this shard).
+    pub users: usize,
+    /// Rooms created (of this shard).
+    pub rooms: usize,
+    /// Users per persona.
+    pub personas: BTreeMap<String, usize>,
+    /// Ramp up, hold and ramp down in milliseconds.
+    pub profile_ms: [u64; 3],
+    /// Wall time of the unmeasured setup phase (registration, rooms, joins).
+    pub setup_ms: u64,
+    /// Wall time of the measured attack.
+    pub duration_ms: u64,
+    /// Ctrl-C stopped the run early.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// All requests except long-polls, together.
+    pub all: RequestFigures,
+    /// Per named request, sorted by name (long-polls included, marked).
+    pub requests: Vec<RequestFigures>,
+    /// Send → first sight in another user's sync.
+    pub delivery: DeliveryFigures,
+    /// Send response → a long-poll that was waiting returns with the event.
+    pub sync_wakeup: LatencyFigures,
+    /// Send on the first homeserver → sight on the second (`--target2`), when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<DeliveryFigures>,
+    /// Per-second figures over the attack (for charts).
+    pub series: Vec<SecondPoint>,
+    /// Caveats (skipped personas, caps applied, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Exact latency histograms in microseconds, HdrHistogram V2 serialised and base64
+    /// encoded, by metric name (`request:NAME`, `all`, `delivery`, `sync_wakeup`,
+    /// `federation`). `mxharness merge` adds them bucket by bucket.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub histograms: BTreeMap<String, String>,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyFigures {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Largest sample.
+    pub max_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+}
+
+/// Figures of one named request (or of all of them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestFigures {
+    /// Short name used by thresholds (`send`, `sync (long-poll)`, ...).
+    pub name: String,
+    /// `PUT /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId}`.
+    pub endpoint: String,
+    /// Held open by the server on purpose; kept out of [`LoadReport::all`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub long_poll: bool,
+    /// Latency of every request, failed ones included.
+    pub latency: LatencyFigures,
+    /// Requests that failed (transport error or unexpected status).
+    pub errors: u64,
+    /// `errors / count` in percent.
+    pub error_rate_pct: f64,
+    /// Requests per second over the attack.
+    pub rps: f64,
+    /// Responses by status code (0: no response).
+    pub statuses: BTreeMap<u16, u64>,
+}
+
+/// Delivery latency with the message accounting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryFigures {
+    /// Latency of the delivered messages.
+    pub latency: LatencyFigures,
+    /// Messages sent (200 with an event id) into rooms with a syncing reader.
+    pub sent: u64,
+    /// Seen by another user's sync during the run.
+    pub delivered: u64,
+    /// Not seen by a sync during the run but present in the room's history afterwards
+    /// (typically sent in the last seconds).
+    pub late: u64,
+    /// Accepted by the server but absent from the room's history afterwards.
+    pub lost: u64,
+}
+
+/// One second of the attack.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecondPoint {
+    /// Seconds since the attack started.
+    pub t: u64,
+    /// Requests finished in this second (long-polls excluded).
+    pub requests: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Percentiles of those requests, in ms.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 95th percentile of deliveries seen in this second (0 when none).
+    pub delivery_p95_ms: f64,
+    /// Active simulated users.
+    pub users: u64,
+}
