@@ -18,7 +18,7 @@ use crate::load::population::{self, Shard};
 use crate::load::world::World;
 use crate::load::{self as engine_mod, engine, finish, verdict};
 use crate::report;
-use crate::results::{self, RunInfo, RunReport, TargetInfo, ToolInfo};
+use crate::results::{self, RunInfo, RunReport, ToolInfo};
 use crate::runner::Provision;
 use crate::scenario::diagnostics;
 
@@ -412,7 +412,6 @@ async fn drive(
             &plan.id, &plan.file, &file, &load, base, tolerance,
         ));
     }
-    let target = &prepared.target;
     let report = RunReport {
         format_version: results::FORMAT_VERSION,
         tool: ToolInfo {
@@ -429,15 +428,7 @@ async fn drive(
             jobs: world.accounts.len(),
             scenario_set_sha256: None,
         },
-        target: TargetInfo {
-            kind: target.kind.label().into(),
-            base_url: target.base_url.clone(),
-            server_name: target.server_name.clone(),
-            server_version: target.server_version.clone(),
-            spec_versions: target.spec_versions.clone(),
-            registration: target.registration.label().into(),
-            sliding_sync: prepared.ctx.sliding_sync.as_ref().map(|t| t.describe()),
-        },
+        target: super::run::target_info(prepared),
         summary: results::score::summarize(&scenarios),
         profile: None,
         endpoints: None,

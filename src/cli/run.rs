@@ -138,7 +138,6 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     if let Some(e) = &expectations {
         e.apply(&mut scenario_results, args.strict);
     }
-    let target = &prepared.target;
     let report = RunReport {
         format_version: results::FORMAT_VERSION,
         tool: tool_info(),
@@ -149,15 +148,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             args.jobs,
             Some(scenario_set_sha256),
         ),
-        target: TargetInfo {
-            kind: target.kind.label().into(),
-            base_url: target.base_url.clone(),
-            server_name: target.server_name.clone(),
-            server_version: target.server_version.clone(),
-            spec_versions: target.spec_versions.clone(),
-            registration: target.registration.label().into(),
-            sliding_sync: prepared.ctx.sliding_sync.as_ref().map(|t| t.describe()),
-        },
+        target: target_info(&prepared),
         summary: results::score::summarize(&scenario_results),
         profile: profile.as_ref().map(|p| ProfileResult {
             name: p.name.clone(),
@@ -206,6 +197,20 @@ pub(super) async fn interruptible_prepare<T>(
         eprintln!("error: the {what} is not usable: {e}");
         exit_codes::ENVIRONMENT
     })
+}
+
+/// What was tested, for reports.
+pub(super) fn target_info(prepared: &setup::Prepared) -> TargetInfo {
+    let target = &prepared.target;
+    TargetInfo {
+        kind: target.kind.label().into(),
+        base_url: target.base_url.clone(),
+        server_name: target.server_name.clone(),
+        server_version: target.server_version.clone(),
+        spec_versions: target.spec_versions.clone(),
+        registration: target.registration.label().into(),
+        sliding_sync: prepared.ctx.sliding_sync.as_ref().map(|t| t.describe()),
+    }
 }
 
 /// This build of the harness, for reports.
