@@ -13,10 +13,25 @@ use crate::target::{
 };
 
 /// The run CA, made once per run that needs federation.
-pub(super) fn run_ca() -> Result<Arc<RunCa>, String> {
-    RunCa::new()
-        .map(Arc::new)
-        .map_err(|e| format!("cannot make the run's certificate authority: {e}"))
+pub(super) fn run_ca(kept: Option<&std::path::Path>) -> Result<Arc<RunCa>, String> {
+    match kept {
+        None => RunCa::new()
+            .map(Arc::new)
+            .map_err(|e| format!("cannot make the run's certificate authority: {e}")),
+        Some(dir) => {
+            let ca = RunCa::load_or_create(dir).map_err(|e| {
+                format!(
+                    "cannot use the certificate authority in {}: {e}",
+                    dir.display()
+                )
+            })?;
+            eprintln!(
+                "Federation CA: {} (configure the target to trust it)",
+                dir.join("ca.pem").display()
+            );
+            Ok(Arc::new(ca))
+        }
+    }
 }
 
 /// Start a federation-enabled Synapse, saying where it is.

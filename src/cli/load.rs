@@ -138,6 +138,7 @@ fn run_args(args: &LoadArgs) -> RunArgs {
         synapse: args.synapse.clone(),
         federation_server_name: None,
         federation_url: None,
+        federation_ca: None,
         target2: args.target2.clone(),
         target2_server_name: None,
         target2_federation_url: None,

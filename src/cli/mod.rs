@@ -101,6 +101,11 @@ pub struct RunArgs {
     /// (default: `https://` plus the federation server name).
     #[arg(long)]
     pub federation_url: Option<String>,
+    /// Federation: keep the certificate authority of fake servers and spawned Synapses in DIR
+    /// (`ca.pem`, `ca.key`; made there on first use) instead of a fresh one per run, so a
+    /// `--target` can be configured once to trust `DIR/ca.pem`.
+    #[arg(long, env = "MXH_FEDERATION_CA", value_name = "DIR")]
+    pub federation_ca: Option<PathBuf>,
     /// Federation: the second homeserver (`hs2`) of interop scenarios, by its client-API URL
     /// (default: a second spawned Synapse). Users are made with
     /// MXH_TARGET2_REGISTRATION_SHARED_SECRET if set, else open registration.

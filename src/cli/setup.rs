@@ -75,7 +75,9 @@ pub(super) async fn prepare(
     fed_needs: FederationNeeds,
 ) -> Result<Prepared, String> {
     let ca = if fed_needs.any {
-        Some(super::federation_setup::run_ca()?)
+        Some(super::federation_setup::run_ca(
+            args.federation_ca.as_deref(),
+        )?)
     } else {
         None
     };

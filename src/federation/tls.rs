@@ -58,6 +58,11 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 impl RunCa {
     /// A fresh CA (ECDSA P-256, valid from yesterday for a year).
     pub fn new() -> Result<Self, FederationError> {
+        Self::generate().map(|(ca, _)| ca)
+    }
+
+    /// A fresh CA and its private key (PEM).
+    fn generate() -> Result<(Self, String), FederationError> {
         let mut params =
             CertificateParams::new(Vec::<String>::new()).map_err(tls_err("CA parameters"))?;
         params
@@ -70,10 +75,49 @@ impl RunCa {
         let cert = params
             .self_signed(&key)
             .map_err(tls_err("CA certificate"))?;
-        Ok(Self {
+        let key_pem = key.serialize_pem();
+        let ca = Self {
             cert_pem: cert.pem(),
             cert_der: cert.der().clone(),
             issuer: Issuer::new(params, key),
+        };
+        Ok((ca, key_pem))
+    }
+
+    /// The CA kept in `dir` (`ca.pem` and `ca.key`), made and written there first when the
+    /// folder has none, so that a remote target can be told once to trust it (the key file is
+    /// readable by its owner only).
+    pub fn load_or_create(dir: &Path) -> Result<Self, FederationError> {
+        let (cert_path, key_path) = (dir.join("ca.pem"), dir.join("ca.key"));
+        if !cert_path.exists() && !key_path.exists() {
+            let (ca, key_pem) = Self::generate()?;
+            std::fs::create_dir_all(dir)
+                .map_err(io_err(format!("cannot create {}", dir.display())))?;
+            write_private(&key_path, &key_pem)?;
+            ca.write_pem(&cert_path)?;
+            return Ok(ca);
+        }
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(io_err(format!("cannot read {}", p.display())))
+        };
+        let (cert_pem, key_pem) = (read(&cert_path)?, read(&key_path)?);
+        let key = KeyPair::from_pem(&key_pem).map_err(|e| {
+            FederationError::Tls(format!("{}: not a private key: {e}", key_path.display()))
+        })?;
+        let cert_der = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
+            .map_err(|e| {
+                FederationError::Tls(format!("{}: not a certificate: {e}", cert_path.display()))
+            })?;
+        let issuer = Issuer::from_ca_cert_pem(&cert_pem, key).map_err(|e| {
+            FederationError::Tls(format!(
+                "{}: not a CA certificate: {e}",
+                cert_path.display()
+            ))
+        })?;
+        Ok(Self {
+            issuer,
+            cert_der,
+            cert_pem,
         })
     }
 
@@ -191,6 +235,20 @@ impl LeafCert {
     }
 }
 
+/// Write a private key readable by its owner only.
+fn write_private(path: &Path, pem: &str) -> Result<(), FederationError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(format!("cannot create {}", path.display())))?;
+    file.write_all(pem.as_bytes())
+        .map_err(io_err(format!("cannot write {}", path.display())))
+}
+
 fn set_validity(params: &mut CertificateParams) {
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
@@ -200,6 +258,52 @@ fn set_validity(params: &mut CertificateParams) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_ca_is_made_once_and_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = RunCa::load_or_create(dir.path()).unwrap();
+        let again = RunCa::load_or_create(dir.path()).unwrap();
+        assert_eq!(first.cert_pem(), again.cert_pem());
+        // A leaf issued by the reloaded CA verifies against the kept certificate.
+        let leaf = again.issue_leaf().unwrap();
+        let roots = Arc::new(first.root_store().unwrap());
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+                .build()
+                .unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let now = rustls_pki_types::UnixTime::now();
+        rustls::client::danger::ServerCertVerifier::verify_server_cert(
+            verifier.as_ref(),
+            &leaf.cert_der,
+            &[],
+            &name,
+            &[],
+            now,
+        )
+        .unwrap();
+        // ...and one from another CA does not.
+        let stranger = RunCa::new().unwrap().issue_leaf().unwrap();
+        let refused = rustls::client::danger::ServerCertVerifier::verify_server_cert(
+            verifier.as_ref(),
+            &stranger.cert_der,
+            &[],
+            &name,
+            &[],
+            now,
+        );
+        assert!(refused.is_err());
+    }
+
+    #[test]
+    fn a_kept_ca_that_is_not_a_certificate_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "garbage").unwrap();
+        std::fs::write(dir.path().join("ca.key"), "garbage").unwrap();
+        let err = RunCa::load_or_create(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("ca.key"), "{err}");
+    }
 
     #[test]
     fn leaf_is_signed_by_the_ca_and_names_loopback() {
