@@ -1,7 +1,7 @@
 #!/bin/sh
 # The load engine's own benchmark: raw request rate against wrk on the same loopback
-# endpoint, and memory per idle sync-looping user at 1000 users. Needs wrk
-# (apt-get install wrk). Not part of `cargo test`.
+# endpoint (and oha, when installed), and memory per idle sync-looping user at 1000 users. Needs wrk
+# (apt-get install wrk) and/or oha (cargo install oha). Not part of `cargo test`.
 set -eu
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then

@@ -208,6 +208,33 @@ fn wrk_rate(url: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// The same PUT from `oha` (crates.io: `cargo install oha`), a Rust load generator on hyper.
+fn oha_rate(url: &str) -> Option<f64> {
+    let out = Command::new("oha")
+        .args([
+            "--no-tui",
+            "--output-format",
+            "json",
+            "-c",
+            &RATE_USERS.to_string(),
+            "-z",
+            &format!("{RATE_SECS}s"),
+            "-m",
+            "PUT",
+            "-H",
+            "Authorization: Bearer t",
+            "-T",
+            "application/json",
+            "-d",
+            "{\"typing\":true,\"timeout\":5000}",
+        ])
+        .arg(url)
+        .output()
+        .ok()?;
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    summary.pointer("/summary/requestsPerSec")?.as_f64()
+}
+
 /// The same PUT from 32 tasks over one bare reqwest client: what the HTTP stack alone
 /// reaches here, to tell the harness's own cost from reqwest's.
 async fn reqwest_rate(url: &str) -> f64 {
@@ -275,6 +302,7 @@ async fn bench() {
     let errors = typing.map_or(0, |t| t.errors);
     let url = format!("{base}/_matrix/client/v3/rooms/%21r%3Abench/typing/%40u0%3Abench");
     let peer = wrk_rate(&url);
+    let oha = oha_rate(&url);
     let plain = reqwest_rate(&url).await;
 
     // 2. Memory per idle, sync-looping user.
@@ -312,6 +340,13 @@ async fn bench() {
             ours_rate / peer
         ),
         None => println!("raw rate: wrk not found (apt-get install wrk); no ratio"),
+    }
+    match oha {
+        Some(oha) => println!(
+            "raw rate: oha {oha:.0} req/s ({RATE_USERS} connections); ratio harness/oha = {:.2} (aim >= 0.70)",
+            ours_rate / oha
+        ),
+        None => println!("raw rate: oha not found (cargo install oha); no ratio"),
     }
     println!(
         "raw rate: bare reqwest loop {plain:.0} req/s ({RATE_USERS} tasks); ratio harness/reqwest = {:.2}",
