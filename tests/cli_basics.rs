@@ -127,3 +127,47 @@ fn report_re_renders_a_saved_report_identically() {
     let out = mxharness(&["report", "Cargo.toml"], &[]);
     assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
 }
+
+#[test]
+fn coverage_counts_checklist_behaviours_and_flags_unknown_ids() {
+    let out = mxharness(&["coverage"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let total = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("behaviours covered: "))
+        .expect("a total line");
+    assert!(total.contains("/548"), "{total}");
+    let covered: usize = total
+        .split('/')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(covered > 250, "{total}");
+    // The shipped suite has no mistyped behaviour IDs...
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning: tag"),
+        "{}",
+        describe(&out)
+    );
+    // ...and a mistyped one is named with its scenario.
+    let out = mxharness(
+        &[
+            "coverage",
+            "fixtures/scenarios/coverage",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tag CS-CAPZ-01 looks like a behaviour ID")
+            && stderr.contains("fixture/coverage/typo-tag"),
+        "{stderr}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["covered"], 1);
+    assert_eq!(json["total"], 548);
+}

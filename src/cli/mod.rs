@@ -38,6 +38,8 @@ pub enum Command {
     Validate(PathsArgs),
     /// List the scenarios that would run.
     List(ListArgs),
+    /// Which behaviour IDs of the coverage checklist the scenarios are tagged with, per area.
+    Coverage(CoverageArgs),
     /// Print the JSON Schema of scenario files (for editors); `--load` for load plans.
     Schema(SchemaArgs),
     /// Re-render a saved report.json as HTML, Markdown, JUnit or the terminal summary.
@@ -200,6 +202,22 @@ pub struct ListArgs {
     pub format: Format,
 }
 
+/// Options of `coverage`.
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Scenario files or folders (default: the shipped `scenarios/`).
+    pub paths: Vec<PathBuf>,
+    /// Select scenarios, as for `run`.
+    #[arg(long, short = 'E')]
+    pub filter: Option<String>,
+    /// Also list the behaviours no scenario covers.
+    #[arg(long)]
+    pub uncovered: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -264,6 +282,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Run(args) => run::run(*args).await,
         Command::Validate(args) => validate::validate(&args.paths),
         Command::List(args) => validate::list(&args),
+        Command::Coverage(args) => validate::coverage(&args),
         Command::Schema(args) => validate::schema(args.load),
         Command::Report(args) => report::report(&args),
         Command::Ops => validate::ops(),

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use super::{Format, ListArgs, default_paths};
+use super::{CoverageArgs, Format, ListArgs, default_paths};
 use crate::exit_codes;
 use crate::plan::{self, LoadOutcome};
 use crate::scenario::diagnostics;
@@ -108,6 +108,68 @@ pub(super) fn list(args: &ListArgs) -> u8 {
                 serde_json::to_string_pretty(&items).unwrap_or_default()
             );
         }
+    }
+    exit_codes::SUCCESS
+}
+
+pub(super) fn coverage(args: &CoverageArgs) -> u8 {
+    use crate::plan::coverage::{Coverage, checklist};
+    let outcome = match load_or_report(&args.paths) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let selected: Vec<_> = outcome
+        .scenarios
+        .iter()
+        .filter(|s| plan::filter::matches(args.filter.as_deref(), s))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("error: no scenario matches");
+        return exit_codes::NOTHING_SELECTED;
+    }
+    let list = checklist();
+    let cov = Coverage::build(
+        list,
+        selected.iter().map(|s| (s.id.as_str(), s.tags.as_slice())),
+    );
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&cov).unwrap_or_default()),
+        Format::Human => {
+            let text: std::collections::BTreeMap<&str, &str> = list
+                .iter()
+                .map(|b| (b.id.as_str(), b.text.as_str()))
+                .collect();
+            for a in &cov.areas {
+                println!(
+                    "{:<14} {:>3}/{:<3} {:>4}%",
+                    a.area,
+                    a.covered,
+                    a.total,
+                    a.covered * 100 / a.total.max(1)
+                );
+                if args.uncovered {
+                    for id in &a.uncovered {
+                        println!(
+                            "    not covered: {id}  {}",
+                            text.get(id.as_str()).unwrap_or(&"")
+                        );
+                    }
+                }
+            }
+            println!(
+                "behaviours covered: {}/{} ({}%) by {} scenarios",
+                cov.covered,
+                cov.total,
+                cov.covered * 100 / cov.total.max(1),
+                selected.len()
+            );
+        }
+    }
+    for (tag, scenarios) in &cov.unknown {
+        eprintln!(
+            "warning: tag {tag} looks like a behaviour ID but the checklist has none (in {})",
+            scenarios.join(", ")
+        );
     }
     exit_codes::SUCCESS
 }

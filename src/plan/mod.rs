@@ -1,5 +1,6 @@
 //! The executable plan: scenarios after validation and lowering, and selection by filter.
 
+pub mod coverage;
 pub mod filter;
 pub mod lower;
 pub mod profile;
