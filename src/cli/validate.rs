@@ -69,23 +69,29 @@ pub(super) fn validate(paths: &[PathBuf]) -> u8 {
     }
 }
 
+/// The scenarios of `paths` that `filter` selects; none is an error (exit 4).
+fn select(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<plan::ScenarioPlan>, u8> {
+    let outcome = load_or_report(paths)?;
+    let selected: Vec<_> = outcome
+        .scenarios
+        .into_iter()
+        .filter(|s| plan::filter::matches(filter, s))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("error: no scenario matches");
+        return Err(exit_codes::NOTHING_SELECTED);
+    }
+    Ok(selected)
+}
+
 pub(super) fn list(args: &ListArgs) -> u8 {
     if let Some(code) = super::gateway::list(args) {
         return code;
     }
-    let outcome = match load_or_report(&args.paths) {
-        Ok(o) => o,
+    let selected = match select(&args.paths, args.filter.as_deref()) {
+        Ok(s) => s,
         Err(code) => return code,
     };
-    let selected: Vec<_> = outcome
-        .scenarios
-        .iter()
-        .filter(|s| plan::filter::matches(args.filter.as_deref(), s))
-        .collect();
-    if selected.is_empty() {
-        eprintln!("error: no scenario matches");
-        return exit_codes::NOTHING_SELECTED;
-    }
     match args.format {
         Format::Human => {
             for s in &selected {
@@ -114,19 +120,10 @@ pub(super) fn list(args: &ListArgs) -> u8 {
 
 pub(super) fn coverage(args: &CoverageArgs) -> u8 {
     use crate::plan::coverage::{Coverage, checklist};
-    let outcome = match load_or_report(&args.paths) {
-        Ok(o) => o,
+    let selected = match select(&args.paths, args.filter.as_deref()) {
+        Ok(s) => s,
         Err(code) => return code,
     };
-    let selected: Vec<_> = outcome
-        .scenarios
-        .iter()
-        .filter(|s| plan::filter::matches(args.filter.as_deref(), s))
-        .collect();
-    if selected.is_empty() {
-        eprintln!("error: no scenario matches");
-        return exit_codes::NOTHING_SELECTED;
-    }
     let list = checklist();
     let cov = Coverage::build(
         list,
