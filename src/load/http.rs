@@ -119,6 +119,4 @@ pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<A
 }
 
 /// Percent-encode one path segment (room ids, event ids, transaction ids).
-pub fn seg(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
+pub use crate::matrix::encode_component as seg;

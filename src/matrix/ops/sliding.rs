@@ -52,15 +52,7 @@ impl Operation for SlidingSyncOp {
             let pairs: Vec<String> = wire
                 .query
                 .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{k}={}",
-                        percent_encoding::utf8_percent_encode(
-                            v,
-                            percent_encoding::NON_ALPHANUMERIC
-                        )
-                    )
-                })
+                .map(|(k, v)| format!("{k}={}", crate::matrix::encode_component(v)))
                 .collect();
             url.push('?');
             url.push_str(&pairs.join("&"));

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::{Fake, FederationContext, Peer, World, synthetic, text};
 use crate::federation::room::{self, Room};
 use crate::federation::{Handler, SignedRequest};
+use crate::matrix::encode_component as seg;
 use crate::matrix::http_client::Received;
 use crate::plan::template::Vars;
 use crate::results::Exchange;
@@ -124,10 +125,6 @@ fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8_lossy()
         .into_owned()
-}
-
-fn seg(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 async fn signed(
