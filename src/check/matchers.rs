@@ -152,6 +152,18 @@ pub fn test(predicate: &Predicate, actual: Option<&Value>, vars: &Vars) -> Resul
                 Ok(())
             }
         }
+        Predicate::Default(expected) => {
+            let expected = interp(expected)?;
+            match actual {
+                None => Ok(()),
+                Some(v) if *v == expected => Ok(()),
+                Some(_) => Err(mismatch(
+                    format!("expected absent or {}", render(&expected)),
+                    Some(format!("absent or {}", render(&expected))),
+                    actual,
+                )),
+            }
+        }
         Predicate::Length(n) => {
             let len = match actual {
                 Some(Value::Array(a)) => Some(a.len()),
@@ -259,6 +271,9 @@ mod tests {
         assert!(t(Predicate::Contains(json!("ell")), Some(json!("hello"))));
         assert!(t(Predicate::NotContains(json!("x")), Some(json!(["a"]))));
         assert!(!t(Predicate::NotContains(json!("a")), Some(json!(["a"]))));
+        assert!(t(Predicate::Default(json!(false)), None));
+        assert!(t(Predicate::Default(json!(false)), Some(json!(false))));
+        assert!(!t(Predicate::Default(json!(false)), Some(json!(true))));
         assert!(t(Predicate::Length(2), Some(json!([1, 2]))));
         assert!(!t(Predicate::Length(2), Some(json!({"a": 1}))));
         assert!(t(Predicate::Length(3), Some(json!("héé"))));

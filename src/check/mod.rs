@@ -33,6 +33,9 @@ pub fn evaluate(expect: &ExpectPlan, seen: &Observed<'_>, vars: &Vars) -> Vec<Ch
             if !codes.contains(&seen.status) {
                 let status = match codes.as_slice() {
                     [one] => one.to_string(),
+                    many if many.len() == 100 && many[0] % 100 == 0 => {
+                        format!("{}xx", many[0] / 100)
+                    }
                     many => many
                         .iter()
                         .map(u16::to_string)

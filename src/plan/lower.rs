@@ -362,6 +362,12 @@ impl Lowering<'_> {
                 steps.push(s);
             }
         }
+        // The last step checks the behaviour unless it says otherwise.
+        if let (Some(last), Some(raw_last)) = (steps.last_mut(), raw.steps.last())
+            && raw_last.role.is_none()
+        {
+            last.under_test = true;
+        }
 
         ScenarioPlan {
             location: self.loc("/id"),
@@ -375,6 +381,17 @@ impl Lowering<'_> {
             spec_removed: removed,
             msc: raw.spec.as_ref().and_then(|s| s.msc.clone()),
             level,
+            basis: raw.basis.clone(),
+            requires_capabilities: raw
+                .requires
+                .as_ref()
+                .map(|r| r.capabilities.clone())
+                .unwrap_or_default(),
+            requires_room_versions: raw
+                .requires
+                .as_ref()
+                .map(|r| r.room_versions.clone())
+                .unwrap_or_default(),
             uses_sliding_sync: steps.iter().any(
                 |s| matches!(&s.action, Action::Call { op, .. } if op.name() == "sliding_sync"),
             ),
@@ -608,6 +625,11 @@ impl Lowering<'_> {
             records,
             eventually,
             timeout,
+            under_test: match raw.role {
+                Some(model::StepRole::Test) => true,
+                Some(model::StepRole::Setup) => false,
+                None => raw.expect.is_some(),
+            },
         })
     }
 
@@ -744,6 +766,7 @@ impl Lowering<'_> {
         };
         let mut plan = ExpectPlan {
             location: self.loc(&p),
+            basis: expect.basis.clone(),
             ..ExpectPlan::default()
         };
         if let Some(status) = &expect.status {
@@ -752,7 +775,7 @@ impl Lowering<'_> {
                 self.problem(
                     &format!("{p}/status"),
                     "give at least one status code",
-                    None,
+                    Some("a code (400), a list ([400, 403]) or a class (\"4xx\")".into()),
                 );
             }
             for code in codes.iter().filter(|c| !(100..=599).contains(*c)) {
@@ -831,6 +854,7 @@ impl Lowering<'_> {
         value_pred(self, "equals", &m.equals, Predicate::Equals);
         value_pred(self, "not_equals", &m.not_equals, Predicate::NotEquals);
         value_pred(self, "contains", &m.contains, Predicate::Contains);
+        value_pred(self, "default", &m.default, Predicate::Default);
         value_pred(
             self,
             "not_contains",
@@ -865,7 +889,7 @@ impl Lowering<'_> {
             out.push(Predicate::Length(n));
         }
         if out.is_empty() {
-            self.problem(mp, "this matcher checks nothing", Some("use equals, not_equals, exists, absent, type, regex, contains, not_contains or length".into()));
+            self.problem(mp, "this matcher checks nothing", Some("use equals, not_equals, default, exists, absent, type, regex, contains, not_contains or length".into()));
         }
         out
     }

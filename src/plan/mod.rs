@@ -42,6 +42,12 @@ pub struct ScenarioPlan {
     pub msc: Option<String>,
     /// Requirement level.
     pub level: Level,
+    /// Where the spec requires the behaviour (quote or OpenAPI pointer).
+    pub basis: Option<String>,
+    /// Capabilities the server must offer, else the scenario is skipped.
+    pub requires_capabilities: Vec<crate::scenario::model::Capability>,
+    /// Room versions the server must offer, else the scenario is skipped.
+    pub requires_room_versions: Vec<String>,
     /// Whether a step calls `sliding_sync` (skipped when the target speaks no dialect).
     pub uses_sliding_sync: bool,
     /// Lowest spec version the server must advertise, as (major, minor).
@@ -103,6 +109,9 @@ pub struct StepPlan {
     pub eventually: Option<Eventually>,
     /// Per-exchange timeout override.
     pub timeout: Option<Duration>,
+    /// Whether the step checks the behaviour under test (a failing set-up step blocks the
+    /// scenario instead of failing it).
+    pub under_test: bool,
 }
 
 /// What a step sends.
@@ -190,6 +199,8 @@ pub struct ExpectPlan {
     pub text: Option<BodyCheck>,
     /// Where the `expect` block is (or the step, when there is none).
     pub location: String,
+    /// `expect.basis`: where the spec requires a status or errcode the operation does not list.
+    pub basis: Option<String>,
 }
 
 /// Matchers at one JSON pointer.
@@ -222,6 +233,8 @@ pub enum Predicate {
     NotContains(Value),
     /// Length of an array, object or string.
     Length(u64),
+    /// Absent, or exactly equal (an optional field with a spec default).
+    Default(Value),
 }
 
 impl ScenarioPlan {

@@ -25,10 +25,15 @@ pub struct RawScenario {
     /// Where the behaviour is specified.
     #[serde(default)]
     pub spec: Option<RawSpec>,
-    /// Requirement level of the behaviour in the spec: `must` (the default), `should` or `may`.
-    /// Spec-version profiles count only `must` scenarios as mandatory.
+    /// Requirement level of the behaviour: `must`, `should` or `may` after the RFC 2119
+    /// keyword (in capitals) of the spec text or a normative schema, or `policy` for a
+    /// deployment rule the spec does not state. Scores and the exit code count `must`.
     #[serde(default)]
     pub level: Option<Level>,
+    /// Where the spec requires the behaviour: a short quote or an OpenAPI pointer, shown next
+    /// to every failure ("'Servers MUST reject …' (MSC4186, Connections)").
+    #[serde(default)]
+    pub basis: Option<String>,
     /// Free tags: behaviour IDs from the coverage checklist (e.g. `CS-EVENTS-01`),
     /// `complement:TestName`, `sytest:...`, `must`/`should`.
     #[serde(default)]
@@ -85,6 +90,8 @@ pub enum Level {
     Should,
     /// MAY.
     May,
+    /// A deployment rule the spec does not state (border gateways).
+    Policy,
 }
 
 impl Level {
@@ -94,6 +101,7 @@ impl Level {
             Level::Must => "must",
             Level::Should => "should",
             Level::May => "may",
+            Level::Policy => "policy",
         }
     }
 }
@@ -108,6 +116,90 @@ pub struct RawRequires {
     /// `unstable_features` that must be advertised as true.
     #[serde(default)]
     pub unstable_features: Vec<String>,
+    /// Optional features or configurable behaviours the scenario relies on, probed once per
+    /// run; when the server does not offer one, the scenario is skipped with the reason.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// Room versions the scenario creates rooms of; each must be offered in `/capabilities`
+    /// (`m.room_versions.available`), else the scenario is skipped.
+    #[serde(default)]
+    pub room_versions: Vec<String>,
+}
+
+/// An optional feature or a behaviour the spec lets a server choose or configure.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    serde::Serialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// Guests may register (`POST /register?kind=guest`): "Homeservers may choose not to
+    /// allow this access at all".
+    GuestAccess,
+    /// Presence is enabled: a user's own presence set to online reads back as online.
+    Presence,
+    /// An authenticated user may look up the profile of a user it shares no room with
+    /// (servers MAY answer 403 since v1.12).
+    ProfileLookup,
+    /// Login and registration issue a refresh token when the client asks for one.
+    RefreshTokens,
+    /// The user directory finds users who share no room with the searcher.
+    UserDirectoryAll,
+    /// Clients may register themselves with `m.login.dummy`.
+    OpenRegistration,
+    /// Users may publish rooms in the public room directory.
+    RoomPublication,
+    /// Users may change their display name (`m.set_displayname` in /capabilities).
+    SetDisplayname,
+    /// Users may change their avatar (`m.set_avatar_url` in /capabilities).
+    SetAvatarUrl,
+    /// Users may change their password (`m.change_password` in /capabilities).
+    ChangePassword,
+    /// The target federates with the harness's fake servers (the federation preflight).
+    Federation,
+}
+
+impl Capability {
+    /// The name written in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::GuestAccess => "guest-access",
+            Capability::Presence => "presence",
+            Capability::ProfileLookup => "profile-lookup",
+            Capability::RefreshTokens => "refresh-tokens",
+            Capability::UserDirectoryAll => "user-directory-all",
+            Capability::OpenRegistration => "open-registration",
+            Capability::RoomPublication => "room-publication",
+            Capability::SetDisplayname => "set-displayname",
+            Capability::SetAvatarUrl => "set-avatar-url",
+            Capability::ChangePassword => "change-password",
+            Capability::Federation => "federation",
+        }
+    }
+
+    /// Every capability, in order.
+    pub const ALL: [Capability; 11] = [
+        Capability::GuestAccess,
+        Capability::Presence,
+        Capability::ProfileLookup,
+        Capability::RefreshTokens,
+        Capability::UserDirectoryAll,
+        Capability::OpenRegistration,
+        Capability::RoomPublication,
+        Capability::SetDisplayname,
+        Capability::SetAvatarUrl,
+        Capability::ChangePassword,
+        Capability::Federation,
+    ];
 }
 
 /// A user the scenario acts as.
@@ -337,6 +429,21 @@ pub struct RawStep {
     /// Timeout of one HTTP exchange, e.g. `10s` (default: the run's `--step-timeout`).
     #[serde(default)]
     pub timeout: Option<String>,
+    /// `setup` for a step that only prepares the behaviour under test (its failure marks the
+    /// scenario *blocked*, not failed), `test` for a step that checks it. Default: `test`
+    /// when the step has `expect:` or is the last step, `setup` otherwise.
+    #[serde(default)]
+    pub role: Option<StepRole>,
+}
+
+/// What a step is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StepRole {
+    /// Prepares the behaviour under test; a failure blocks the scenario.
+    Setup,
+    /// Checks the behaviour under test; a failure fails the scenario.
+    Test,
 }
 
 /// A capture: a JSON pointer, or a pointer with a regular expression.
@@ -402,9 +509,13 @@ pub struct RawExpect {
     /// A matcher on the raw body as text (for non-JSON bodies such as media).
     #[serde(default)]
     pub text: Option<RawMatcher>,
+    /// Where the spec requires a status or errcode that the operation itself does not
+    /// document (e.g. "common error codes: M_NOT_JSON"); without it, `validate` refuses them.
+    #[serde(default)]
+    pub basis: Option<String>,
 }
 
-/// One status code or several acceptable ones.
+/// One status code, several acceptable ones, or a class (`"4xx"`) where the spec names no code.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawStatus {
@@ -412,14 +523,23 @@ pub enum RawStatus {
     One(u16),
     /// Any of these codes.
     AnyOf(Vec<u16>),
+    /// Any code of a class: `"4xx"` (a refusal the spec does not give a status for).
+    Class(String),
 }
 
 impl RawStatus {
-    /// The acceptable codes.
+    /// The acceptable codes (empty for an invalid class).
     pub fn codes(&self) -> Vec<u16> {
         match self {
             RawStatus::One(c) => vec![*c],
             RawStatus::AnyOf(cs) => cs.clone(),
+            RawStatus::Class(class) => match class.as_bytes() {
+                [d @ b'1'..=b'5', b'x' | b'X', b'x' | b'X'] => {
+                    let base = u16::from(d - b'0') * 100;
+                    (base..base + 100).collect()
+                }
+                _ => Vec::new(),
+            },
         }
     }
 }
@@ -459,6 +579,11 @@ pub struct RawMatcher {
     /// Number of elements (array), keys (object) or characters (string).
     #[serde(default)]
     pub length: Option<u64>,
+    /// The value is absent or equals this: for an optional field with a default in the spec
+    /// (`/is_guest: { default: false }`).
+    #[serde(default, deserialize_with = "some_value")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub default: Option<serde_json::Value>,
 }
 
 /// JSON value types for `type:` matchers.
