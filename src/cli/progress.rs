@@ -57,6 +57,16 @@ impl Progress {
             Outcome::Skipped => {
                 format!("SKIP  {}: {}", r.id, r.skip_reason.as_deref().unwrap_or(""))
             }
+            Outcome::Blocked | Outcome::Unsupported => format!(
+                "{} {}: {}",
+                if r.outcome == Outcome::Blocked {
+                    "BLOCK"
+                } else {
+                    "UNSUP"
+                },
+                r.id,
+                r.failure.as_ref().map_or("", |f| f.message.as_str())
+            ),
             Outcome::Failed | Outcome::Errored => {
                 let label = if r.outcome == Outcome::Failed {
                     "FAIL "

@@ -298,12 +298,16 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
         Outcome::Failed => "failed",
         Outcome::Errored => "errored",
         Outcome::Skipped => "skipped",
+        Outcome::Blocked => "blocked",
+        Outcome::Unsupported => "unsupported",
     }
 }
 
 fn scenario_cell(s: &ScenarioResult) -> ScenarioCell {
     let message = match s.outcome {
-        Outcome::Failed | Outcome::Errored => s.failure.as_ref().map(|f| f.message.clone()),
+        Outcome::Failed | Outcome::Errored | Outcome::Blocked | Outcome::Unsupported => {
+            s.failure.as_ref().map(|f| f.message.clone())
+        }
         Outcome::Skipped => s.skip_reason.clone(),
         Outcome::Passed => None,
     };

@@ -156,6 +156,8 @@ fn verdict(r: &ScenarioResult) -> String {
         (Outcome::Failed, _) => "failed".into(),
         (Outcome::Errored, _) => "errored".into(),
         (Outcome::Skipped, _) => "skipped".into(),
+        (Outcome::Blocked, _) => "blocked".into(),
+        (Outcome::Unsupported, _) => "unsupported".into(),
     }
 }
 

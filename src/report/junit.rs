@@ -113,6 +113,18 @@ fn testcase(scenario: &ScenarioResult) -> TestCase {
                 .unwrap_or("no reason recorded");
             TestCaseBuilder::skipped_with_cause(&name, "skipped", &sanitize_attr(reason))
         }
+        Outcome::Blocked | Outcome::Unsupported => {
+            let label = if scenario.outcome == Outcome::Blocked {
+                "blocked"
+            } else {
+                "unsupported"
+            };
+            let reason = scenario
+                .failure
+                .as_ref()
+                .map_or("no reason recorded", |f| f.message.as_str());
+            TestCaseBuilder::skipped_with_cause(&name, label, &sanitize_attr(reason))
+        }
     };
     let mut testcase = builder
         .set_classname(&sanitize_attr(&scenario.area))

@@ -158,6 +158,8 @@ fn problem_line(scenario: &ScenarioResult) -> Option<String> {
         (Outcome::Failed | Outcome::Errored, Some(ExpectationKind::Quarantined)) => "QUARANTINED",
         (Outcome::Failed, _) => "FAIL",
         (Outcome::Errored, _) => "ERROR",
+        (Outcome::Blocked, _) => "BLOCKED",
+        (Outcome::Unsupported, _) => "UNSUPPORTED",
         (Outcome::Passed | Outcome::Skipped, _) => return None,
     };
     let (location, message) = match &scenario.failure {

@@ -143,6 +143,7 @@ fn junit_is_well_formed_with_one_testcase_per_scenario() {
         let (failure, error, skipped) = (child("failure"), child("error"), child("skipped"));
         match scenario.outcome {
             Outcome::Passed => assert!(failure.is_none() && error.is_none() && skipped.is_none()),
+            Outcome::Blocked | Outcome::Unsupported => assert!(skipped.is_some()),
             Outcome::Failed | Outcome::Errored => {
                 let node = if scenario.outcome == Outcome::Failed {
                     assert!(error.is_none() && skipped.is_none());

@@ -139,6 +139,12 @@ pub struct Summary {
     pub errored: usize,
     /// Not run, with a reason.
     pub skipped: usize,
+    /// A set-up step failed, so the behaviour under test was not checked.
+    #[serde(default)]
+    pub blocked: usize,
+    /// The server does not implement an operation the scenario checks.
+    #[serde(default)]
+    pub unsupported: usize,
     /// Failed as the expectations file says they do (included in `failed`/`errored`).
     #[serde(default)]
     pub known_failures: usize,
@@ -241,6 +247,12 @@ pub enum Outcome {
     Errored,
     /// Not run; see `skip_reason`.
     Skipped,
+    /// A step that only sets up the behaviour under test failed, so the behaviour was not
+    /// checked; `failure` names the step (not a failure of the behaviour).
+    Blocked,
+    /// The server does not implement an operation the scenario checks (404/405
+    /// `M_UNRECOGNIZED`); reported once per operation, apart from failed behaviours.
+    Unsupported,
 }
 
 /// The result of one scenario.

@@ -17,6 +17,8 @@ pub fn summarize(scenarios: &[ScenarioResult]) -> Summary {
             Outcome::Failed => summary.failed += 1,
             Outcome::Errored => summary.errored += 1,
             Outcome::Skipped => summary.skipped += 1,
+            Outcome::Blocked => summary.blocked += 1,
+            Outcome::Unsupported => summary.unsupported += 1,
         }
         match scenario.expectation.as_ref().map(|e| e.kind) {
             Some(super::ExpectationKind::KnownFailure) => summary.known_failures += 1,
@@ -46,12 +48,12 @@ pub fn area_scores(scenarios: &[ScenarioResult]) -> Vec<AreaScore> {
                 skipped: 0,
             });
         match scenario.outcome {
-            Outcome::Skipped => score.skipped += 1,
+            Outcome::Skipped | Outcome::Blocked => score.skipped += 1,
             Outcome::Passed => {
                 score.passed += 1;
                 score.ran += 1;
             }
-            Outcome::Failed | Outcome::Errored => score.ran += 1,
+            Outcome::Failed | Outcome::Errored | Outcome::Unsupported => score.ran += 1,
         }
     }
     by_area.into_values().collect()
