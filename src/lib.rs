@@ -15,6 +15,7 @@ pub mod federation;
 pub mod gateway;
 pub mod load;
 pub mod matrix;
+pub mod oracle;
 pub mod plan;
 pub mod report;
 pub mod results;

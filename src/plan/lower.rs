@@ -10,6 +10,7 @@ use std::time::Duration;
 use regex::Regex;
 
 mod federation;
+mod oracle;
 use serde_json::Value;
 
 use super::template;
@@ -368,6 +369,7 @@ impl Lowering<'_> {
         {
             last.under_test = true;
         }
+        self.oracle_rules(&raw, &steps, level);
 
         ScenarioPlan {
             location: self.loc("/id"),
