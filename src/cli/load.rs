@@ -244,7 +244,7 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         second_server: needs_fed,
     };
     let prepared =
-        match super::run::interruptible_prepare(setup::prepare(&ra, needs_ss, fed_needs), "target")
+        match super::run::interruptible_prepare(setup::prepare(&ra, needs_ss, fed_needs, Default::default()), "target")
             .await
         {
             Ok(p) => p,

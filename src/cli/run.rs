@@ -97,7 +97,12 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let clock = Instant::now();
 
     let prepared = match interruptible_prepare(
-        setup::prepare(&args, needs_sliding_sync, fed_needs),
+        setup::prepare(
+            &args,
+            needs_sliding_sync,
+            fed_needs,
+            setup::CapabilityNeeds::of(&selected),
+        ),
         "target",
     )
     .await

@@ -69,10 +69,33 @@ pub(super) fn synapse_options(
     }
 }
 
+/// The capabilities (`requires.capabilities`) and room versions the selected scenarios need.
+#[derive(Debug, Clone, Default)]
+pub(super) struct CapabilityNeeds {
+    /// Capabilities to probe.
+    pub capabilities: std::collections::BTreeSet<crate::scenario::model::Capability>,
+    /// Whether some scenario needs a room version (probe `/capabilities`).
+    pub room_versions: bool,
+}
+
+impl CapabilityNeeds {
+    /// What `plans` need.
+    pub fn of(plans: &[crate::plan::ScenarioPlan]) -> Self {
+        Self {
+            capabilities: plans
+                .iter()
+                .flat_map(|p| p.requires_capabilities.iter().copied())
+                .collect(),
+            room_versions: plans.iter().any(|p| !p.requires_room_versions.is_empty()),
+        }
+    }
+}
+
 pub(super) async fn prepare(
     args: &RunArgs,
     needs_sliding_sync: bool,
     fed_needs: FederationNeeds,
+    cap_needs: CapabilityNeeds,
 ) -> Result<Prepared, String> {
     let ca = if fed_needs.any {
         Some(super::federation_setup::run_ca(
@@ -197,6 +220,18 @@ pub(super) async fn prepare(
             )?))
         }
     };
+    let capabilities = crate::target::capabilities::probe(
+        &HttpClient::new()?,
+        &base_url,
+        provisioner.as_ref(),
+        federation.is_some(),
+        &cap_needs.capabilities,
+        cap_needs.room_versions,
+    )
+    .await;
+    for (cap, p) in capabilities.probed.iter().filter(|(_, p)| !p.offered) {
+        eprintln!("Capability {}: not offered ({})", cap.as_str(), p.evidence);
+    }
     let ctx = RunContext {
         base_url,
         server_name,
@@ -210,6 +245,7 @@ pub(super) async fn prepare(
         lenient_schema: args.lenient_schema,
         retries: args.retries,
         federation,
+        capabilities,
     };
     Ok(Prepared {
         target,

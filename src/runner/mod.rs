@@ -84,6 +84,8 @@ pub struct RunContext {
     pub retries: u32,
     /// Federation peers and the run CA, when the run has federation scenarios.
     pub federation: Option<Arc<federation::FederationContext>>,
+    /// Optional features and room versions the server offers, probed once for the run.
+    pub capabilities: crate::target::capabilities::Capabilities,
 }
 
 /// Run every scenario, at most `jobs` at a time; `on_done` is called as each finishes.
@@ -176,6 +178,12 @@ pub fn skip_reason(plan: &ScenarioPlan, ctx: &RunContext) -> Option<String> {
     }
     if plan.uses_second_server() && ctx.federation.as_ref().is_none_or(|f| f.hs2.is_none()) {
         return Some("requires a second homeserver; this run has none".to_owned());
+    }
+    if let Some(reason) = ctx
+        .capabilities
+        .unmet(&plan.requires_capabilities, &plan.requires_room_versions)
+    {
+        return Some(reason);
     }
     for feature in &plan.requires_unstable {
         if ctx.unstable_features.get(feature) != Some(&true) {

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod capabilities;
 pub mod federated;
 pub mod provision;
 pub mod synapse;
