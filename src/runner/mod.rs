@@ -5,6 +5,7 @@ pub mod federation;
 mod request;
 mod scenario;
 mod step;
+mod verdict;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -98,6 +99,7 @@ pub async fn run(
 ) -> Vec<ScenarioResult> {
     let limit = Arc::new(Semaphore::new(jobs.max(1)));
     let mut set = JoinSet::new();
+    let all = plans.clone();
     for plan in plans {
         let ctx = Arc::clone(&ctx);
         let limit = Arc::clone(&limit);
@@ -120,6 +122,7 @@ pub async fn run(
         }
     }
     results.sort_by(|a, b| a.id.cmp(&b.id));
+    verdict::point_blocked_to_direct_tests(&all, &mut results);
     results
 }
 

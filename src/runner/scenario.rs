@@ -88,6 +88,7 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
             step::run_step(s, ctx, &world, &users, &mut vars, &mut redactor, &mut trace).await;
         result.steps.push(outcome.result);
         if let Some((outcome_kind, failure)) = outcome.failure {
+            let (outcome_kind, failure) = super::verdict::classify(s, outcome_kind, failure);
             result.outcome = outcome_kind;
             result.failure = Some(failure);
             break;
