@@ -172,6 +172,11 @@ pub struct SynapseArgs {
     /// Python interpreter used to create the Synapse virtual environment.
     #[arg(long, default_value = "python3")]
     pub python: String,
+    /// An extra Synapse configuration file applied last (repeatable), e.g.
+    /// fixtures/synapse/restrictive.yaml: a spec-legal configuration that says no wherever
+    /// the spec lets a server say no.
+    #[arg(long = "synapse-overlay", value_name = "FILE")]
+    pub synapse_overlay: Vec<std::path::PathBuf>,
 }
 
 /// Paths only.

@@ -65,6 +65,11 @@ pub(super) fn synapse_options(
         version: args.synapse_version.clone(),
         log_path,
         python: args.python.clone(),
+        extra_overlays: args
+            .synapse_overlay
+            .iter()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+            .collect(),
         ..SynapseOptions::default()
     }
 }

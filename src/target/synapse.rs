@@ -43,6 +43,9 @@ pub struct SynapseOptions {
     pub log_path: PathBuf,
     /// Python interpreter used to create the venv.
     pub python: String,
+    /// Extra configuration files applied last (`--synapse-overlay`), e.g.
+    /// fixtures/synapse/restrictive.yaml.
+    pub extra_overlays: Vec<PathBuf>,
 }
 
 impl Default for SynapseOptions {
@@ -58,6 +61,7 @@ impl Default for SynapseOptions {
             cache_dir,
             log_path,
             python: "python3".into(),
+            extra_overlays: Vec::new(),
         }
     }
 }
@@ -353,7 +357,10 @@ impl SpawnedSynapse {
             .prefix("mxh-synapse-")
             .tempdir()
             .map_err(|e| io("cannot create a temporary data dir".to_owned(), e))?;
-        let prepared = prepare(&python, data_dir.path(), &opts.log_path, federation).await?;
+        let mut prepared = prepare(&python, data_dir.path(), &opts.log_path, federation).await?;
+        prepared
+            .more_overlays
+            .extend(opts.extra_overlays.iter().cloned());
         let (out, err) = open_log(&opts.log_path)?;
         let mut child = tokio::process::Command::new(&python)
             .args(homeserver_args(&prepared))
@@ -619,7 +626,10 @@ async fn up_in(
     data_dir: &Path,
     state_path: &Path,
 ) -> Result<UpState, TargetError> {
-    let prepared = prepare(python, data_dir, &opts.log_path, None).await?;
+    let mut prepared = prepare(python, data_dir, &opts.log_path, None).await?;
+    prepared
+        .more_overlays
+        .extend(opts.extra_overlays.iter().cloned());
     let (out, err) = open_log(&opts.log_path)?;
     let mut child = std::process::Command::new(python);
     std::os::unix::process::CommandExt::process_group(&mut child, 0);
