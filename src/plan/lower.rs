@@ -34,7 +34,7 @@ pub const ACTOR_FIELDS: &[&str] = &[
     "device_id",
 ];
 /// Variables always defined.
-pub const BUILTINS: &[&str] = &["uuid", "server_name"];
+pub const BUILTINS: &[&str] = &["uuid", "key32", "sig64", "server_name"];
 
 /// What loading a set of paths produced.
 #[derive(Debug, Default)]

@@ -100,7 +100,25 @@ pub fn references_in_value(v: &Value, out: &mut Vec<String>) -> Result<(), Templ
     Ok(())
 }
 
-/// Variables in scope while a scenario runs. `uuid` is special: a fresh value each use.
+/// `key32` (a curve25519 or ed25519 public key) and `sig64` (an ed25519 signature) are
+/// fresh random values of the right size, as unpadded base64, at each use.
+fn random_key_len(name: &str) -> Option<usize> {
+    match name {
+        "key32" => Some(32),
+        "sig64" => Some(64),
+        _ => None,
+    }
+}
+
+/// Unpadded standard base64 (the spec's encoding of keys and signatures) of `len` random bytes.
+fn random_unpadded_base64(len: usize) -> String {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = (0..len).map(|_| rand::random::<u8>()).collect();
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
+/// Variables in scope while a scenario runs. `uuid`, `key32` and `sig64` are special: a
+/// fresh value each use.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
     values: BTreeMap<String, Value>,
@@ -116,6 +134,9 @@ impl Vars {
     pub fn get(&self, name: &str) -> Option<Value> {
         if name == "uuid" {
             return Some(Value::String(uuid::Uuid::new_v4().simple().to_string()));
+        }
+        if let Some(len) = random_key_len(name) {
+            return Some(Value::String(random_unpadded_base64(len)));
         }
         self.values.get(name).cloned()
     }
@@ -197,6 +218,15 @@ mod tests {
         assert_ne!(
             vars.value_of("${uuid}").expect("ok"),
             vars.value_of("${uuid}").expect("ok")
+        );
+        // Well-formed key material: 32 bytes are 43 unpadded base64 characters, 64 are 86.
+        let key = vars.text_of("${key32}").expect("ok");
+        assert_eq!(key.len(), 43);
+        assert!(!key.contains('='));
+        assert_eq!(vars.text_of("${sig64}").expect("ok").len(), 86);
+        assert_ne!(
+            vars.value_of("${key32}").expect("ok"),
+            vars.value_of("${key32}").expect("ok")
         );
     }
 

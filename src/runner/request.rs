@@ -21,7 +21,13 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'>')
     .add(b'`')
     .add(b'{')
-    .add(b'}');
+    .add(b'}')
+    // A URL parser reads `\` as `/` in http(s) URLs, and these are not allowed unescaped.
+    .add(b'\\')
+    .add(b'[')
+    .add(b']')
+    .add(b'^')
+    .add(b'|');
 
 /// A request ready to send, or why it could not be built (a scenario problem).
 pub(super) fn build(
@@ -131,4 +137,25 @@ pub(super) fn path(p: &str, vars: &Vars) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_backslash_in_a_segment_stays_in_its_segment_on_the_wire() {
+        let mut vars = Vars::default();
+        vars.set("id", json!("a\\b/c|d[e]"));
+        let p = path("/_matrix/client/v3/pushrules/global/override/${id}", &vars).unwrap();
+        // What the URL parser (and so the request on the wire) makes of it: unescaped, the
+        // backslash would become a `/` and split the segment in two.
+        let url = reqwest::Url::parse(&format!("http://127.0.0.1{p}")).unwrap();
+        assert_eq!(
+            url.path(),
+            "/_matrix/client/v3/pushrules/global/override/a%5Cb%2Fc%7Cd%5Be%5D"
+        );
+        assert_eq!(url.path_segments().unwrap().count(), 7);
+    }
 }
