@@ -18,6 +18,7 @@ use crate::plan::{Action, ScenarioPlan};
 use crate::results::Exchange;
 use crate::scenario::model::{RawFederation, RawInbound, RawServe, ServerKind};
 
+pub mod preflight;
 mod remote;
 
 pub use remote::MINTABLE_VERSIONS;
