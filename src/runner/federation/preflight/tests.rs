@@ -74,7 +74,7 @@ fn plan(id: &str, extra: &str) -> ScenarioPlan {
 
 /// A scenario with a fake server, one that needs no federation, one skipped on this target.
 fn plans() -> Vec<ScenarioPlan> {
-    let fed = "servers: { remote: fake }\nsteps:\n  - federation: { from: remote, method: GET, path: /x }\n    expect: { status: 200 }\n";
+    let fed = "servers: { remote: fake }\nsteps:\n  - federation: { from: remote, method: GET, path: \"/x/${remote.key_id}\" }\n    expect: { status: 200 }\n";
     vec![
         plan("t/fed", fed),
         plan(
@@ -309,4 +309,17 @@ async fn the_run_reports_the_preflight_and_the_blocked_scenario() {
     let got: Vec<(&str, Outcome)> = results.iter().map(|r| (r.id.as_str(), r.outcome)).collect();
     assert_eq!(got, [(ID, Outcome::Failed), ("t/fed", Outcome::Blocked)]);
     assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn scenarios_read_their_fake_servers_key_id() {
+    let ca = Arc::new(RunCa::new().unwrap());
+    let hs1 = target(&ca, 404, json!({}), true).await;
+    let ctx = context(Arc::clone(&ca), peer_of(hs1.server_name(), &hs1.base_url()));
+    let world = super::super::World::start(&plans()[0], &ctx).await.unwrap();
+    let mut vars = crate::plan::template::Vars::default();
+    world.set_vars(&ctx, &mut vars);
+    let key_id = vars.text_of("${remote.key_id}").unwrap();
+    assert!(key_id.starts_with("ed25519:mxh_"), "{key_id}");
+    assert_eq!(key_id, world.fake("remote").unwrap().server.key().key_id());
 }
