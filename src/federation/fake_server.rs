@@ -215,7 +215,7 @@ impl FakeServer {
     ) -> Result<Self, FederationError> {
         let host = if ip_literal { "127.0.0.1" } else { "localhost" };
         let registry = NameRegistry::global();
-        let bind = || std::net::TcpListener::bind(("127.0.0.1", port));
+        let bind = || bind_loopback(port);
         let (listener, server_name, key) = if port == 0 {
             names::bind_fresh(registry, host, key_version, bind)?
         } else {
@@ -224,12 +224,6 @@ impl FakeServer {
             let (key, _) = registry.claim(&server_name, key_version)?;
             (listener, server_name, key)
         };
-        listener
-            .set_nonblocking(true)
-            .map_err(io_err("cannot make the fake server's socket non-blocking"))?;
-        let listener = TcpListener::from_std(listener).map_err(io_err(
-            "cannot hand the fake server's socket to the runtime",
-        ))?;
         let addr = listener
             .local_addr()
             .map_err(io_err("cannot read the fake server's port"))?;
@@ -327,6 +321,16 @@ impl FakeServer {
     pub fn next_seq(&self) -> u64 {
         self.shared.state().log.len() as u64
     }
+}
+
+/// A listener on `127.0.0.1:<port>` with `SO_REUSEADDR`, as `TcpListener::bind` makes it, so
+/// a chosen port can be bound again while old connections linger in TIME_WAIT (Linux still
+/// refuses a port another socket listens on).
+fn bind_loopback(port: u16) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)))?;
+    socket.listen(1024)
 }
 
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {

@@ -101,22 +101,39 @@ impl NameRegistry {
     }
 }
 
+/// A bound listener whose port can be read.
+pub trait Bound {
+    /// The local port.
+    fn port(&self) -> std::io::Result<u16>;
+}
+
+impl Bound for TcpListener {
+    fn port(&self) -> std::io::Result<u16> {
+        self.local_addr().map(|a| a.port())
+    }
+}
+
+impl Bound for tokio::net::TcpListener {
+    fn port(&self) -> std::io::Result<u16> {
+        self.local_addr().map(|a| a.port())
+    }
+}
+
 /// Bind with `bind` (a loopback listener on port 0) until the name `<host>:<port>` is one this
 /// run has not used, and claim it with a fresh key. Listeners on used ports are held until a
 /// fresh one is found, so the operating system cannot hand the same port back at once.
-pub fn bind_fresh(
+pub fn bind_fresh<L: Bound>(
     registry: &NameRegistry,
     host: &str,
     prefix: &str,
-    mut bind: impl FnMut() -> std::io::Result<TcpListener>,
-) -> Result<(TcpListener, String, ServerKey), FederationError> {
+    mut bind: impl FnMut() -> std::io::Result<L>,
+) -> Result<(L, String, ServerKey), FederationError> {
     let mut held = Vec::new();
     for _ in 0..MAX_BIND_ATTEMPTS {
         let listener = bind().map_err(io_err("cannot bind a loopback port for the fake server"))?;
         let port = listener
-            .local_addr()
-            .map_err(io_err("cannot read the fake server's port"))?
-            .port();
+            .port()
+            .map_err(io_err("cannot read the fake server's port"))?;
         let name = format!("{host}:{port}");
         match registry.claim_fresh(&name, prefix)? {
             Some(key) => return Ok((listener, name, key)),
