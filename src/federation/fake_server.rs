@@ -21,6 +21,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::client::{FederationClient, SignedRequest};
 use super::keys::{KEY_VALIDITY_MS, ServerKey, now_ms};
+use super::names::{self, NameRegistry};
 use super::tls::RunCa;
 use super::x_matrix::{self, AuthFailure, Verified};
 use super::{FederationError, io_err};
@@ -184,7 +185,10 @@ impl Drop for FakeServer {
 
 impl FakeServer {
     /// Bind `127.0.0.1:0`, take the name `localhost:<port>`, generate a signing key
-    /// `ed25519:<key_version>` and start serving.
+    /// `ed25519:<key_version>_<unique>` and start serving.
+    ///
+    /// Every fake server of a run has its own key id, and never takes a name another fake
+    /// server of the run had (see [`super::names`]).
     pub async fn start(ca: &RunCa, key_version: &str) -> Result<Self, FederationError> {
         Self::start_named(ca, key_version, false).await
     }
@@ -199,23 +203,30 @@ impl FakeServer {
         Self::start_on(ca, key_version, ip_literal, 0).await
     }
 
-    /// Like [`FakeServer::start_named`] on a chosen loopback port (0: any free one), so a
-    /// gateway configured beforehand can allow-list its name (gateway checks, `--gateway URL`).
+    /// Like [`FakeServer::start_named`] on a chosen loopback port (0: any free one whose name
+    /// this run has not used), so a gateway configured beforehand can allow-list its name
+    /// (gateway checks, `--gateway URL`). On a chosen port whose name a fake server of this
+    /// run had before, the server signs with that name's key again.
     pub async fn start_on(
         ca: &RunCa,
         key_version: &str,
         ip_literal: bool,
         port: u16,
     ) -> Result<Self, FederationError> {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(io_err("cannot bind a loopback port for the fake server"))?;
+        let host = if ip_literal { "127.0.0.1" } else { "localhost" };
+        let registry = NameRegistry::global();
+        let bind = || bind_loopback(port);
+        let (listener, server_name, key) = if port == 0 {
+            names::bind_fresh(registry, host, key_version, bind)?
+        } else {
+            let listener = bind().map_err(io_err("cannot bind the fake server's port"))?;
+            let server_name = format!("{host}:{port}");
+            let (key, _) = registry.claim(&server_name, key_version)?;
+            (listener, server_name, key)
+        };
         let addr = listener
             .local_addr()
             .map_err(io_err("cannot read the fake server's port"))?;
-        let host = if ip_literal { "127.0.0.1" } else { "localhost" };
-        let server_name = format!("{host}:{}", addr.port());
-        let key = ServerKey::generate(&server_name, key_version)?;
         let client = FederationClient::new(ca, key.clone())?;
         let acceptor = TlsAcceptor::from(ca.issue_leaf()?.server_config()?);
         let shared = Arc::new(Shared {
@@ -310,6 +321,16 @@ impl FakeServer {
     pub fn next_seq(&self) -> u64 {
         self.shared.state().log.len() as u64
     }
+}
+
+/// A listener on `127.0.0.1:<port>` with `SO_REUSEADDR`, as `TcpListener::bind` makes it, so
+/// a chosen port can be bound again while old connections linger in TIME_WAIT (Linux still
+/// refuses a port another socket listens on).
+fn bind_loopback(port: u16) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)))?;
+    socket.listen(1024)
 }
 
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
@@ -545,5 +566,82 @@ mod tests {
             .wait_for(0, Duration::from_secs(1), |r| r.path.ends_with("/profile"))
             .await;
         assert!(found.is_some());
+    }
+
+    /// The key document a fake server serves, fetched by another fake server.
+    async fn key_document(server: &FakeServer, by: &FakeServer) -> Value {
+        let mut req = SignedRequest::new("GET", server.server_name(), "/_matrix/key/v2/server");
+        req.base_url = Some(server.base_url());
+        req.forge.unsigned = true;
+        let (ex, resp) = by.client().send(&req, Duration::from_secs(10)).await;
+        resp.and_then(|r| r.json())
+            .unwrap_or_else(|| panic!("{ex:?}"))
+    }
+
+    /// Start on `port` once the previous server's listener is gone (its task is aborted on
+    /// drop, and the socket closes when the runtime gets to it).
+    async fn start_again(ca: &RunCa, port: u16) -> FakeServer {
+        for _ in 0..100 {
+            if let Ok(server) = FakeServer::start_on(ca, "mxh", false, port).await {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("port {port} did not come free");
+    }
+
+    #[tokio::test]
+    async fn every_fake_server_has_its_own_key_id_and_a_name_never_used_before() {
+        let ca = RunCa::new().unwrap();
+        let observer = FakeServer::start(&ca, "obs").await.unwrap();
+        let mut names = std::collections::BTreeSet::new();
+        let mut key_ids = std::collections::BTreeSet::new();
+        for _ in 0..12 {
+            // One after the other, each stopped before the next starts: the operating system
+            // is free to offer the same port again.
+            let server = FakeServer::start(&ca, "mxh").await.unwrap();
+            let key_id = server.key().key_id();
+            assert!(key_id.starts_with("ed25519:mxh_"), "{key_id}");
+            assert!(names.insert(server.server_name().to_owned()));
+            assert!(key_ids.insert(key_id.clone()));
+            let doc = key_document(&server, &observer).await;
+            let served: Vec<&String> = doc["verify_keys"].as_object().unwrap().keys().collect();
+            assert_eq!(served, [&key_id]);
+            let header = server
+                .client()
+                .authorization_for(&SignedRequest::new("GET", "localhost:1", "/x"))
+                .unwrap()
+                .unwrap();
+            assert!(header.contains(&format!("key=\"{key_id}\"")), "{header}");
+        }
+        assert!(!key_ids.contains(&observer.key().key_id()));
+    }
+
+    #[tokio::test]
+    async fn a_server_started_again_on_a_used_port_signs_with_the_same_key() {
+        let ca = RunCa::new().unwrap();
+        let observer = FakeServer::start(&ca, "obs").await.unwrap();
+        let first = FakeServer::start(&ca, "mxh").await.unwrap();
+        let (port, name) = (first.addr().port(), first.server_name().to_owned());
+        let (key_id, public) = (first.key().key_id(), first.key().public_key_base64());
+        drop(first);
+        let second = start_again(&ca, port).await;
+        assert_eq!(second.server_name(), name);
+        assert_eq!(second.key().key_id(), key_id);
+        assert_eq!(second.key().public_key_base64(), public);
+        let doc = key_document(&second, &observer).await;
+        assert_eq!(doc["verify_keys"][&key_id]["key"], public.as_str());
+    }
+
+    #[tokio::test]
+    async fn the_key_document_is_valid_for_minutes_not_a_day() {
+        let ca = RunCa::new().unwrap();
+        let server = FakeServer::start(&ca, "mxh").await.unwrap();
+        let other = FakeServer::start(&ca, "mxh").await.unwrap();
+        let before = now_ms();
+        let doc = key_document(&server, &other).await;
+        let until = doc["valid_until_ts"].as_u64().unwrap();
+        assert!(until >= before + 60_000, "{until} vs {before}");
+        assert!(until <= now_ms() + 10 * 60_000, "{until} vs {before}");
     }
 }

@@ -13,8 +13,15 @@ use serde_json::{Value, json};
 
 use super::FederationError;
 
-/// How long a served key document says it is valid (receivers cap this at 7 days anyway).
-pub const KEY_VALIDITY_MS: u64 = 24 * 60 * 60 * 1000;
+/// How long a served key document says it is valid: five minutes.
+///
+/// A receiver may cache a server's keys until `valid_until_ts` ("Servers MUST use the lesser
+/// of this field and 7 days into the future when determining if a key is valid", Retrieving
+/// server keys), and fake servers live for one scenario only. A long validity lets whatever a
+/// receiver remembered about one fake server (its key, or a back-off after a deliberately
+/// forged request) outlive that scenario and reach the next one; a few minutes covers one
+/// scenario, and every fetch gets a fresh document (`now + validity`) while the server runs.
+pub const KEY_VALIDITY_MS: u64 = 5 * 60 * 1000;
 
 /// A server name with one ed25519 signing key.
 #[derive(Clone)]

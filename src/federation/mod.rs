@@ -7,7 +7,10 @@
 //!   its PEM for `federation_custom_ca_list` and issues leaf certificates for `localhost`,
 //!   `127.0.0.1` and `::1` ([`tls::LeafCert`]), with rustls server and client configs.
 //! - [`keys::ServerKey`]: an ed25519 server signing key (ruma-signatures), its key id, the
-//!   self-signed `/_matrix/key/v2/server` document and [`keys::ServerKey::sign_json`].
+//!   self-signed `/_matrix/key/v2/server` document (valid for minutes only) and
+//!   [`keys::ServerKey::sign_json`].
+//! - [`names::NameRegistry`]: the run-wide record of fake server names and keys, so no two
+//!   fake servers share a key id and no name comes back with another key.
 //! - [`x_matrix`]: the `Authorization: X-Matrix ...` header of a federation request, built
 //!   ([`x_matrix::authorization`]) and verified ([`x_matrix::verify`]) with ruma's types.
 //! - [`client::FederationClient`]: sends signed federation requests over TLS trusting the run
@@ -28,6 +31,7 @@
 pub mod client;
 pub mod fake_server;
 pub mod keys;
+pub mod names;
 pub mod room;
 pub mod tls;
 pub mod x_matrix;

@@ -341,6 +341,7 @@ impl Lowering<'_> {
             defined.insert(format!("{name}.server_name"));
             if matches!(kind, model::ServerKind::Fake | model::ServerKind::FakeIp) {
                 defined.insert(format!("{name}.user_id"));
+                defined.insert(format!("{name}.key_id"));
             }
         }
         for a in &actor_names {

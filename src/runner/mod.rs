@@ -97,6 +97,9 @@ pub async fn run(
     jobs: usize,
     on_done: Arc<dyn Fn(&ScenarioResult) + Send + Sync>,
 ) -> Vec<ScenarioResult> {
+    // Once per run, before any scenario with a fake server: a target that cannot
+    // authenticate the harness gets one failure, and those scenarios are blocked.
+    let (plans, mut results) = federation::preflight::gate(plans, &ctx, &on_done).await;
     let limit = Arc::new(Semaphore::new(jobs.max(1)));
     let mut set = JoinSet::new();
     let all = plans.clone();
@@ -111,7 +114,6 @@ pub async fn run(
             result
         });
     }
-    let mut results = Vec::new();
     while let Some(joined) = set.join_next().await {
         match joined {
             Ok(r) => results.push(r),

@@ -18,6 +18,7 @@ use crate::plan::{Action, ScenarioPlan};
 use crate::results::Exchange;
 use crate::scenario::model::{RawFederation, RawInbound, RawServe, ServerKind};
 
+pub mod preflight;
 mod remote;
 
 pub use remote::MINTABLE_VERSIONS;
@@ -111,7 +112,8 @@ impl World {
         Ok(world)
     }
 
-    /// `${name.server_name}` and `${name.user_id}` of every server.
+    /// `${name.server_name}`, `${name.user_id}` and `${name.key_id}` (each fake server signs
+    /// with a key id of its own, `ed25519:mxh_<unique>`) of every server.
     pub(super) fn set_vars(&self, ctx: &RunContext, vars: &mut Vars) {
         if let Some(fed) = &ctx.federation {
             vars.set("hs1.server_name", json!(fed.hs1.server_name));
@@ -125,6 +127,7 @@ impl World {
                 json!(fake.server.server_name()),
             );
             vars.set(format!("{name}.user_id"), json!(fake.user_id));
+            vars.set(format!("{name}.key_id"), json!(fake.server.key().key_id()));
         }
     }
 
@@ -258,8 +261,12 @@ async fn federation(
     if let Some(forge) = &f.forge {
         let key = if forge.unknown_key {
             Some(
-                ServerKey::generate(fake.server.server_name(), "unknown")
-                    .map_err(|e| e.to_string())?,
+                // A key id of its own too: nothing a receiver learns about it lingers.
+                ServerKey::generate(
+                    fake.server.server_name(),
+                    &crate::federation::names::NameRegistry::global().unique_version("unknown"),
+                )
+                .map_err(|e| e.to_string())?,
             )
         } else {
             None
