@@ -86,7 +86,7 @@ mod tests {
     fn a_check_id_wins_over_its_area_and_only_refusals_are_narrowed() {
         let check = |id: &str, verdict: &str| {
             let text = format!(
-                "schema: 1\nid: {id}\ntitle: t\narea: deny\ngateway: {{ from: denied, method: GET, target: /x }}\nexpect: {{ verdict: {verdict}, status: [401, 403] }}\n"
+                "schema: 1\nid: {id}\ntitle: t\narea: deny\nlevel: policy\nbasis: b\ngateway: {{ from: denied, method: GET, target: /x }}\nexpect: {{ verdict: {verdict}, status: [401, 403] }}\n"
             );
             suite::parse(Path::new("x.yaml"), &text).unwrap()
         };
