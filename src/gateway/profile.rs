@@ -1,7 +1,8 @@
 //! Product profiles of gateways (`fixtures/gateway/profiles/*.yaml`, `--gateway-profile`):
 //! the exact status a product answers each refusal with. Check files accept every code the
-//! products use (e.g. 401 or 403); a profile narrows that to the one code its product is
-//! expected to send, so a product that changes its answer fails the check.
+//! spec allows (any 4xx where it names none) or, for policies, the codes products use (e.g.
+//! 401 or 403); a profile narrows that to the one code its product is expected to send, so a
+//! product that changes its answer fails the check (at level policy: `super::level`).
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -133,7 +133,9 @@ pub enum Verdict {
 pub struct Expect {
     /// Forwarded or refused.
     pub verdict: Verdict,
-    /// Acceptable status codes (a refusal: usually `[401, 403]`; products differ).
+    /// Acceptable status codes. Left out where the spec names none (a refusal is then any
+    /// 4xx); a policy check lists what products use (e.g. `[401, 403]`); a product profile
+    /// may pin the one its product answers.
     pub status: Option<Vec<u16>>,
     /// Acceptable errcodes of a refusal.
     pub errcode: Option<Vec<String>>,
