@@ -157,7 +157,7 @@ pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
                 .map(|c| {
                     serde_json::json!({
                         "id": c.id, "title": c.title, "area": c.area, "file": c.file,
-                        "tags": c.tags, "level": c.level,
+                        "tags": c.tags, "level": c.level, "basis": c.basis,
                     })
                 })
                 .collect();

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::judge::{self, Observed, Upstream};
+use super::level;
 use super::probe::{self, Roles};
 use super::raw::{self, Endpoint, RawRequest};
 use super::suite::{Action, Check, Outbound, Probe, Remote, Verdict};
 use super::tap::Tap;
 use crate::federation::FakeServer;
 use crate::results::{CheckFailure, Exchange, Failure, Outcome, ScenarioResult, StepResult};
+use crate::scenario::model::Level;
 
 /// A client of the homeserver behind the gateway (for outbound checks).
 #[derive(Clone)]
@@ -122,6 +124,14 @@ async fn run_one(check: &Check, setup: &Setup, marker: &str) -> ScenarioResult {
                     attempts: 1,
                 })
                 .collect();
+            if let Some(basis) = level::policy_only_failure(check, &failures) {
+                result.properties.insert(
+                    "spec requirement".into(),
+                    format!("met ({}); a gateway policy failed", check.level.as_str()),
+                );
+                result.level = Level::Policy.as_str().to_owned();
+                result.basis = Some(basis);
+            }
             if let Some(first) = failures.first() {
                 result.outcome = Outcome::Failed;
                 result.failure = Some(Failure {
@@ -327,6 +337,7 @@ fn blank(check: &Check) -> ScenarioResult {
     let mut r = ScenarioResult::new(&check.id, &check.title, &check.area, &check.file);
     r.tags = check.tags.clone();
     r.spec_section = check.spec.clone();
-    r.level = check.level.clone();
+    r.level = check.level.as_str().to_owned();
+    r.basis = Some(check.basis.clone());
     r
 }

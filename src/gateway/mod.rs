@@ -7,6 +7,7 @@
 //! - [`raw`]: sends it byte for byte over TLS (no URL normalisation).
 //! - [`tap`]: a recording proxy between the gateway and the homeserver: what got through.
 //! - [`judge`]: the verdict of one check (pure).
+//! - [`level`]: which level a check's failure counts at (the spec's or a gateway policy).
 //! - [`profile`]: a product's exact refusal statuses (`fixtures/gateway/profiles/`).
 //! - [`exec`]: runs the checks against a [`exec::Setup`].
 //! - [`nginx`] and [`topology`]: the local gateways (`--gateway-kind`).
@@ -16,6 +17,7 @@
 
 pub mod exec;
 pub mod judge;
+pub mod level;
 pub mod nginx;
 pub mod probe;
 pub mod profile;

@@ -173,11 +173,22 @@ fn restyle(header: &str, style: HeaderStyle) -> String {
         HeaderStyle::Reordered => parts.reverse(),
         HeaderStyle::Unquoted => {
             for p in &mut parts {
-                *p = p.replace('"', "");
+                let bare = p.replace('"', "");
+                // Only a token may go unquoted (RFC 9110 5.6.2); a colon is allowed unquoted
+                // by the spec's "recipient should allow colons". A base64 `/` is neither.
+                let value = bare.split_once('=').map_or("", |(_, v)| v);
+                if value.chars().all(|c| c == ':' || is_tchar(c)) {
+                    *p = bare;
+                }
             }
         }
     }
     format!("X-Matrix {}", parts.join(","))
+}
+
+/// A `tchar` of RFC 9110 section 5.6.2.
+fn is_tchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 #[cfg(test)]
@@ -262,6 +273,14 @@ mod tests {
             &keys,
         );
         assert!(v.is_ok(), "{v:?}");
+
+        assert_eq!(
+            restyle(
+                "X-Matrix origin=\"a:1\",key=\"ed25519:k\",sig=\"ab/c+d\"",
+                HeaderStyle::Unquoted
+            ),
+            "X-Matrix origin=a:1,key=ed25519:k,sig=\"ab/c+d\""
+        );
 
         let anon = build(&probe(Remote::Anonymous), &roles, "m1").unwrap();
         assert!(anon.headers.iter().all(|(n, _)| n != "authorization"));

@@ -1,7 +1,8 @@
 //! Product profiles of gateways (`fixtures/gateway/profiles/*.yaml`, `--gateway-profile`):
 //! the exact status a product answers each refusal with. Check files accept every code the
-//! products use (e.g. 401 or 403); a profile narrows that to the one code its product is
-//! expected to send, so a product that changes its answer fails the check.
+//! spec allows (any 4xx where it names none) or, for policies, the codes products use (e.g.
+//! 401 or 403); a profile narrows that to the one code its product is expected to send, so a
+//! product that changes its answer fails the check (at level policy: `super::level`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -86,7 +87,7 @@ mod tests {
     fn a_check_id_wins_over_its_area_and_only_refusals_are_narrowed() {
         let check = |id: &str, verdict: &str| {
             let text = format!(
-                "schema: 1\nid: {id}\ntitle: t\narea: deny\ngateway: {{ from: denied, method: GET, target: /x }}\nexpect: {{ verdict: {verdict}, status: [401, 403] }}\n"
+                "schema: 1\nid: {id}\ntitle: t\narea: deny\nlevel: policy\nbasis: b\ngateway: {{ from: denied, method: GET, target: /x }}\nexpect: {{ verdict: {verdict}, status: [401, 403] }}\n"
             );
             suite::parse(Path::new("x.yaml"), &text).unwrap()
         };

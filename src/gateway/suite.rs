@@ -10,8 +10,13 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::scenario::model::Level;
+use crate::scenario::node;
+
 static CHECK_FILE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)^(gateway|outbound):").expect("static regex"));
+static TRAILING_AT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r" at line \d+, column \d+$").expect("static regex"));
 static ID_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^gateway(/[a-z0-9][a-z0-9._-]*)+$").expect("static regex"));
 
@@ -51,7 +56,8 @@ pub enum Tamper {
 pub enum HeaderStyle {
     /// Parameters in reverse order (`sig`, `key`, `destination`, `origin`).
     Reordered,
-    /// Parameter values without quotes.
+    /// Parameter values without quotes where they are tokens, colons allowed (the spec's
+    /// "recipient should allow colons"); a signature containing `/` stays quoted.
     Unquoted,
 }
 
@@ -127,7 +133,9 @@ pub enum Verdict {
 pub struct Expect {
     /// Forwarded or refused.
     pub verdict: Verdict,
-    /// Acceptable status codes (a refusal: usually `[401, 403]`; products differ).
+    /// Acceptable status codes. Left out where the spec names none (a refusal is then any
+    /// 4xx); a policy check lists what products use (e.g. `[401, 403]`); a product profile
+    /// may pin the one its product answers.
     pub status: Option<Vec<u16>>,
     /// Acceptable errcodes of a refusal.
     pub errcode: Option<Vec<String>>,
@@ -158,7 +166,9 @@ struct RawCheck {
     title: String,
     area: String,
     #[serde(default)]
-    level: Option<String>,
+    level: Option<Level>,
+    #[serde(default)]
+    basis: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
     #[serde(default)]
@@ -186,8 +196,11 @@ pub struct Check {
     pub title: String,
     /// Scored area.
     pub area: String,
-    /// `must` (default) or `should`.
-    pub level: String,
+    /// Requirement level: `must`/`should`/`may` after the federation spec's keyword, or
+    /// `policy` for a gateway deployment rule the spec does not state.
+    pub level: Level,
+    /// Where the spec requires it (a short quote with its section), or which policy it is.
+    pub basis: String,
     /// Behaviour ids and other tags.
     pub tags: Vec<String>,
     /// Spec section, when one applies.
@@ -196,11 +209,14 @@ pub struct Check {
     pub file: String,
     /// What it sends.
     pub action: Action,
-    /// What must hold.
+    /// What must hold (a product profile may narrow `expect.status`).
     pub expect: Expect,
+    /// The statuses the check file itself accepts, before any product profile.
+    pub file_status: Option<Vec<u16>>,
 }
 
-/// Gateway check files among `files`, loaded; every problem is collected as `file: message`.
+/// Gateway check files among `files`, loaded; every problem is collected as
+/// `file:line:col: message`.
 pub fn load(files: &[PathBuf]) -> (Vec<Check>, Vec<String>) {
     let mut checks: Vec<Check> = Vec::new();
     let mut problems = Vec::new();
@@ -214,45 +230,104 @@ pub fn load(files: &[PathBuf]) -> (Vec<Check>, Vec<String>) {
         }
         match parse(path, &text) {
             Ok(c) if checks.iter().any(|o| o.id == c.id) => {
-                problems.push(format!("{}: duplicate check id `{}`", c.file, c.id));
+                let at = node::parse(&text)
+                    .map(|n| n.locate("/id", false))
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "{}:{}:{}: duplicate check id `{}`",
+                    c.file,
+                    at.line.max(1),
+                    at.col.max(1),
+                    c.id
+                ));
             }
             Ok(c) => checks.push(c),
-            Err(e) => problems.push(format!("{}: {e}", path.display())),
+            Err(e) => problems.push(e),
         }
     }
     checks.sort_by(|a, b| a.id.cmp(&b.id));
     (checks, problems)
 }
 
-/// Parse one check file.
+/// Parse one check file; an error reads `file:line:col: message`.
 pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
-    let raw: RawCheck = serde_saphyr::from_str(text)
-        .map_err(|e| e.to_string().trim_start_matches("error: ").to_owned())?;
+    let file = path.display().to_string();
+    let at = |pos: node::Pos, message: String| {
+        format!("{file}:{}:{}: {message}", pos.line.max(1), pos.col.max(1))
+    };
+    let tree = node::parse(text).map_err(|(message, pos)| at(pos.unwrap_or_default(), message))?;
+    let raw: RawCheck = serde_saphyr::from_str(text).map_err(|e| {
+        let pos = e
+            .location()
+            .map(|l| node::Pos {
+                line: u32::try_from(l.line()).unwrap_or(u32::MAX),
+                col: u32::try_from(l.column()).unwrap_or(u32::MAX),
+                ..node::Pos::default()
+            })
+            .unwrap_or(tree.pos);
+        let message = e.without_snippet().to_string();
+        let message = message.trim_start_matches("error: ");
+        at(pos, TRAILING_AT.replace(message, "").into_owned())
+    })?;
+    let located = |pointer: &str| tree.locate(pointer, false);
     if raw.schema != 1 {
-        return Err(format!("schema {} is not supported (use 1)", raw.schema));
-    }
-    if !ID_RE.is_match(&raw.id) {
-        return Err(format!(
-            "id `{}` must look like gateway/<area>/<name> (lowercase)",
-            raw.id
+        return Err(at(
+            located("/schema"),
+            format!("schema {} is not supported (use 1)", raw.schema),
         ));
     }
-    let level = raw.level.unwrap_or_else(|| "must".into());
-    if !matches!(level.as_str(), "must" | "should" | "may") {
-        return Err(format!("level `{level}` must be must, should or may"));
+    if !ID_RE.is_match(&raw.id) {
+        return Err(at(
+            located("/id"),
+            format!(
+                "id `{}` must look like gateway/<area>/<name> (lowercase)",
+                raw.id
+            ),
+        ));
     }
+    let Some(level) = raw.level else {
+        return Err(at(
+            tree.pos,
+            "missing `level`: must, should or may (the federation spec's keyword), or policy \
+             (a gateway deployment rule the spec does not state)"
+                .into(),
+        ));
+    };
+    let basis = match raw.basis.as_deref().map(str::trim) {
+        None => {
+            return Err(at(
+                tree.pos,
+                "missing `basis`: a short quote of the spec with its section, or the policy \
+                 (\"gateway policy: ...\")"
+                    .into(),
+            ));
+        }
+        Some("") => return Err(at(located("/basis"), "`basis` is empty".into())),
+        Some(b) if b.contains('\n') => {
+            return Err(at(located("/basis"), "`basis` must be one line".into()));
+        }
+        Some(b) => b.to_owned(),
+    };
     let action = match (raw.gateway, raw.outbound) {
         (Some(p), None) => Action::Inbound(Box::new(p)),
         (None, Some(o)) => Action::Outbound(o),
-        _ => return Err("give exactly one of `gateway:` (inbound) or `outbound:`".into()),
+        _ => {
+            return Err(at(
+                tree.pos,
+                "give exactly one of `gateway:` (inbound) or `outbound:`".into(),
+            ));
+        }
     };
     if let Action::Inbound(p) = &action
         && !p.target.starts_with('/')
         && !p.target.starts_with("http")
     {
-        return Err(format!(
-            "target `{}` must start with / (or be absolute-form)",
-            p.target
+        return Err(at(
+            located("/gateway/target"),
+            format!(
+                "target `{}` must start with / (or be absolute-form)",
+                p.target
+            ),
         ));
     }
     Ok(Check {
@@ -260,10 +335,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
         title: raw.title,
         area: raw.area,
         level,
+        basis,
         tags: raw.tags,
         spec: raw.spec,
-        file: path.display().to_string(),
+        file,
         action,
+        file_status: raw.expect.status.clone(),
         expect: raw.expect,
     })
 }
@@ -272,25 +349,52 @@ pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
 mod tests {
     use super::*;
 
+    const OK: &str = "schema: 1\nid: gateway/deny/x\ntitle: t\narea: deny\nlevel: policy\nbasis: \"gateway policy: b\"\ngateway:\n  from: denied\n  method: GET\n  target: /_matrix/federation/v1/version\nexpect: { verdict: refused, status: [401, 403] }\n";
+
     #[test]
     fn a_check_parses_and_bad_ones_are_explained() {
-        let ok = "schema: 1\nid: gateway/deny/x\ntitle: t\narea: deny\ngateway:\n  from: denied\n  method: GET\n  target: /_matrix/federation/v1/version\nexpect: { verdict: refused, status: [401, 403] }\n";
-        assert!(is_check_text(ok));
-        let c = parse(Path::new("x.yaml"), ok).unwrap();
-        assert_eq!(c.level, "must");
+        assert!(is_check_text(OK));
+        let c = parse(Path::new("x.yaml"), OK).unwrap();
+        assert_eq!(c.level, Level::Policy);
+        assert_eq!(c.basis, "gateway policy: b");
+        assert_eq!(c.file_status, Some(vec![401, 403]));
         assert!(matches!(c.action, Action::Inbound(ref p) if p.from == Remote::Denied));
-        let typo = ok.replace("verdict: refused", "verdict: refused, statuz: [1]");
-        assert!(
-            parse(Path::new("x.yaml"), &typo)
-                .unwrap_err()
-                .contains("statuz")
-        );
-        let both = format!("{ok}outbound: {{ to: denied }}\n");
+        let typo = OK.replace("verdict: refused", "verdict: refused, statuz: [1]");
+        let e = parse(Path::new("x.yaml"), &typo).unwrap_err();
+        assert!(e.starts_with("x.yaml:11:") && e.contains("statuz"), "{e}");
+        assert!(!e.contains("at line"), "{e}");
+        let both = format!("{OK}outbound: {{ to: denied }}\n");
         assert!(
             parse(Path::new("x.yaml"), &both)
                 .unwrap_err()
                 .contains("exactly one")
         );
+        let target = OK.replace("target: /_matrix", "target: _matrix");
+        let e = parse(Path::new("x.yaml"), &target).unwrap_err();
+        assert!(e.starts_with("x.yaml:10:11: target"), "{e}");
         assert!(!is_check_text("schema: 1\nsteps: []\n"));
+    }
+
+    #[test]
+    fn level_and_basis_are_required_and_located() {
+        let no_level = OK.replace("level: policy\n", "");
+        let e = parse(Path::new("x.yaml"), &no_level).unwrap_err();
+        assert!(e.starts_with("x.yaml:1:1: missing `level`"), "{e}");
+        let no_basis = OK.replace("basis: \"gateway policy: b\"\n", "");
+        let e = parse(Path::new("x.yaml"), &no_basis).unwrap_err();
+        assert!(e.starts_with("x.yaml:1:1: missing `basis`"), "{e}");
+        let empty = OK.replace("\"gateway policy: b\"", "\" \"");
+        let e = parse(Path::new("x.yaml"), &empty).unwrap_err();
+        assert!(e.starts_with("x.yaml:6:8: `basis` is empty"), "{e}");
+        let bad = OK.replace("level: policy", "level: strict");
+        let e = parse(Path::new("x.yaml"), &bad).unwrap_err();
+        assert!(e.starts_with("x.yaml:5:") && e.contains("strict"), "{e}");
+        for level in ["must", "should", "may"] {
+            let text = OK.replace("level: policy", &format!("level: {level}"));
+            assert_eq!(
+                parse(Path::new("x.yaml"), &text).unwrap().level.as_str(),
+                level
+            );
+        }
     }
 }

@@ -197,6 +197,7 @@ impl ScenarioResult {
             spec_section: None,
             level: default_level(),
             msc: None,
+            basis: None,
             outcome: Outcome::Passed,
             duration_ms: 0,
             steps: Vec::new(),
@@ -278,6 +279,10 @@ pub struct ScenarioResult {
     /// MSC number, for behaviour from a proposal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msc: Option<String>,
+    /// Where the spec requires the behaviour (a short quote or an OpenAPI pointer), or the
+    /// deployment policy a `policy`-level check applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
     /// Outcome.
     pub outcome: Outcome,
     /// Wall time in milliseconds (setup included).
