@@ -26,6 +26,42 @@ const VERIFY_SCRIPT: &str = "import importlib.metadata, synapse.app.homeserver; 
 /// Lines of the pip log shown when the install fails.
 const TAIL_LINES: usize = 30;
 
+/// Upper bounds on Synapse's dependencies for releases that break with their newest versions.
+/// pip resolves a release's open-ended requirements (`prometheus-client>=0.4.0`) to today's
+/// newest packages; these pins keep an older release installable. Each row: releases before
+/// `before` get `requirement` as an extra top-level requirement.
+const COMPAT_PINS: &[((u64, u64, u64), &str)] = &[
+    // prometheus-client 0.24 made `Collector` a Protocol; Synapse's
+    // `class InFlightGauge(Generic[..], Collector)` then fails at import ("Cannot create a
+    // consistent method resolution order"), element-hq/synapse#19375, Synapse <= 1.145.
+    ((1, 146, 0), "prometheus-client<0.24"),
+];
+
+/// The extra pip requirements an older Synapse release needs to install and start
+/// (empty for the pinned release and anything newer than the known breakages).
+pub fn compat_requirements(version: &str) -> Vec<&'static str> {
+    let Some(parsed) = parse_version(version) else {
+        return Vec::new();
+    };
+    COMPAT_PINS
+        .iter()
+        .filter(|(before, _)| parsed < *before)
+        .map(|(_, requirement)| *requirement)
+        .collect()
+}
+
+/// `1.98.0` → (1, 98, 0); pre-release suffixes (`1.98.0rc1`) keep their numeric prefix.
+fn parse_version(version: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = version.split('.').map(|part| {
+        let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, patch))
+}
+
 /// Directory holding the venv, its marker, lock and install log for one Synapse version.
 pub fn version_dir(opts: &SynapseOptions) -> PathBuf {
     opts.cache_dir.join(format!("synapse-{}", opts.version))
@@ -91,7 +127,13 @@ pub async fn ensure_venv(opts: &SynapseOptions) -> Result<PathBuf, TargetError> 
         .append(true)
         .open(&log_path)
         .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
-    let _ = writeln!(log, "--- pip install matrix-synapse=={} ---", opts.version);
+    let extra = compat_requirements(&opts.version);
+    let _ = writeln!(
+        log,
+        "--- pip install matrix-synapse=={} {} ---",
+        opts.version,
+        extra.join(" ")
+    );
     let log_err = log
         .try_clone()
         .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
@@ -104,6 +146,7 @@ pub async fn ensure_venv(opts: &SynapseOptions) -> Result<PathBuf, TargetError> 
             "--no-input",
         ])
         .arg(format!("matrix-synapse=={}", opts.version))
+        .args(&extra)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
@@ -241,6 +284,16 @@ mod tests {
                 .join(MARKER)
                 .exists()
         );
+    }
+
+    #[test]
+    fn older_releases_get_their_compat_pins() {
+        assert_eq!(compat_requirements("1.98.0"), vec!["prometheus-client<0.24"]);
+        assert_eq!(compat_requirements("1.145.0"), vec!["prometheus-client<0.24"]);
+        assert_eq!(compat_requirements("1.98.0rc1"), vec!["prometheus-client<0.24"]);
+        assert!(compat_requirements("1.146.0").is_empty());
+        assert!(compat_requirements(crate::target::SYNAPSE_VERSION).is_empty());
+        assert!(compat_requirements("not-a-version").is_empty());
     }
 
     #[test]
