@@ -288,9 +288,18 @@ mod tests {
 
     #[test]
     fn older_releases_get_their_compat_pins() {
-        assert_eq!(compat_requirements("1.98.0"), vec!["prometheus-client<0.24"]);
-        assert_eq!(compat_requirements("1.145.0"), vec!["prometheus-client<0.24"]);
-        assert_eq!(compat_requirements("1.98.0rc1"), vec!["prometheus-client<0.24"]);
+        assert_eq!(
+            compat_requirements("1.98.0"),
+            vec!["prometheus-client<0.24"]
+        );
+        assert_eq!(
+            compat_requirements("1.145.0"),
+            vec!["prometheus-client<0.24"]
+        );
+        assert_eq!(
+            compat_requirements("1.98.0rc1"),
+            vec!["prometheus-client<0.24"]
+        );
         assert!(compat_requirements("1.146.0").is_empty());
         assert!(compat_requirements(crate::target::SYNAPSE_VERSION).is_empty());
         assert!(compat_requirements("not-a-version").is_empty());
