@@ -275,6 +275,22 @@ impl Lowering<'_> {
                 );
             }
         }
+        if raw.level.is_none() {
+            self.key_problem(
+                "/id",
+                "a scenario needs `level`: must, should, may or policy",
+                Some("take it from the RFC 2119 keyword (in capitals) of the spec text that decides the behaviour; see docs/verdict-policy.md".into()),
+            );
+        }
+        match raw.basis.as_deref().map(str::trim) {
+            None => self.key_problem(
+                "/id",
+                "a scenario needs `basis`: where the spec requires the behaviour",
+                Some("a short quote with its source, or an OpenAPI pointer, e.g. basis: \"'Servers MUST …' (client-server-api, Section)\"".into()),
+            ),
+            Some("") => self.problem("/basis", "the basis is empty", None),
+            Some(_) => {}
+        }
         let level = raw.level.unwrap_or_else(|| level_from_tags(&raw.tags));
         let requires_spec = raw
             .requires
@@ -991,7 +1007,7 @@ mod tests {
     #[test]
     fn every_expectation_kind_reaches_the_plan() {
         let (plan, problems) = lower(
-            "schema: 1\nid: t/all\ntitle: all\narea: t\nlevel: should\nspec: { since: \"1.2\", removed: \"1.9\", msc: \"1234\" }\nactors: { alice: {} }\nsteps:\n  - as: alice\n    call: whoami\n    expect:\n      status: 200\n      errcode: M_X\n      body: { /user_id: { type: string } }\n      headers: { Content-Type: { regex: json } }\n      text: { contains: user_id }\n    capture:\n      a: /user_id\n      b: { from: /user_id, regex: \"^@([^:]+)\" }\n",
+            "schema: 1\nid: t/all\ntitle: all\narea: t\nlevel: should\nbasis: b\nspec: { since: \"1.2\", removed: \"1.9\", msc: \"1234\" }\nactors: { alice: {} }\nsteps:\n  - as: alice\n    call: whoami\n    expect:\n      status: 200\n      errcode: M_X\n      body: { /user_id: { type: string } }\n      headers: { Content-Type: { regex: json } }\n      text: { contains: user_id }\n    capture:\n      a: /user_id\n      b: { from: /user_id, regex: \"^@([^:]+)\" }\n",
         );
         assert!(problems.is_empty(), "{problems:?}");
         let plan = plan.expect("valid");
@@ -1011,7 +1027,7 @@ mod tests {
     #[test]
     fn spec_needs_since_or_msc() {
         let (plan, problems) = lower(
-            "schema: 1\nid: t/x\ntitle: x\narea: t\nspec: { section: a }\nsteps:\n  - call: versions\n",
+            "schema: 1\nid: t/x\ntitle: x\narea: t\nlevel: must\nbasis: b\nspec: { section: a }\nsteps:\n  - call: versions\n",
         );
         assert!(plan.is_none());
         assert!(problems[0].message.contains("`since`"), "{problems:?}");

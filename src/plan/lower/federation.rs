@@ -195,7 +195,7 @@ mod tests {
         (lower_file(&file, &mut problems), problems)
     }
 
-    const HEAD: &str = "schema: 1\nid: t/f\ntitle: f\narea: t\n";
+    const HEAD: &str = "schema: 1\nid: t/f\ntitle: f\narea: t\nlevel: must\nbasis: b\n";
 
     #[test]
     fn federation_steps_reach_the_plan() {

@@ -62,7 +62,7 @@ fn context(ca: Arc<RunCa>, hs1: Peer) -> RunContext {
 }
 
 fn plan(id: &str, extra: &str) -> ScenarioPlan {
-    let text = format!("schema: 1\nid: {id}\ntitle: t\narea: t\n{extra}");
+    let text = format!("schema: 1\nid: {id}\ntitle: t\narea: t\nlevel: must\nbasis: b\n{extra}");
     let file = SourceFile {
         path: "t.yaml".into(),
         text: Arc::new(text),
