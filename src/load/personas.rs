@@ -407,19 +407,17 @@ const ELEMENT_X_REQUIRED_STATE: &[(&str, &str)] = &[
 pub fn element_x_request(pos: Option<String>, timeout: Option<u64>) -> SlidingSyncArgs {
     let list = ListArgs {
         range: Some([0, 19]),
-        timeline_limit: Some(1),
-        required_state: Some(
-            ELEMENT_X_REQUIRED_STATE
-                .iter()
-                .map(|(t, k)| [(*t).to_owned(), (*k).to_owned()])
-                .collect(),
-        ),
+        timeline_limit: 1,
+        required_state: ELEMENT_X_REQUIRED_STATE
+            .iter()
+            .map(|(t, k)| [(*t).to_owned(), (*k).to_owned()])
+            .collect(),
         filters: None,
     };
     SlidingSyncArgs {
         conn_id: Some("room-list".into()),
         pos,
-        timeout,
+        timeout: timeout.into(),
         lists: BTreeMap::from([("all_rooms".to_owned(), list)]),
         extensions: Some(json!({
             "account_data": {"enabled": true},

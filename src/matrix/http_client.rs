@@ -98,10 +98,10 @@ impl HttpClient {
             .timeout(timeout)
             .send();
         let outcome = async {
-            let resp = send.await.map_err(describe_error)?;
+            let resp = send.await.map_err(|e| describe_error(e, timeout))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let bytes = resp.bytes().await.map_err(describe_error)?;
+            let bytes = resp.bytes().await.map_err(|e| describe_error(e, timeout))?;
             Ok::<_, String>(Received {
                 status,
                 headers,
@@ -111,10 +111,7 @@ impl HttpClient {
         // reqwest's timeout covers the body too; the outer one is a backstop.
         let result = match tokio::time::timeout(timeout + Duration::from_secs(1), outcome).await {
             Ok(r) => r,
-            Err(_) => Err(format!(
-                "timed out after {}",
-                humantime::format_duration(timeout)
-            )),
+            Err(_) => Err(held(timeout)),
         };
         exchange.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match result {
@@ -132,7 +129,30 @@ impl HttpClient {
     }
 }
 
-fn describe_error(e: reqwest::Error) -> String {
+/// Start of the message for a request the server kept past the client's timeout.
+pub const HELD: &str = "the server held the request for";
+
+/// Whether an exchange error is a client-side timeout (see [`held`]).
+pub fn is_held(error: &str) -> bool {
+    error.starts_with(HELD)
+}
+
+/// "the server held the request for ≥ N s (client timeout)": the server did answer the
+/// connection and kept the request open until the harness gave up; it was not unreachable.
+pub fn held(timeout: Duration) -> String {
+    let secs = if timeout.subsec_millis() == 0 {
+        timeout.as_secs().to_string()
+    } else {
+        format!("{:.1}", timeout.as_secs_f64())
+    };
+    format!("{HELD} ≥ {secs} s (client timeout)")
+}
+
+fn describe_error(e: reqwest::Error, timeout: Duration) -> String {
+    // A connect timeout is not a held request: the server never took it.
+    if e.is_timeout() && !e.is_connect() {
+        return held(timeout);
+    }
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -173,4 +193,56 @@ pub fn text(body: &[u8]) -> String {
         s.push_str(&format!("… ({} more bytes)", body.len() - cut));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_names_the_time_in_seconds() {
+        assert_eq!(
+            held(Duration::from_secs(30)),
+            "the server held the request for ≥ 30 s (client timeout)"
+        );
+        assert_eq!(
+            held(Duration::from_millis(300)),
+            "the server held the request for ≥ 0.3 s (client timeout)"
+        );
+        assert!(is_held(&held(Duration::from_secs(1))));
+        assert!(!is_held("connection failed: refused"));
+    }
+
+    /// A server that accepts the request and never answers: the failure says it held the
+    /// request, and the exchange still carries the request for the transcript.
+    #[tokio::test]
+    async fn a_held_request_is_reported_as_held_with_the_request() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                open.push(sock);
+            }
+        });
+        let client = HttpClient::new().expect("client");
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("http://{addr}/_matrix/client/v4/sync"))
+            .body(br#"{"timeout":0}"#.to_vec())
+            .expect("request");
+        let (exchange, received) = client.send(request, Duration::from_millis(300)).await;
+        server.abort();
+        assert!(received.is_none());
+        assert_eq!(
+            exchange.error.as_deref(),
+            Some("the server held the request for ≥ 0.3 s (client timeout)")
+        );
+        assert_eq!(exchange.method, "POST");
+        assert!(exchange.url.ends_with("/_matrix/client/v4/sync"));
+        assert_eq!(exchange.request_body.as_deref(), Some(r#"{"timeout":0}"#));
+        assert!(exchange.duration_ms >= 300);
+    }
 }

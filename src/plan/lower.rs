@@ -694,6 +694,18 @@ impl Lowering<'_> {
                 ));
             }
         }
+        if with.is_none() {
+            // No `with` at all: the arguments the op requires are still missing.
+            let schema = serde_json::to_value(op.args_schema()).unwrap_or(Value::Bool(true));
+            let required = schema.get("required").and_then(Value::as_array);
+            for key in required.into_iter().flatten().filter_map(Value::as_str) {
+                self.problem(
+                    &format!("{base}/call"),
+                    format!("missing required key `{key}` (in the arguments of `{name}`)"),
+                    Some(format!("add `with: {{ {key}: ... }}`")),
+                );
+            }
+        }
         self.check_refs_value(&with_pointer, &args, defined);
         Some(Action::Call { op, args })
     }

@@ -226,15 +226,23 @@ async fn attempt(
             .error
             .clone()
             .unwrap_or_else(|| "no response".into());
-        let kind = if message.contains("timed out") {
+        let held = crate::matrix::http_client::is_held(&message);
+        let kind = if held || message.contains("timed out") {
             "timeout"
         } else {
             "transport"
         };
+        // A held request did reach the server: "no response" would send the reader after
+        // the network, not the server's choice to wait.
+        let message = if held {
+            message
+        } else {
+            format!("no response from the server: {message}")
+        };
         let check = CheckFailure {
             location: step.location.clone(),
             kind: kind.into(),
-            message: format!("no response from the server: {message}"),
+            message,
             expected: None,
             actual: None,
         };

@@ -19,9 +19,11 @@ pub struct SlidingSyncArgs {
     /// The `pos` of the previous response (absent: initial sync).
     #[serde(default)]
     pub pos: Option<String>,
-    /// Long-poll timeout in milliseconds.
-    #[serde(default)]
-    pub timeout: Option<u64>,
+    /// Long-poll timeout in milliseconds, REQUIRED in scenarios: `0` unless the step tests
+    /// long-polling, or `omit` to leave it out of the request (to test the MSC's default).
+    /// MSC4186 lets a client omit it, but its examples send `timeout=0` and a server that
+    /// holds an omitted timeout would fail every step of a scenario, not the one that tests it.
+    pub timeout: Timeout,
     /// `online`, `offline` or `unavailable`.
     #[serde(default)]
     pub set_presence: Option<String>,
@@ -39,36 +41,74 @@ pub struct SlidingSyncArgs {
     pub unchecked: Option<Value>,
 }
 
-/// One list.
+/// The `timeout` argument: milliseconds, or `omit` to send none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Timeout {
+    /// Wait at most this many milliseconds.
+    Millis(u64),
+    /// Leave `timeout` out of the request.
+    Omit(OmitWord),
+}
+
+/// The word `omit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OmitWord {
+    /// `omit`.
+    Omit,
+}
+
+impl Timeout {
+    /// The milliseconds to send, `None` for `omit`.
+    pub fn millis(self) -> Option<u64> {
+        match self {
+            Timeout::Millis(t) => Some(t),
+            Timeout::Omit(_) => None,
+        }
+    }
+}
+
+impl Default for Timeout {
+    /// No wait: what a step sends unless it tests long-polling.
+    fn default() -> Self {
+        Timeout::Millis(0)
+    }
+}
+
+impl From<Option<u64>> for Timeout {
+    fn from(t: Option<u64>) -> Self {
+        t.map_or(Timeout::Omit(OmitWord::Omit), Timeout::Millis)
+    }
+}
+
+/// One list. `timeline_limit` and `required_state` are Required in MSC4186 (`SyncListConfig`)
+/// and are sent as written, never filled in.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListArgs {
     /// Inclusive `[first, last]` index window; absent: all rooms.
     #[serde(default)]
     pub range: Option<[u64; 2]>,
-    /// Most timeline events per room (absent: none).
-    #[serde(default)]
-    pub timeline_limit: Option<u64>,
+    /// Most timeline events per room.
+    pub timeline_limit: u64,
     /// `[[type, state_key], ...]` with `*`, `$ME` and `$LAZY` (members of timeline senders);
-    /// absent: no state.
-    #[serde(default)]
-    pub required_state: Option<Vec<[String; 2]>>,
+    /// `[]`: no state.
+    pub required_state: Vec<[String; 2]>,
     /// Filters, MSC4186 names (`is_dm`, `is_encrypted`, `is_invited`, `room_types`,
     /// `not_room_types`, `spaces`, `tags`, `not_tags`).
     #[serde(default)]
     pub filters: Option<Map<String, Value>>,
 }
 
-/// One room subscription.
+/// One room subscription (both fields Required in MSC4186 `RoomSubscription`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomArgs {
     /// Most timeline events.
-    #[serde(default)]
-    pub timeline_limit: Option<u64>,
+    pub timeline_limit: u64,
     /// As for lists.
-    #[serde(default)]
-    pub required_state: Option<Vec<[String; 2]>>,
+    pub required_state: Vec<[String; 2]>,
 }
 
 /// The wire request: query parameters and JSON body.
@@ -91,7 +131,7 @@ pub fn translate(args: &SlidingSyncArgs, dialect: Dialect) -> Wire {
         if let Some(p) = &args.pos {
             query.push(("pos".into(), p.clone()));
         }
-        if let Some(t) = args.timeout {
+        if let Some(t) = args.timeout.millis() {
             query.push(("timeout".into(), t.to_string()));
         }
         if let Some(p) = &args.set_presence {
@@ -101,7 +141,7 @@ pub fn translate(args: &SlidingSyncArgs, dialect: Dialect) -> Wire {
         if let Some(p) = &args.pos {
             body.insert("pos".into(), json!(p));
         }
-        if let Some(t) = args.timeout {
+        if let Some(t) = args.timeout.millis() {
             body.insert("timeout".into(), json!(t));
         }
         if let Some(p) = &args.set_presence {
@@ -123,7 +163,7 @@ pub fn translate(args: &SlidingSyncArgs, dialect: Dialect) -> Wire {
             .map(|(room, r)| {
                 (
                     room.clone(),
-                    room_config(r.timeline_limit, r.required_state.as_deref(), dialect),
+                    room_config(r.timeline_limit, &r.required_state, dialect),
                 )
             })
             .collect();
@@ -140,7 +180,7 @@ pub fn translate(args: &SlidingSyncArgs, dialect: Dialect) -> Wire {
 }
 
 fn list(l: &ListArgs, dialect: Dialect) -> Value {
-    let mut v = room_config(l.timeline_limit, l.required_state.as_deref(), dialect);
+    let mut v = room_config(l.timeline_limit, &l.required_state, dialect);
     if let Value::Object(map) = &mut v {
         if let Some([a, b]) = l.range {
             match dialect {
@@ -161,31 +201,12 @@ fn list(l: &ListArgs, dialect: Dialect) -> Value {
     v
 }
 
-fn room_config(
-    timeline_limit: Option<u64>,
-    required_state: Option<&[[String; 2]]>,
-    dialect: Dialect,
-) -> Value {
-    let mut map = Map::new();
-    // The unstable dialects require both fields; absent means "none" in the neutral shape.
-    let (timeline_limit, required_state) = match dialect {
-        Dialect::V4 => (timeline_limit, required_state),
-        _ => (
-            Some(timeline_limit.unwrap_or(0)),
-            Some(required_state.unwrap_or(&[])),
-        ),
+fn room_config(timeline_limit: u64, required_state: &[[String; 2]], dialect: Dialect) -> Value {
+    let required_state = match dialect {
+        Dialect::V4 => required_state_v4(required_state),
+        _ => json!(required_state),
     };
-    if let Some(t) = timeline_limit {
-        map.insert("timeline_limit".into(), json!(t));
-    }
-    if let Some(rs) = required_state {
-        let value = match dialect {
-            Dialect::V4 => required_state_v4(rs),
-            _ => json!(rs),
-        };
-        map.insert("required_state".into(), value);
-    }
-    Value::Object(map)
+    json!({"timeline_limit": timeline_limit, "required_state": required_state})
 }
 
 /// `[[type, key], ...]` -> `{include: [{type?, state_key?}], lazy_members}`; `*` leaves the
@@ -237,7 +258,7 @@ mod tests {
             "lists": {"all": {"range": [0, 9], "timeline_limit": 1,
                 "required_state": [["m.room.name", ""], ["m.room.member", "$LAZY"], ["*", "*"]],
                 "filters": {"is_invited": false}}},
-            "room_subscriptions": {"!r:hs": {"timeline_limit": 3}},
+            "room_subscriptions": {"!r:hs": {"timeline_limit": 3, "required_state": []}},
             "unchecked": {"lists": {"all": {"timeline_limit": "ten"}}}
         }))
         .expect("args")
@@ -283,7 +304,89 @@ mod tests {
         );
         assert_eq!(
             w.body["room_subscriptions"]["!r:hs"],
-            json!({"timeline_limit": 3})
+            json!({"timeline_limit": 3, "required_state": {"include": []}})
+        );
+    }
+
+    #[test]
+    fn timeout_is_required_and_omit_leaves_it_out() {
+        let missing = serde_json::from_value::<SlidingSyncArgs>(json!({}));
+        assert!(
+            missing.is_err_and(|e| e.to_string().contains("timeout")),
+            "a call without timeout is refused"
+        );
+        let omit: SlidingSyncArgs =
+            serde_json::from_value(json!({"timeout": "omit", "pos": "1"})).expect("omit");
+        assert_eq!(omit.timeout.millis(), None);
+        assert!(translate(&omit, Dialect::V4).body.get("timeout").is_none());
+        assert!(
+            translate(&omit, Dialect::Simplified)
+                .query
+                .iter()
+                .all(|(k, _)| k != "timeout")
+        );
+        let zero: SlidingSyncArgs = serde_json::from_value(json!({"timeout": 0})).expect("0");
+        assert_eq!(translate(&zero, Dialect::V4).body["timeout"], json!(0));
+        assert!(serde_json::from_value::<SlidingSyncArgs>(json!({"timeout": "soon"})).is_err());
+    }
+
+    #[test]
+    fn list_and_subscription_fields_are_required_not_filled() {
+        for list in [
+            json!({"range": [0, 1]}),
+            json!({"timeline_limit": 1}),
+            json!({"required_state": []}),
+        ] {
+            let args = json!({"timeout": 0, "lists": {"all": list}});
+            assert!(
+                serde_json::from_value::<SlidingSyncArgs>(args).is_err(),
+                "{list}"
+            );
+            let args = json!({"timeout": 0, "room_subscriptions": {"!r:hs": list}});
+            assert!(
+                serde_json::from_value::<SlidingSyncArgs>(args).is_err(),
+                "{list}"
+            );
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(SlidingSyncArgs)).expect("schema");
+        let required = |v: &Value| -> Vec<String> {
+            v["required"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(required(&schema), vec!["timeout"]);
+        for def in ["ListArgs", "RoomArgs"] {
+            let mut r = required(&schema["$defs"][def]);
+            r.sort();
+            assert_eq!(r, vec!["required_state", "timeline_limit"], "{def}");
+        }
+    }
+
+    #[test]
+    fn written_fields_are_sent_as_written_in_every_dialect() {
+        let args: SlidingSyncArgs = serde_json::from_value(json!({
+            "timeout": 0,
+            "lists": {"all": {"timeline_limit": 0, "required_state": []}}
+        }))
+        .expect("args");
+        for d in [Dialect::Msc3575Proxy, Dialect::Simplified] {
+            let w = translate(&args, d);
+            assert_eq!(
+                w.body["lists"]["all"],
+                json!({"timeline_limit": 0, "required_state": []})
+            );
+            assert_eq!(w.query, vec![("timeout".into(), "0".into())]);
+        }
+        let w = translate(&args, Dialect::V4);
+        assert_eq!(
+            w.body["lists"]["all"],
+            json!({"timeline_limit": 0, "required_state": {"include": []}})
         );
     }
 }
