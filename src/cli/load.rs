@@ -243,13 +243,15 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         any: needs_fed,
         second_server: needs_fed,
     };
-    let prepared =
-        match super::run::interruptible_prepare(setup::prepare(&ra, needs_ss, fed_needs, Default::default()), "target")
-            .await
-        {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
+    let prepared = match super::run::interruptible_prepare(
+        setup::prepare(&ra, needs_ss, fed_needs, Default::default()),
+        "target",
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let code = drive(
         &args, &plan, &pop, counts, personas, shard, baseline, &prepared, started_at, clock,
     )

@@ -44,10 +44,7 @@ impl Capabilities {
                     ));
                 }
                 None => {
-                    return Some(format!(
-                        "requires {}: not probed in this run",
-                        cap.as_str()
-                    ));
+                    return Some(format!("requires {}: not probed in this run", cap.as_str()));
                 }
             }
         }
@@ -98,7 +95,13 @@ impl Answer {
 }
 
 impl Prober<'_> {
-    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let mut builder = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -150,7 +153,10 @@ pub async fn probe(
     if needed.is_empty() && !room_versions {
         return out;
     }
-    let p = Prober { http, base: base_url };
+    let p = Prober {
+        http,
+        base: base_url,
+    };
     let (a, b) = match (user(provisioner).await, user(provisioner).await) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -167,7 +173,12 @@ pub async fn probe(
         }
     };
     let caps = p
-        .call("GET", "/_matrix/client/v3/capabilities", Some(&a.access_token), None)
+        .call(
+            "GET",
+            "/_matrix/client/v3/capabilities",
+            Some(&a.access_token),
+            None,
+        )
         .await;
     if room_versions && caps.ok() {
         out.room_versions = caps.body["capabilities"]["m.room_versions"]["available"]
@@ -205,7 +216,12 @@ pub async fn probe(
             }
             Capability::GuestAccess => {
                 let r = p
-                    .call("POST", "/_matrix/client/v3/register?kind=guest", None, Some(json!({})))
+                    .call(
+                        "POST",
+                        "/_matrix/client/v3/register?kind=guest",
+                        None,
+                        Some(json!({})),
+                    )
                     .await;
                 Probed {
                     offered: r.ok() && r.body.get("access_token").is_some(),
@@ -218,9 +234,9 @@ pub async fn probe(
                     .await;
                 let dummy = r.body["flows"].as_array().is_some_and(|flows| {
                     flows.iter().any(|f| {
-                        f["stages"].as_array().is_some_and(|s| {
-                            s.len() == 1 && s[0].as_str() == Some("m.login.dummy")
-                        })
+                        f["stages"]
+                            .as_array()
+                            .is_some_and(|s| s.len() == 1 && s[0].as_str() == Some("m.login.dummy"))
                     })
                 });
                 Probed {
@@ -238,7 +254,12 @@ pub async fn probe(
                     encode_component(&a.user_id)
                 );
                 let set = p
-                    .call("PUT", &path, Some(&a.access_token), Some(json!({"presence": "online"})))
+                    .call(
+                        "PUT",
+                        &path,
+                        Some(&a.access_token),
+                        Some(json!({"presence": "online"})),
+                    )
                     .await;
                 let get = p.call("GET", &path, Some(&a.access_token), None).await;
                 let state = get.body["presence"].as_str().unwrap_or("").to_owned();
@@ -252,7 +273,10 @@ pub async fn probe(
                 }
             }
             Capability::ProfileLookup => {
-                let path = format!("/_matrix/client/v3/profile/{}", encode_component(&b.user_id));
+                let path = format!(
+                    "/_matrix/client/v3/profile/{}",
+                    encode_component(&b.user_id)
+                );
                 let authed = p.call("GET", &path, Some(&a.access_token), None).await;
                 let anon = p.call("GET", &path, None, None).await;
                 Probed {
@@ -323,7 +347,12 @@ pub async fn probe(
             }
             Capability::RoomPublication => {
                 let room = p
-                    .call("POST", "/_matrix/client/v3/createRoom", Some(&a.access_token), Some(json!({})))
+                    .call(
+                        "POST",
+                        "/_matrix/client/v3/createRoom",
+                        Some(&a.access_token),
+                        Some(json!({})),
+                    )
                     .await;
                 match room.body["room_id"].as_str() {
                     Some(id) => {
@@ -332,7 +361,12 @@ pub async fn probe(
                             encode_component(id)
                         );
                         let r = p
-                            .call("PUT", &path, Some(&a.access_token), Some(json!({"visibility": "public"})))
+                            .call(
+                                "PUT",
+                                &path,
+                                Some(&a.access_token),
+                                Some(json!({"visibility": "public"})),
+                            )
                             .await;
                         Probed {
                             offered: r.ok(),
