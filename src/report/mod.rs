@@ -6,6 +6,7 @@
 //! byte-identical files; files are written atomically (see [`write_atomic`]).
 
 mod atomic;
+pub mod groups;
 mod html;
 mod json;
 mod junit;
