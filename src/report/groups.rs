@@ -78,6 +78,18 @@ pub fn group<'a>(scenarios: impl IntoIterator<Item = &'a ScenarioResult>) -> Vec
     group_by(scenarios, cause_of)
 }
 
+/// Groups scenarios by level (MUST, POLICY, SHOULD, MAY, in that order) and then by
+/// [`cause_of`], so a group never mixes levels.
+pub fn group_per_level<'a>(
+    scenarios: impl IntoIterator<Item = &'a ScenarioResult>,
+) -> Vec<Group<'a>> {
+    let all: Vec<&'a ScenarioResult> = scenarios.into_iter().collect();
+    ["MUST", "POLICY", "SHOULD", "MAY"]
+        .into_iter()
+        .flat_map(|level| group(all.iter().copied().filter(|s| s.level_label() == level)))
+        .collect()
+}
+
 /// Groups scenarios by the operation alone (unsupported operations: once per operation).
 pub fn group_by_operation<'a>(
     scenarios: impl IntoIterator<Item = &'a ScenarioResult>,

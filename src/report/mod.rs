@@ -104,4 +104,6 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportE
 }
 
 #[cfg(test)]
+mod level_tests;
+#[cfg(test)]
 mod tests;

@@ -142,13 +142,12 @@ pub fn gating_levels(report: &RunReport) -> String {
 pub fn problem_lines(report: &RunReport) -> Vec<String> {
     let fail_on = report.summary.fail_on;
     let mut lines = Vec::new();
-    for level in LEVEL_ORDER {
-        let failing = report.scenarios.iter().filter(|s| {
-            s.outcome == Outcome::Failed && s.fails_run_at(fail_on) && s.level_label() == level
-        });
-        for g in groups::group(failing) {
-            lines.push(failure_entry("FAIL", "", &g));
-        }
+    let failing = report
+        .scenarios
+        .iter()
+        .filter(|s| s.outcome == Outcome::Failed && s.fails_run_at(fail_on));
+    for g in groups::group_per_level(failing) {
+        lines.push(failure_entry("FAIL", "", &g));
     }
     let errored = report
         .scenarios
@@ -202,19 +201,17 @@ pub fn problem_lines(report: &RunReport) -> Vec<String> {
 pub fn recommendation_lines(report: &RunReport) -> Vec<String> {
     let fail_on = report.summary.fail_on;
     let mut lines = Vec::new();
-    let mut levels = Vec::new();
-    for level in LEVEL_ORDER {
-        let not_met = report
-            .scenarios
-            .iter()
-            .filter(|s| s.recommendation_not_met(fail_on) && s.level_label() == level);
-        let groups = groups::group(not_met);
-        if !groups.is_empty() {
+    let mut levels: Vec<&str> = Vec::new();
+    let not_met = report
+        .scenarios
+        .iter()
+        .filter(|s| s.recommendation_not_met(fail_on));
+    for g in groups::group_per_level(not_met) {
+        let level = g.scenarios.first().map_or("MUST", |s| s.level_label());
+        if !levels.contains(&level) {
             levels.push(level);
         }
-        for g in groups {
-            lines.push(failure_entry(level, "  ", &g));
-        }
+        lines.push(failure_entry(level, "  ", &g));
     }
     if lines.is_empty() {
         return lines;
@@ -233,9 +230,6 @@ pub fn recommendation_lines(report: &RunReport) -> Vec<String> {
     );
     lines
 }
-
-/// Levels in the order their failures are listed.
-const LEVEL_ORDER: [&str; 4] = ["MUST", "POLICY", "SHOULD", "MAY"];
 
 /// One failure (`FAIL [MUST] id (location): message` and its basis) or one group of them
 /// (`FAIL [MUST] 3 checks fail with OPERATION → ERROR: a, b, c`). `word` is `FAIL` or,
