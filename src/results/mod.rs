@@ -332,12 +332,20 @@ impl ScenarioResult {
     }
 
     /// Whether this result fails the run under `fail_on`: a failure, or an unsupported
-    /// operation, at a level the threshold gates, or an error at any level (the check could
-    /// not run); never when an expectation covers it. Blocked, skipped and passed
+    /// operation, at a level the threshold gates, an error at any level (the check could
+    /// not run), or an unexpected pass under `--strict` at any level; never when an
+    /// expectation covers it. Blocked, skipped and passed
     /// scenarios never fail the run.
     pub fn fails_run_at(&self, fail_on: FailOn) -> bool {
+        let strict_unexpected_pass = matches!(
+            self.expectation.as_ref().map(|e| e.kind),
+            Some(ExpectationKind::UnexpectedPass)
+        );
         let gated = match self.outcome {
             Outcome::Errored => true,
+            // `--strict` turned an unexpected pass into a failure: the list is wrong,
+            // whatever the level.
+            Outcome::Failed if strict_unexpected_pass => true,
             Outcome::Failed | Outcome::Unsupported => fail_on.gates(&self.level),
             Outcome::Passed | Outcome::Skipped | Outcome::Blocked => false,
         };
@@ -347,7 +355,7 @@ impl ScenarioResult {
     /// A failure at a level `fail_on` does not gate (SHOULD/MAY by default): a
     /// recommendation not met. Known failures are not counted here (they are listed apart).
     pub fn recommendation_not_met(&self, fail_on: FailOn) -> bool {
-        self.outcome == Outcome::Failed && !fail_on.gates(&self.level) && !self.excused()
+        self.outcome == Outcome::Failed && !self.fails_run_at(fail_on) && !self.excused()
     }
 
     /// Whether an expectations entry (known failure, quarantine) covers this result.
@@ -365,6 +373,17 @@ impl ScenarioResult {
 }
 
 impl RunReport {
+    /// The summary with `levels` filled in from the scenarios when the report predates
+    /// them (every count zero although scenarios ran).
+    pub fn summary_with_levels(&self) -> Summary {
+        let mut summary = self.summary.clone();
+        let counted: usize = summary.levels.iter().iter().map(|(_, c)| c.total).sum();
+        if counted == 0 && !self.scenarios.is_empty() {
+            summary.levels = score::level_summary(&self.scenarios);
+        }
+        summary
+    }
+
     /// Whether the run fails: some scenario fails it under the report's `--fail-on`.
     pub fn fails(&self) -> bool {
         self.scenarios
