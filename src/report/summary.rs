@@ -385,10 +385,7 @@ fn expectation_line(scenario: &ScenarioResult) -> Option<String> {
         (Outcome::Failed | Outcome::Errored, Some(ExpectationKind::Quarantined)) => "QUARANTINED",
         _ => return None,
     };
-    Some(single_line(
-        &format!("{word} [{}]", scenario.level_label()),
-        scenario,
-    ))
+    Some(single_line(word, scenario))
 }
 
 fn first_line(text: &str) -> &str {
