@@ -268,6 +268,32 @@ mod tests {
     }
 
     #[test]
+    fn expectations_and_levels_combine() {
+        use crate::results::FailOn;
+        let e = load("schema: 1\nimplementation: X 1\nknown_failures:\n  a/should-known: bug 1\n  a/should-fixed: bug 2\n").expect("valid");
+        let leveled = |id, outcome| ScenarioResult {
+            level: "should".into(),
+            ..result(id, outcome)
+        };
+        let mut results = vec![
+            leveled("a/should-known", Outcome::Failed),
+            leveled("a/should-fixed", Outcome::Passed),
+            leveled("a/should-other", Outcome::Failed),
+        ];
+        e.apply(&mut results, true);
+        // A known SHOULD failure neither gates nor counts as a recommendation not met.
+        assert!(!results[0].fails_run_at(FailOn::May));
+        assert!(!results[0].recommendation_not_met(FailOn::Must));
+        // Under --strict an unexpected pass fails the run whatever the level.
+        assert!(results[1].fails_run_at(FailOn::Must));
+        assert!(!results[1].recommendation_not_met(FailOn::Must));
+        // An unlisted SHOULD failure is a recommendation, unless --fail-on should.
+        assert!(!results[2].fails_run());
+        assert!(results[2].recommendation_not_met(FailOn::Must));
+        assert!(results[2].fails_run_at(FailOn::Should));
+    }
+
+    #[test]
     fn invalid_files_point_at_the_problem() {
         let Err(LoadError::Invalid(problems, _)) =
             load("schema: 1\nimplementation: X\nknown_failure:\n  a: b\n")

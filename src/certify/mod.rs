@@ -16,7 +16,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 pub use canonical::to_canonical_string;
-pub use requirements::{Requirement, RequirementMatrix, Verdict, derive_matrix};
+pub use requirements::{Requirement, RequirementMatrix, Verdict, derive_matrix, run_verdict};
 
 use crate::results::{AreaScore, ProfileResult, RunReport, Summary};
 
@@ -46,8 +46,12 @@ pub struct Certificate {
     pub summary: Summary,
     /// Per-area scores.
     pub areas: Vec<AreaScore>,
-    /// Behaviour ID -> covering scenarios and verdict.
+    /// Behaviour ID -> covering scenarios, level and verdict.
     pub requirements: RequirementMatrix,
+    /// The run's verdict from its MUST (and POLICY) scenarios only ([`run_verdict`]):
+    /// SHOULD/MAY results never change it. Absent in certificates made before levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
 }
 
 /// The issuing harness.
@@ -188,6 +192,7 @@ pub fn derive_certificate(report: &RunReport, report_bytes: &[u8], issued_at: &s
         summary: report.summary.clone(),
         areas: report.areas.clone(),
         requirements: derive_matrix(&report.scenarios),
+        verdict: Some(run_verdict(&report.scenarios)),
     }
 }
 
@@ -341,10 +346,44 @@ pub fn check_against_report(
     if derived.areas != certificate.areas {
         return mismatch("areas");
     }
-    if derived.requirements != certificate.requirements {
+    // Certificates made before levels were recorded carry no requirement level.
+    let mut requirements = derived.requirements.clone();
+    for (id, r) in &mut requirements {
+        if certificate
+            .requirements
+            .get(id)
+            .is_some_and(|c| c.level.is_none())
+        {
+            r.level = None;
+        }
+    }
+    if requirements != certificate.requirements {
         return mismatch("requirements");
     }
+    if certificate.verdict.is_some() && derived.verdict != certificate.verdict {
+        return mismatch("verdict");
+    }
     Ok(())
+}
+
+/// Verdict counts of a certificate's matrix per requirement level (`must`, `should`,
+/// `may`; `unrecorded` for certificates made before levels), sorted by level name.
+pub fn verdict_counts_by_level(
+    certificate: &Certificate,
+) -> std::collections::BTreeMap<String, requirements::VerdictCounts> {
+    let mut by_level: std::collections::BTreeMap<String, RequirementMatrix> =
+        std::collections::BTreeMap::new();
+    for (id, r) in &certificate.requirements {
+        let level = r.level.clone().unwrap_or_else(|| "unrecorded".to_owned());
+        by_level
+            .entry(level)
+            .or_default()
+            .insert(id.clone(), r.clone());
+    }
+    by_level
+        .into_iter()
+        .map(|(level, matrix)| (level, requirements::count_verdicts(&matrix)))
+        .collect()
 }
 
 /// Convenience for summaries: verdict counts of a certificate's matrix.

@@ -1,5 +1,7 @@
 //! The requirement-to-result matrix: for every behaviour ID tag (`CS-SYNC-03`, `SS-12`)
-//! the scenarios of a run that cover it and one verdict over them.
+//! the scenarios of a run that cover it, the strongest level among them, and one verdict
+//! over them. Only MUST (and POLICY) failures make a requirement fail; a SHOULD/MAY failure
+//! is a recommendation not met. The run's verdict ([`run_verdict`]) rests on MUST only.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -7,7 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::results::{ExpectationKind, Outcome, ScenarioResult};
+use crate::results::{ExpectationKind, FailOn, Outcome, ScenarioResult, level};
 
 static BEHAVIOUR_ID: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"^[A-Z]+(-[A-Z0-9]+)*-\d+$").ok());
@@ -29,6 +31,8 @@ pub enum Verdict {
     /// Nothing failed unexpectedly, but at least one covering scenario failed as a known
     /// failure (or was quarantined and failed).
     KnownFailure,
+    /// No MUST failure, but a covering SHOULD/MAY scenario failed.
+    RecommendationNotMet,
     /// Nothing failed, and at least one covering scenario was skipped (so the requirement
     /// was not fully exercised).
     Skipped,
@@ -41,6 +45,7 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::KnownFailure => "known-failure",
+            Verdict::RecommendationNotMet => "recommendation-not-met",
             Verdict::Skipped => "skipped",
         }
     }
@@ -51,6 +56,10 @@ impl Verdict {
 pub struct Requirement {
     /// Scenario ids carrying the behaviour ID tag, sorted.
     pub scenarios: Vec<String>,
+    /// The strongest level among those scenarios: `must` (MUST or POLICY), else `should`,
+    /// else `may`. Absent in certificates made before levels were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
     /// The verdict over those scenarios.
     pub verdict: Verdict,
 }
@@ -82,6 +91,7 @@ pub fn derive_matrix(scenarios: &[ScenarioResult]) -> RequirementMatrix {
                 id,
                 Requirement {
                     scenarios: ids,
+                    level: Some(strongest_level(&list).to_owned()),
                     verdict,
                 },
             )
@@ -89,8 +99,25 @@ pub fn derive_matrix(scenarios: &[ScenarioResult]) -> RequirementMatrix {
         .collect()
 }
 
-/// The verdict over the scenarios covering one requirement, worst first: fail, then
-/// known-failure, then skipped, else pass.
+/// `must` when any scenario is MUST or POLICY, else `should` when any is SHOULD, else `may`.
+fn strongest_level(scenarios: &[&ScenarioResult]) -> &'static str {
+    let levels: Vec<&str> = scenarios
+        .iter()
+        .map(|s| level::normalize(&s.level))
+        .collect();
+    if levels.iter().any(|l| matches!(*l, "must" | "policy")) {
+        "must"
+    } else if levels.contains(&"should") {
+        "should"
+    } else {
+        "may"
+    }
+}
+
+/// The verdict over the scenarios covering one requirement, worst first: fail (a MUST or
+/// POLICY failure, or an error), then known-failure, then recommendation-not-met (a SHOULD
+/// or MAY failure), then skipped, else pass. Always judged at the default threshold: a
+/// certificate does not depend on `--fail-on`.
 pub fn verdict(scenarios: &[&ScenarioResult]) -> Verdict {
     if scenarios.iter().any(|s| s.fails_run()) {
         return Verdict::Fail;
@@ -105,10 +132,31 @@ pub fn verdict(scenarios: &[&ScenarioResult]) -> Verdict {
     if scenarios.iter().any(|s| excused_failure(s)) {
         return Verdict::KnownFailure;
     }
+    if scenarios
+        .iter()
+        .any(|s| s.recommendation_not_met(FailOn::Must))
+    {
+        return Verdict::RecommendationNotMet;
+    }
     if scenarios.is_empty() || scenarios.iter().any(|s| s.outcome != Outcome::Passed) {
         return Verdict::Skipped;
     }
     Verdict::Pass
+}
+
+/// The verdict of the whole run, from its MUST (and POLICY) scenarios only: fail when one
+/// of them fails the run, known-failure when one failed as expected, else pass. SHOULD/MAY
+/// results never change it.
+pub fn run_verdict(scenarios: &[ScenarioResult]) -> Verdict {
+    let requirements: Vec<&ScenarioResult> = scenarios
+        .iter()
+        .filter(|s| level::is_requirement(&s.level))
+        .collect();
+    match verdict(&requirements) {
+        Verdict::Fail => Verdict::Fail,
+        Verdict::KnownFailure => Verdict::KnownFailure,
+        _ => Verdict::Pass,
+    }
 }
 
 /// Counts of verdicts over a matrix: (pass, fail, known-failure, skipped).
@@ -119,6 +167,7 @@ pub fn count_verdicts(matrix: &RequirementMatrix) -> VerdictCounts {
             Verdict::Pass => counts.pass += 1,
             Verdict::Fail => counts.fail += 1,
             Verdict::KnownFailure => counts.known_failure += 1,
+            Verdict::RecommendationNotMet => counts.recommendation_not_met += 1,
             Verdict::Skipped => counts.skipped += 1,
         }
     }
@@ -134,6 +183,8 @@ pub struct VerdictCounts {
     pub fail: usize,
     /// Known failures.
     pub known_failure: usize,
+    /// Only SHOULD/MAY scenarios failed.
+    pub recommendation_not_met: usize,
     /// Skipped (not fully exercised).
     pub skipped: usize,
 }
@@ -237,6 +288,7 @@ mod tests {
                 pass: 1,
                 fail: 3,
                 known_failure: 1,
+                recommendation_not_met: 0,
                 skipped: 2
             }
         );
@@ -250,6 +302,48 @@ mod tests {
         assert_eq!(verdict(&[&known, &real]), Verdict::Fail);
         let passed = scenario("c", &["CS-X-1"], Outcome::Passed);
         assert_eq!(verdict(&[&known, &passed]), Verdict::KnownFailure);
+    }
+
+    #[test]
+    fn only_must_failures_fail_a_requirement_and_the_run() {
+        let leveled = |id: &str, level: &str, outcome| {
+            let mut s = scenario(id, &["CS-L-1"], outcome);
+            s.level = level.to_owned();
+            s
+        };
+        let should_failed = leveled("s", "should", Outcome::Failed);
+        let must_passed = leveled("m", "must", Outcome::Passed);
+        assert_eq!(
+            verdict(&[&should_failed, &must_passed]),
+            Verdict::RecommendationNotMet
+        );
+        let matrix = derive_matrix(&[should_failed.clone(), must_passed.clone()]);
+        assert_eq!(matrix["CS-L-1"].level.as_deref(), Some("must"));
+        let only_may = derive_matrix(&[leveled("y", "may", Outcome::Passed)]);
+        assert_eq!(only_may["CS-L-1"].level.as_deref(), Some("may"));
+        assert_eq!(
+            run_verdict(&[should_failed.clone(), must_passed.clone()]),
+            Verdict::Pass,
+            "SHOULD failures do not change the run's verdict"
+        );
+        let policy_failed = leveled("p", "policy", Outcome::Failed);
+        assert_eq!(
+            run_verdict(&[should_failed, must_passed, policy_failed]),
+            Verdict::Fail
+        );
+        let mut known = leveled("k", "must", Outcome::Failed);
+        known.expectation = note(ExpectationKind::KnownFailure);
+        assert_eq!(run_verdict(&[known]), Verdict::KnownFailure);
+        assert_eq!(
+            run_verdict(&[leveled("b", "must", Outcome::Blocked)]),
+            Verdict::Pass,
+            "blocked is not a failure"
+        );
+        assert_eq!(
+            run_verdict(&[leveled("u", "must", Outcome::Unsupported)]),
+            Verdict::Fail,
+            "a MUST operation not implemented fails"
+        );
     }
 
     #[test]

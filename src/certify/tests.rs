@@ -1,6 +1,7 @@
 //! Unit tests of certificate derivation, signing and verification.
 
 use super::*;
+use crate::results::Outcome;
 
 const REPORT: &str = include_str!("../../fixtures/reports/run-report.json");
 
@@ -165,4 +166,52 @@ fn public_keys_parse_with_or_without_padding() {
     assert_eq!(parse_public_key(&format!("{unpadded}=")).unwrap(), vk);
     assert!(parse_public_key("AAAA").is_err());
     assert!(parse_public_key("not base64!").is_err());
+}
+
+#[test]
+fn the_certificate_verdict_rests_on_must_and_requirements_carry_their_level() {
+    let (report, text) = report_with_ids();
+    let cert = derive_certificate(&report, text.as_bytes(), "2026-01-02T03:04:05Z");
+    // The fixture has MUST failures.
+    assert_eq!(cert.verdict, Some(Verdict::Fail));
+    assert!(
+        cert.requirements
+            .values()
+            .all(|r| r.level.as_deref() == Some("must"))
+    );
+
+    let mut only_should = report.clone();
+    for s in &mut only_should.scenarios {
+        if s.outcome != Outcome::Passed {
+            s.level = "should".into();
+        }
+    }
+    let cert = derive_certificate(&only_should, text.as_bytes(), "2026-01-02T03:04:05Z");
+    assert_eq!(
+        cert.verdict,
+        Some(Verdict::Pass),
+        "SHOULD failures never fail the certificate"
+    );
+}
+
+#[test]
+fn certificates_made_before_levels_still_match_their_report() {
+    let (text, report, report_text) = bundle_text();
+    let bundle = verify_bundle(&text, None).unwrap();
+    let mut old = bundle.certificate.clone();
+    old.verdict = None;
+    for r in old.requirements.values_mut() {
+        r.level = None;
+    }
+    let json = serde_json::to_value(&old).unwrap();
+    assert!(json.get("verdict").is_none());
+    assert!(json["requirements"]["CS-TEST-0"].get("level").is_none());
+    check_against_report(&old, &report, report_text.as_bytes()).unwrap();
+
+    let mut forged = bundle.certificate.clone();
+    forged.verdict = Some(Verdict::Pass);
+    assert!(matches!(
+        check_against_report(&forged, &report, report_text.as_bytes()),
+        Err(CertifyError::ReportContentMismatch { field: "verdict" })
+    ));
 }

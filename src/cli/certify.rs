@@ -134,9 +134,16 @@ pub fn certify(args: &CertifyArgs) -> u8 {
         "signed by ed25519 public key {}",
         bundle.signature.public_key
     );
+    if let Some(v) = bundle.certificate.verdict {
+        println!("verdict: {} (from MUST requirements only)", v.as_str());
+    }
     println!(
-        "requirements: {} passed, {} failed, {} known failures, {} skipped",
-        counts.pass, counts.fail, counts.known_failure, counts.skipped
+        "requirements: {} passed, {} failed, {} known failures, {} recommendations not met, {} skipped",
+        counts.pass,
+        counts.fail,
+        counts.known_failure,
+        counts.recommendation_not_met,
+        counts.skipped
     );
     exit_codes::SUCCESS
 }
@@ -237,11 +244,32 @@ fn print_summary(bundle: &Bundle, signer_checked: bool, report: Option<&Path>) {
         ),
         None => println!("  profile:      none"),
     }
+    match c.verdict {
+        Some(v) => println!(
+            "  verdict:      {} (from MUST requirements only)",
+            v.as_str()
+        ),
+        None => println!("  verdict:      not recorded (certificate made before levels)"),
+    }
     let s = &c.summary;
     println!(
-        "  scenarios:    {} passed, {} failed, {} errored, {} skipped of {} ({} known failures)",
-        s.passed, s.failed, s.errored, s.skipped, s.total, s.known_failures
+        "  scenarios:    {} passed, {} failed, {} errored, {} skipped of {} ({} blocked, {} unsupported, {} known failures)",
+        s.passed,
+        s.failed,
+        s.errored,
+        s.skipped,
+        s.total,
+        s.blocked,
+        s.unsupported,
+        s.known_failures
     );
+    let must = s.levels.must.failed + s.levels.policy.failed;
+    let recommendations = s.levels.should.failed + s.levels.may.failed;
+    if must + recommendations > 0 {
+        println!(
+            "  by level:     {must} MUST/POLICY failures, {recommendations} SHOULD/MAY recommendations not met"
+        );
+    }
     for area in &c.areas {
         let skipped = if area.skipped > 0 {
             format!(" ({} skipped)", area.skipped)
@@ -258,13 +286,25 @@ fn print_summary(bundle: &Bundle, signer_checked: bool, report: Option<&Path>) {
     }
     let n = certify::verdict_counts(c);
     println!(
-        "  requirements: {} passed, {} failed, {} known failures, {} skipped (of {})",
+        "  requirements: {} passed, {} failed, {} known failures, {} recommendations not met, {} skipped (of {})",
         n.pass,
         n.fail,
         n.known_failure,
+        n.recommendation_not_met,
         n.skipped,
         c.requirements.len()
     );
+    for (level, n) in certify::verdict_counts_by_level(c) {
+        println!(
+            "    {:<22} {} passed, {} failed, {} known failures, {} recommendations not met, {} skipped",
+            level.to_ascii_uppercase(),
+            n.pass,
+            n.fail,
+            n.known_failure,
+            n.recommendation_not_met,
+            n.skipped
+        );
+    }
     match report {
         Some(path) => println!(
             "  report:       sha256 {} (matches {})",

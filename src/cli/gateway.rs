@@ -325,7 +325,12 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
         setup.roles.allowed2.server_name(),
         setup.roles.denied.server_name(),
     );
-    let progress = Progress::new(checks.len(), args.verbose, expectations.clone());
+    let progress = Progress::new(
+        checks.len(),
+        args.verbose,
+        expectations.clone(),
+        args.fail_on,
+    );
     let on_done = |r: &results::ScenarioResult| progress.done(r);
     let results = tokio::select! {
         r = exec::run_all(&checks, setup, &on_done) => Some(r),
@@ -356,7 +361,7 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
             registration: "none".into(),
             sliding_sync: None,
         },
-        summary: results::score::summarize(&results),
+        summary: results::score::summarize_at(&results, args.fail_on),
         profile: None,
         endpoints: None,
         areas: results::score::area_scores(&results),

@@ -134,6 +134,7 @@ fn run_args(args: &LoadArgs) -> RunArgs {
         expectations: None,
         no_expectations: true,
         strict: false,
+        fail_on: crate::results::FailOn::Must,
         verbose: false,
         synapse: args.synapse.clone(),
         federation_server_name: None,

@@ -154,6 +154,11 @@ pub struct RunArgs {
     /// Fail the run when a known failure passes (an "unexpected pass").
     #[arg(long)]
     pub strict: bool,
+    /// The lowest requirement level whose failures fail the run: `must` (MUST and POLICY,
+    /// the default), `should` (SHOULD too) or `may` (every failure). Others are listed as
+    /// recommendations not met.
+    #[arg(long, value_enum, default_value_t = crate::results::FailOn::Must)]
+    pub fail_on: crate::results::FailOn,
     /// Print every scenario's result as it finishes, not only failures.
     #[arg(long, short = 'v')]
     pub verbose: bool,

@@ -1,5 +1,5 @@
 //! Live progress while scenarios run: an indicatif bar on a terminal, one line per result
-//! otherwise (failures always, passes with `--verbose`).
+//! otherwise (failures and recommendations not met always, passes with `--verbose`).
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -8,13 +8,14 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::expectations::Expectations;
-use crate::results::{Outcome, ScenarioResult};
+use crate::results::{FailOn, Outcome, ScenarioResult};
 
 /// Progress display.
 pub(super) struct Progress {
     bar: Option<ProgressBar>,
     verbose: bool,
     expectations: Option<Expectations>,
+    fail_on: FailOn,
 }
 
 impl Progress {
@@ -22,6 +23,7 @@ impl Progress {
         total: usize,
         verbose: bool,
         expectations: Option<Expectations>,
+        fail_on: FailOn,
     ) -> Arc<Self> {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64);
@@ -37,6 +39,7 @@ impl Progress {
             bar,
             verbose,
             expectations,
+            fail_on,
         })
     }
 
@@ -46,7 +49,8 @@ impl Progress {
             e.apply(&mut judged, false);
         }
         let r = &judged[0];
-        let covered = matches!(r.outcome, Outcome::Failed | Outcome::Errored) && !r.fails_run();
+        let covered = matches!(r.outcome, Outcome::Failed | Outcome::Errored) && r.excused();
+        let recommendation = r.recommendation_not_met(self.fail_on);
         let line = match r.outcome {
             _ if covered => format!(
                 "XFAIL {} (known failure: {})",
@@ -68,20 +72,32 @@ impl Progress {
                 r.failure.as_ref().map_or("", |f| f.message.as_str())
             ),
             Outcome::Failed | Outcome::Errored => {
-                let label = if r.outcome == Outcome::Failed {
+                let label = if recommendation {
+                    "NOTE "
+                } else if r.outcome == Outcome::Failed {
                     "FAIL "
                 } else {
                     "ERROR"
+                };
+                let what = if recommendation {
+                    "recommendation not met, "
+                } else {
+                    ""
                 };
                 let why = r
                     .failure
                     .as_ref()
                     .map(|f| format!("{}: {}", f.location, f.message))
                     .unwrap_or_default();
-                format!("{label} {} ({} ms)\n      {why}", r.id, r.duration_ms)
+                format!(
+                    "{label} [{}] {} ({what}{} ms)\n      {why}",
+                    r.level_label(),
+                    r.id,
+                    r.duration_ms
+                )
             }
         };
-        let show = self.verbose || r.fails_run();
+        let show = self.verbose || recommendation || r.fails_run_at(self.fail_on);
         match &self.bar {
             Some(bar) => {
                 if show {

@@ -119,7 +119,12 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         args.jobs
     );
 
-    let progress = Progress::new(selected.len(), args.verbose, expectations.clone());
+    let progress = Progress::new(
+        selected.len(),
+        args.verbose,
+        expectations.clone(),
+        args.fail_on,
+    );
     let on_done = {
         let progress = Arc::clone(&progress);
         Arc::new(move |r: &results::ScenarioResult| progress.done(r))
@@ -154,7 +159,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             Some(scenario_set_sha256),
         ),
         target: target_info(&prepared),
-        summary: results::score::summarize(&scenario_results),
+        summary: results::score::summarize_at(&scenario_results, args.fail_on),
         profile: profile.as_ref().map(|p| ProfileResult {
             name: p.name.clone(),
             version: p.version_label(),
@@ -265,11 +270,7 @@ pub(super) fn finish(report: &RunReport, dir: &std::path::Path) -> u8 {
         }
     };
     code.unwrap_or_else(|| {
-        if report
-            .scenarios
-            .iter()
-            .any(results::ScenarioResult::fails_run)
-        {
+        if report.fails() {
             exit_codes::CHECKS_FAILED
         } else {
             exit_codes::SUCCESS

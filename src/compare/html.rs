@@ -236,7 +236,7 @@ pub fn render_html(c: &Comparison) -> String {
     out.push_str(
         "<section id=\"candidates\">\n<h2>Candidates</h2>\n<table>\n<thead><tr>\
         <th>Candidate</th><th>Target</th><th>Server version</th><th>Sliding sync</th>\
-        <th>Spec versions</th><th>Run</th><th>Passed/ran</th><th>Profile</th><th>Report</th>\
+        <th>Spec versions</th><th>Run</th><th>MUST passed/ran</th><th>Profile</th><th>Report</th>\
         </tr></thead>\n<tbody>\n",
     );
     for (i, (cand, best)) in c.candidates.iter().zip(&c.totals.best).enumerate() {
@@ -268,9 +268,13 @@ pub fn render_html(c: &Comparison) -> String {
     out.push_str("</section>\n");
 
     out.push_str("<section id=\"totals\">\n<h2>Totals</h2>\n");
+    out.push_str(
+        "<p class=\"note\">Scores count MUST (and POLICY) scenarios only; SHOULD/MAY recommendations are shown apart.</p>\n",
+    );
     totals_chart(&mut out, &c.totals, &names);
     table_head(&mut out, "Outcome", &names);
     figure_row(&mut out, &c.totals);
+    figure_row(&mut out, &c.recommendations);
     for (label, pick) in super::OUTCOME_ROWS {
         let _ = write!(out, "<tr><th>{label}</th>");
         for cand in &c.candidates {

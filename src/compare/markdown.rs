@@ -92,7 +92,7 @@ pub fn render_markdown(c: &Comparison) -> String {
         c.candidates.len()
     );
     out.push_str("## Candidates\n\n");
-    out.push_str("| Candidate | Target | Server version | Sliding sync | Spec versions | Run | Passed/ran | Profile |\n");
+    out.push_str("| Candidate | Target | Server version | Sliding sync | Spec versions | Run | MUST passed/ran | Profile |\n");
     out.push_str("|---|---|---|---|---|---|---:|---|\n");
     for (cand, best) in c.candidates.iter().zip(&c.totals.best) {
         let score = cand.totals.score().label();
@@ -120,8 +120,12 @@ pub fn render_markdown(c: &Comparison) -> String {
     }
 
     out.push_str("## Totals\n\n");
+    out.push_str(
+        "Scores count MUST (and POLICY) scenarios only; SHOULD/MAY recommendations are shown apart.\n\n",
+    );
     header(&mut out, "", &names);
     figure_row(&mut out, &c.totals);
+    figure_row(&mut out, &c.recommendations);
     out.push_str("\n| Outcome");
     for n in &names {
         let _ = write!(out, " | {}", cell(n));
@@ -232,10 +236,13 @@ pub fn render_terminal(c: &Comparison) -> String {
     for (cand, best) in c.candidates.iter().zip(&c.totals.best) {
         let _ = writeln!(
             out,
-            "- {}{}: {} passed ({}){}",
+            "- {}{}: MUST {} passed, {} failed; recommendations {} met, {} not met ({}){}",
             cand.name,
             if *best { " (best)" } else { "" },
             cand.totals.score().label(),
+            cand.totals.failed,
+            cand.totals.recommendations().label(),
+            cand.totals.recommendations_not_met,
             cand.source,
             cand.profile_line
                 .as_deref()

@@ -16,7 +16,9 @@ pub use html::render_html;
 pub use markdown::{render_markdown, render_terminal};
 
 use crate::report::area_display_name;
-use crate::results::{ExpectationKind, Outcome, ProfileResult, RunReport, ScenarioResult, Tally};
+use crate::results::{
+    ExpectationKind, Outcome, ProfileResult, RunReport, ScenarioResult, Tally, level,
+};
 
 /// Passed out of ran (skips excluded).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -92,27 +94,81 @@ pub struct Candidate {
     pub profile_line: Option<String>,
 }
 
-/// Counts by outcome of one report.
+/// Counts by outcome of one report, MUST (and POLICY) requirements apart from SHOULD/MAY
+/// recommendations. Counted from the scenarios, so reports written before
+/// `summary.levels` compare alike.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
     /// Scenarios in the report.
     pub total: usize,
-    /// Passed.
+    /// Passed (every level).
     pub passed: usize,
-    /// Failed.
+    /// Failed at MUST or POLICY level (known failures included).
     pub failed: usize,
+    /// Failed at SHOULD or MAY level: recommendations not met.
+    pub recommendations_not_met: usize,
     /// Errored.
     pub errored: usize,
     /// Skipped.
     pub skipped: usize,
+    /// Blocked by a failing set-up step.
+    pub blocked: usize,
+    /// An operation the scenario checks is not implemented.
+    pub unsupported: usize,
+    /// MUST/POLICY scenarios that passed.
+    pub must_passed: usize,
+    /// MUST/POLICY scenarios that ran (not skipped or blocked).
+    pub must_ran: usize,
+    /// SHOULD/MAY scenarios that passed.
+    pub recommendations_passed: usize,
+    /// SHOULD/MAY scenarios that ran (not skipped or blocked).
+    pub recommendations_ran: usize,
 }
 
 impl Totals {
-    /// Passed out of ran.
+    /// Counts the scenarios of one report.
+    pub fn of(scenarios: &[ScenarioResult]) -> Totals {
+        let mut t = Totals {
+            total: scenarios.len(),
+            ..Totals::default()
+        };
+        for s in scenarios {
+            let requirement = level::is_requirement(&s.level);
+            let ran = !matches!(s.outcome, Outcome::Skipped | Outcome::Blocked);
+            let passed = s.outcome == Outcome::Passed;
+            match s.outcome {
+                Outcome::Passed => t.passed += 1,
+                Outcome::Failed if requirement => t.failed += 1,
+                Outcome::Failed => t.recommendations_not_met += 1,
+                Outcome::Errored => t.errored += 1,
+                Outcome::Skipped => t.skipped += 1,
+                Outcome::Blocked => t.blocked += 1,
+                Outcome::Unsupported => t.unsupported += 1,
+            }
+            let (p, r) = if requirement {
+                (&mut t.must_passed, &mut t.must_ran)
+            } else {
+                (&mut t.recommendations_passed, &mut t.recommendations_ran)
+            };
+            *p += usize::from(passed);
+            *r += usize::from(ran);
+        }
+        t
+    }
+
+    /// MUST (and POLICY) scenarios passed out of ran: the score.
     pub fn score(self) -> Score {
         Score {
-            passed: self.passed,
-            ran: self.total.saturating_sub(self.skipped),
+            passed: self.must_passed,
+            ran: self.must_ran,
+        }
+    }
+
+    /// SHOULD/MAY scenarios passed out of ran, shown apart from the score.
+    pub fn recommendations(self) -> Score {
+        Score {
+            passed: self.recommendations_passed,
+            ran: self.recommendations_ran,
         }
     }
 }
@@ -217,8 +273,10 @@ pub struct LoadRow {
 pub struct Comparison {
     /// One per report, in the order given.
     pub candidates: Vec<Candidate>,
-    /// Passed/ran over all scenarios, per candidate.
+    /// MUST (and POLICY) scenarios passed out of ran, per candidate: the score.
     pub totals: Row,
+    /// SHOULD/MAY scenarios passed out of ran, per candidate (not part of the score).
+    pub recommendations: Row,
     /// Per area (sorted by area id).
     pub areas: Vec<Row>,
     /// Profile name per candidate and the mandatory and optional rows, when any report was
@@ -346,21 +404,23 @@ impl Comparison {
                 started_at: r.run.started_at.clone(),
                 tool_version: r.tool.version.clone(),
                 scenario_set_sha256: r.run.scenario_set_sha256.clone(),
-                totals: Totals {
-                    total: r.summary.total,
-                    passed: r.summary.passed,
-                    failed: r.summary.failed,
-                    errored: r.summary.errored,
-                    skipped: r.summary.skipped,
-                },
+                totals: Totals::of(&r.scenarios),
                 profile_line: r.profile.as_ref().map(profile_line),
             })
             .collect();
 
         let totals = Row::new(
             "total".to_owned(),
-            "All scenarios".to_owned(),
+            "MUST scenarios (score)".to_owned(),
             candidates.iter().map(|c| Some(c.totals.score())).collect(),
+        );
+        let recommendations = Row::new(
+            "recommendations".to_owned(),
+            "SHOULD/MAY recommendations met".to_owned(),
+            candidates
+                .iter()
+                .map(|c| Some(c.totals.recommendations()))
+                .collect(),
         );
 
         let mut area_cells: BTreeMap<&str, Vec<Option<Score>>> = BTreeMap::new();
@@ -492,6 +552,7 @@ impl Comparison {
         Comparison {
             candidates,
             totals,
+            recommendations,
             areas,
             profile,
             endpoints,
@@ -568,10 +629,15 @@ pub fn spec_summary(versions: &[String]) -> String {
 pub(crate) type Count = fn(&Totals) -> usize;
 
 /// The rows of the outcome-count table that both renderers show: label and the count.
-pub(crate) const OUTCOME_ROWS: [(&str, Count); 5] = [
+pub(crate) const OUTCOME_ROWS: [(&str, Count); 8] = [
     ("Passed", |t| t.passed),
-    ("Failed", |t| t.failed),
+    ("Failed (MUST)", |t| t.failed),
+    ("Recommendations not met (SHOULD/MAY)", |t| {
+        t.recommendations_not_met
+    }),
     ("Errored", |t| t.errored),
+    ("Blocked", |t| t.blocked),
+    ("Unsupported", |t| t.unsupported),
     ("Skipped", |t| t.skipped),
     ("Total", |t| t.total),
 ];

@@ -111,3 +111,35 @@ fn rendering_is_deterministic() {
     assert_eq!(render_html(&three()), render_html(&three()));
     assert_eq!(render_markdown(&three()), render_markdown(&three()));
 }
+
+#[test]
+fn totals_score_must_only_and_keep_recommendations_apart() {
+    let c = three();
+    let conduwuit = c.candidates[1].totals;
+    // must: 6 passed, 1 failed, 1 errored; should: 1 skipped; may: 1 passed.
+    assert_eq!(conduwuit.score(), Score { passed: 6, ran: 8 });
+    assert_eq!(conduwuit.recommendations(), Score { passed: 1, ran: 1 });
+    assert_eq!(
+        (conduwuit.failed, conduwuit.recommendations_not_met),
+        (1, 0)
+    );
+    assert_eq!(c.totals.label, "MUST scenarios (score)");
+    assert_eq!(
+        c.recommendations.cells[1],
+        Some(Score { passed: 1, ran: 1 })
+    );
+
+    let (_, mut report) = fixture("synapse");
+    for s in &mut report.scenarios {
+        if s.level == "should" {
+            s.outcome = Outcome::Failed;
+        }
+    }
+    let t = Totals::of(&report.scenarios);
+    assert_eq!((t.failed, t.recommendations_not_met), (1, 1));
+    assert_eq!(
+        t.score(),
+        Score { passed: 6, ran: 7 },
+        "a SHOULD failure does not lower the score"
+    );
+}

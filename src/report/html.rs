@@ -1,11 +1,13 @@
 //! The HTML report: one self-contained file (inline CSS and SVG, no scripts, no external
-//! assets) with the target, totals, profile, a per-area chart and table, and every failure
-//! with its expectation, actual value and transcript.
+//! assets) with the target, totals, profile, a per-area chart and table (MUST scores,
+//! recommendations apart), the failures grouped by root cause and then each with its
+//! level, basis, expectation, actual value and transcript, and the recommendations not met.
 
 use std::fmt::Write as _;
 
-use super::summary::{area_display_name, headline_lines};
-use crate::results::{Exchange, ExpectationKind, Outcome, RunReport, ScenarioResult};
+use super::groups::{self, Group};
+use super::summary::{SCORE_NOTE, area_display_name, counts_line, gating_levels, headline_lines};
+use crate::results::{Exchange, ExpectationKind, FailOn, Outcome, RunReport, ScenarioResult};
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#1d1d1f;padding:0 1em}\
 h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}\
@@ -13,7 +15,8 @@ table{border-collapse:collapse;width:100%}td,th{padding:.3em .6em;border-bottom:
 .num{text-align:right}.pass{color:#137333}.fail{color:#b3261e;font-weight:600}.xfail{color:#8a6d00}.skip{color:#666}\
 .bar{background:#e8e8e8;height:.8em;width:10em;display:inline-block}.bar i{display:block;height:100%;background:#137333}\
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:12px;white-space:pre-wrap}\
-details{margin:.4em 0}summary{cursor:pointer}.meta td:first-child{color:#555;width:12em}";
+details{margin:.4em 0}summary{cursor:pointer}.meta td:first-child{color:#555;width:12em}\
+.lvl{font-size:11px;padding:0 .35em;border-radius:3px;border:1px solid #999;color:#333}.lvl-must,.lvl-policy{border-color:#b3261e}.basis{color:#555;font-style:italic}";
 
 /// Render the report as one self-contained HTML page.
 pub fn render_html(report: &RunReport) -> String {
@@ -56,12 +59,8 @@ pub fn render_html(report: &RunReport) -> String {
     let _ = writeln!(out, "</table>");
     let _ = writeln!(
         out,
-        "<p><b>{} scenarios</b>: <span class=\"pass\">{} passed</span>, <span class=\"fail\">{} failed</span>, {} errored, <span class=\"skip\">{} skipped</span>; {} known failures, {} unexpected passes, {} flaky, {} schema warnings</p>",
-        s.total,
-        s.passed,
-        s.failed,
-        s.errored,
-        s.skipped,
+        "<p><b>{}</b>; {} known failures, {} unexpected passes, {} flaky, {} schema warnings</p>",
+        esc(&counts_line(report)),
         s.known_failures,
         s.unexpected_passes,
         s.flaky,
@@ -81,42 +80,135 @@ pub fn render_html(report: &RunReport) -> String {
     }
     let _ = writeln!(out, "<h2>Areas</h2>");
     out.push_str(&area_chart(report));
+    let _ = writeln!(out, "<p class=\"skip\">{}</p>", esc(SCORE_NOTE));
     let _ = writeln!(
         out,
-        "<table><tr><th>area</th><th class=\"num\">score</th><th></th><th class=\"num\">passed / ran</th><th class=\"num\">skipped</th></tr>"
+        "<table><tr><th>area</th><th class=\"num\">score</th><th></th><th class=\"num\">passed / ran</th><th class=\"num\">skipped</th><th class=\"num\">recommendations met</th></tr>"
     );
     for a in &report.areas {
         let pct = a.percent();
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td><span class=\"bar\"><i style=\"width:{}%\"></i></span></td><td class=\"num\">{} / {}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{}</td><td><span class=\"bar\"><i style=\"width:{}%\"></i></span></td><td class=\"num\">{} / {}</td><td class=\"num\">{}</td><td class=\"num\">{} / {}</td></tr>",
             esc(&area_display_name(&a.area)),
             pct.map_or_else(|| "n/a".to_owned(), |p| format!("{p}%")),
             pct.unwrap_or(0),
             a.passed,
             a.ran,
-            a.skipped
+            a.skipped,
+            a.recommendations_passed,
+            a.recommendations_ran
         );
     }
     let _ = writeln!(out, "</table>");
 
-    let failing: Vec<&ScenarioResult> = report.scenarios.iter().filter(|r| r.fails_run()).collect();
-    let _ = writeln!(out, "<h2>Failures ({})</h2>", failing.len());
+    let fail_on = report.summary.fail_on;
+    let failing: Vec<&ScenarioResult> = report
+        .scenarios
+        .iter()
+        .filter(|r| r.fails_run_at(fail_on))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<h2>Failures ({}) ({})</h2>",
+        esc(&gating_levels(report)),
+        failing.len()
+    );
     if failing.is_empty() {
         let _ = writeln!(out, "<p class=\"pass\">None.</p>");
     }
-    for r in failing {
-        scenario_details(&mut out, r, true);
+    let failed = failing
+        .iter()
+        .copied()
+        .filter(|r| r.outcome != Outcome::Unsupported);
+    group_list(
+        &mut out,
+        "fail",
+        "fail with",
+        &groups::group_per_level(failed),
+    );
+    for r in &failing {
+        scenario_details(&mut out, r, true, fail_on);
+    }
+    let recommendations: Vec<&ScenarioResult> = report
+        .scenarios
+        .iter()
+        .filter(|r| r.recommendation_not_met(fail_on))
+        .collect();
+    if !recommendations.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2>Recommendations not met ({})</h2>\n<p>SHOULD/MAY failures: they do not fail the run{}.</p>",
+            recommendations.len(),
+            if fail_on == FailOn::Must {
+                " (<code>--fail-on should</code> makes SHOULD failures fail it)"
+            } else {
+                ""
+            }
+        );
+        group_list(
+            &mut out,
+            "xfail",
+            "fail with",
+            &groups::group_per_level(recommendations.iter().copied()),
+        );
+        for r in recommendations {
+            scenario_details(&mut out, r, false, fail_on);
+        }
+    }
+    let unsupported = report
+        .scenarios
+        .iter()
+        .filter(|r| r.outcome == Outcome::Unsupported);
+    let unsupported = groups::group_by_operation(unsupported);
+    if !unsupported.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2>Unsupported operations ({})</h2>\n<ul>",
+            unsupported.len()
+        );
+        for g in &unsupported {
+            let _ = writeln!(
+                out,
+                "<li><code>{}</code> ({} check{}): {}</li>",
+                esc(&g.cause.describe()),
+                g.scenarios.len(),
+                if g.scenarios.len() == 1 { "" } else { "s" },
+                esc(&g.ids())
+            );
+        }
+        let _ = writeln!(out, "</ul>");
+    }
+    let blocked: Vec<&ScenarioResult> = report
+        .scenarios
+        .iter()
+        .filter(|r| r.outcome == Outcome::Blocked)
+        .collect();
+    if !blocked.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2>Blocked ({})</h2>\n<p>A set-up step failed, so the behaviour under test was not checked.</p>",
+            blocked.len()
+        );
+        group_list(
+            &mut out,
+            "skip",
+            "are blocked by",
+            &groups::group(blocked.iter().copied()),
+        );
+        for r in blocked {
+            scenario_details(&mut out, r, false, fail_on);
+        }
     }
     let known: Vec<&ScenarioResult> = report
         .scenarios
         .iter()
-        .filter(|r| !r.fails_run() && matches!(r.outcome, Outcome::Failed | Outcome::Errored))
+        .filter(|r| r.excused() && matches!(r.outcome, Outcome::Failed | Outcome::Errored))
         .collect();
     if !known.is_empty() {
         let _ = writeln!(out, "<h2>Known failures ({})</h2>", known.len());
         for r in known {
-            scenario_details(&mut out, r, false);
+            scenario_details(&mut out, r, false, fail_on);
         }
     }
 
@@ -131,9 +223,9 @@ pub fn render_html(report: &RunReport) -> String {
             esc(&r.title),
             esc(&r.id),
             esc(&r.area),
-            esc(&r.level),
-            verdict_class(r),
-            esc(&verdict(r)),
+            level_badge(r),
+            verdict_class(r, fail_on),
+            esc(&verdict(r, fail_on)),
             r.duration_ms
         );
     }
@@ -141,7 +233,39 @@ pub fn render_html(report: &RunReport) -> String {
     out
 }
 
-fn verdict(r: &ScenarioResult) -> String {
+/// The groups of more than one scenario, as a list: `3 checks fail with OPERATION →
+/// ERROR: a, b, c`.
+fn group_list(out: &mut String, class: &str, verb: &str, groups: &[Group<'_>]) {
+    let shared: Vec<&Group<'_>> = groups.iter().filter(|g| g.scenarios.len() > 1).collect();
+    if shared.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "<ul>");
+    for g in shared {
+        let _ = writeln!(
+            out,
+            "<li><span class=\"{class}\">{} checks {verb}</span> <code>{}</code>: {}</li>",
+            g.scenarios.len(),
+            esc(&g.cause.describe()),
+            esc(&g.ids())
+        );
+    }
+    let _ = writeln!(out, "</ul>");
+}
+
+/// `<span class="lvl lvl-must">MUST</span>`.
+fn level_badge(r: &ScenarioResult) -> String {
+    let label = r.level_label();
+    format!(
+        "<span class=\"lvl lvl-{}\">{label}</span>",
+        label.to_ascii_lowercase()
+    )
+}
+
+fn verdict(r: &ScenarioResult, fail_on: FailOn) -> String {
+    if r.recommendation_not_met(fail_on) {
+        return "recommendation not met".into();
+    }
     let kind = r.expectation.as_ref().map(|e| e.kind);
     match (r.outcome, kind) {
         (Outcome::Passed, Some(ExpectationKind::UnexpectedPass)) => "unexpected pass".into(),
@@ -161,23 +285,24 @@ fn verdict(r: &ScenarioResult) -> String {
     }
 }
 
-fn verdict_class(r: &ScenarioResult) -> &'static str {
+fn verdict_class(r: &ScenarioResult, fail_on: FailOn) -> &'static str {
     match r.outcome {
         Outcome::Passed => "pass",
-        Outcome::Skipped => "skip",
-        _ if !r.fails_run() => "xfail",
+        Outcome::Skipped | Outcome::Blocked => "skip",
+        _ if !r.fails_run_at(fail_on) => "xfail",
         _ => "fail",
     }
 }
 
-fn scenario_details(out: &mut String, r: &ScenarioResult, open: bool) {
+fn scenario_details(out: &mut String, r: &ScenarioResult, open: bool, fail_on: FailOn) {
     let Some(f) = &r.failure else { return };
     let _ = writeln!(
         out,
-        "<details{}><summary><span class=\"{}\">{}</span> {} — {}</summary>",
+        "<details{}><summary>{} <span class=\"{}\">{}</span> {} — {}</summary>",
         if open { " open" } else { "" },
-        verdict_class(r),
-        esc(&verdict(r)),
+        level_badge(r),
+        verdict_class(r, fail_on),
+        esc(&verdict(r, fail_on)),
         esc(&r.id),
         esc(f.message.lines().next().unwrap_or(""))
     );
@@ -187,11 +312,24 @@ fn scenario_details(out: &mut String, r: &ScenarioResult, open: bool) {
         esc(&r.title),
         esc(&f.location)
     );
+    if let Some(basis) = &r.basis {
+        let _ = writeln!(
+            out,
+            "<p class=\"basis\">Failed: {} — {}</p>",
+            r.level_label(),
+            esc(basis)
+        );
+    }
     if let Some(e) = &r.expectation {
         let _ = writeln!(
             out,
             "<p class=\"xfail\">{}</p>",
-            esc(&format!("{}: {} ({})", verdict(r), e.reason, e.source))
+            esc(&format!(
+                "{}: {} ({})",
+                verdict(r, fail_on),
+                e.reason,
+                e.source
+            ))
         );
     }
     let mut text = String::new();

@@ -1,7 +1,10 @@
 //! `junit.xml`: one `<testsuite>` per area, one `<testcase>` per scenario, for CI
 //! systems. Failures carry the failed checks and the HTTP transcript as their text;
 //! target information goes into each suite's `<system-out>` (the `junit-report` crate
-//! has no `<properties>`).
+//! has no `<properties>`), and each scenario's level and basis into its `<system-out>`
+//! and failure text. A SHOULD/MAY failure the run's `--fail-on` does not gate is rendered
+//! as skipped ("recommendation not met (SHOULD): ..."), so CI stays green unless asked; an
+//! unsupported operation at a gating level is a failure of type `unsupported`.
 //!
 //! The output depends only on the [`RunReport`]: timestamps come from
 //! `run.started_at`, never from the clock.
@@ -16,7 +19,7 @@ use time::{Date, Month, PrimitiveDateTime, Time, UtcOffset};
 
 use super::ReportError;
 use crate::results::{
-    CheckFailure, Exchange, ExpectationKind, Failure, Outcome, RunReport, ScenarioResult,
+    CheckFailure, Exchange, ExpectationKind, FailOn, Failure, Outcome, RunReport, ScenarioResult,
 };
 
 /// Renders the JUnit XML document, indented for humans.
@@ -36,7 +39,13 @@ pub fn render_junit(report: &RunReport) -> Result<String, ReportError> {
     let mut builder = ReportBuilder::new();
     for (area, mut scenarios) in by_area {
         scenarios.sort_by(|a, b| a.id.cmp(&b.id));
-        builder.add_testsuite(testsuite(area, &scenarios, timestamp, &suite_out));
+        builder.add_testsuite(testsuite(
+            area,
+            &scenarios,
+            timestamp,
+            &suite_out,
+            report.summary.fail_on,
+        ));
     }
 
     let mut out = Vec::new();
@@ -53,21 +62,46 @@ fn testsuite(
     scenarios: &[&ScenarioResult],
     timestamp: OffsetDateTime,
     system_out: &str,
+    fail_on: FailOn,
 ) -> TestSuite {
     let mut suite = TestSuiteBuilder::new(&sanitize_attr(area))
         .set_timestamp(timestamp)
         .set_system_out(system_out)
-        .add_testcases(scenarios.iter().map(|s| testcase(s)))
+        .add_testcases(scenarios.iter().map(|s| testcase(s, fail_on)))
         .build();
     suite.package = format!("mxharness/{}", sanitize_attr(area));
     suite
 }
 
-fn testcase(scenario: &ScenarioResult) -> TestCase {
+fn testcase(scenario: &ScenarioResult, fail_on: FailOn) -> TestCase {
     let name = sanitize_attr(&scenario.id);
     let time = Duration::milliseconds(i64::try_from(scenario.duration_ms).unwrap_or(i64::MAX));
+    let message = scenario
+        .failure
+        .as_ref()
+        .map_or("no reason recorded", |f| f.message.as_str());
     let mut builder = match scenario.outcome {
-        Outcome::Failed | Outcome::Errored if !scenario.fails_run() => {
+        Outcome::Failed if scenario.recommendation_not_met(fail_on) => {
+            // A SHOULD/MAY failure the threshold does not gate: shown, not failing CI.
+            let cause = format!(
+                "recommendation not met ({}): {message}",
+                scenario.level_label()
+            );
+            TestCaseBuilder::skipped_with_cause(
+                &name,
+                "recommendation not met",
+                &sanitize_attr(&cause),
+            )
+        }
+        Outcome::Unsupported if scenario.fails_run_at(fail_on) => {
+            let mut b =
+                TestCaseBuilder::failure(&name, time, "unsupported", &sanitize_attr(message));
+            if let Some(f) = &scenario.failure {
+                b.set_trace(&sanitize_cdata(&failure_text(scenario, f)));
+            }
+            b
+        }
+        Outcome::Failed | Outcome::Errored if !scenario.fails_run_at(fail_on) => {
             // Failing as the expectations file says (or quarantined): reported, not failed.
             let (label, note) = match &scenario.expectation {
                 Some(e) if e.kind == ExpectationKind::Quarantined => {
@@ -129,7 +163,7 @@ fn testcase(scenario: &ScenarioResult) -> TestCase {
     let mut testcase = builder
         .set_classname(&sanitize_attr(&scenario.area))
         .set_filepath(&sanitize_attr(&scenario.file))
-        .set_system_out(&sanitize_cdata(&details_text(scenario)))
+        .set_system_out(&sanitize_cdata(&details_text(scenario, fail_on)))
         .build();
     // Skipped test cases get no time from the crate; keep what the report says.
     testcase.time = time;
@@ -158,7 +192,7 @@ fn target_text(report: &RunReport) -> String {
 }
 
 /// A test case's `<system-out>`: what the scenario is and how its steps went.
-fn details_text(scenario: &ScenarioResult) -> String {
+fn details_text(scenario: &ScenarioResult, fail_on: FailOn) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "title: {}", scenario.title);
     let _ = writeln!(out, "file: {}", scenario.file);
@@ -169,6 +203,9 @@ fn details_text(scenario: &ScenarioResult) -> String {
         let _ = writeln!(out, "spec since: {since}");
     }
     let _ = writeln!(out, "level: {}", scenario.level);
+    if let Some(basis) = &scenario.basis {
+        let _ = writeln!(out, "basis: {basis}");
+    }
     if let Some(msc) = &scenario.msc {
         let _ = writeln!(out, "msc: MSC{msc}");
     }
@@ -213,8 +250,9 @@ fn details_text(scenario: &ScenarioResult) -> String {
             out.push_str(")\n");
         }
     }
-    if let (false, Some(f)) = (scenario.fails_run(), &scenario.failure) {
-        // A covered failure is rendered as skipped; keep its details here.
+    if let (false, Some(f)) = (scenario.fails_run_at(fail_on), &scenario.failure) {
+        // A covered failure, a recommendation not met, a blocked or non-gating
+        // unsupported scenario is rendered as skipped; keep its details here.
         out.push('\n');
         out.push_str(&failure_text(scenario, f));
     }
@@ -235,6 +273,14 @@ fn failure_text(scenario: &ScenarioResult, failure: &Failure) -> String {
         }
     };
     let _ = writeln!(out, "  at {} ({step})", failure.location);
+    match &scenario.basis {
+        Some(basis) => {
+            let _ = writeln!(out, "  level: {}, basis: {basis}", scenario.level_label());
+        }
+        None => {
+            let _ = writeln!(out, "  level: {}", scenario.level_label());
+        }
+    }
     push_field(&mut out, "  ", "expected", failure.expected.as_deref());
     push_field(&mut out, "  ", "actual  ", failure.actual.as_deref());
 

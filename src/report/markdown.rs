@@ -1,9 +1,12 @@
 //! The Markdown report: a summary a person can paste into a pull request or a procurement
-//! file (target, totals, profile, per-area scores, failures, known failures, skips).
+//! file (target, totals, profile, per-area MUST scores, failures grouped by root cause with
+//! their level and basis, recommendations not met, unsupported operations, blocked
+//! scenarios, known failures, skips).
 
 use std::fmt::Write as _;
 
-use super::summary::{area_display_name, headline_lines};
+use super::groups::{self, Group};
+use super::summary::{SCORE_NOTE, area_display_name, counts_line, gating_levels, headline_lines};
 use crate::results::{ExpectationKind, Outcome, RunReport, ScenarioResult};
 
 /// Render the report as Markdown.
@@ -43,12 +46,8 @@ pub fn render_markdown(report: &RunReport) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "**{} scenarios: {} passed, {} failed, {} errored, {} skipped** ({} known failures, {} unexpected passes, {} flaky)\n",
-        s.total,
-        s.passed,
-        s.failed,
-        s.errored,
-        s.skipped,
+        "**{}** ({} known failures, {} unexpected passes, {} flaky)\n",
+        counts_line(report),
         s.known_failures,
         s.unexpected_passes,
         s.flaky
@@ -62,7 +61,7 @@ pub fn render_markdown(report: &RunReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n## Areas\n\n| area | score | passed | ran | skipped |\n|---|---:|---:|---:|---:|"
+        "\n## Areas\n\n{SCORE_NOTE}\n\n| area | score | passed | ran | skipped | recommendations met |\n|---|---:|---:|---:|---:|---:|"
     );
     for a in &report.areas {
         let pct = a
@@ -70,26 +69,70 @@ pub fn render_markdown(report: &RunReport) -> String {
             .map_or_else(|| "n/a".to_owned(), |p| format!("{p}%"));
         let _ = writeln!(
             out,
-            "| {} | {pct} | {} | {} | {} |",
+            "| {} | {pct} | {} | {} | {} | {}/{} |",
             cell(&area_display_name(&a.area)),
             a.passed,
             a.ran,
-            a.skipped
+            a.skipped,
+            a.recommendations_passed,
+            a.recommendations_ran
         );
     }
-    section(
+    let fail_on = report.summary.fail_on;
+    grouped_section(
         &mut out,
-        "Failures",
-        report.scenarios.iter().filter(|r| r.fails_run()),
-        |r| {
-            let f = r.failure.as_ref();
+        &format!("Failures ({})", gating_levels(report)),
+        "fail with",
+        true,
+        groups::group_per_level(
+            report
+                .scenarios
+                .iter()
+                .filter(|r| r.fails_run_at(fail_on) && r.outcome != Outcome::Unsupported),
+        ),
+    );
+    grouped_section(
+        &mut out,
+        "Recommendations not met (SHOULD/MAY, not failing the run)",
+        "fail with",
+        true,
+        groups::group_per_level(
+            report
+                .scenarios
+                .iter()
+                .filter(|r| r.recommendation_not_met(fail_on)),
+        ),
+    );
+    let unsupported = groups::group_by_operation(
+        report
+            .scenarios
+            .iter()
+            .filter(|r| r.outcome == Outcome::Unsupported),
+    );
+    let lines: Vec<String> = unsupported
+        .iter()
+        .map(|g| {
             format!(
-                "`{}` ({}): {}",
-                r.id,
-                f.map_or(r.file.as_str(), |f| f.location.as_str()),
-                f.map_or("no reason recorded", |f| first_line(&f.message))
+                "- `{}` ({} check{}): {}",
+                cell(&g.cause.describe()),
+                g.scenarios.len(),
+                if g.scenarios.len() == 1 { "" } else { "s" },
+                ids(g)
             )
-        },
+        })
+        .collect();
+    lines_section(&mut out, "Unsupported operations", lines);
+    grouped_section(
+        &mut out,
+        "Blocked (a set-up step failed)",
+        "are blocked by",
+        false,
+        groups::group(
+            report
+                .scenarios
+                .iter()
+                .filter(|r| r.outcome == Outcome::Blocked),
+        ),
     );
     section(
         &mut out,
@@ -136,6 +179,80 @@ pub fn render_markdown(report: &RunReport) -> String {
         |r| format!("`{}`: {}", r.id, r.skip_reason.as_deref().unwrap_or("")),
     );
     out
+}
+
+/// One list item per group: the scenario itself (level, location, message, basis) when it
+/// is alone, else `N checks fail with OPERATION → ERROR: ids`. The title counts scenarios.
+fn grouped_section(
+    out: &mut String,
+    title: &str,
+    verb: &str,
+    with_level: bool,
+    groups: Vec<Group<'_>>,
+) {
+    let count: usize = groups.iter().map(|g| g.scenarios.len()).sum();
+    let level = |g: &Group<'_>| {
+        if with_level {
+            format!(
+                "**{}** ",
+                g.scenarios.first().map_or("MUST", |r| r.level_label())
+            )
+        } else {
+            String::new()
+        }
+    };
+    let lines: Vec<String> = groups
+        .iter()
+        .map(|g| match g.scenarios.as_slice() {
+            [r] => {
+                let f = r.failure.as_ref();
+                let mut line = format!(
+                    "- {}`{}` ({}): {}",
+                    level(g),
+                    r.id,
+                    cell(f.map_or(r.file.as_str(), |f| f.location.as_str())),
+                    cell(f.map_or("no reason recorded", |f| first_line(&f.message)))
+                );
+                if let Some(basis) = &r.basis {
+                    let _ = write!(line, " — basis: {}", cell(basis));
+                }
+                line
+            }
+            _ => format!(
+                "- {}{} checks {verb} `{}`: {}",
+                level(g),
+                g.scenarios.len(),
+                cell(&g.cause.describe()),
+                ids(g)
+            ),
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## {title} ({count})\n");
+    for l in lines {
+        let _ = writeln!(out, "{l}");
+    }
+}
+
+fn lines_section(out: &mut String, title: &str, lines: Vec<String>) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## {title} ({})\n", lines.len());
+    for l in lines {
+        let _ = writeln!(out, "{l}");
+    }
+}
+
+/// `` `a`, `b`, `c` ``.
+fn ids(g: &Group<'_>) -> String {
+    g.scenarios
+        .iter()
+        .map(|r| format!("`{}`", r.id))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn kind(r: &ScenarioResult) -> Option<ExpectationKind> {

@@ -6,6 +6,7 @@
 //! byte-identical files; files are written atomically (see [`write_atomic`]).
 
 mod atomic;
+pub mod groups;
 mod html;
 mod json;
 mod junit;
@@ -102,5 +103,7 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportE
     Ok(written)
 }
 
+#[cfg(test)]
+mod level_tests;
 #[cfg(test)]
 mod tests;

@@ -73,7 +73,9 @@ fn summary_has_no_bare_pass_fail_line() {
         assert!(!bare.is_match(line), "bare count line: {line:?}");
     }
     assert!(
-        text.contains("9 scenarios: 4 passed, 2 failed, 1 errored, 2 skipped in 3.2s"),
+        text.contains(
+            "9 scenarios: 4 passed, 2 failed (MUST), 0 recommendations not met, 1 errored, 0 blocked, 0 unsupported, 2 skipped in 3.2s"
+        ),
         "{text}"
     );
     assert!(text.contains("Messaging: 66% (2/3), 1 skipped"), "{text}");

@@ -2,11 +2,13 @@
 //! report format is rendered. Secrets are redacted before anything lands here
 //! (see [`redact`]).
 
+pub mod level;
 pub mod load;
 pub mod redact;
 pub mod score;
 
-pub use score::{area_scores, summarize};
+pub use level::FailOn;
+pub use score::{area_scores, summarize, summarize_at};
 
 use std::collections::BTreeMap;
 
@@ -161,6 +163,116 @@ pub struct Summary {
     /// Responses that did not match the spec schema but were accepted (`--lenient-schema`).
     #[serde(default)]
     pub schema_warnings: usize,
+    /// The same counts per requirement level. `failed` above counts every level; the exit
+    /// code and the headline count only the levels [`Summary::fail_on`] gates.
+    #[serde(default)]
+    pub levels: LevelSummary,
+    /// The lowest level whose failures fail the run (`--fail-on`; absent means `must`).
+    #[serde(default, skip_serializing_if = "FailOn::is_default")]
+    pub fail_on: FailOn,
+}
+
+/// Counts per requirement level (`summary.levels`). A scenario of an unknown level is
+/// counted as `must`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelSummary {
+    /// MUST / REQUIRED / SHALL, normative schemas, behaviour the spec states as fact.
+    #[serde(default)]
+    pub must: LevelCounts,
+    /// SHOULD / RECOMMENDED.
+    #[serde(default)]
+    pub should: LevelCounts,
+    /// MAY / OPTIONAL.
+    #[serde(default)]
+    pub may: LevelCounts,
+    /// Deployment rules the spec does not state (gateway checks).
+    #[serde(default)]
+    pub policy: LevelCounts,
+}
+
+impl LevelSummary {
+    /// The counts of `level` (one of the four; unknown levels are `must`).
+    pub fn get(&self, level: &str) -> &LevelCounts {
+        match level::normalize(level) {
+            "should" => &self.should,
+            "may" => &self.may,
+            "policy" => &self.policy,
+            _ => &self.must,
+        }
+    }
+
+    /// The counts of `level`, for filling in.
+    pub fn get_mut(&mut self, level: &str) -> &mut LevelCounts {
+        match level::normalize(level) {
+            "should" => &mut self.should,
+            "may" => &mut self.may,
+            "policy" => &mut self.policy,
+            _ => &mut self.must,
+        }
+    }
+
+    /// `(level, counts)` in the order must, should, may, policy.
+    pub fn iter(&self) -> [(&'static str, &LevelCounts); 4] {
+        [
+            ("must", &self.must),
+            ("should", &self.should),
+            ("may", &self.may),
+            ("policy", &self.policy),
+        ]
+    }
+}
+
+/// Counts by outcome of the scenarios of one level. Known failures are counted in `failed`
+/// (or `errored`) like every failure, and again in `known_failures`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelCounts {
+    /// Scenarios of this level.
+    #[serde(default)]
+    pub total: usize,
+    /// Passed.
+    #[serde(default)]
+    pub passed: usize,
+    /// Failed (known failures included).
+    #[serde(default)]
+    pub failed: usize,
+    /// Could not run.
+    #[serde(default)]
+    pub errored: usize,
+    /// Not run, with a reason.
+    #[serde(default)]
+    pub skipped: usize,
+    /// A set-up step failed.
+    #[serde(default)]
+    pub blocked: usize,
+    /// An operation the scenario checks is not implemented.
+    #[serde(default)]
+    pub unsupported: usize,
+    /// Failed as the expectations file says (also in `failed`/`errored`).
+    #[serde(default)]
+    pub known_failures: usize,
+}
+
+impl Summary {
+    /// Failed scenarios whose level the run's threshold gates (known failures included):
+    /// the headline "failed" count.
+    pub fn gating_failures(&self) -> usize {
+        self.levels
+            .iter()
+            .iter()
+            .filter(|(level, _)| self.fail_on.gates(level))
+            .map(|(_, c)| c.failed)
+            .sum()
+    }
+
+    /// Failed scenarios whose level does not gate: recommendations not met.
+    pub fn recommendations_not_met(&self) -> usize {
+        self.levels
+            .iter()
+            .iter()
+            .filter(|(level, _)| !self.fail_on.gates(level))
+            .map(|(_, c)| c.failed)
+            .sum()
+    }
 }
 
 impl Failure {
@@ -196,6 +308,7 @@ impl ScenarioResult {
             spec_since: None,
             spec_section: None,
             level: default_level(),
+            basis: None,
             msc: None,
             basis: None,
             outcome: Outcome::Passed,
@@ -213,13 +326,70 @@ impl ScenarioResult {
         }
     }
 
-    /// Whether this result fails the run: a failure or error that no expectation covers.
+    /// Whether this result fails the run under the default threshold (MUST and POLICY
+    /// gate); see [`ScenarioResult::fails_run_at`].
     pub fn fails_run(&self) -> bool {
-        matches!(self.outcome, Outcome::Failed | Outcome::Errored)
-            && !matches!(
-                self.expectation.as_ref().map(|e| e.kind),
-                Some(ExpectationKind::KnownFailure | ExpectationKind::Quarantined)
-            )
+        self.fails_run_at(FailOn::Must)
+    }
+
+    /// Whether this result fails the run under `fail_on`: a failure, or an unsupported
+    /// operation, at a level the threshold gates, an error at any level (the check could
+    /// not run), or an unexpected pass under `--strict` at any level; never when an
+    /// expectation covers it. Blocked, skipped and passed
+    /// scenarios never fail the run.
+    pub fn fails_run_at(&self, fail_on: FailOn) -> bool {
+        let strict_unexpected_pass = matches!(
+            self.expectation.as_ref().map(|e| e.kind),
+            Some(ExpectationKind::UnexpectedPass)
+        );
+        let gated = match self.outcome {
+            Outcome::Errored => true,
+            // `--strict` turned an unexpected pass into a failure: the list is wrong,
+            // whatever the level.
+            Outcome::Failed if strict_unexpected_pass => true,
+            Outcome::Failed | Outcome::Unsupported => fail_on.gates(&self.level),
+            Outcome::Passed | Outcome::Skipped | Outcome::Blocked => false,
+        };
+        gated && !self.excused()
+    }
+
+    /// A failure at a level `fail_on` does not gate (SHOULD/MAY by default): a
+    /// recommendation not met. Known failures are not counted here (they are listed apart).
+    pub fn recommendation_not_met(&self, fail_on: FailOn) -> bool {
+        self.outcome == Outcome::Failed && !self.fails_run_at(fail_on) && !self.excused()
+    }
+
+    /// Whether an expectations entry (known failure, quarantine) covers this result.
+    pub fn excused(&self) -> bool {
+        matches!(
+            self.expectation.as_ref().map(|e| e.kind),
+            Some(ExpectationKind::KnownFailure | ExpectationKind::Quarantined)
+        )
+    }
+
+    /// `MUST`, `SHOULD`, `MAY` or `POLICY`.
+    pub fn level_label(&self) -> &'static str {
+        level::label(&self.level)
+    }
+}
+
+impl RunReport {
+    /// The summary with `levels` filled in from the scenarios when the report predates
+    /// them (every count zero although scenarios ran).
+    pub fn summary_with_levels(&self) -> Summary {
+        let mut summary = self.summary.clone();
+        let counted: usize = summary.levels.iter().iter().map(|(_, c)| c.total).sum();
+        if counted == 0 && !self.scenarios.is_empty() {
+            summary.levels = score::level_summary(&self.scenarios);
+        }
+        summary
+    }
+
+    /// Whether the run fails: some scenario fails it under the report's `--fail-on`.
+    pub fn fails(&self) -> bool {
+        self.scenarios
+            .iter()
+            .any(|s| s.fails_run_at(self.summary.fail_on))
     }
 }
 
@@ -234,6 +404,12 @@ pub struct AreaScore {
     pub ran: usize,
     /// Skipped scenarios.
     pub skipped: usize,
+    /// SHOULD/MAY scenarios that passed (not part of the score).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recommendations_passed: usize,
+    /// SHOULD/MAY scenarios that ran (not part of the score).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recommendations_ran: usize,
 }
 
 /// The outcome of one scenario.
@@ -273,9 +449,13 @@ pub struct ScenarioResult {
     pub spec_since: Option<String>,
     /// Spec section (URL fragment or path).
     pub spec_section: Option<String>,
-    /// Requirement level: "must", "should" or "may".
+    /// Requirement level: "must", "should", "may" or "policy".
     #[serde(default = "default_level")]
     pub level: String,
+    /// Where the spec states the requirement: a short quote or an OpenAPI pointer, shown
+    /// next to a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
     /// MSC number, for behaviour from a proposal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msc: Option<String>,
@@ -416,6 +596,10 @@ pub struct Exchange {
 
 fn default_level() -> String {
     "must".to_owned()
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn one() -> u32 {

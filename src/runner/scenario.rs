@@ -18,6 +18,7 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
         spec_since: plan.spec_since.clone(),
         spec_section: plan.spec_section.clone(),
         level: plan.level.as_str().to_owned(),
+        basis: plan.basis.clone(),
         msc: plan.msc.clone(),
         ..ScenarioResult::new(&plan.id, &plan.title, &plan.area, &plan.file)
     };
