@@ -310,7 +310,6 @@ impl ScenarioResult {
             level: default_level(),
             basis: None,
             msc: None,
-            basis: None,
             outcome: Outcome::Passed,
             duration_ms: 0,
             steps: Vec::new(),
@@ -459,10 +458,6 @@ pub struct ScenarioResult {
     /// MSC number, for behaviour from a proposal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msc: Option<String>,
-    /// Where the spec requires the behaviour (a short quote or an OpenAPI pointer), or the
-    /// deployment policy a `policy`-level check applies.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basis: Option<String>,
     /// Outcome.
     pub outcome: Outcome,
     /// Wall time in milliseconds (setup included).

@@ -58,6 +58,7 @@ fn context(ca: Arc<RunCa>, hs1: Peer) -> RunContext {
         sliding_sync: None,
         retries: 0,
         federation: Some(Arc::new(FederationContext { ca, hs1, hs2: None })),
+        capabilities: Default::default(),
     }
 }
 
