@@ -1019,7 +1019,7 @@ mod tests {
     #[test]
     fn every_expectation_kind_reaches_the_plan() {
         let (plan, problems) = lower(
-            "schema: 1\nid: t/all\ntitle: all\narea: t\nlevel: should\nbasis: b\nspec: { since: \"1.2\", removed: \"1.9\", msc: \"1234\" }\nactors: { alice: {} }\nsteps:\n  - as: alice\n    call: whoami\n    expect:\n      status: 200\n      errcode: M_X\n      body: { /user_id: { type: string } }\n      headers: { Content-Type: { regex: json } }\n      text: { contains: user_id }\n    capture:\n      a: /user_id\n      b: { from: /user_id, regex: \"^@([^:]+)\" }\n",
+            "schema: 1\nid: t/all\ntitle: all\narea: t\nlevel: should\nbasis: b\nspec: { since: \"1.2\", removed: \"1.9\", msc: \"1234\" }\nactors: { alice: {} }\nsteps:\n  - as: alice\n    call: whoami\n    expect:\n      status: 200\n      errcode: M_X\n      basis: test\n      body: { /user_id: { type: string } }\n      headers: { Content-Type: { regex: json } }\n      text: { contains: user_id }\n    capture:\n      a: /user_id\n      b: { from: /user_id, regex: \"^@([^:]+)\" }\n",
         );
         assert!(problems.is_empty(), "{problems:?}");
         let plan = plan.expect("valid");
