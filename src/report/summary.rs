@@ -68,6 +68,17 @@ pub fn render_summary(report: &RunReport) -> String {
         }
     }
 
+    let skips = skip_lines(report);
+    if !skips.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        for line in skips {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+
     if !out.is_empty() {
         out.push('\n');
     }
@@ -89,6 +100,39 @@ pub fn render_summary(report: &RunReport) -> String {
         );
     }
     out
+}
+
+/// Skipped scenarios, one line per reason (a capability the server does not offer is
+/// named once with its evidence: `SKIP  requires presence: not offered by the server
+/// (PUT own presence online: 200; reads back "offline"): 5 checks`).
+pub fn skip_lines(report: &RunReport) -> Vec<String> {
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for s in report
+        .scenarios
+        .iter()
+        .filter(|s| s.outcome == crate::results::Outcome::Skipped)
+    {
+        let reason = s.skip_reason.as_deref().unwrap_or("no reason recorded");
+        by_reason.entry(reason).or_default().push(s.id.as_str());
+    }
+    by_reason
+        .into_iter()
+        .map(|(reason, ids)| {
+            let shown: Vec<&str> = ids.iter().take(3).copied().collect();
+            let more = ids.len() - shown.len();
+            format!(
+                "SKIP  {reason}: {} {} ({}{})",
+                ids.len(),
+                if ids.len() == 1 { "check" } else { "checks" },
+                shown.join(", "),
+                if more > 0 {
+                    format!(", and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        })
+        .collect()
 }
 
 /// `483 scenarios: 450 passed, 3 failed (MUST), 5 recommendations not met, 0 errored,
