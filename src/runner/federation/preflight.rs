@@ -180,6 +180,7 @@ pub fn failed_result(failure: &PreflightFailure, duration_ms: u64) -> ScenarioRe
         spec_since: Some("1.1".into()),
         spec_section: Some(SECTION.into()),
         level: "must".into(),
+        basis: Some(BASIS.into()),
         outcome: Outcome::Failed,
         duration_ms,
         ..ScenarioResult::new(ID, TITLE, AREA, "(built-in)")
