@@ -91,7 +91,7 @@ pub fn evaluate(expect: &ExpectPlan, seen: &Observed<'_>, vars: &Vars) -> Vec<Ch
         ));
     }
     for check in &expect.body {
-        let pointer = match vars.text_of(&check.pointer) {
+        let pointer = match vars.pointer_of(&check.pointer) {
             Ok(p) => p,
             Err(e) => {
                 failures.push(failure(&check.location, "body", e.to_string(), None, None));

@@ -157,14 +157,28 @@ impl Vars {
         self.render(&parse(s)?)
     }
 
+    /// Interpolate a JSON pointer (RFC 6901): a variable's value is one reference token, so
+    /// its `~` and `/` are escaped (`~0`, `~1`); a key id holding `/` stays one segment.
+    pub fn pointer_of(&self, s: &str) -> Result<String, TemplateError> {
+        self.render_with(&parse(s)?, |v| v.replace('~', "~0").replace('/', "~1"))
+    }
+
     fn render(&self, pieces: &[Piece<'_>]) -> Result<String, TemplateError> {
+        self.render_with(pieces, str::to_owned)
+    }
+
+    fn render_with(
+        &self,
+        pieces: &[Piece<'_>],
+        escape: impl Fn(&str) -> String,
+    ) -> Result<String, TemplateError> {
         let mut out = String::new();
         for p in pieces {
             match p {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Var(name) => match self.get(name) {
-                    Some(Value::String(s)) => out.push_str(&s),
-                    Some(other) => out.push_str(&other.to_string()),
+                    Some(Value::String(s)) => out.push_str(&escape(&s)),
+                    Some(other) => out.push_str(&escape(&other.to_string())),
                     None => return Err(TemplateError::Undefined((*name).to_owned())),
                 },
             }
@@ -228,6 +242,19 @@ mod tests {
             vars.value_of("${key32}").expect("ok"),
             vars.value_of("${key32}").expect("ok")
         );
+    }
+
+    #[test]
+    fn pointers_escape_substituted_values() {
+        let mut vars = Vars::default();
+        vars.set("key", json!("ab/c~d"));
+        assert_eq!(
+            vars.pointer_of("/keys/ed25519:${key}/x").expect("ok"),
+            "/keys/ed25519:ab~1c~0d/x"
+        );
+        let body = json!({"keys": {"ed25519:ab/c~d": {"x": 1}}});
+        let p = vars.pointer_of("/keys/ed25519:${key}/x").expect("ok");
+        assert_eq!(body.pointer(&p), Some(&json!(1)));
     }
 
     #[test]

@@ -329,7 +329,9 @@ fn capture(step: &StepPlan, json: Option<&Value>, vars: &mut Vars) -> Result<(),
             expected: None,
             actual: None,
         };
-        let pointer = vars.text_of(&c.pointer).map_err(|e| fail(e.to_string()))?;
+        let pointer = vars
+            .pointer_of(&c.pointer)
+            .map_err(|e| fail(e.to_string()))?;
         let value = json
             .and_then(|j| j.pointer(&pointer))
             .cloned()
@@ -382,7 +384,7 @@ fn record(
             "@elapsed_ms" => elapsed_ms.to_string(),
             "@status" => status.to_string(),
             pointer => match vars
-                .text_of(pointer)
+                .pointer_of(pointer)
                 .ok()
                 .and_then(|p| json.and_then(|j| j.pointer(&p)).cloned())
             {

@@ -39,26 +39,25 @@ impl AuthInput for NoAuthentication {
 }
 
 macro_rules! token_auth_input {
-    ($($scheme:ty),*) => {$(
+    ($send:ident: $($scheme:ty),*) => {$(
         impl AuthInput for $scheme {
             fn input(token: Option<&str>) -> Self::Input<'_> {
                 match token {
-                    Some(t) => SendAccessToken::IfRequired(t),
+                    Some(t) => SendAccessToken::$send(t),
                     None => SendAccessToken::None,
                 }
             }
         }
     )*};
 }
+// A step run `as:` an actor acts as that user: on endpoints whose authentication is optional
+// or not needed (profile look-ups, the public room list) the token is sent too, so a server
+// that answers authenticated users differently (or requires authentication) is judged on
+// the request the scenario means. A step without `as:` sends none.
+token_auth_input!(Always: AccessToken, AccessTokenOptional, NoAccessToken);
 // For the appservice schemes ruma sends the token only when it is an appservice token
 // (`SendAccessToken::Appservice`), so a user's token is never attached to `register`/`login`.
-token_auth_input!(
-    AccessToken,
-    AccessTokenOptional,
-    AppserviceToken,
-    AppserviceTokenOptional,
-    NoAccessToken
-);
+token_auth_input!(IfRequired: AppserviceToken, AppserviceTokenOptional);
 
 /// Supplies ruma's path-builder input from the server's supported versions.
 pub trait PathInput: PathBuilder {
