@@ -141,8 +141,17 @@ pub fn skip_lines(report: &RunReport) -> Vec<String> {
 pub fn counts_line(report: &RunReport) -> String {
     let s = report.summary_with_levels();
     let recommendations = s.recommendations_not_met();
+    let known = s.gating_failures() - s.gating_unexpected_failures();
+    let known = if known > 0 {
+        format!(
+            ", {known} known {}",
+            if known == 1 { "failure" } else { "failures" }
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{} {}: {} passed, {} failed ({}), {recommendations} {} not met, {} errored, {} blocked, {} unsupported, {} skipped in {}",
+        "{} {}: {} passed, {} failed ({}){known}, {recommendations} {} not met, {} errored, {} blocked, {} unsupported, {} skipped in {}",
         s.total,
         if s.total == 1 {
             "scenario"
@@ -150,7 +159,7 @@ pub fn counts_line(report: &RunReport) -> String {
             "scenarios"
         },
         s.passed,
-        s.gating_failures(),
+        s.gating_unexpected_failures(),
         gating_levels(report),
         if recommendations == 1 {
             "recommendation"

@@ -264,6 +264,16 @@ impl Summary {
             .sum()
     }
 
+    /// Failures at gating levels that no expectation covers (what makes the run fail).
+    pub fn gating_unexpected_failures(&self) -> usize {
+        self.levels
+            .iter()
+            .iter()
+            .filter(|(level, _)| self.fail_on.gates(level))
+            .map(|(_, c)| c.failed.saturating_sub(c.known_failures))
+            .sum()
+    }
+
     /// Failed scenarios whose level does not gate: recommendations not met.
     pub fn recommendations_not_met(&self) -> usize {
         self.levels
