@@ -137,3 +137,99 @@ pub(super) fn point_blocked_to_direct_tests(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::results::Exchange;
+    use crate::scenario::source::SourceFile;
+
+    fn plan(id: &str, steps: &str) -> ScenarioPlan {
+        let text = format!(
+            "schema: 1\nid: {id}\ntitle: t\narea: t\nlevel: must\nbasis: b\nactors: {{ alice: {{}} }}\nsteps:\n{steps}"
+        );
+        let file = SourceFile {
+            path: "t.yaml".into(),
+            text: Arc::new(text),
+        };
+        let mut problems = Vec::new();
+        let plan = crate::plan::lower::lower_file(&file, &mut problems);
+        plan.unwrap_or_else(|| panic!("{problems:?}"))
+    }
+
+    fn failed_with(status: u16, body: &str, step: usize) -> Failure {
+        let mut f = Failure::setup("t.yaml:1:1", "expected a successful (2xx) response");
+        f.step = step;
+        f.kind = "status".into();
+        f.transcript = vec![Exchange {
+            method: "POST".into(),
+            url: "http://127.0.0.1:1/_matrix/client/v3/createRoom".into(),
+            request_headers: BTreeMap::new(),
+            request_body: None,
+            status: Some(status),
+            response_headers: BTreeMap::new(),
+            response_body: Some(body.into()),
+            error: None,
+            duration_ms: 1,
+        }];
+        f
+    }
+
+    const TWO_STEPS: &str = "  - as: alice\n    call: create_room\n  - as: alice\n    call: whoami\n    expect: { status: 200 }\n";
+
+    #[test]
+    fn a_failing_set_up_step_blocks_and_a_failing_test_step_fails() {
+        let p = plan("t/a", TWO_STEPS);
+        assert!(!p.steps[0].under_test && p.steps[1].under_test);
+        let (o, f) = classify(&p.steps[0], Outcome::Failed, failed_with(500, "{}", 1));
+        assert_eq!(o, Outcome::Blocked);
+        assert!(
+            f.message.starts_with("blocked: set-up step 1"),
+            "{}",
+            f.message
+        );
+        let (o, _) = classify(&p.steps[1], Outcome::Failed, failed_with(500, "{}", 2));
+        assert_eq!(o, Outcome::Failed);
+        let (o, _) = classify(&p.steps[0], Outcome::Errored, failed_with(500, "{}", 1));
+        assert_eq!(o, Outcome::Errored);
+    }
+
+    #[test]
+    fn an_unknown_route_is_unsupported_once_named_by_its_operation() {
+        let p = plan("t/a", TWO_STEPS);
+        let body = r#"{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}"#;
+        let (o, f) = classify(&p.steps[0], Outcome::Failed, failed_with(404, body, 1));
+        assert_eq!(o, Outcome::Unsupported);
+        assert!(
+            f.message.contains("POST /_matrix/client/v3/createRoom"),
+            "{}",
+            f.message
+        );
+        // A 404 with a Matrix error other than M_UNRECOGNIZED is the server's answer.
+        let (o, _) = classify(
+            &p.steps[1],
+            Outcome::Failed,
+            failed_with(404, r#"{"errcode":"M_NOT_FOUND"}"#, 2),
+        );
+        assert_eq!(o, Outcome::Failed);
+    }
+
+    #[test]
+    fn blocked_results_name_the_scenario_that_tests_the_operation_directly() {
+        let direct = plan(
+            "t/create",
+            "  - as: alice\n    call: create_room\n    expect: { status: 200 }\n",
+        );
+        let user = plan("t/user", TWO_STEPS);
+        let mut r = ScenarioResult::new("t/user", "t", "t", "t.yaml");
+        r.outcome = Outcome::Blocked;
+        r.failure = Some(failed_with(500, "{}", 1));
+        let mut results = vec![r];
+        point_blocked_to_direct_tests(&[direct, user], &mut results);
+        let message = &results[0].failure.as_ref().unwrap().message;
+        assert!(message.contains("tested directly by t/create"), "{message}");
+    }
+}
