@@ -10,7 +10,7 @@ fn validate_reports_file_line_col_and_exits_3() {
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("fixtures/scenarios/invalid/typos.yaml:11:5: error: unknown key `cal`"),
+        stderr.contains("fixtures/scenarios/invalid/typos.yaml:13:5: error: unknown key `cal`"),
         "{stderr}"
     );
     assert!(stderr.contains("did you mean `call`?"), "{stderr}");
