@@ -308,7 +308,8 @@ fn outcome_ids(selected: &[crate::plan::ScenarioPlan]) -> Vec<&str> {
 }
 
 /// The expectations to apply: `--expectations FILE`; else, for the local Synapse, the shipped
-/// file when it describes the version being started; else none.
+/// file of the version being started (`synapse-<version>.yaml`, or `synapse.yaml` for the
+/// pinned one) when it describes that version; else none.
 fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
     if args.no_expectations {
         return Ok(None);
@@ -316,7 +317,15 @@ fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
     let (path, implicit) = match &args.expectations {
         Some(p) => (p.clone(), false),
         None if args.target.is_none() => {
-            (super::shipped("fixtures/expectations/synapse.yaml"), true)
+            let versioned = super::shipped(&format!(
+                "fixtures/expectations/synapse-{}.yaml",
+                args.synapse.synapse_version
+            ));
+            if versioned.exists() {
+                (versioned, true)
+            } else {
+                (super::shipped("fixtures/expectations/synapse.yaml"), true)
+            }
         }
         None => return Ok(None),
     };
