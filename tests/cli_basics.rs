@@ -23,6 +23,34 @@ fn validate_accepts_the_shipped_suite() {
 }
 
 #[test]
+fn every_listed_check_has_a_level_and_a_basis() {
+    // The shipped scenarios and the gateway checks, as `list --format json` shows them.
+    for args in [
+        &["list", "--format", "json"][..],
+        &["list", "scenarios/gateway", "--format", "json"][..],
+    ] {
+        let out = mxharness(args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        let items: Vec<serde_json::Value> =
+            serde_json::from_slice(&out.stdout).expect("list prints JSON");
+        assert!(items.len() >= 50, "{args:?}: only {} checks", items.len());
+        for item in &items {
+            let level = item["level"].as_str().unwrap_or_default();
+            assert!(
+                ["must", "should", "may", "policy"].contains(&level),
+                "{}: level {level:?}",
+                item["id"]
+            );
+            assert!(
+                item["basis"].as_str().is_some_and(|b| !b.trim().is_empty()),
+                "{}: no basis",
+                item["id"]
+            );
+        }
+    }
+}
+
+#[test]
 fn nothing_selected_exits_4() {
     let out = mxharness(&["run", "--filter", "area:no-such-area"], &[]);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));

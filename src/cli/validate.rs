@@ -105,7 +105,10 @@ pub(super) fn list(args: &ListArgs) -> u8 {
                 .map(|s| {
                     serde_json::json!({
                         "id": s.id, "title": s.title, "area": s.area, "file": s.file,
-                        "tags": s.tags, "spec_since": s.spec_since, "steps": s.steps.len(),
+                        "tags": s.tags, "spec_since": s.spec_since, "msc": s.msc,
+                        "level": s.level.as_str(), "basis": s.basis,
+                        "requires_capabilities": s.requires_capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                        "steps": s.steps.len(),
                     })
                 })
                 .collect();
