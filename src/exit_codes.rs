@@ -12,5 +12,13 @@ pub const INVALID_SCENARIO: u8 = 3;
 pub const NOTHING_SELECTED: u8 = 4;
 /// The target or the environment failed (unreachable server, install failure, I/O).
 pub const ENVIRONMENT: u8 = 5;
-/// The run was interrupted (Ctrl-C); the local server was stopped.
+/// The whole-run `--deadline` passed; the reports of what finished were written (124, as
+/// `timeout(1)` uses).
+pub const DEADLINE: u8 = 124;
+/// SIGHUP stopped the run (128 + 1); the reports of what finished were written.
+pub const HANGUP: u8 = 129;
+/// SIGINT (Ctrl-C) stopped the run (128 + 2); the reports of what finished were written and
+/// the local servers stopped.
 pub const INTERRUPTED: u8 = 130;
+/// SIGTERM stopped the run (128 + 15); the reports of what finished were written.
+pub const TERMINATED: u8 = 143;

@@ -13,6 +13,7 @@ pub mod exit_codes;
 pub mod expectations;
 pub mod federation;
 pub mod gateway;
+pub mod lifecycle;
 pub mod load;
 pub mod matrix;
 pub mod oracle;

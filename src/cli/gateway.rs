@@ -19,7 +19,8 @@ use crate::gateway::raw::Endpoint;
 use crate::gateway::suite::{self, Check};
 use crate::gateway::tap::Tap;
 use crate::gateway::topology::{GatewayKind, LocalGateway};
-use crate::results::{self, RunReport, TargetInfo};
+use crate::lifecycle::{Stop, journal};
+use crate::results::{self, RunInfo, RunReport, TargetInfo};
 use crate::scenario::source;
 
 /// Options of gateway runs (used when the selected files are gateway checks).
@@ -66,7 +67,7 @@ pub struct GatewayArgs {
 
 /// If the selected files are gateway checks, run them and return the exit code; `None` when
 /// the run is an ordinary scenario run (gateway checks in a default run are left out).
-pub(super) async fn maybe_run(args: &RunArgs) -> Option<u8> {
+pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
     let paths = super::default_paths(&args.paths);
     let files = match source::discover(&paths) {
         Ok(f) => f,
@@ -123,7 +124,7 @@ pub(super) async fn maybe_run(args: &RunArgs) -> Option<u8> {
             return Some(exit_codes::USAGE);
         }
     }
-    Some(run(args, selected).await)
+    Some(run(args, selected, stop).await)
 }
 
 /// `list` of gateway checks when every selected file is one; `None` lets scenario listing go on.
@@ -299,7 +300,7 @@ fn filter_matches(filter: Option<&str>, check: &Check) -> bool {
     })
 }
 
-async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
+async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
     if let Err(e) = std::fs::create_dir_all(&args.report_dir) {
         eprintln!("error: cannot create {}: {e}", args.report_dir.display());
         return exit_codes::ENVIRONMENT;
@@ -310,7 +311,7 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
     };
     let started_at = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let prepared = match run::interruptible_prepare(prepare(args), "gateway").await {
+    let prepared = match run::interruptible_prepare(prepare(args), "gateway", stop).await {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -331,36 +332,62 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
         expectations.clone(),
         args.fail_on,
     );
-    let on_done = |r: &results::ScenarioResult| progress.done(r);
-    let results = tokio::select! {
-        r = exec::run_all(&checks, setup, &on_done) => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
-    };
-    progress.finish();
     let base_url = setup.gateway.base.clone();
     let server_name = setup.roles.server_name.clone();
     let (kind, server_version) = (prepared.label(), prepared.server_version());
-    prepared.stop().await;
-    let Some(mut results) = results else {
-        eprintln!("interrupted: no report written");
-        return exit_codes::INTERRUPTED;
+    let target = TargetInfo {
+        kind: format!("gateway:{kind}"),
+        base_url,
+        server_name,
+        server_version,
+        spec_versions: Vec::new(),
+        registration: "none".into(),
+        sliding_sync: None,
     };
+    let run_info = run::run_info(args, started_at, clock, 1, None);
+    let journal = run::open_journal(
+        &args.report_dir,
+        &run_info,
+        target.clone(),
+        args.fail_on,
+        checks
+            .iter()
+            .map(|c| journal::Planned {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                area: c.area.clone(),
+                file: c.file.clone(),
+                level: c.level.as_str().to_owned(),
+            })
+            .collect(),
+    );
+    let on_done = |r: &results::ScenarioResult| {
+        progress.done(r);
+        if let Some(j) = &journal {
+            let mut judged = [r.clone()];
+            if let Some(e) = &expectations {
+                e.apply(&mut judged, args.strict);
+            }
+            j.record(&judged[0]);
+        }
+    };
+    let mut results = exec::run_all(&checks, setup, &on_done, stop).await;
+    progress.finish();
+    prepared.stop().await;
     if let Some(e) = &expectations {
         e.apply(&mut results, args.strict);
     }
     let report = RunReport {
         format_version: results::FORMAT_VERSION,
         tool: run::tool_info(),
-        run: run::run_info(args, started_at, clock, 1, None),
-        target: TargetInfo {
-            kind: format!("gateway:{kind}"),
-            base_url,
-            server_name,
-            server_version,
-            spec_versions: Vec::new(),
-            registration: "none".into(),
-            sliding_sync: None,
-        },
+        run: run::stopped(
+            RunInfo {
+                duration_ms: run::elapsed_ms(clock),
+                ..run_info
+            },
+            stop,
+        ),
+        target,
         summary: results::score::summarize_at(&results, args.fail_on),
         profile: None,
         endpoints: None,
@@ -368,7 +395,13 @@ async fn run(args: &RunArgs, checks: Vec<Check>) -> u8 {
         scenarios: results,
         load: None,
     };
-    run::finish(&report, &args.report_dir)
+    if let Some(j) = &journal {
+        j.end(journal::End {
+            duration_ms: report.run.duration_ms,
+            stopped_by: report.run.stopped_by.clone(),
+        });
+    }
+    run::finish(&report, &args.report_dir, stop)
 }
 
 /// A local gateway, or the pieces the harness runs beside a `--gateway URL`.

@@ -136,6 +136,7 @@ fn run_args(args: &LoadArgs) -> RunArgs {
         strict: false,
         fail_on: crate::results::FailOn::Must,
         verbose: false,
+        deadline: None,
         synapse: args.synapse.clone(),
         federation_server_name: None,
         federation_url: None,
@@ -247,6 +248,7 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
     let prepared = match super::run::interruptible_prepare(
         setup::prepare(&ra, needs_ss, fed_needs, Default::default()),
         "target",
+        &crate::lifecycle::Stop::install(None),
     )
     .await
     {
@@ -431,6 +433,8 @@ async fn drive(
             filter: None,
             jobs: world.accounts.len(),
             scenario_set_sha256: None,
+            interrupted: attacked.interrupted,
+            stopped_by: attacked.interrupted.then(|| "SIGINT".to_owned()),
         },
         target: super::run::target_info(prepared),
         summary: results::score::summarize(&scenarios),

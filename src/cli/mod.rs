@@ -162,6 +162,10 @@ pub struct RunArgs {
     /// Print every scenario's result as it finishes, not only failures.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Stop the whole run after this long (e.g. 20m): what finished is reported, the rest is
+    /// listed as not run, and the exit code is 124.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub deadline: Option<std::time::Duration>,
     #[command(flatten)]
     pub synapse: SynapseArgs,
     #[command(flatten)]
@@ -240,8 +244,12 @@ pub enum Format {
 /// Options of `report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A report.json written by `mxharness run`.
+    /// A report.json written by `mxharness run`, or its results.jsonl (also of a run that was
+    /// killed: the scenarios it did not finish are listed as not run).
     pub report: PathBuf,
+    /// Write report.json here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
     /// Write the self-contained HTML report here.
     #[arg(long)]
     pub html: Option<PathBuf>,

@@ -1,8 +1,10 @@
-//! `mxharness report REPORT.json`: re-render any format from a saved report, without
-//! re-running anything.
+//! `mxharness report REPORT.json|results.jsonl`: re-render any format from a saved report,
+//! or from the journal a run wrote as it went (also one that was killed), without re-running
+//! anything.
 
 use super::ReportArgs;
 use crate::exit_codes;
+use crate::lifecycle::journal;
 use crate::report;
 
 pub(super) fn report(args: &ReportArgs) -> u8 {
@@ -13,14 +15,34 @@ pub(super) fn report(args: &ReportArgs) -> u8 {
             return exit_codes::ENVIRONMENT;
         }
     };
-    let run = match report::read_json(&text) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}: {e}", args.report.display());
-            return exit_codes::ENVIRONMENT;
+    let is_journal = args.report.extension().is_some_and(|e| e == "jsonl")
+        || text.trim_start().starts_with("{\"start\"");
+    let run = if is_journal {
+        match journal::read(&text) {
+            Ok(read) => {
+                for p in &read.problems {
+                    eprintln!("warning: {}: {p}", args.report.display());
+                }
+                read.report
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", args.report.display());
+                return exit_codes::ENVIRONMENT;
+            }
+        }
+    } else {
+        match report::read_json(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {}: {e}", args.report.display());
+                return exit_codes::ENVIRONMENT;
+            }
         }
     };
     let mut outputs: Vec<(&std::path::Path, String)> = Vec::new();
+    if let Some(p) = &args.json {
+        outputs.push((p, report::render_json(&run)));
+    }
     if let Some(p) = &args.html {
         outputs.push((p, report::render_html(&run)));
     }

@@ -12,6 +12,7 @@ use crate::plan::filter;
 use crate::report;
 use std::collections::BTreeSet;
 
+use crate::lifecycle::{Stop, journal};
 use crate::matrix::endpoints;
 use crate::plan::profile::Profile;
 use crate::results::{self, ProfileResult, RunInfo, RunReport, TargetInfo, ToolInfo, score};
@@ -19,7 +20,8 @@ use crate::runner;
 use crate::scenario::diagnostics;
 
 pub(super) async fn run(args: RunArgs) -> u8 {
-    if let Some(code) = super::gateway::maybe_run(&args).await {
+    let stop = Stop::install(args.deadline);
+    if let Some(code) = super::gateway::maybe_run(&args, &stop).await {
         return code;
     }
     let profile = match args.profile.as_deref().map(Profile::parse).transpose() {
@@ -104,6 +106,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             setup::CapabilityNeeds::of(&selected),
         ),
         "target",
+        &stop,
     )
     .await
     {
@@ -125,25 +128,54 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         expectations.clone(),
         args.fail_on,
     );
+    let run = run_info(
+        &args,
+        started_at,
+        clock,
+        args.jobs,
+        Some(scenario_set_sha256),
+    );
+    let journal = open_journal(
+        &args.report_dir,
+        &run,
+        target_info(&prepared),
+        args.fail_on,
+        selected
+            .iter()
+            .map(|s| journal::Planned {
+                id: s.id.clone(),
+                title: s.title.clone(),
+                area: s.area.clone(),
+                file: s.file.clone(),
+                level: s.level.as_str().to_owned(),
+            })
+            .collect(),
+    );
     let on_done = {
         let progress = Arc::clone(&progress);
-        Arc::new(move |r: &results::ScenarioResult| progress.done(r))
+        let journal = journal.clone();
+        let expectations = expectations.clone();
+        let strict = args.strict;
+        Arc::new(move |r: &results::ScenarioResult| {
+            progress.done(r);
+            if let Some(j) = &journal {
+                let mut judged = [r.clone()];
+                if let Some(e) = &expectations {
+                    e.apply(&mut judged, strict);
+                }
+                j.record(&judged[0]);
+            }
+        })
     };
-    let scenario_results = tokio::select! {
-        r = runner::run(selected, Arc::clone(&prepared.ctx), args.jobs, on_done) => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
-    };
+    let mut scenario_results = runner::run(
+        selected,
+        Arc::clone(&prepared.ctx),
+        args.jobs,
+        on_done,
+        &stop,
+    )
+    .await;
     progress.finish();
-    let Some(mut scenario_results) = scenario_results else {
-        eprintln!("interrupted: stopping the target; no report written");
-        if let Some(s) = prepared.spawned {
-            let _ = s.stop().await;
-        }
-        if let Some(s) = prepared.spawned2 {
-            let _ = s.stop().await;
-        }
-        return exit_codes::INTERRUPTED;
-    };
 
     if let Some(e) = &expectations {
         e.apply(&mut scenario_results, args.strict);
@@ -151,12 +183,12 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let report = RunReport {
         format_version: results::FORMAT_VERSION,
         tool: tool_info(),
-        run: run_info(
-            &args,
-            started_at,
-            clock,
-            args.jobs,
-            Some(scenario_set_sha256),
+        run: stopped(
+            RunInfo {
+                duration_ms: elapsed_ms(clock),
+                ..run
+            },
+            &stop,
         ),
         target: target_info(&prepared),
         summary: results::score::summarize_at(&scenario_results, args.fail_on),
@@ -187,20 +219,66 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         eprintln!("warning: stopping the second local Synapse: {e}");
     }
 
-    finish(&report, &args.report_dir)
+    if let Some(j) = &journal {
+        j.end(journal::End {
+            duration_ms: report.run.duration_ms,
+            stopped_by: report.run.stopped_by.clone(),
+        });
+    }
+    finish(&report, &args.report_dir, &stop)
 }
 
-/// Await the preparation of what is tested (`what`: "target", "gateway"), unless Ctrl-C comes
-/// first; failures are reported and become the exit code.
+/// Create `results.jsonl` in the report folder; a failure is a warning (the reports at the
+/// end are still written).
+pub(super) fn open_journal(
+    dir: &std::path::Path,
+    run: &RunInfo,
+    target: TargetInfo,
+    fail_on: results::FailOn,
+    selected: Vec<journal::Planned>,
+) -> Option<Arc<journal::Journal>> {
+    let start = journal::Start {
+        format_version: results::FORMAT_VERSION,
+        tool: tool_info(),
+        run: run.clone(),
+        target,
+        fail_on,
+        selected,
+    };
+    match journal::Journal::create(dir, start) {
+        Ok(j) => Some(Arc::new(j)),
+        Err(e) => {
+            eprintln!("warning: {e}; results are kept only in the final reports");
+            None
+        }
+    }
+}
+
+/// `run` marked interrupted when a stop came.
+pub(super) fn stopped(mut run: RunInfo, stop: &Stop) -> RunInfo {
+    if let Some(reason) = stop.reason() {
+        run.interrupted = true;
+        run.stopped_by = Some(reason.describe());
+    }
+    run
+}
+
+pub(super) fn elapsed_ms(clock: Instant) -> u64 {
+    u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Await the preparation of what is tested (`what`: "target", "gateway"), unless a stop
+/// comes first; failures are reported and become the exit code.
 pub(super) async fn interruptible_prepare<T>(
     prepare: impl std::future::Future<Output = Result<T, String>>,
     what: &str,
+    stop: &Stop,
 ) -> Result<T, u8> {
     let prepared = tokio::select! {
         p = prepare => p,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted while preparing the {what}");
-            return Err(exit_codes::INTERRUPTED);
+        reason = stop.stopped() => {
+            eprintln!("{} while preparing the {what}: nothing was run", reason.describe());
+            return Err(reason.exit_code());
         }
     };
     prepared.map_err(|e| {
@@ -243,7 +321,7 @@ pub(super) fn run_info(
         started_at: started_at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
-        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        duration_ms: elapsed_ms(clock),
         paths: super::default_paths(&args.paths)
             .iter()
             .map(|p| p.display().to_string())
@@ -251,11 +329,14 @@ pub(super) fn run_info(
         filter: args.filter.clone(),
         jobs,
         scenario_set_sha256,
+        interrupted: false,
+        stopped_by: None,
     }
 }
 
-/// Print the summary, write every report, and return the run's exit code.
-pub(super) fn finish(report: &RunReport, dir: &std::path::Path) -> u8 {
+/// Print the summary, write every report, and return the run's exit code: the stop's own
+/// code when the run was stopped, else whether it failed.
+pub(super) fn finish(report: &RunReport, dir: &std::path::Path, stop: &Stop) -> u8 {
     eprint!("\n{}", report::render_summary(report));
     let code = match report::write_all(report, dir) {
         Ok(paths) => {
@@ -270,7 +351,21 @@ pub(super) fn finish(report: &RunReport, dir: &std::path::Path) -> u8 {
         }
     };
     code.unwrap_or_else(|| {
-        if report.fails() {
+        if let Some(reason) = stop.reason() {
+            eprintln!(
+                "stopped by {}: the reports hold the {} scenarios that finished",
+                reason.describe(),
+                report
+                    .scenarios
+                    .iter()
+                    .filter(|s| !s
+                        .skip_reason
+                        .as_deref()
+                        .is_some_and(crate::lifecycle::stop::is_not_run_reason))
+                    .count()
+            );
+            reason.exit_code()
+        } else if report.fails() {
             exit_codes::CHECKS_FAILED
         } else {
             exit_codes::SUCCESS

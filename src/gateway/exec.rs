@@ -14,6 +14,7 @@ use super::raw::{self, Endpoint, RawRequest};
 use super::suite::{Action, Check, Outbound, Probe, Remote, Verdict};
 use super::tap::Tap;
 use crate::federation::FakeServer;
+use crate::lifecycle::{Stop, StopReason};
 use crate::results::{CheckFailure, Exchange, Failure, Outcome, ScenarioResult, StepResult};
 use crate::scenario::model::Level;
 
@@ -73,15 +74,42 @@ pub async fn run_all(
     checks: &[Check],
     setup: &Setup,
     on_done: &dyn Fn(&ScenarioResult),
+    stop: &Stop,
 ) -> Vec<ScenarioResult> {
     let mut out = Vec::with_capacity(checks.len());
     for (i, check) in checks.iter().enumerate() {
+        if let Some(reason) = stop.reason() {
+            out.push(not_run(check, reason));
+            continue;
+        }
         let marker = format!("mxh{}n{i:03}", setup.run_tag);
-        let result = run_one(check, setup, &marker).await;
-        on_done(&result);
+        // A stop lets the running check go on for the grace period, then cancels it.
+        let cut = async {
+            let reason = stop.stopped().await;
+            tokio::time::sleep(crate::lifecycle::stop::GRACE).await;
+            reason
+        };
+        let result = tokio::select! {
+            r = run_one(check, setup, &marker) => r,
+            reason = cut => not_run(check, reason),
+        };
+        if result
+            .skip_reason
+            .as_deref()
+            .is_none_or(|w| !crate::lifecycle::stop::is_not_run_reason(w))
+        {
+            on_done(&result);
+        }
         out.push(result);
     }
     out
+}
+
+fn not_run(check: &Check, reason: StopReason) -> ScenarioResult {
+    let mut r = blank(check);
+    r.outcome = Outcome::Skipped;
+    r.skip_reason = Some(crate::lifecycle::stop::not_run_reason(reason));
+    r
 }
 
 struct Step {

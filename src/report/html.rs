@@ -53,6 +53,10 @@ pub fn render_html(report: &RunReport) -> String {
             format!("{} {}", report.tool.name, report.tool.version),
         ),
     ];
+    let mut meta = meta.to_vec();
+    if let Some(line) = super::summary::interrupted_line(report) {
+        meta.push(("interrupted", line));
+    }
     for (k, v) in meta {
         let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&v));
     }

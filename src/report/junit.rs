@@ -176,6 +176,9 @@ fn target_text(report: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "tool: {} {}", report.tool.name, report.tool.version);
     let _ = writeln!(out, "started at: {}", report.run.started_at);
+    if let Some(line) = super::summary::interrupted_line(report) {
+        let _ = writeln!(out, "interrupted: {line}");
+    }
     let _ = writeln!(out, "target: {} {}", t.kind, t.base_url);
     let _ = writeln!(out, "server name: {}", t.server_name);
     let _ = writeln!(
@@ -621,6 +624,8 @@ mod tests {
                 filter: None,
                 jobs: 1,
                 scenario_set_sha256: None,
+                interrupted: false,
+                stopped_by: None,
             },
             target: crate::results::TargetInfo {
                 kind: "url".into(),

@@ -37,6 +37,9 @@ pub fn render_markdown(report: &RunReport) -> String {
         let _ = writeln!(out, "| sliding sync | {} |", cell(ss));
     }
     let _ = writeln!(out, "| started | {} |", cell(&report.run.started_at));
+    if let Some(line) = super::summary::interrupted_line(report) {
+        let _ = writeln!(out, "| interrupted | {} |", cell(&line));
+    }
     let _ = writeln!(
         out,
         "| tool | {} {} |",

@@ -84,6 +84,9 @@ pub fn render_summary(report: &RunReport) -> String {
     }
     out.push_str(&counts_line(report));
     out.push('\n');
+    if let Some(line) = interrupted_line(report) {
+        let _ = writeln!(out, "INTERRUPTED {line}");
+    }
     let s = &report.summary;
     if s.flaky + s.schema_warnings > 0 {
         let _ = writeln!(
@@ -100,6 +103,27 @@ pub fn render_summary(report: &RunReport) -> String {
         );
     }
     out
+}
+
+/// `by SIGTERM: 120 of 477 scenarios not run (listed as skipped)` when the run was stopped.
+pub fn interrupted_line(report: &RunReport) -> Option<String> {
+    if !report.run.interrupted {
+        return None;
+    }
+    let not_run = report
+        .scenarios
+        .iter()
+        .filter(|s| {
+            s.skip_reason
+                .as_deref()
+                .is_some_and(crate::lifecycle::stop::is_not_run_reason)
+        })
+        .count();
+    Some(format!(
+        "by {}: {not_run} of {} scenarios not run (listed as skipped)",
+        report.run.stopped_by.as_deref().unwrap_or("a stop"),
+        report.scenarios.len()
+    ))
 }
 
 /// Skipped scenarios, one line per reason (a capability the server does not offer is

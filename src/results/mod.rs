@@ -71,6 +71,13 @@ pub struct RunInfo {
     /// certificate can name exactly which suite was run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario_set_sha256: Option<String>,
+    /// The run was stopped before its end (signal, deadline, or killed, as read back from
+    /// results.jsonl); scenarios it did not finish are skipped as "not run".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// What stopped it (`SIGTERM`, `deadline 20s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
 }
 
 /// The system under test.

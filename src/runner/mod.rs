@@ -17,6 +17,7 @@ use ruma::api::SupportedVersions;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::lifecycle::Stop;
 use crate::matrix::http_client::HttpClient;
 use crate::plan::ScenarioPlan;
 use crate::results::ScenarioResult;
@@ -90,42 +91,92 @@ pub struct RunContext {
 }
 
 /// Run every scenario, at most `jobs` at a time; `on_done` is called as each finishes.
-/// Results come back sorted by scenario id.
+/// Results come back sorted by scenario id, one per plan.
+///
+/// When `stop` is requested, no further scenario starts; those running get
+/// [`crate::lifecycle::stop::GRACE`] and are then cancelled. Scenarios that did not start or
+/// finish come back skipped with "not run: stopped by …" (and are not passed to `on_done`).
 pub async fn run(
     plans: Vec<ScenarioPlan>,
     ctx: Arc<RunContext>,
     jobs: usize,
     on_done: Arc<dyn Fn(&ScenarioResult) + Send + Sync>,
+    stop: &Stop,
 ) -> Vec<ScenarioResult> {
     // Once per run, before any scenario with a fake server: a target that cannot
     // authenticate the harness gets one failure, and those scenarios are blocked.
-    let (plans, mut results) = federation::preflight::gate(plans, &ctx, &on_done).await;
+    let all = plans.clone();
+    let (plans, mut results) = tokio::select! {
+        gated = federation::preflight::gate(plans, &ctx, &on_done) => gated,
+        _ = stop.stopped() => (all.clone(), Vec::new()),
+    };
     let limit = Arc::new(Semaphore::new(jobs.max(1)));
     let mut set = JoinSet::new();
-    let all = plans.clone();
+    let mut pending: BTreeMap<tokio::task::Id, ScenarioPlan> = BTreeMap::new();
     for plan in plans {
         let ctx = Arc::clone(&ctx);
         let limit = Arc::clone(&limit);
         let on_done = Arc::clone(&on_done);
-        set.spawn(async move {
+        let stop_check = stop.clone();
+        let task_plan = plan.clone();
+        let handle = set.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let result = run_with_retries(&plan, &ctx).await;
+            if stop_check.is_stopped() {
+                return None;
+            }
+            let result = run_with_retries(&task_plan, &ctx).await;
             on_done(&result);
-            result
+            Some(result)
         });
+        pending.insert(handle.id(), plan);
     }
-    while let Some(joined) = set.join_next().await {
+    // Set when a stop comes; once it passes, whatever still runs is cancelled.
+    let mut grace_over: Option<tokio::time::Instant> = None;
+    let mut cancelled = false;
+    loop {
+        let joined = tokio::select! {
+            joined = set.join_next_with_id() => match joined {
+                Some(j) => j,
+                None => break,
+            },
+            _ = stop.stopped(), if grace_over.is_none() => {
+                grace_over = Some(tokio::time::Instant::now() + crate::lifecycle::stop::GRACE);
+                continue;
+            }
+            () = sleep_until(grace_over), if grace_over.is_some() && !cancelled => {
+                set.abort_all();
+                cancelled = true;
+                continue;
+            }
+        };
         match joined {
-            Ok(r) => results.push(r),
+            Ok((id, Some(r))) => {
+                pending.remove(&id);
+                results.push(r);
+            }
+            Ok((_, None)) => {}
+            Err(e) if e.is_cancelled() => {}
             Err(e) => {
                 // A panic inside a scenario is a harness bug; it must not take the run down.
                 eprintln!("internal error in a scenario task: {e}");
+                pending.remove(&e.id());
             }
         }
+    }
+    if let Some(reason) = stop.reason() {
+        let why = crate::lifecycle::stop::not_run_reason(reason);
+        results.extend(pending.values().map(|p| scenario::not_run(p, why.clone())));
     }
     results.sort_by(|a, b| a.id.cmp(&b.id));
     verdict::point_blocked_to_direct_tests(&all, &mut results);
     results
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Run a scenario, re-running it on failure up to `ctx.retries` times.

@@ -11,9 +11,9 @@ use crate::plan::template::Vars;
 use crate::results::redact::Redactor;
 use crate::results::{Failure, Outcome, ScenarioResult};
 
-pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> ScenarioResult {
-    let started = Instant::now();
-    let mut result = ScenarioResult {
+/// A result carrying the plan's identity and metadata, not yet judged.
+fn blank(plan: &ScenarioPlan) -> ScenarioResult {
+    ScenarioResult {
         tags: plan.tags.clone(),
         spec_since: plan.spec_since.clone(),
         spec_section: plan.spec_section.clone(),
@@ -21,7 +21,21 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
         basis: plan.basis.clone(),
         msc: plan.msc.clone(),
         ..ScenarioResult::new(&plan.id, &plan.title, &plan.area, &plan.file)
-    };
+    }
+}
+
+/// The result of a scenario the run did not start or did not let finish (a stop came).
+pub(super) fn not_run(plan: &ScenarioPlan, why: String) -> ScenarioResult {
+    ScenarioResult {
+        outcome: Outcome::Skipped,
+        skip_reason: Some(why),
+        ..blank(plan)
+    }
+}
+
+pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = blank(plan);
 
     if let Some(reason) = skip_reason(plan, ctx) {
         result.outcome = Outcome::Skipped;

@@ -306,7 +306,8 @@ async fn the_run_reports_the_preflight_and_the_blocked_scenario() {
     ));
     let (seen, on_done) = recorder();
     let only_fed = vec![plans().remove(0)];
-    let results = crate::runner::run(only_fed, ctx, 2, on_done).await;
+    let results =
+        crate::runner::run(only_fed, ctx, 2, on_done, &crate::lifecycle::Stop::manual()).await;
     let got: Vec<(&str, Outcome)> = results.iter().map(|r| (r.id.as_str(), r.outcome)).collect();
     assert_eq!(got, [(ID, Outcome::Failed), ("t/fed", Outcome::Blocked)]);
     assert_eq!(seen.lock().unwrap().len(), 2);
