@@ -205,15 +205,28 @@ pub fn sweep_once(state_dir: &Path) {
         }
         done.push(state_dir.to_owned());
     }
-    let swept = sweep(state_dir);
-    if !swept.killed.is_empty() || !swept.dirs.is_empty() {
-        eprintln!(
-            "note: cleaned up after an earlier mxharness run that did not stop its servers: \
-             killed {} process(es) [{}], removed {} temp dir(s)",
-            swept.killed.len(),
-            swept.killed.join(", "),
-            swept.dirs.len()
-        );
+    if let Some(note) = sweep(state_dir).note() {
+        eprintln!("{note}");
+    }
+}
+
+impl Swept {
+    /// One line for the user, `None` when there was nothing to clean up.
+    pub fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.killed.is_empty() {
+            parts.push(format!("stopped {}", self.killed.join(", ")));
+        }
+        if !self.dirs.is_empty() {
+            parts.push(format!("removed {} temp dir(s)", self.dirs.len()));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "note: cleaned up after an earlier mxharness run that was killed before it \
+                 stopped its servers: {}",
+                parts.join("; ")
+            )
+        })
     }
 }
 
@@ -255,6 +268,17 @@ mod tests {
 
         let swept = sweep(state.path());
         assert_eq!(swept.killed, vec![format!("sleep {}", orphan.id())]);
+        assert_eq!(
+            swept.note().as_deref(),
+            Some(
+                format!(
+                    "note: cleaned up after an earlier mxharness run that was killed before it \
+                     stopped its servers: stopped sleep {}; removed 1 temp dir(s)",
+                    orphan.id()
+                )
+                .as_str()
+            )
+        );
         assert_eq!(swept.dirs, vec![leftovers.path().to_owned()]);
         assert!(orphan.wait().is_ok_and(|s| !s.success()));
         assert!(!leftovers.path().exists());
@@ -280,6 +304,7 @@ mod tests {
         std::mem::forget(record.write(state.path()).expect("written"));
         let swept = sweep(state.path());
         assert!(swept.killed.is_empty(), "{swept:?}");
+        assert_eq!(swept.note(), None);
         assert!(other.try_wait().is_ok_and(|s| s.is_none()), "still running");
         let _ = other.kill();
         let _ = other.wait();
