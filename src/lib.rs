@@ -7,6 +7,7 @@
 
 pub mod certify;
 pub mod check;
+pub mod child;
 pub mod cli;
 pub mod compare;
 pub mod exit_codes;

@@ -30,6 +30,14 @@ fn smoke_plan_passes_against_the_spawned_synapse() {
         "one testcase per threshold"
     );
     let r = report(dir.path());
+    // Testcases are named by their rule, not by their position in the plan.
+    assert!(
+        r.scenarios
+            .iter()
+            .any(|s| s.id == "load/smoke/threshold/p95 < 2s for send"),
+        "{:?}",
+        r.scenarios.iter().map(|s| &s.id).collect::<Vec<_>>()
+    );
     let load = r.load.expect("report.json has a load section");
     let send = load
         .requests

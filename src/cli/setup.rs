@@ -74,6 +74,31 @@ pub(super) fn synapse_options(
     }
 }
 
+/// The implementation's name and version when the probe of the client API did not find it:
+/// from the federation API where it is served apart (a federation-enabled spawned Synapse,
+/// `--federation-url`), else from `/versions`' `server` field.
+async fn implementation(
+    args: &RunArgs,
+    spawned: Option<&SpawnedSynapse>,
+    ca: Option<&crate::federation::RunCa>,
+    base_url: &str,
+) -> Option<String> {
+    let spawned_federation = spawned.and_then(SpawnedSynapse::federation);
+    let (federation_url, federation_root) = match spawned_federation {
+        Some(f) => (
+            Some(f.url.as_str()),
+            ca.and_then(|ca| ca.reqwest_certificate().ok()),
+        ),
+        None => (args.federation_url.as_deref(), None),
+    };
+    target::implementation::identify(target::implementation::Sources {
+        client_url: base_url,
+        federation_url,
+        federation_root,
+    })
+    .await
+}
+
 /// The capabilities (`requires.capabilities`) and room versions the selected scenarios need.
 #[derive(Debug, Clone, Default)]
 pub(super) struct CapabilityNeeds {
@@ -169,7 +194,10 @@ pub(super) async fn prepare(
         server_name: server_name.clone(),
         kind,
         registration,
-        server_version: probe.server_version.clone(),
+        server_version: match probe.server_version.clone() {
+            Some(v) => Some(v),
+            None => implementation(args, spawned.as_ref(), ca.as_deref(), &base_url).await,
+        },
         spec_versions: probe.versions.clone(),
         unstable_features: probe.unstable_features.clone(),
         log_path,

@@ -1,14 +1,19 @@
 //! nginx as a local border gateway: renders `fixtures/gateway/nginx.conf` (or the permissive
 //! fixture) into a fresh prefix dir and runs `nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'`
-//! as a child process on loopback; killed (and the dir removed) on drop.
+//! as a child process on loopback, in its own process group: stopped gracefully (SIGTERM to the
+//! master, which stops its workers), then the whole group SIGKILLed, so no worker outlives it;
+//! the group is SIGKILLed (and the dir removed) on drop. If the harness dies, the kernel sends
+//! the master SIGTERM (parent-death signal, see [`crate::child`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
 use super::GatewayError;
+use crate::child::{self, Record, RecordGuard};
 
 /// The gateway config the suite expects nginx to enforce.
 pub const STRICT_TEMPLATE: &str = include_str!("../../fixtures/gateway/nginx.conf");
@@ -20,6 +25,8 @@ pub const CLOSED_TEMPLATE: &str = include_str!("../../fixtures/gateway/nginx-clo
 const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const LOG_TAIL: usize = 20;
+/// How long the master may take to stop its workers and exit after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// What the rendered config needs.
 #[derive(Debug, Clone)]
@@ -95,6 +102,9 @@ fn safe(value: &str) -> Result<String, GatewayError> {
 #[derive(Debug)]
 pub struct SpawnedNginx {
     child: Option<tokio::process::Child>,
+    /// The master's pid, which is also its process group id (0 if unknown).
+    pid: u32,
+    record: Option<RecordGuard>,
     dir: Option<TempDir>,
     port: u16,
     kept_logs: Option<PathBuf>,
@@ -131,8 +141,8 @@ impl SpawnedNginx {
             .map_err(GatewayError::io("cannot write nginx.conf"))?;
         let stderr = std::fs::File::create(dir.path().join("stderr.log"))
             .map_err(GatewayError::io("cannot create nginx's stderr log"))?;
-        let child = tokio::process::Command::new(&binary)
-            .arg("-p")
+        let mut cmd = tokio::process::Command::new(&binary);
+        cmd.arg("-p")
             .arg(dir.path())
             .arg("-c")
             .arg(&conf)
@@ -142,10 +152,18 @@ impl SpawnedNginx {
             .stdout(Stdio::null())
             .stderr(stderr)
             .kill_on_drop(true)
-            .spawn()
+            .process_group(0);
+        // Workers do not inherit the parent-death signal, and a master killed outright leaves
+        // them running: the master gets SIGTERM (fast shutdown: it stops its workers first).
+        let child = child::spawn(cmd, Signal::SIGTERM)
+            .await
             .map_err(GatewayError::io("cannot start nginx"))?;
+        let pid = child.id().unwrap_or(0);
+        let record = running_record(pid, &binary, dir.path(), &conf);
         let mut nginx = SpawnedNginx {
             child: Some(child),
+            pid,
+            record,
             dir: Some(dir),
             port: config.port,
             kept_logs: keep_logs,
@@ -199,11 +217,14 @@ impl SpawnedNginx {
         GatewayError::Startup { reason, tail }
     }
 
-    /// Stop nginx (SIGQUIT-free: it is a throw-away test server) and keep its logs if asked.
+    /// Stop nginx (SIGTERM to the master, up to 5 s, then SIGKILL for its process group) and
+    /// keep its logs if asked.
     pub async fn stop(mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
+            let _ = child::stop_group(&mut child, self.pid, Signal::SIGTERM, STOP_GRACE).await;
+        }
+        if let Some(record) = self.record.take() {
+            record.remove();
         }
         self.keep_logs();
     }
@@ -225,7 +246,31 @@ impl SpawnedNginx {
 impl Drop for SpawnedNginx {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // Master and workers at once: none is left without the other.
+            if let Ok(pgid) = i32::try_from(self.pid) {
+                child::group::kill_group_now(pgid);
+            }
             let _ = child.start_kill();
+        }
+    }
+}
+
+/// Record the master under `<cache dir>/running/` (see [`crate::child::record`]), so that a
+/// start after a killed run stops whatever of this nginx survived and removes its dir.
+fn running_record(pid: u32, binary: &Path, dir: &Path, conf: &Path) -> Option<RecordGuard> {
+    let args = vec![
+        "-p".to_owned(),
+        dir.display().to_string(),
+        "-c".to_owned(),
+        conf.display().to_string(),
+    ];
+    let record = Record::new("nginx", pid, true, binary, args)?.with_dir(dir, "nginx.conf");
+    let state_dir = child::record::state_dir(&crate::target::synapse::default_cache_dir());
+    match record.write(&state_dir) {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            eprintln!("warning: cannot record the spawned nginx (pid {pid}): {e}");
+            None
         }
     }
 }

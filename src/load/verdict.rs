@@ -37,20 +37,30 @@ fn result(
     r
 }
 
-/// One result per threshold rule, in plan order.
+/// One result per threshold rule, in plan order, named by the rule
+/// (`load/smoke/threshold/p95 < 2s for send`): a JUnit reader sees which rule failed
+/// without opening the plan. A rule written twice gets ` (2)`, ` (3)`, ... so ids stay unique.
 pub fn thresholds(
     plan_id: &str,
     file: &str,
     rules: &[(Rule, String)],
     report: &LoadReport,
 ) -> Vec<ScenarioResult> {
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
     rules
         .iter()
-        .enumerate()
-        .map(|(i, (rule, location))| {
+        .map(|(rule, location)| {
             let v = rule.judge(report);
+            let name = rule.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let n = seen.entry(name.clone()).or_insert(0);
+            *n += 1;
+            let name = if *n > 1 {
+                format!("{name} ({n})")
+            } else {
+                name
+            };
             result(
-                format!("{plan_id}/threshold/{:02}", i + 1),
+                format!("{plan_id}/threshold/{name}"),
                 format!("threshold: {}", rule.text),
                 file,
                 v.passed,
@@ -246,5 +256,33 @@ mod tests {
         let out = thresholds("load/t", "t.yaml", &[(rule, "t.yaml:1:1".into())], &r);
         let f = out[0].failure.as_ref().expect("failed");
         assert!(f.message.contains("no samples"), "{}", f.message);
+    }
+
+    #[test]
+    fn thresholds_are_named_by_their_rule() {
+        let r = report(100.0, 0.0, 1.0);
+        let rule = |text: &str| {
+            (
+                crate::load::threshold::parse(text).unwrap(),
+                "t.yaml:1:1".to_owned(),
+            )
+        };
+        let rules = [
+            rule("p95 < 250ms for send"),
+            rule("error-rate <  5%"),
+            rule("p95 < 250ms for send"),
+        ];
+        let ids: Vec<String> = thresholds("load/t", "t.yaml", &rules, &r)
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "load/t/threshold/p95 < 250ms for send",
+                "load/t/threshold/error-rate < 5%",
+                "load/t/threshold/p95 < 250ms for send (2)",
+            ]
+        );
     }
 }

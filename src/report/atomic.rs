@@ -10,6 +10,10 @@ use super::ReportError;
 /// flushed and fsynced, then renamed over `path` (and, on Unix, the directory fsynced
 /// so the rename itself survives a crash). On any error the temporary file is removed
 /// and `path` is left untouched.
+///
+/// Reports are meant to be read by others (CI artifacts, a web server, a colleague): they are
+/// created 0644 (less if the umask says so), not the 0600 of a temporary file. Secrets never
+/// reach a report (see [`crate::results::redact`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let io_err = |source| ReportError::Io {
         path: path.to_path_buf(),
@@ -24,11 +28,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "report".to_owned());
 
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_err)?;
+    let prefix = format!(".{file_name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
     tmp.write_all(bytes).map_err(io_err)?;
     tmp.as_file_mut().flush().map_err(io_err)?;
     tmp.as_file().sync_all().map_err(io_err)?;
@@ -69,6 +74,24 @@ mod tests {
         write_atomic(&path, b"second, longer").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
         assert_eq!(entries(dir.path()), vec!["report.json"]);
+    }
+
+    /// The process's umask, from /proc/self/status (reading it with umask(2) would change it).
+    fn umask() -> u32 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        u32::from_str_radix(line["Umask:".len()..].trim(), 8).unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reports_are_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        write_atomic(&path, b"{}").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644 & !umask(), "{mode:o}");
     }
 
     #[test]

@@ -395,13 +395,20 @@ fn area_chart(report: &RunReport) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"score per area\">",
         label_w + bar_w + 60
     );
+    let fail_on = report.summary.fail_on;
     for (i, a) in report.areas.iter().enumerate() {
         let y = i * row + 5;
         let pct = a.percent().unwrap_or(0);
         let w = bar_w * pct / 100;
+        // Red is for areas with a failure that fails the run: an area whose failures are all
+        // known (or recommendations) is amber, like its known failures below.
+        let failing = report
+            .scenarios
+            .iter()
+            .any(|s| s.area == a.area && s.fails_run_at(fail_on));
         let color = if pct == 100 {
             "#137333"
-        } else if pct >= 80 {
+        } else if pct >= 80 || !failing {
             "#8a6d00"
         } else {
             "#b3261e"

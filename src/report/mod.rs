@@ -104,6 +104,8 @@ pub fn write_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>, ReportE
 }
 
 #[cfg(test)]
+mod known_tests;
+#[cfg(test)]
 mod level_tests;
 #[cfg(test)]
 mod tests;

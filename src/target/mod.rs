@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod capabilities;
 pub mod federated;
+pub mod implementation;
 pub mod provision;
 pub mod synapse;
 pub mod url_target;

@@ -16,6 +16,7 @@ use tempfile::TempDir;
 use super::TargetError;
 use super::federated::{self, FederationEndpoint, FederationSetup};
 use super::venv::{ensure_venv, tail_lines};
+use crate::child::{self, Record, RecordGuard, proc_stat};
 
 /// The Synapse release the embedded target installs (see docs/targets.md for why).
 pub const SYNAPSE_VERSION: &str = "1.163.2";
@@ -146,7 +147,8 @@ async fn prepare(
 ) -> Result<Prepared, TargetError> {
     let port = free_port()?;
     let config = data_dir.join("homeserver.yaml");
-    let out = tokio::process::Command::new(python)
+    let mut generate = tokio::process::Command::new(python);
+    generate
         .args([
             "-m",
             "synapse.app.homeserver",
@@ -160,8 +162,8 @@ async fn prepare(
         .args(["--generate-config", "--report-stats=no"])
         .env("GIT_CEILING_DIRECTORIES", git_ceiling(python))
         .current_dir(data_dir)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::null());
+    let out = child::spawner::output(generate, Signal::SIGKILL)
         .await
         .map_err(|e| io(format!("cannot run {}", python.display()), e))?;
     if !out.status.success() {
@@ -331,6 +333,8 @@ pub struct SpawnedSynapse {
     startup: Duration,
     server_name: String,
     federation: Option<FederationEndpoint>,
+    /// Its entry under `<cache dir>/running/`, removed when it stops.
+    record: Option<RecordGuard>,
 }
 
 impl SpawnedSynapse {
@@ -362,18 +366,23 @@ impl SpawnedSynapse {
             .more_overlays
             .extend(opts.extra_overlays.iter().cloned());
         let (out, err) = open_log(&opts.log_path)?;
-        let mut child = tokio::process::Command::new(&python)
-            .args(homeserver_args(&prepared))
+        let args = homeserver_args(&prepared);
+        let mut cmd = tokio::process::Command::new(&python);
+        cmd.args(&args)
             .env("GIT_CEILING_DIRECTORIES", git_ceiling(&python))
             .current_dir(data_dir.path())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .kill_on_drop(true)
-            .process_group(0)
-            .spawn()
+            .process_group(0);
+        // SIGKILL when the harness dies (see crate::child::spawner); its own group so that
+        // stop and Drop can take everything it might fork.
+        let mut child = child::spawn(cmd, Signal::SIGKILL)
+            .await
             .map_err(|e| io(format!("cannot start {}", python.display()), e))?;
         let pid = child.id().unwrap_or(0);
+        let record = running_record(&opts.cache_dir, pid, &python, &args, data_dir.path());
         let mut server = SpawnedSynapse {
             child: None,
             data_dir: Some(data_dir),
@@ -389,6 +398,7 @@ impl SpawnedSynapse {
                 .as_ref()
                 .map_or_else(|| SERVER_NAME.to_owned(), |f| f.server_name.clone()),
             federation: prepared.federation.clone(),
+            record,
         };
         let ready = wait_ready(&server.base_url, &opts.log_path, || {
             match child.try_wait() {
@@ -455,27 +465,18 @@ impl SpawnedSynapse {
         self.startup
     }
 
-    /// SIGTERM, wait up to 10 s, then SIGKILL; then remove the data dir.
+    /// SIGTERM, wait up to 10 s, then SIGKILL its process group; then remove the data dir.
     pub async fn stop(mut self) -> Result<(), TargetError> {
         if let Some(mut child) = self.child.take() {
-            // ESRCH means it is already gone, which is what we want.
-            let _ = signal_group(self.pid, Signal::SIGTERM);
-            match tokio::time::timeout(STOP_GRACE, child.wait()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    return Err(TargetError::Stop {
-                        pid: self.pid,
-                        detail: e.to_string(),
-                    });
-                }
-                Err(_) => {
-                    let _ = signal_group(self.pid, Signal::SIGKILL);
-                    child.wait().await.map_err(|e| TargetError::Stop {
-                        pid: self.pid,
-                        detail: format!("after SIGKILL: {e}"),
-                    })?;
-                }
-            }
+            child::stop_group(&mut child, self.pid, Signal::SIGTERM, STOP_GRACE)
+                .await
+                .map_err(|e| TargetError::Stop {
+                    pid: self.pid,
+                    detail: e.to_string(),
+                })?;
+        }
+        if let Some(record) = self.record.take() {
+            record.remove();
         }
         if let Some(dir) = self.data_dir.take() {
             let path = dir.path().to_owned();
@@ -496,6 +497,31 @@ impl Drop for SpawnedSynapse {
     }
 }
 
+/// Record a spawned Synapse under `<cache dir>/running/` (see [`crate::child::record`]). A
+/// record that cannot be written costs only the cleanup after a crash: the parent-death
+/// signal still stops the server with the harness.
+fn running_record(
+    cache_dir: &Path,
+    pid: u32,
+    python: &Path,
+    args: &[OsString],
+    data_dir: &Path,
+) -> Option<RecordGuard> {
+    let args = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let record = Record::new("synapse", pid, true, python, args)?
+        .with_dir(data_dir, "mxharness-overlay.yaml");
+    match record.write(&child::record::state_dir(cache_dir)) {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            eprintln!("warning: cannot record the spawned Synapse (pid {pid}): {e}");
+            None
+        }
+    }
+}
+
 /// What `up` records about the Synapse it left running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpState {
@@ -513,6 +539,10 @@ pub struct UpState {
     pub version: String,
     /// File (mode 0600) holding the `registration_shared_secret`.
     pub shared_secret_path: PathBuf,
+    /// Start time of `pid` (`/proc/<pid>/stat` field 22), so that a reused pid is not taken
+    /// for the server (absent in state files of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starttime: Option<u64>,
 }
 
 impl UpState {
@@ -549,6 +579,18 @@ fn read_state(state_path: &Path) -> Result<Option<UpState>, TargetError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(format!("cannot read {}", state_path.display()), e)),
     }
+}
+
+/// Whether the recorded server is still running: a live Synapse at that pid, started at the
+/// recorded time.
+fn is_up(state: &UpState) -> bool {
+    is_synapse_pid(state.pid)
+        && state.starttime.is_none_or(|t| {
+            i32::try_from(state.pid)
+                .ok()
+                .and_then(proc_stat::live_starttime)
+                == Some(t)
+        })
 }
 
 /// Whether `pid` is a live (not zombie) Synapse homeserver process.
@@ -593,8 +635,9 @@ fn remove_state(state_path: &Path) -> Result<(), TargetError> {
 /// under `cache_dir/up/`), and record it in `state_path` (JSON; the shared secret goes into a
 /// separate 0600 file next to it). Refuses when a live one is already recorded.
 pub async fn up(opts: &SynapseOptions, state_path: &Path) -> Result<UpState, TargetError> {
+    child::record::sweep_once(&child::record::state_dir(&opts.cache_dir));
     if let Some(old) = read_state(state_path)? {
-        if is_synapse_pid(old.pid) {
+        if is_up(&old) {
             return Err(TargetError::AlreadyUp {
                 pid: old.pid,
                 base_url: old.base_url,
@@ -631,10 +674,12 @@ async fn up_in(
         .more_overlays
         .extend(opts.extra_overlays.iter().cloned());
     let (out, err) = open_log(&opts.log_path)?;
+    let args = homeserver_args(&prepared);
+    // No parent-death signal: this server is meant to outlive the command.
     let mut child = std::process::Command::new(python);
     std::os::unix::process::CommandExt::process_group(&mut child, 0);
     let mut child = child
-        .args(homeserver_args(&prepared))
+        .args(&args)
         .env("GIT_CEILING_DIRECTORIES", git_ceiling(python))
         .current_dir(data_dir)
         .stdin(Stdio::null())
@@ -643,6 +688,9 @@ async fn up_in(
         .spawn()
         .map_err(|e| io(format!("cannot start {}", python.display()), e))?;
     let pid = child.id();
+    // Until the state file names it, the server is this command's: a record makes the next
+    // start stop it if this command is killed while it waits.
+    let record = running_record(&opts.cache_dir, pid, python, &args, data_dir);
     let ready = wait_ready(&prepared.base_url, &opts.log_path, || {
         match child.try_wait() {
             Ok(Some(status)) => Some(status.to_string()),
@@ -664,12 +712,15 @@ async fn up_in(
         log_path: opts.log_path.clone(),
         version: opts.version.clone(),
         shared_secret_path: secret_path(state_path),
+        starttime: i32::try_from(pid).ok().and_then(proc_stat::live_starttime),
     };
     let written = write_state(&state, &prepared.shared_secret, state_path);
     if written.is_err() {
         let _ = signal_group(pid, Signal::SIGKILL);
         let _ = child.wait();
     }
+    // From here the state file is the record (`down` reads it).
+    drop(record);
     written.map(|()| state)
 }
 
@@ -707,24 +758,28 @@ fn write_state(state: &UpState, secret: &str, state_path: &Path) -> Result<(), T
 /// Stop the Synapse recorded in `state_path` (only if that pid is still a Synapse), then
 /// remove its data dir and the state files.
 pub async fn down(state_path: &Path) -> Result<(), TargetError> {
+    // `<cache dir>/up/state.json`: also clean up after an `up` killed before it wrote it.
+    if let Some(cache_dir) = state_path.parent().and_then(Path::parent) {
+        child::record::sweep_once(&child::record::state_dir(cache_dir));
+    }
     let Some(state) = read_state(state_path)? else {
         return Err(TargetError::NotUp {
             state: state_path.to_owned(),
         });
     };
-    if is_synapse_pid(state.pid) {
+    if is_up(&state) {
         signal_group(state.pid, Signal::SIGTERM).map_err(|e| TargetError::Stop {
             pid: state.pid,
             detail: format!("SIGTERM: {e}"),
         })?;
         let deadline = Instant::now() + STOP_GRACE;
-        while is_synapse_pid(state.pid) && Instant::now() < deadline {
+        while is_up(&state) && Instant::now() < deadline {
             tokio::time::sleep(POLL_INTERVAL).await;
         }
-        if is_synapse_pid(state.pid) {
+        if is_up(&state) {
             let _ = signal_group(state.pid, Signal::SIGKILL);
             let deadline = Instant::now() + Duration::from_secs(5);
-            while is_synapse_pid(state.pid) && Instant::now() < deadline {
+            while is_up(&state) && Instant::now() < deadline {
                 tokio::time::sleep(POLL_INTERVAL).await;
             }
         }

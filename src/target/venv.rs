@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use tokio::process::Command;
+
+use crate::child::spawner::{output, status};
 
 use super::TargetError;
 use super::synapse::SynapseOptions;
@@ -100,12 +103,10 @@ pub async fn ensure_venv(opts: &SynapseOptions) -> Result<PathBuf, TargetError> 
             )
         })?;
     }
-    let out = Command::new(&opts.python)
-        .arg("-m")
-        .arg("venv")
-        .arg(&venv)
-        .stdin(Stdio::null())
-        .output()
+    let mut cmd = Command::new(&opts.python);
+    cmd.arg("-m").arg("venv").arg(&venv).stdin(Stdio::null());
+    // Every python here dies with the harness (SIGKILL included): see crate::child.
+    let out = output(cmd, Signal::SIGKILL)
         .await
         .map_err(|e| python_spawn_error(&opts.python, e))?;
     if !out.status.success() {
@@ -137,23 +138,23 @@ pub async fn ensure_venv(opts: &SynapseOptions) -> Result<PathBuf, TargetError> 
     let log_err = log
         .try_clone()
         .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-        ])
-        .arg(format!("matrix-synapse=={}", opts.version))
-        .args(&extra)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .status()
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+    ])
+    .arg(format!("matrix-synapse=={}", opts.version))
+    .args(&extra)
+    .stdin(Stdio::null())
+    .stdout(log)
+    .stderr(log_err);
+    let installed = status(pip, Signal::SIGKILL)
         .await
         .map_err(|e| io(format!("cannot run {}", python.display()), e))?;
-    if !status.success() {
+    if !installed.success() {
         return Err(TargetError::Install {
             version: opts.version.clone(),
             tail: tail_lines(&log_path, TAIL_LINES),
@@ -162,14 +163,15 @@ pub async fn ensure_venv(opts: &SynapseOptions) -> Result<PathBuf, TargetError> 
     }
 
     // Verify before trusting the install.
-    let out = Command::new(&python)
+    let mut verify = Command::new(&python);
+    verify
         .args(["-c", VERIFY_SCRIPT])
         .env(
             "GIT_CEILING_DIRECTORIES",
             std::fs::canonicalize(&venv).unwrap_or(venv.clone()),
         )
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::null());
+    let out = output(verify, Signal::SIGKILL)
         .await
         .map_err(|e| io(format!("cannot run {}", python.display()), e))?;
     let installed = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -217,10 +219,9 @@ async fn acquire_lock(path: &Path) -> Result<File, TargetError> {
 
 /// Fail early, with the install hint, when the interpreter is missing.
 async fn check_python(python: &str) -> Result<(), TargetError> {
-    let out = Command::new(python)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
+    let mut cmd = Command::new(python);
+    cmd.arg("--version").stdin(Stdio::null());
+    let out = output(cmd, Signal::SIGKILL)
         .await
         .map_err(|e| python_spawn_error(python, e))?;
     if out.status.success() {
