@@ -8,37 +8,11 @@ mod hostile;
 use std::sync::atomic::Ordering;
 
 use common::{report, tempdir};
-use hostile::{Answer, At, Ran, assert_contained, run};
+use hostile::{Answer, At, Ran, large_post, run_against};
 use mxharness::results::{Exchange, Failure, Outcome};
 
 const GET: &str = "fixtures/scenarios/hostile/get.yaml";
 const POST: &str = "fixtures/scenarios/hostile/post.yaml";
-
-/// Run `scenario` against `url` (extra flags after); the run and its report folder.
-fn run_against(url: &str, scenario: &str, extra: &[&str]) -> (Ran, tempfile::TempDir) {
-    let dir = tempdir();
-    let report_dir = dir.path().display().to_string();
-    let mut args = vec![
-        "run",
-        scenario,
-        "--target",
-        url,
-        "--server-name",
-        "hostile.test",
-        "--registration",
-        "open",
-        "--report-dir",
-        &report_dir,
-    ];
-    args.extend_from_slice(extra);
-    let ran = run(&args);
-    eprintln!(
-        "{scenario} against {url}: exit {:?}, peak RSS {} KiB (children max {} KiB)",
-        ran.code, ran.polled_peak_kib, ran.children_max_kib
-    );
-    assert_contained(&ran);
-    (ran, dir)
-}
 
 /// The hostile answer on the scenario's request: a failed check whose transcript is kept.
 fn failed_check(answer: Answer, scenario: &str) -> (Failure, Exchange) {
@@ -81,7 +55,11 @@ fn an_endless_body_stops_at_the_cap() {
 #[test]
 fn an_endless_body_on_versions_fails_preparation() {
     let ran = refused_at_preparation(Answer::EndlessChunked);
-    assert!(ran.stderr.contains("exceeds the 32 MiB cap"), "{}", ran.describe());
+    assert!(
+        ran.stderr.contains("exceeds the 32 MiB cap"),
+        "{}",
+        ran.describe()
+    );
 }
 
 #[test]
@@ -112,6 +90,24 @@ fn slowloris_headers_time_out() {
             .error
             .unwrap_or_default()
             .starts_with("the server held the request for ≥ 3 s")
+    );
+}
+
+#[test]
+fn a_body_trickling_forever_times_out_mid_body() {
+    let (failure, exchange) = failed_check(Answer::SlowChunkedBody, GET);
+    assert_eq!(failure.kind, "timeout", "{failure:?}");
+    assert_eq!(
+        exchange.status,
+        Some(200),
+        "the status came before the body"
+    );
+    assert!(
+        exchange
+            .error
+            .unwrap_or_default()
+            .starts_with("the server held the request for ≥ 3 s"),
+        "{failure:?}"
     );
 }
 
@@ -204,21 +200,11 @@ fn ten_megabytes_of_headers_are_a_transport_failure() {
 #[test]
 fn a_server_that_never_reads_fails_preparation() {
     let ran = refused_at_preparation(Answer::NeverRead);
-    assert!(ran.stderr.contains("no answer within 10 s"), "{}", ran.describe());
-}
-
-/// A scenario POSTing an 8 MiB body to /hostile, in `dir`.
-fn large_post(dir: &std::path::Path) -> String {
-    let path = dir.join("large-post.yaml");
-    let body = "x".repeat(8 * 1024 * 1024);
-    let yaml = format!(
-        "schema: 1\nid: fixtures/hostile/large-post\ntitle: A large request body meets a hostile peer\n\
-         area: hostile\nlevel: must\nbasis: \"test fixture\"\nsteps:\n  - request:\n      \
-         method: POST\n      path: /hostile\n      body: \"{body}\"\n    timeout: 3s\n    \
-         expect:\n      status: 200\n"
+    assert!(
+        ran.stderr.contains("no answer within 10 s"),
+        "{}",
+        ran.describe()
     );
-    std::fs::write(&path, yaml).expect("write the scenario");
-    path.display().to_string()
 }
 
 #[test]
@@ -240,50 +226,6 @@ fn a_peer_closing_while_a_large_body_is_written_is_an_error_not_death() {
     let server = hostile::start(Answer::CloseWhileWriting, At::Check);
     let (ran, reports) = run_against(&server.url, &scenario, &[]);
     // Exit 1 (a failed check), not 141 (SIGPIPE) nor any other signal.
-    assert_eq!(ran.code, Some(1), "{}", ran.describe());
-    let r = report(reports.path());
-    let failure = r.scenarios[0].failure.clone().expect("failure");
-    assert_eq!(failure.kind, "transport", "{failure:?}");
-}
-
-/// A TLS server with a leaf of a fresh private CA; the CA's PEM file is written to `dir`.
-fn private_ca_server(dir: &std::path::Path, answer: Answer) -> (hostile::Server, String) {
-    let ca = mxharness::federation::RunCa::new().expect("a private CA");
-    let ca_pem = dir.join("private-ca.pem");
-    ca.write_pem(&ca_pem).expect("write the CA");
-    let leaf = ca.issue_leaf().expect("a leaf");
-    let server = hostile::start_with(answer, At::Check, Some(leaf.server_config().expect("tls")));
-    (server, ca_pem.display().to_string())
-}
-
-#[test]
-fn a_private_ca_target_is_reached_with_ca_cert_and_refused_without() {
-    let dir = tempdir();
-    let (server, ca_pem) = private_ca_server(dir.path(), Answer::Fine);
-    let (ran, _) = run_against(&server.url, GET, &["--ca-cert", &ca_pem]);
-    assert_eq!(ran.code, Some(0), "{}", ran.describe());
-    let (ran, _) = run_against(&server.url, GET, &[]);
-    assert_eq!(ran.code, Some(5), "{}", ran.describe());
-    assert!(
-        ran.stderr.contains("invalid peer certificate: UnknownIssuer"),
-        "the certificate problem is named: {}",
-        ran.describe()
-    );
-}
-
-#[test]
-fn a_missing_ca_cert_file_is_a_usage_error() {
-    let ran = run(&["run", GET, "--target", "https://localhost:1", "--ca-cert", "/no/such/ca.pem"]);
-    assert_eq!(ran.code, Some(2), "{}", ran.describe());
-    assert!(ran.stderr.contains("/no/such/ca.pem"), "{}", ran.describe());
-}
-
-#[test]
-fn a_peer_closing_while_a_large_body_is_written_over_tls_is_an_error_not_death() {
-    let dir = tempdir();
-    let scenario = large_post(dir.path());
-    let (server, ca_pem) = private_ca_server(dir.path(), Answer::CloseWhileWriting);
-    let (ran, reports) = run_against(&server.url, &scenario, &["--ca-cert", &ca_pem]);
     assert_eq!(ran.code, Some(1), "{}", ran.describe());
     let r = report(reports.path());
     let failure = r.scenarios[0].failure.clone().expect("failure");

@@ -38,7 +38,12 @@ fn client() -> Result<reqwest::Client, String> {
     crate::matrix::net::base_builder()
         .timeout(Duration::from_secs(60))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        .map_err(|e| {
+            format!(
+                "cannot build the HTTP client: {}",
+                crate::matrix::net::error_chain(&e)
+            )
+        })
 }
 
 async fn post(

@@ -71,13 +71,10 @@ impl HttpClient {
         let policy = net::policy();
         let mut roots = policy.reqwest_roots()?;
         roots.push(root);
-        let inner = net::builder_for(&NetPolicy {
-            ca_certs: Vec::new(),
-            ..policy.clone()
-        })
-        .tls_certs_only(roots)
-        .build()
-        .map_err(|e| format!("cannot create the HTTP client: {}", net::error_chain(&e)))?;
+        let inner = net::builder_without_roots()
+            .tls_certs_only(roots)
+            .build()
+            .map_err(|e| format!("cannot create the HTTP client: {}", net::error_chain(&e)))?;
         Ok(Self {
             inner,
             max_body: policy.max_body,

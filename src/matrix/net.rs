@@ -96,26 +96,53 @@ pub fn policy() -> &'static NetPolicy {
 
 /// The builder every reqwest client starts from: redirects never followed (a 3xx is the
 /// answer judged), no proxy, at most [`MAX_HEADERS`] header lines, a connect timeout, the
-/// harness's user agent, and `--ca-cert` trusted beside the system's roots. HTTP/1 only
-/// (reqwest's `http2` feature is off), so hyper's read buffer (~400 KiB) bounds the header
-/// section.
+/// harness's user agent; HTTPS trusts the operating system's store (the bundled web roots
+/// when it has none) and `--ca-cert`. HTTP/1 only (reqwest's `http2` feature is off), so
+/// hyper's read buffer (~400 KiB) bounds the header section.
 pub fn base_builder() -> reqwest::ClientBuilder {
     builder_for(policy())
 }
 
 /// [`base_builder`] for an explicit policy.
 pub fn builder_for(policy: &NetPolicy) -> reqwest::ClientBuilder {
-    let builder = reqwest::Client::builder()
+    // Certificates were checked when the policy was made; an unusable one is dropped.
+    let mut roots = policy.reqwest_roots().unwrap_or_default();
+    let builder = builder_without_roots();
+    if system_roots_present() {
+        if roots.is_empty() {
+            builder
+        } else {
+            builder.tls_certs_merge(roots)
+        }
+    } else {
+        roots.extend(bundled_roots());
+        builder.tls_certs_only(roots)
+    }
+}
+
+/// The policy's settings without a trust decision: the caller names its roots (the
+/// federation client trusts only the run's CA).
+pub fn builder_without_roots() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .http1_max_headers(MAX_HEADERS)
         .connect_timeout(CONNECT_TIMEOUT)
-        .user_agent(concat!("mxharness/", env!("CARGO_PKG_VERSION")));
-    match policy.reqwest_roots() {
-        Ok(roots) if !roots.is_empty() => builder.tls_certs_merge(roots),
-        // Certificates were checked when the policy was made; an unusable one is dropped.
-        _ => builder,
-    }
+        .user_agent(concat!("mxharness/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Whether the operating system's store (or `SSL_CERT_FILE` / `SSL_CERT_DIR`) holds a root;
+/// without one reqwest's platform verifier refuses to build any client, even for `http://`.
+fn system_roots_present() -> bool {
+    static PRESENT: OnceLock<bool> = OnceLock::new();
+    *PRESENT.get_or_init(|| !rustls_native_certs::load_native_certs().certs.is_empty())
+}
+
+/// The web roots bundled in the binary (Mozilla's, via webpki-root-certs).
+fn bundled_roots() -> impl Iterator<Item = reqwest::Certificate> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .filter_map(|c| reqwest::Certificate::from_der(c.as_ref()).ok())
 }
 
 /// A body that could not be read whole.
@@ -260,9 +287,9 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 pub fn show_size(n: usize) -> String {
     const KIB: usize = 1024;
     const MIB: usize = 1024 * 1024;
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
-    } else if n >= KIB && n % KIB == 0 {
+    } else if n >= KIB && n.is_multiple_of(KIB) {
         format!("{} KiB", n / KIB)
     } else {
         format!("{n} bytes")

@@ -195,7 +195,10 @@ impl Provisioner {
             .build()
             .map_err(|e| ProvisionError::Unsupported {
                 method: method.label(),
-                detail: format!("cannot build the HTTP client: {e}"),
+                detail: format!(
+                    "cannot build the HTTP client: {}",
+                    crate::matrix::net::error_chain(&e)
+                ),
             })?;
         let base_url = base_url.into().trim_end_matches('/').to_owned();
         Ok(Self {

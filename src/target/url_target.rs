@@ -56,7 +56,12 @@ pub async fn probe(
     let client = crate::matrix::net::base_builder()
         .timeout(PROBE_TIMEOUT)
         .build()
-        .map_err(|e| unreachable(format!("cannot build the HTTP client: {e}")))?;
+        .map_err(|e| {
+            unreachable(format!(
+                "cannot build the HTTP client: {}",
+                crate::matrix::net::error_chain(&e)
+            ))
+        })?;
 
     let url = format!("{base_url}/_matrix/client/versions");
     let (status, body) = get(&client, &url).await.map_err(&unreachable)?;

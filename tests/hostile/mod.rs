@@ -27,6 +27,8 @@ pub enum Answer {
     EndlessChunked,
     /// `Content-Length: 1 TiB`, then a KiB every 100 ms.
     HugeLengthSlow,
+    /// A chunked body of one byte every 100 ms, forever (the deadline must hold mid-body).
+    SlowChunkedBody,
     /// A status line, then one header byte every 200 ms.
     SlowlorisHeaders,
     /// 64 KiB of bytes that are not HTTP, after reading the request.
@@ -80,15 +82,9 @@ pub fn start(answer: Answer, at: At) -> Server {
 }
 
 /// Like [`start`], over TLS with `tls` when given (the URL is then `https://localhost:PORT`).
-pub fn start_with(
-    answer: Answer,
-    at: At,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) -> Server {
+pub fn start_with(answer: Answer, at: At, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = rt
-        .block_on(TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let url = match tls {
         Some(_) => format!("https://localhost:{port}"),
@@ -99,8 +95,8 @@ pub fn start_with(
             let answer = answer.clone();
             let tls = tls.clone();
             tokio::spawn(async move {
-                let _ = tokio::time::timeout(CONNECTION_BOUND, connection(sock, answer, at, tls))
-                    .await;
+                let _ =
+                    tokio::time::timeout(CONNECTION_BOUND, connection(sock, answer, at, tls)).await;
             });
         }
     });
@@ -119,9 +115,7 @@ pub struct Counter {
 /// Start a [`Counter`].
 pub fn counter() -> Counter {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let listener = rt
-        .block_on(TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let hits = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&hits);
@@ -130,11 +124,7 @@ pub fn counter() -> Counter {
             seen.fetch_add(1, Ordering::SeqCst);
         }
     });
-    Counter {
-        _rt: rt,
-        url,
-        hits,
-    }
+    Counter { _rt: rt, url, hits }
 }
 
 async fn connection(
@@ -241,7 +231,11 @@ async fn hostile<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, answer: Answer)
             let _ = sock.write_all(br#"{"ok":true}"#).await;
         }
         Answer::EndlessChunked => {
-            if sock.write_all(&head("transfer-encoding: chunked\r\n")).await.is_err() {
+            if sock
+                .write_all(&head("transfer-encoding: chunked\r\n"))
+                .await
+                .is_err()
+            {
                 return;
             }
             let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000)).into_bytes();
@@ -260,8 +254,25 @@ async fn hostile<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, answer: Answer)
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+        Answer::SlowChunkedBody => {
+            if sock
+                .write_all(&head("transfer-encoding: chunked\r\n"))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            while sock.write_all(b"1\r\nx\r\n").await.is_ok() {
+                let _ = sock.flush().await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         Answer::SlowlorisHeaders => {
-            if sock.write_all(b"HTTP/1.1 200 OK\r\nx-slow: ").await.is_err() {
+            if sock
+                .write_all(b"HTTP/1.1 200 OK\r\nx-slow: ")
+                .await
+                .is_err()
+            {
                 return;
             }
             while sock.write_all(b"a").await.is_ok() {
@@ -343,6 +354,11 @@ impl Ran {
 
 /// Run `mxharness ARGS` from the repository root, killed if it outlives [`RUN_BOUND`].
 pub fn run(args: &[&str]) -> Ran {
+    run_env(args, &[])
+}
+
+/// [`run`] with extra environment variables.
+pub fn run_env(args: &[&str], envs: &[(&str, &str)]) -> Ran {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mxharness"));
     cmd.current_dir(super::common::root())
         .args(args)
@@ -353,6 +369,9 @@ pub fn run(args: &[&str]) -> Ran {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
     let mut child = cmd.spawn().expect("the mxharness binary starts");
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
@@ -386,9 +405,10 @@ pub fn run(args: &[&str]) -> Ran {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let children_max_kib = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .map(|u| u64::try_from(u.max_rss()).unwrap_or(0))
-        .unwrap_or(0);
+    let children_max_kib =
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+            .map(|u| u64::try_from(u.max_rss()).unwrap_or(0))
+            .unwrap_or(0);
     Ran {
         code: status.code(),
         stdout: out.join().unwrap_or_default(),
@@ -421,4 +441,44 @@ pub fn assert_contained(ran: &Ran) {
         "memory over 300 MB: {}",
         ran.describe()
     );
+}
+
+/// Run `scenario` against `url` (extra flags after); the run and its report folder.
+pub fn run_against(url: &str, scenario: &str, extra: &[&str]) -> (Ran, tempfile::TempDir) {
+    let dir = super::common::tempdir();
+    let report_dir = dir.path().display().to_string();
+    let mut args = vec![
+        "run",
+        scenario,
+        "--target",
+        url,
+        "--server-name",
+        "hostile.test",
+        "--registration",
+        "open",
+        "--report-dir",
+        &report_dir,
+    ];
+    args.extend_from_slice(extra);
+    let ran = run(&args);
+    eprintln!(
+        "{scenario} against {url}: exit {:?}, peak RSS {} KiB (children max {} KiB)",
+        ran.code, ran.polled_peak_kib, ran.children_max_kib
+    );
+    assert_contained(&ran);
+    (ran, dir)
+}
+
+/// A scenario POSTing an 8 MiB body to /hostile, in `dir`.
+pub fn large_post(dir: &std::path::Path) -> String {
+    let path = dir.join("large-post.yaml");
+    let body = "x".repeat(8 * 1024 * 1024);
+    let yaml = format!(
+        "schema: 1\nid: fixtures/hostile/large-post\ntitle: A large request body meets a hostile peer\n\
+         area: hostile\nlevel: must\nbasis: \"test fixture\"\nsteps:\n  - request:\n      \
+         method: POST\n      path: /hostile\n      body: \"{body}\"\n    timeout: 3s\n    \
+         expect:\n      status: 200\n"
+    );
+    std::fs::write(&path, yaml).expect("write the scenario");
+    path.display().to_string()
 }

@@ -21,8 +21,8 @@ fn sizes_parse_in_powers_of_1024() {
     assert_eq!(show_size(1536), "1536 bytes");
 }
 
-/// A one-shot server: reads the request head, writes `reply` (then `then`, forever when
-/// `endless`), and counts nothing else.
+/// A one-shot server: reads the request head, writes `reply`, then 64 KiB chunks until the
+/// client goes away when `endless`.
 async fn serve_once(reply: Vec<u8>, endless: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -35,11 +35,9 @@ async fn serve_once(reply: Vec<u8>, endless: bool) -> String {
         if sock.write_all(&reply).await.is_err() {
             return;
         }
-        while endless {
+        if endless {
             let chunk = format!("{:x}\r\n{}\r\n", 65536, "x".repeat(65536));
-            if sock.write_all(chunk.as_bytes()).await.is_err() {
-                return;
-            }
+            while sock.write_all(chunk.as_bytes()).await.is_ok() {}
         }
     });
     format!("http://{addr}")

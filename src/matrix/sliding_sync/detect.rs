@@ -20,7 +20,12 @@ pub async fn detect(
     let http = crate::matrix::net::base_builder()
         .timeout(PROBE_TIMEOUT)
         .build()
-        .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot create the HTTP client: {}",
+                super::super::net::error_chain(&e)
+            )
+        })?;
     let (sync_base, base_source) = match sync_url {
         Some(u) => (u.trim_end_matches('/').to_owned(), "--sync-url"),
         None => match well_known_proxy(&http, base_url).await {
