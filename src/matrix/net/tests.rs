@@ -128,3 +128,17 @@ fn a_pem_file_without_certificates_is_named() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_hyper_body_is_collected_up_to_the_cap() {
+    use http_body_util::Full;
+    let body = || Full::new(bytes::Bytes::from(vec![b'y'; 2048]));
+    assert_eq!(
+        collect_capped(body(), 2048).await.map(|b| b.len()),
+        Ok(2048)
+    );
+    let err = collect_capped(body(), 2047).await.expect_err("over");
+    assert!(err.capped, "{err:?}");
+    assert_eq!(err.prefix.len(), CAPPED_PREFIX);
+    assert!(err.reason.contains("2047 bytes cap"), "{}", err.reason);
+}
