@@ -199,3 +199,37 @@ fn coverage_counts_checklist_behaviours_and_flags_unknown_ids() {
     assert_eq!(json["covered"], 1);
     assert_eq!(json["total"], 548);
 }
+
+/// `mxharness list | head -1`: the reader goes away after one line; the listing ends quietly
+/// with exit 0 (no panic message, no death by SIGPIPE).
+#[test]
+fn a_closed_stdout_ends_a_listing_quietly() {
+    use std::io::{BufRead, Read};
+    for args in [
+        &["list"][..],
+        &["list", "--format", "json"][..],
+        &["schema"][..],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxharness"))
+            .current_dir(common::root())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the mxharness binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("one line");
+        // The reader is dropped here: the rest of the listing meets a closed pipe.
+        assert!(!first.is_empty(), "{args:?}");
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        let status = child.wait().expect("wait");
+        assert_eq!(status.code(), Some(0), "{args:?}: {status:?}\n{stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -73,7 +73,7 @@ pub fn keygen(args: &KeygenArgs) -> u8 {
         args.out.display()
     );
     eprintln!("public key (give this to whoever verifies your certificates):");
-    println!("{public}");
+    outln!("{public}");
     exit_codes::SUCCESS
 }
 
@@ -129,15 +129,15 @@ pub fn certify(args: &CertifyArgs) -> u8 {
         return exit_codes::ENVIRONMENT;
     }
     let counts = certify::verdict_counts(&bundle.certificate);
-    println!("wrote {}", out.display());
-    println!(
+    outln!("wrote {}", out.display());
+    outln!(
         "signed by ed25519 public key {}",
         bundle.signature.public_key
     );
     if let Some(v) = bundle.certificate.verdict {
-        println!("verdict: {} (from MUST requirements only)", v.as_str());
+        outln!("verdict: {} (from MUST requirements only)", v.as_str());
     }
-    println!(
+    outln!(
         "requirements: {} passed, {} failed, {} known failures, {} recommendations not met, {} skipped",
         counts.pass,
         counts.fail,
@@ -212,47 +212,55 @@ fn refuse(bundle: &Path, e: &CertifyError) -> u8 {
 
 fn print_summary(bundle: &Bundle, signer_checked: bool, report: Option<&Path>) {
     let c = &bundle.certificate;
-    println!("certificate verified: the signature matches the certificate content");
+    outln!("certificate verified: the signature matches the certificate content");
     if signer_checked {
-        println!(
+        outln!(
             "  signer:       {} (the expected key)",
             bundle.signature.public_key
         );
     } else {
-        println!(
+        outln!(
             "  signer:       {} (not checked: pass --public-key to check who signed)",
             bundle.signature.public_key
         );
     }
-    println!(
+    outln!(
         "  issued:       {} by {} {}",
-        c.issued_at, c.harness.name, c.harness.version
+        c.issued_at,
+        c.harness.name,
+        c.harness.version
     );
     let version = c
         .target
         .server_version
         .as_deref()
         .unwrap_or("version unknown");
-    println!(
+    outln!(
         "  target:       {} ({}, {})",
-        c.target.base_url, c.target.server_name, version
+        c.target.base_url,
+        c.target.server_name,
+        version
     );
     match &c.profile {
-        Some(p) => println!(
+        Some(p) => outln!(
             "  profile:      {}: mandatory {}/{}, optional {}/{}",
-            p.name, p.mandatory.passed, p.mandatory.total, p.optional.passed, p.optional.total
+            p.name,
+            p.mandatory.passed,
+            p.mandatory.total,
+            p.optional.passed,
+            p.optional.total
         ),
-        None => println!("  profile:      none"),
+        None => outln!("  profile:      none"),
     }
     match c.verdict {
-        Some(v) => println!(
+        Some(v) => outln!(
             "  verdict:      {} (from MUST requirements only)",
             v.as_str()
         ),
-        None => println!("  verdict:      not recorded (certificate made before levels)"),
+        None => outln!("  verdict:      not recorded (certificate made before levels)"),
     }
     let s = &c.summary;
-    println!(
+    outln!(
         "  scenarios:    {} passed, {} failed, {} errored, {} skipped of {} ({} blocked, {} unsupported, {} known failures)",
         s.passed,
         s.failed,
@@ -266,7 +274,7 @@ fn print_summary(bundle: &Bundle, signer_checked: bool, report: Option<&Path>) {
     let must = s.levels.must.failed + s.levels.policy.failed;
     let recommendations = s.levels.should.failed + s.levels.may.failed;
     if must + recommendations > 0 {
-        println!(
+        outln!(
             "  by level:     {must} MUST/POLICY failures, {recommendations} SHOULD/MAY recommendations not met"
         );
     }
@@ -276,7 +284,7 @@ fn print_summary(bundle: &Bundle, signer_checked: bool, report: Option<&Path>) {
         } else {
             String::new()
         };
-        println!(
+        outln!(
             "    {:<22} {}/{}{}",
             area_display_name(&area.area),
             area.passed,
@@ -285,7 +293,7 @@ fn print_summary(bundle: &Bundle, signer_checked: bool, report: Option<&Path>) {
         );
     }
     let n = certify::verdict_counts(c);
-    println!(
+    outln!(
         "  requirements: {} passed, {} failed, {} known failures, {} recommendations not met, {} skipped (of {})",
         n.pass,
         n.fail,
@@ -295,7 +303,7 @@ fn print_summary(bundle: &Bundle, signer_checked: bool, report: Option<&Path>) {
         c.requirements.len()
     );
     for (level, n) in certify::verdict_counts_by_level(c) {
-        println!(
+        outln!(
             "    {:<22} {} passed, {} failed, {} known failures, {} recommendations not met, {} skipped",
             level.to_ascii_uppercase(),
             n.pass,
@@ -306,12 +314,12 @@ fn print_summary(bundle: &Bundle, signer_checked: bool, report: Option<&Path>) {
         );
     }
     match report {
-        Some(path) => println!(
+        Some(path) => outln!(
             "  report:       sha256 {} (matches {})",
             c.report_sha256,
             path.display()
         ),
-        None => println!(
+        None => outln!(
             "  report:       sha256 {} (not checked: pass --report to check)",
             c.report_sha256
         ),

@@ -65,7 +65,7 @@ pub fn compare(args: &CompareArgs) -> u8 {
     let comparison = Comparison::build(&reports, &unique_names(names));
 
     if args.html.is_none() && args.markdown.is_none() {
-        print!("{}", render_terminal(&comparison));
+        out!("{}", render_terminal(&comparison));
         return exit_codes::SUCCESS;
     }
     let outputs = [
@@ -81,7 +81,7 @@ pub fn compare(args: &CompareArgs) -> u8 {
             eprintln!("error: {e}");
             return exit_codes::ENVIRONMENT;
         }
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     exit_codes::SUCCESS
 }

@@ -148,7 +148,7 @@ pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
     match args.format {
         super::Format::Human => {
             for c in &selected {
-                println!("{:<48} {:<18} {}", c.id, c.area, c.title);
+                outln!("{:<48} {:<18} {}", c.id, c.area, c.title);
             }
             eprintln!("{} gateway checks", selected.len());
         }
@@ -162,7 +162,7 @@ pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
                     })
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&items).unwrap_or_default()
             );
@@ -171,24 +171,33 @@ pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
     Some(exit_codes::SUCCESS)
 }
 
-/// TLS trusting the run CA and, when given, the CA in `extra` (PEM).
+/// TLS trusting the run CA, the CA in `extra` (PEM, `--gateway-ca`) when given, and the
+/// `--ca-cert` certificates.
 fn client_tls(
     ca: &crate::federation::RunCa,
     extra: Option<&std::path::Path>,
 ) -> Result<rustls::ClientConfig, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    let Some(extra) = extra else {
+    let ca_certs = &crate::matrix::net::policy().ca_certs;
+    if extra.is_none() && ca_certs.is_empty() {
         return ca.client_config().map_err(|e| e.to_string());
-    };
+    }
     let mut roots = ca.root_store().map_err(|e| e.to_string())?;
-    let certs =
-        CertificateDer::pem_file_iter(extra).map_err(|e| format!("{}: {e}", extra.display()))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| format!("{}: {e}", extra.display()))?;
+    if let Some(extra) = extra {
+        let certs = CertificateDer::pem_file_iter(extra)
+            .map_err(|e| format!("{}: {e}", extra.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("{}: {e}", extra.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: not a usable CA certificate: {e}", extra.display()))?;
+        }
+    }
+    for cert in ca_certs {
         roots
-            .add(cert)
-            .map_err(|e| format!("{}: not a usable CA certificate: {e}", extra.display()))?;
+            .add(cert.clone())
+            .map_err(|e| format!("--ca-cert: not a usable CA certificate: {e}"))?;
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
@@ -259,7 +268,7 @@ pub(super) fn validate(paths: &[PathBuf]) -> Option<u8> {
         return Some(exit_codes::INVALID_SCENARIO);
     }
     if !checks.is_empty() {
-        println!("{} gateway check file(s) valid", checks.len());
+        outln!("{} gateway check file(s) valid", checks.len());
     }
     None
 }

@@ -70,6 +70,8 @@ pub struct LoadArgs {
     pub max_duration: Duration,
     #[command(flatten)]
     pub synapse: SynapseArgs,
+    #[command(flatten)]
+    pub net: super::net_args::NetArgs,
 }
 
 /// Read a plan, printing its problems; `Err(exit code)` when it is invalid.
@@ -155,6 +157,7 @@ fn run_args(args: &LoadArgs) -> RunArgs {
             gateway_denied: None,
             gateway_profile: None,
         },
+        net: args.net.clone(),
     }
 }
 
@@ -195,7 +198,7 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         .map(|(p, c)| (p.name.clone(), *c))
         .collect();
     if args.check {
-        println!(
+        outln!(
             "{}: valid load plan `{}`: {} users ({}), {} rooms, {} thresholds, {} total",
             plan.file,
             plan.id,

@@ -20,24 +20,26 @@ pub(super) async fn up(args: &LocalArgs) -> u8 {
     }
     match target::up(&opts, &state_path).await {
         Ok(state) => {
-            println!(
+            outln!(
                 "Synapse {} is running at {} (pid {})",
-                state.version, state.base_url, state.pid
+                state.version,
+                state.base_url,
+                state.pid
             );
-            println!("server name: {}", state.server_name);
-            println!("log:         {}", state.log_path.display());
-            println!(
+            outln!("server name: {}", state.server_name);
+            outln!("log:         {}", state.log_path.display());
+            outln!(
                 "shared secret for user provisioning is in {} (mode 0600)",
                 state.shared_secret_path.display()
             );
-            println!();
-            println!("Run against it:");
-            println!(
+            outln!();
+            outln!("Run against it:");
+            outln!(
                 "  MXH_REGISTRATION_SHARED_SECRET=\"$(cat {})\" mxharness run --target {}",
                 state.shared_secret_path.display(),
                 state.base_url
             );
-            println!("Stop it with: mxharness down");
+            outln!("Stop it with: mxharness down");
             exit_codes::SUCCESS
         }
         Err(e) => {
@@ -52,7 +54,7 @@ pub(super) async fn down(args: &LocalArgs) -> u8 {
     let state_path = synapse::default_state_path(&opts.cache_dir);
     match target::down(&state_path).await {
         Ok(()) => {
-            println!("stopped the local Synapse");
+            outln!("stopped the local Synapse");
             exit_codes::SUCCESS
         }
         Err(e) => {

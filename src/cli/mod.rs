@@ -1,5 +1,22 @@
 //! The command line: clap definitions, dispatch, and the mapping of outcomes to exit codes.
 
+/// `print!` to stdout through [`stdout::write`] (a closed pipe ends the command quietly).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::stdout::write(format_args!($($arg)*))
+    };
+}
+
+/// `println!` to stdout through [`stdout::write`] (a closed pipe ends the command quietly).
+macro_rules! outln {
+    () => {
+        $crate::cli::stdout::write(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::stdout::write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod certify;
 mod compare;
 mod federation_setup;
@@ -7,10 +24,12 @@ mod gateway;
 mod load;
 mod local;
 mod merge;
+mod net_args;
 mod progress;
 mod report;
 mod run;
 mod setup;
+mod stdout;
 mod validate;
 
 use std::path::PathBuf;
@@ -170,6 +189,8 @@ pub struct RunArgs {
     pub synapse: SynapseArgs,
     #[command(flatten)]
     pub gateway: gateway::GatewayArgs,
+    #[command(flatten)]
+    pub net: net_args::NetArgs,
 }
 
 /// Options of the local Synapse.
@@ -296,6 +317,15 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> u8 {
+    let net = match &cli.command {
+        Command::Run(args) => Some(&args.net),
+        Command::Load(args) => Some(&args.net),
+        _ => None,
+    };
+    if let Some(Err(e)) = net.map(net_args::NetArgs::install) {
+        eprintln!("error: {e}");
+        return exit_codes::USAGE;
+    }
     match cli.command {
         Command::Run(args) => run::run(*args).await,
         Command::Validate(args) => validate::validate(&args.paths),

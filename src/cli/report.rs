@@ -59,7 +59,7 @@ pub(super) fn report(args: &ReportArgs) -> u8 {
         }
     }
     if outputs.is_empty() {
-        print!("{}", report::render_summary(&run));
+        out!("{}", report::render_summary(&run));
         return exit_codes::SUCCESS;
     }
     for (path, contents) in outputs {

@@ -55,9 +55,9 @@ pub(super) fn validate(paths: &[PathBuf]) -> u8 {
             let plans = outcome.load_plans.len();
             let scenarios = outcome.sources.len() - plans;
             if plans == 0 {
-                println!("{scenarios} scenario file{} valid", plural(scenarios));
+                outln!("{scenarios} scenario file{} valid", plural(scenarios));
             } else {
-                println!(
+                outln!(
                     "{scenarios} scenario file{} and {plans} load plan{} valid",
                     plural(scenarios),
                     plural(plans)
@@ -95,7 +95,7 @@ pub(super) fn list(args: &ListArgs) -> u8 {
     match args.format {
         Format::Human => {
             for s in &selected {
-                println!("{:<48} {:<14} {}", s.id, s.area, s.title);
+                outln!("{:<48} {:<14} {}", s.id, s.area, s.title);
             }
             eprintln!("{} scenarios", selected.len());
         }
@@ -112,7 +112,7 @@ pub(super) fn list(args: &ListArgs) -> u8 {
                     })
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&items).unwrap_or_default()
             );
@@ -133,14 +133,14 @@ pub(super) fn coverage(args: &CoverageArgs) -> u8 {
         selected.iter().map(|s| (s.id.as_str(), s.tags.as_slice())),
     );
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&cov).unwrap_or_default()),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&cov).unwrap_or_default()),
         Format::Human => {
             let text: std::collections::BTreeMap<&str, &str> = list
                 .iter()
                 .map(|b| (b.id.as_str(), b.text.as_str()))
                 .collect();
             for a in &cov.areas {
-                println!(
+                outln!(
                     "{:<14} {:>3}/{:<3} {:>4}%",
                     a.area,
                     a.covered,
@@ -149,14 +149,14 @@ pub(super) fn coverage(args: &CoverageArgs) -> u8 {
                 );
                 if args.uncovered {
                     for id in &a.uncovered {
-                        println!(
+                        outln!(
                             "    not covered: {id}  {}",
                             text.get(id.as_str()).unwrap_or(&"")
                         );
                     }
                 }
             }
-            println!(
+            outln!(
                 "behaviours covered: {}/{} ({}%) by {} scenarios",
                 cov.covered,
                 cov.total,
@@ -182,7 +182,7 @@ pub(super) fn schema(load: bool) -> u8 {
     };
     match serde_json::to_string_pretty(&schema) {
         Ok(s) => {
-            println!("{s}");
+            outln!("{s}");
             exit_codes::SUCCESS
         }
         Err(e) => {
@@ -195,7 +195,7 @@ pub(super) fn schema(load: bool) -> u8 {
 pub(super) fn ops() -> u8 {
     for op in crate::matrix::ops::all() {
         let (method, path) = op.endpoint();
-        println!(
+        outln!(
             "{:<22} {:<6} {}\n{:<22} {}",
             op.name(),
             method,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -203,15 +203,19 @@ where
         .await
         .map_err(|e| format!("no answer: {e}"))?;
     let (parts, body) = response.into_parts();
-    let body = body
-        .collect()
+    let body = crate::matrix::net::collect_capped(body, crate::matrix::net::policy().max_body)
         .await
-        .map_err(|e| format!("reading the body: {e}"))?
-        .to_bytes();
+        .map_err(|e| {
+            format!(
+                "HTTP {}: reading the body: {}",
+                parts.status.as_u16(),
+                e.reason
+            )
+        })?;
     Ok(RawResponse {
         status: parts.status.as_u16(),
         headers: header_list(&parts.headers),
-        body: body.to_vec(),
+        body,
     })
 }
 

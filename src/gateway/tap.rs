@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -117,9 +117,15 @@ async fn forward(
     seen: Arc<Mutex<Vec<Tapped>>>,
 ) -> Result<Reply, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return Ok(error_reply(format!("tap: reading the request body: {e}"))),
+    let cap = crate::matrix::net::policy().max_body;
+    let body = match crate::matrix::net::collect_capped(body, cap).await {
+        Ok(b) => Bytes::from(b),
+        Err(e) => {
+            return Ok(error_reply(format!(
+                "tap: reading the request body: {}",
+                e.reason.replace("response body", "request body")
+            )));
+        }
     };
     let tapped = Tapped {
         method: parts.method.to_string(),
@@ -157,8 +163,13 @@ async fn send_upstream(
         .await
         .map_err(|e| e.to_string())?;
     let (parts, body) = response.into_parts();
-    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-    Ok(hyper::Response::from_parts(parts, Full::new(body)))
+    let body = crate::matrix::net::collect_capped(body, crate::matrix::net::policy().max_body)
+        .await
+        .map_err(|e| e.reason)?;
+    Ok(hyper::Response::from_parts(
+        parts,
+        Full::new(Bytes::from(body)),
+    ))
 }
 
 fn error_reply(message: String) -> Reply {

@@ -22,7 +22,7 @@ pub async fn check_history(world: &Arc<World>) -> (u64, u64) {
     if out.unseen.is_empty() {
         return (0, 0);
     }
-    let Ok(http) = reqwest::Client::builder()
+    let Ok(http) = crate::matrix::net::base_builder()
         .timeout(Duration::from_secs(10))
         .build()
     else {

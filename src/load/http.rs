@@ -96,7 +96,7 @@ pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<A
         Ok(goose) => match goose.response {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                let json = match resp.bytes().await {
+                let json = match crate::matrix::net::read_body(resp).await {
                     Ok(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
                     Err(_) => Value::Null,
                 };
@@ -116,6 +116,15 @@ pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<A
         json,
         started,
     })
+}
+
+/// The client every virtual user sends with: the harness's network policy (no redirects,
+/// `--ca-cert`), built once; `None` if it cannot be built (Goose's own client is kept).
+pub fn client() -> Option<reqwest::Client> {
+    static CLIENT: std::sync::OnceLock<Option<reqwest::Client>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| crate::matrix::net::base_builder().build().ok())
+        .clone()
 }
 
 /// Percent-encode one path segment (room ids, event ids, transaction ids).

@@ -68,6 +68,11 @@ pub fn transactions(world: &Arc<World>, index: usize) -> Vec<Transaction> {
 }
 
 fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionResult {
+    // Goose's client builder has no redirect or TLS-root setting: every user sends through
+    // the harness's own client instead (same pool for all users).
+    if let Some(client) = super::http::client() {
+        user.client = client;
+    }
     if let Some(account) = world.claim(persona) {
         let seed = world.seed ^ (account as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         user.set_session_data(Slot(Some(Box::new(Session {

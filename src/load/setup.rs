@@ -35,10 +35,15 @@ pub struct Made {
 
 /// A setup client (no Goose: nothing here is measured).
 fn client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
+    crate::matrix::net::base_builder()
         .timeout(Duration::from_secs(60))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        .map_err(|e| {
+            format!(
+                "cannot build the HTTP client: {}",
+                crate::matrix::net::error_chain(&e)
+            )
+        })
 }
 
 async fn post(
@@ -55,7 +60,10 @@ async fn post(
         .await
         .map_err(|e| format!("POST {url}: {e}"))?;
     let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
+    let text = crate::matrix::net::read_body(resp)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     if !status.is_success() {
         let short: String = text.chars().take(200).collect();
         return Err(format!("POST {url}: HTTP {status}: {short}"));

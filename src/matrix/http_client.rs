@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::net::{self, NetPolicy};
 use crate::results::Exchange;
 
 /// Longest body kept in a transcript, in bytes.
@@ -43,30 +44,46 @@ impl Received {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
+    max_body: usize,
 }
 
 impl HttpClient {
-    /// A client with pooled connections and no proxy (targets are local or explicit).
+    /// A client of the process's [`net`] policy: pooled connections, no proxy, no redirects,
+    /// the body cap of `--max-body`, `--ca-cert` trusted beside the system's roots.
     pub fn new() -> Result<Self, String> {
-        let inner = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("mxharness/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
-        Ok(Self { inner })
+        Self::for_policy(net::policy())
     }
 
-    /// Like [`HttpClient::new`], trusting only `root` for HTTPS (a federation run's CA).
-    pub fn with_root_certificate(root: reqwest::Certificate) -> Result<Self, String> {
-        let inner = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("mxharness/", env!("CARGO_PKG_VERSION")))
-            .tls_certs_only([root])
+    /// A client of an explicit policy.
+    pub fn for_policy(policy: &NetPolicy) -> Result<Self, String> {
+        let inner = net::builder_for(policy)
             .build()
-            .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
-        Ok(Self { inner })
+            .map_err(|e| format!("cannot create the HTTP client: {}", net::error_chain(&e)))?;
+        Ok(Self {
+            inner,
+            max_body: policy.max_body,
+        })
+    }
+
+    /// Like [`HttpClient::new`], trusting only `root` (a federation run's CA) and the
+    /// `--ca-cert` certificates for HTTPS.
+    pub fn with_root_certificate(root: reqwest::Certificate) -> Result<Self, String> {
+        let policy = net::policy();
+        let mut roots = policy.reqwest_roots()?;
+        roots.push(root);
+        let inner = net::builder_without_roots()
+            .tls_certs_only(roots)
+            .build()
+            .map_err(|e| format!("cannot create the HTTP client: {}", net::error_chain(&e)))?;
+        Ok(Self {
+            inner,
+            max_body: policy.max_body,
+        })
+    }
+
+    /// The response body cap, in bytes.
+    pub fn max_body(&self) -> usize {
+        self.max_body
     }
 
     /// Send a request with a timeout; the exchange is always returned, the response only
@@ -97,16 +114,35 @@ impl HttpClient {
             .body(body)
             .timeout(timeout)
             .send();
+        let max_body = self.max_body;
+        // A response whose body could not be read whole still shows its status, headers and
+        // first KiB in the transcript.
+        let mut partial: Option<(u16, http::HeaderMap, Vec<u8>)> = None;
         let outcome = async {
             let resp = send.await.map_err(|e| describe_error(e, timeout))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let bytes = resp.bytes().await.map_err(|e| describe_error(e, timeout))?;
-            Ok::<_, String>(Received {
-                status,
-                headers,
-                body: bytes.to_vec(),
-            })
+            partial = Some((status, headers.clone(), Vec::new()));
+            match net::read_capped(resp, max_body).await {
+                Ok(body) => Ok::<_, String>(Received {
+                    status,
+                    headers,
+                    body,
+                }),
+                Err(e) if e.timed_out => {
+                    partial = Some((status, headers, e.prefix));
+                    Err(held(timeout))
+                }
+                Err(e) => {
+                    let reason = if e.capped {
+                        e.reason
+                    } else {
+                        format!("{BROKE_OFF}: {}", e.reason)
+                    };
+                    partial = Some((status, headers, e.prefix));
+                    Err(reason)
+                }
+            }
         };
         // reqwest's timeout covers the body too; the outer one is a backstop.
         let result = match tokio::time::timeout(timeout + Duration::from_secs(1), outcome).await {
@@ -122,11 +158,25 @@ impl HttpClient {
                 (exchange, Some(received))
             }
             Err(e) => {
+                if let Some((status, headers, prefix)) = partial {
+                    exchange.status = Some(status);
+                    exchange.response_headers = headers_map(&headers);
+                    exchange.response_body = Some(text(&prefix));
+                }
                 exchange.error = Some(e);
                 (exchange, None)
             }
         }
     }
+}
+
+/// Start of the message for a body that broke off after the headers.
+pub const BROKE_OFF: &str = "the response body broke off";
+
+/// Whether an exchange error came after the status and headers (a body over the cap or cut
+/// short): the server did answer.
+pub fn answered(error: &str) -> bool {
+    error.starts_with("the response ")
 }
 
 /// Start of the message for a request the server kept past the client's timeout.
@@ -158,17 +208,11 @@ fn describe_error(e: reqwest::Error, timeout: Duration) -> String {
     } else if e.is_connect() {
         "connection failed"
     } else if e.is_body() || e.is_decode() {
-        "the response body broke off"
+        BROKE_OFF
     } else {
         "request failed"
     };
-    let mut msg = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    msg
+    format!("{kind}: {}", net::error_chain(&e))
 }
 
 fn headers_map(h: &http::HeaderMap) -> BTreeMap<String, String> {

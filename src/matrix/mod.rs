@@ -3,6 +3,7 @@
 
 pub mod endpoints;
 pub mod http_client;
+pub mod net;
 pub mod ops;
 pub mod sliding_sync;
 

@@ -234,7 +234,7 @@ async fn attempt(
         };
         // A held request did reach the server: "no response" would send the reader after
         // the network, not the server's choice to wait.
-        let message = if held {
+        let message = if held || crate::matrix::http_client::answered(&message) {
             message
         } else {
             format!("no response from the server: {message}")

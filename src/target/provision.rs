@@ -190,13 +190,15 @@ impl Provisioner {
         base_url: impl Into<String>,
         method: RegistrationMethod,
     ) -> Result<Self, ProvisionError> {
-        let client = reqwest::Client::builder()
+        let client = crate::matrix::net::base_builder()
             .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|e| ProvisionError::Unsupported {
                 method: method.label(),
-                detail: format!("cannot build the HTTP client: {e}"),
+                detail: format!(
+                    "cannot build the HTTP client: {}",
+                    crate::matrix::net::error_chain(&e)
+                ),
             })?;
         let base_url = base_url.into().trim_end_matches('/').to_owned();
         Ok(Self {
@@ -436,11 +438,14 @@ impl Provisioner {
             .await
             .map_err(|e| self.transport(url, &e))?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
+        let body = crate::matrix::net::read_capped(response, crate::matrix::net::policy().max_body)
             .await
-            .map_err(|e| self.transport(url, &e))?;
-        Ok((status, body.to_vec()))
+            .map_err(|e| ProvisionError::Transport {
+                method: self.method.label(),
+                url: url.to_owned(),
+                reason: format!("HTTP {status}: {}", e.reason),
+            })?;
+        Ok((status, body))
     }
 
     fn parse<T: serde::de::DeserializeOwned>(
@@ -452,13 +457,7 @@ impl Provisioner {
     }
 
     fn transport(&self, url: &str, err: &reqwest::Error) -> ProvisionError {
-        let mut reason = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(s) = source {
-            reason.push_str(": ");
-            reason.push_str(&s.to_string());
-            source = s.source();
-        }
+        let mut reason = crate::matrix::net::error_chain(err);
         if err.is_timeout() {
             reason.push_str(" (no answer within 10 s)");
         }

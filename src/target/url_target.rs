@@ -53,11 +53,15 @@ pub async fn probe(
         url: base_url.to_owned(),
         reason,
     };
-    let client = reqwest::Client::builder()
+    let client = crate::matrix::net::base_builder()
         .timeout(PROBE_TIMEOUT)
-        .connect_timeout(PROBE_TIMEOUT)
         .build()
-        .map_err(|e| unreachable(format!("cannot build the HTTP client: {e}")))?;
+        .map_err(|e| {
+            unreachable(format!(
+                "cannot build the HTTP client: {}",
+                crate::matrix::net::error_chain(&e)
+            ))
+        })?;
 
     let url = format!("{base_url}/_matrix/client/versions");
     let (status, body) = get(&client, &url).await.map_err(&unreachable)?;
@@ -105,8 +109,17 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, Vec<u8>), Stri
         .await
         .map_err(|e| describe(url, &e))?;
     let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(|e| describe(url, &e))?;
-    Ok((status, body.to_vec()))
+    let body = crate::matrix::net::read_capped(response, crate::matrix::net::policy().max_body)
+        .await
+        .map_err(|e| {
+            let held = if e.timed_out {
+                " (no answer within 10 s)"
+            } else {
+                ""
+            };
+            format!("GET {url} (HTTP {status}): {}{held}", e.reason)
+        })?;
+    Ok((status, body))
 }
 
 /// An optional endpoint: any failure means "not available".
@@ -121,13 +134,7 @@ async fn get_json<T: serde::de::DeserializeOwned>(
 }
 
 fn describe(url: &str, err: &reqwest::Error) -> String {
-    let mut text = format!("GET {url}: {err}");
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
+    let mut text = format!("GET {url}: {}", crate::matrix::net::error_chain(err));
     if err.is_timeout() {
         text.push_str(" (no answer within 10 s)");
     }

@@ -17,11 +17,15 @@ pub async fn detect(
     forced: Option<Dialect>,
     token: &str,
 ) -> Result<Option<SlidingSyncTarget>, String> {
-    let http = reqwest::Client::builder()
-        .no_proxy()
+    let http = crate::matrix::net::base_builder()
         .timeout(PROBE_TIMEOUT)
         .build()
-        .map_err(|e| format!("cannot create the HTTP client: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot create the HTTP client: {}",
+                super::super::net::error_chain(&e)
+            )
+        })?;
     let (sync_base, base_source) = match sync_url {
         Some(u) => (u.trim_end_matches('/').to_owned(), "--sync-url"),
         None => match well_known_proxy(&http, base_url).await {
@@ -53,7 +57,7 @@ pub async fn detect(
         if resp.status().as_u16() != 200 {
             continue;
         }
-        let Ok(json) = resp.json::<Value>().await else {
+        let Some(json) = json_of(resp).await else {
             continue;
         };
         if json.get("pos").and_then(Value::as_str).is_some() {
@@ -72,9 +76,15 @@ async fn well_known_proxy(http: &reqwest::Client, base_url: &str) -> Option<Stri
         "{}/.well-known/matrix/client",
         base_url.trim_end_matches('/')
     );
-    let json: Value = http.get(url).send().await.ok()?.json().await.ok()?;
+    let json = json_of(http.get(url).send().await.ok()?).await?;
     json.get("org.matrix.msc3575.proxy")?
         .get("url")?
         .as_str()
         .map(|u| u.trim_end_matches('/').to_owned())
+}
+
+/// The body as JSON, read within the body cap.
+async fn json_of(resp: reqwest::Response) -> Option<Value> {
+    let body = crate::matrix::net::read_body(resp).await.ok()?;
+    serde_json::from_slice(&body).ok()
 }
