@@ -2,8 +2,9 @@
 //!
 //! The first stop request is recorded and announced; the engines poll or await it, stop
 //! starting work, give running work [`GRACE`], and the command writes its reports. A second
-//! signal stops at once: every registered child process group is killed and the process exits
-//! with the first reason's code (nothing is left behind, only the reports are not written).
+//! signal exits at once with the first reason's code; the children die with the process
+//! (each was forked with a parent-death signal, see `crate::child`), only the reports are not
+//! written.
 
 use std::time::Duration;
 
@@ -98,8 +99,8 @@ impl Stop {
     }
 
     /// Listen for SIGINT, SIGTERM and SIGHUP, and for `deadline` if given, for as long as
-    /// a handle lives. Must be called inside a Tokio runtime. A second signal kills the
-    /// registered children and exits.
+    /// a handle lives. Must be called inside a Tokio runtime. A second signal exits at once
+    /// (the children die with the process: see `crate::child`).
     pub fn install(deadline: Option<Duration>) -> Self {
         let stop = Self::manual();
         let listening = stop.clone();
@@ -189,7 +190,8 @@ impl Stop {
                         "\n{}: stopping at once; no report written",
                         reason.describe()
                     );
-                    super::children::kill_all();
+                    // The children die with us: each was forked with a parent-death signal
+                    // (crate::child::spawner), and their records are swept at the next start.
                     std::process::exit(i32::from(first.exit_code()));
                 }
                 Some(_) => {}
