@@ -97,7 +97,7 @@ pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
     }
     let mut selected: Vec<Check> = checks
         .into_iter()
-        .filter(|c| filter_matches(args.filter.as_deref(), c))
+        .filter(|c| crate::plan::filter::matches(args.filter.as_deref(), c))
         .collect();
     if selected.is_empty() {
         eprintln!("error: no gateway check selected");
@@ -139,7 +139,7 @@ pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
     }
     let selected: Vec<&Check> = checks
         .iter()
-        .filter(|c| filter_matches(args.filter.as_deref(), c))
+        .filter(|c| crate::plan::filter::matches(args.filter.as_deref(), *c))
         .collect();
     if selected.is_empty() {
         eprintln!("error: no gateway check matches");
@@ -292,21 +292,6 @@ fn product_profile(args: &RunArgs) -> Result<Option<Profile>, String> {
         (None, Some(_)) => return Ok(None),
     };
     Profile::load(&path).map(Some)
-}
-
-/// `--filter` for checks: `area:NAME`, `tag:NAME` or id globs (`*` only), comma-separated.
-fn filter_matches(filter: Option<&str>, check: &Check) -> bool {
-    let Some(filter) = filter else { return true };
-    filter.split(',').map(str::trim).any(|term| {
-        if let Some(area) = term.strip_prefix("area:") {
-            check.area == area
-        } else if let Some(tag) = term.strip_prefix("tag:") {
-            check.tags.iter().any(|t| t == tag)
-        } else {
-            let pattern = format!("^{}$", regex::escape(term).replace("\\*", ".*"));
-            regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(&check.id))
-        }
-    })
 }
 
 async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {

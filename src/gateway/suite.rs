@@ -13,8 +13,6 @@ use serde::Deserialize;
 use crate::scenario::model::Level;
 use crate::scenario::node;
 
-static CHECK_FILE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^(gateway|outbound):").expect("static regex"));
 static TRAILING_AT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r" at line \d+, column \d+$").expect("static regex"));
 static ID_RE: LazyLock<Regex> =
@@ -23,7 +21,7 @@ static ID_RE: LazyLock<Regex> =
 /// Whether a file's text is a gateway check (a top-level `gateway:` or `outbound:` key); the
 /// scenario loader leaves these to this module.
 pub fn is_check_text(text: &str) -> bool {
-    CHECK_FILE.is_match(text)
+    crate::scenario::kind::FileKind::of(text) == crate::scenario::kind::FileKind::GatewayCheck
 }
 
 /// Which remote server the harness plays for a probe.
@@ -215,6 +213,21 @@ pub struct Check {
     pub file_status: Option<Vec<u16>>,
 }
 
+impl crate::plan::filter::Selectable for Check {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn area(&self) -> &str {
+        &self.area
+    }
+    fn tags(&self) -> &[String] {
+        &self.tags
+    }
+    fn level(&self) -> Level {
+        self.level
+    }
+}
+
 /// Gateway check files among `files`, loaded; every problem is collected as
 /// `file:line:col: message`.
 pub fn load(files: &[PathBuf]) -> (Vec<Check>, Vec<String>) {
@@ -249,6 +262,28 @@ pub fn load(files: &[PathBuf]) -> (Vec<Check>, Vec<String>) {
     (checks, problems)
 }
 
+/// serde's "unknown field `x`, expected one of a, b" (or "unknown variant"), with the likely
+/// intended name appended: "did you mean `method`?".
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))
+    else {
+        return message;
+    };
+    let Some((word, tail)) = rest.split_once('`') else {
+        return message;
+    };
+    let Some(list) = tail.split_once("expected one of ").map(|(_, l)| l) else {
+        return message;
+    };
+    let candidates = list.split(',').map(|c| c.trim().trim_matches('`'));
+    match crate::scenario::schema_check::did_you_mean(word, candidates) {
+        Some(c) => format!("{message}; did you mean `{c}`?"),
+        None => message,
+    }
+}
+
 /// Parse one check file; an error reads `file:line:col: message`.
 pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
     let file = path.display().to_string();
@@ -267,7 +302,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
             .unwrap_or(tree.pos);
         let message = e.without_snippet().to_string();
         let message = message.trim_start_matches("error: ");
-        at(pos, TRAILING_AT.replace(message, "").into_owned())
+        let message = TRAILING_AT.replace(message, "").into_owned();
+        at(pos, with_suggestion(message))
     })?;
     let located = |pointer: &str| tree.locate(pointer, false);
     if raw.schema != 1 {
@@ -373,6 +409,14 @@ mod tests {
         let e = parse(Path::new("x.yaml"), &target).unwrap_err();
         assert!(e.starts_with("x.yaml:10:11: target"), "{e}");
         assert!(!is_check_text("schema: 1\nsteps: []\n"));
+    }
+
+    #[test]
+    fn an_unknown_field_gets_a_suggestion() {
+        let text = OK.replace("method:", "methd:");
+        let e = parse(Path::new("t.yaml"), &text).expect_err("a typo is an error");
+        assert!(e.contains("did you mean `method`?"), "{e}");
+        assert!(e.starts_with("t.yaml:"), "{e}");
     }
 
     #[test]

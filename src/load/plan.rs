@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::model::{self, LOAD_FORMAT, PersonaKind, RawLoadPlan};
 use super::threshold::{self, Rule};
 use crate::scenario::diagnostics::Problem;
-use crate::scenario::node::{self, Node};
+use crate::scenario::node::Node;
 use crate::scenario::schema_check::did_you_mean;
 use crate::scenario::source::{self, SourceFile};
 
@@ -119,10 +119,7 @@ impl LoadPlan {
 
 /// Whether a file's text is a load plan (a mapping with a top-level `load` key).
 pub fn is_load_plan(text: &str) -> bool {
-    match node::parse(text) {
-        Ok(root) => root.get("load").is_some() && root.get("schema").is_none(),
-        Err(_) => false,
-    }
+    crate::scenario::kind::FileKind::of(text) == crate::scenario::kind::FileKind::LoadPlan
 }
 
 /// Why a plan could not be loaded.

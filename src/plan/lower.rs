@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use crate::scenario::kind::FileKind;
+
 mod federation;
 mod oracle;
 use serde_json::Value;
@@ -69,12 +71,14 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadOutcome, SourceError> {
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     for path in files {
         let file = source::read(&path)?;
-        if crate::gateway::suite::is_check_text(&file.text) {
-            continue; // gateway checks have their own format and runner (src/gateway)
-        }
-        if crate::load::plan::is_load_plan(&file.text) {
-            out.load_plans.push(file);
-            continue;
+        match FileKind::of(&file.text) {
+            // gateway checks have their own format and runner (src/gateway)
+            FileKind::GatewayCheck => continue,
+            FileKind::LoadPlan => {
+                out.load_plans.push(file);
+                continue;
+            }
+            FileKind::Scenario => {}
         }
         let mut problems = Vec::new();
         if let Some(plan) = lower_file(&file, &mut problems) {

@@ -2,6 +2,7 @@
 //! (whose JSON Schema is what `mxharness schema` prints), and diagnostics.
 
 pub mod diagnostics;
+pub mod kind;
 pub mod model;
 pub mod node;
 pub mod schema_check;
