@@ -23,4 +23,5 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod session;
 pub mod target;

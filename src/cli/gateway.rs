@@ -444,8 +444,8 @@ async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     let g = &args.gateway;
     match &g.gateway {
         None => {
-            let opts = super::setup::synapse_options(
-                &args.synapse,
+            let opts = crate::session::synapse_options(
+                &args.synapse.spec(),
                 args.report_dir.join("homeserver.log"),
             );
             eprintln!(

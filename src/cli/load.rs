@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{Registration, RunArgs, SynapseArgs, setup};
+use super::{Registration, SynapseArgs};
 use crate::exit_codes;
 use crate::load::model::PersonaKind;
 use crate::load::plan::{self, LoadPlan, PlanError};
@@ -21,6 +21,7 @@ use crate::report;
 use crate::results::{self, RunInfo, RunReport, ToolInfo};
 use crate::runner::Provision;
 use crate::scenario::diagnostics;
+use crate::session::{self as setup, TargetSpec};
 
 /// Options of `load`.
 #[derive(Debug, Args)]
@@ -118,46 +119,26 @@ fn safety(args: &LoadArgs, plan: &LoadPlan) -> Result<(), String> {
     Ok(())
 }
 
-fn run_args(args: &LoadArgs) -> RunArgs {
-    RunArgs {
-        paths: vec![args.plan.clone()],
+/// The target a load run prepares: the flags `load` has, the rest at their defaults (no
+/// federation overrides: a load run's federation is always the spawned pair or `--target2`).
+fn target_spec(args: &LoadArgs) -> TargetSpec {
+    TargetSpec {
         target: args.target.clone(),
         sync_url: args.sync_url.clone(),
         sliding_sync_dialect: None,
         server_name: args.server_name.clone(),
         registration: args.registration,
-        filter: None,
-        jobs: 1,
         report_dir: args.report_dir.clone(),
+        synapse: args.synapse.spec(),
         step_timeout: Duration::from_secs(30),
-        profile: None,
         retries: 0,
         lenient_schema: false,
-        expectations: None,
-        no_expectations: true,
-        strict: false,
-        fail_on: crate::results::FailOn::Must,
-        verbose: false,
-        deadline: None,
-        synapse: args.synapse.clone(),
+        federation_ca: None,
         federation_server_name: None,
         federation_url: None,
-        federation_ca: None,
         target2: args.target2.clone(),
         target2_server_name: None,
         target2_federation_url: None,
-        gateway: super::gateway::GatewayArgs {
-            gateway: None,
-            gateway_kind: crate::gateway::topology::GatewayKind::Nginx,
-            gateway_server_name: None,
-            gateway_upstream: None,
-            gateway_tap: None,
-            gateway_allowed: Vec::new(),
-            gateway_ca: None,
-            gateway_denied: None,
-            gateway_profile: None,
-        },
-        net: args.net.clone(),
     }
 }
 
@@ -235,7 +216,7 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         .personas
         .iter()
         .any(|p| p.kind == PersonaKind::SlidingSync);
-    let ra = run_args(&args);
+    let spec = target_spec(&args);
     // Federation personas need a second homeserver: the one given with --target2, else a
     // second spawned Synapse federating with the spawned first one (a remote --target alone
     // cannot federate with a local Synapse, so then the personas stay idle).
@@ -249,7 +230,7 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         second_server: needs_fed,
     };
     let prepared = match super::run::interruptible_prepare(
-        setup::prepare(&ra, needs_ss, fed_needs, Default::default()),
+        setup::prepare(&spec, needs_ss, fed_needs, Default::default()),
         "target",
         &crate::lifecycle::Stop::install(None),
     )

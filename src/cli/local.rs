@@ -1,12 +1,12 @@
 //! `mxharness up` / `down`: a local Synapse for manual use, outliving the command.
 
 use super::LocalArgs;
-use super::setup::synapse_options;
 use crate::exit_codes;
+use crate::session::synapse_options;
 use crate::target::{self, synapse};
 
 pub(super) async fn up(args: &LocalArgs) -> u8 {
-    let mut opts = synapse_options(&args.synapse, std::path::PathBuf::new());
+    let mut opts = synapse_options(&args.synapse.spec(), std::path::PathBuf::new());
     opts.log_path = opts.cache_dir.join("up").join("homeserver.log");
     let state_path = synapse::default_state_path(&opts.cache_dir);
     eprintln!(
@@ -50,7 +50,7 @@ pub(super) async fn up(args: &LocalArgs) -> u8 {
 }
 
 pub(super) async fn down(args: &LocalArgs) -> u8 {
-    let opts = synapse_options(&args.synapse, std::path::PathBuf::new());
+    let opts = synapse_options(&args.synapse.spec(), std::path::PathBuf::new());
     let state_path = synapse::default_state_path(&opts.cache_dir);
     match target::down(&state_path).await {
         Ok(()) => {

@@ -19,7 +19,6 @@ macro_rules! outln {
 
 mod certify;
 mod compare;
-mod federation_setup;
 mod gateway;
 mod load;
 mod local;
@@ -28,7 +27,6 @@ mod net_args;
 mod progress;
 mod report;
 mod run;
-mod setup;
 mod stdout;
 mod validate;
 
@@ -83,19 +81,7 @@ pub enum Command {
     Merge(merge::MergeArgs),
 }
 
-/// How users are created on a `--target`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Registration {
-    /// Shared-secret if MXH_REGISTRATION_SHARED_SECRET is set, else a token if
-    /// MXH_REGISTRATION_TOKEN is set, else open registration.
-    Auto,
-    /// Synapse's shared-secret admin API (secret in MXH_REGISTRATION_SHARED_SECRET).
-    SharedSecret,
-    /// Open registration with m.login.dummy.
-    Open,
-    /// Registration token (in MXH_REGISTRATION_TOKEN).
-    Token,
-}
+pub use crate::session::Registration;
 
 /// Options of `run`.
 #[derive(Debug, Args)]
@@ -207,6 +193,41 @@ pub struct SynapseArgs {
     /// the spec lets a server say no.
     #[arg(long = "synapse-overlay", value_name = "FILE")]
     pub synapse_overlay: Vec<std::path::PathBuf>,
+}
+
+impl SynapseArgs {
+    /// The local Synapse these flags ask for.
+    pub fn spec(&self) -> crate::session::SynapseSpec {
+        crate::session::SynapseSpec {
+            version: self.synapse_version.clone(),
+            python: self.python.clone(),
+            overlays: self.synapse_overlay.clone(),
+        }
+    }
+}
+
+impl RunArgs {
+    /// The target these flags ask for.
+    pub fn target_spec(&self) -> crate::session::TargetSpec {
+        crate::session::TargetSpec {
+            target: self.target.clone(),
+            sync_url: self.sync_url.clone(),
+            sliding_sync_dialect: self.sliding_sync_dialect,
+            server_name: self.server_name.clone(),
+            registration: self.registration,
+            report_dir: self.report_dir.clone(),
+            synapse: self.synapse.spec(),
+            step_timeout: self.step_timeout,
+            retries: self.retries,
+            lenient_schema: self.lenient_schema,
+            federation_ca: self.federation_ca.clone(),
+            federation_server_name: self.federation_server_name.clone(),
+            federation_url: self.federation_url.clone(),
+            target2: self.target2.clone(),
+            target2_server_name: self.target2_server_name.clone(),
+            target2_federation_url: self.target2_federation_url.clone(),
+        }
+    }
 }
 
 /// Paths only.

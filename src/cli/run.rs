@@ -3,13 +3,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::RunArgs;
 use super::progress::Progress;
 use super::validate::load_or_report;
-use super::{RunArgs, setup};
 use crate::exit_codes;
 use crate::expectations::{Expectations, LoadError};
 use crate::plan::filter;
 use crate::report;
+use crate::session as setup;
 use std::collections::BTreeSet;
 
 use crate::lifecycle::{Stop, journal};
@@ -100,7 +101,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
 
     let prepared = match interruptible_prepare(
         setup::prepare(
-            &args,
+            &args.target_spec(),
             needs_sliding_sync,
             fed_needs,
             setup::CapabilityNeeds::of(&selected),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::RunArgs;
+use super::TargetSpec;
 use crate::federation::RunCa;
 use crate::runner::Provision;
 use crate::runner::federation::{FederationContext, Peer};
@@ -13,7 +13,7 @@ use crate::target::{
 };
 
 /// The run CA, made once per run that needs federation.
-pub(super) fn run_ca(kept: Option<&std::path::Path>) -> Result<Arc<RunCa>, String> {
+pub fn run_ca(kept: Option<&std::path::Path>) -> Result<Arc<RunCa>, String> {
     match kept {
         None => RunCa::new()
             .map(Arc::new)
@@ -35,7 +35,7 @@ pub(super) fn run_ca(kept: Option<&std::path::Path>) -> Result<Arc<RunCa>, Strin
 }
 
 /// Start a federation-enabled Synapse, saying where it is.
-pub(super) async fn start_synapse(
+pub async fn start_synapse(
     opts: &SynapseOptions,
     ca: &Arc<RunCa>,
     label: &str,
@@ -56,7 +56,7 @@ pub(super) async fn start_synapse(
 }
 
 /// The peer a spawned Synapse is.
-pub(super) fn spawned_peer(s: &SpawnedSynapse) -> Result<Peer, String> {
+pub fn spawned_peer(s: &SpawnedSynapse) -> Result<Peer, String> {
     let f = s
         .federation()
         .ok_or("the spawned Synapse has no federation listener")?;
@@ -76,7 +76,7 @@ pub(super) fn spawned_peer(s: &SpawnedSynapse) -> Result<Peer, String> {
 }
 
 /// The second homeserver given with `--target2`.
-pub(super) async fn target2_peer(args: &RunArgs, url: &str) -> Result<Peer, String> {
+pub async fn target2_peer(args: &TargetSpec, url: &str) -> Result<Peer, String> {
     let url = url.trim_end_matches('/').to_owned();
     let probe = crate::target::probe(&url, args.target2_server_name.clone())
         .await
@@ -88,7 +88,7 @@ pub(super) async fn target2_peer(args: &RunArgs, url: &str) -> Result<Peer, Stri
     let provisioner = Provisioner::new(url.clone(), registration).map_err(|e| e.to_string())?;
     let server_name = match probe.server_name {
         Some(name) => name,
-        None => super::setup::server_name_from_a_user(&provisioner)
+        None => super::prepare::server_name_from_a_user(&provisioner)
             .await
             .map_err(|e| format!("--target2: {e}"))?,
     };
@@ -102,8 +102,8 @@ pub(super) async fn target2_peer(args: &RunArgs, url: &str) -> Result<Peer, Stri
 }
 
 /// The federation context of a run: hs1 (the target) and hs2 when the run has one.
-pub(super) fn context(
-    args: &RunArgs,
+pub fn context(
+    args: &TargetSpec,
     ca: Arc<RunCa>,
     hs1_spawned: Option<&SpawnedSynapse>,
     hs1_base_url: &str,

@@ -1,11 +1,11 @@
-//! Getting a target ready for a run: probe a `--target` URL, or install and start the local
-//! Synapse; pick the registration method; resolve the server name.
+//! Getting a target ready for a run from its [`TargetSpec`]: probe a target URL, or install
+//! and start the local Synapse; pick the registration method; resolve the server name.
 
 use std::sync::Arc;
 
 use ruma::api::SupportedVersions;
 
-use super::{Registration, RunArgs};
+use super::{Registration, SynapseSpec, TargetSpec};
 use crate::matrix::http_client::HttpClient;
 use crate::runner::{BoxFuture, Provision, RunContext, UserInfo};
 use crate::target::{
@@ -13,7 +13,7 @@ use crate::target::{
 };
 
 /// A target ready to run against.
-pub(super) struct Prepared {
+pub struct Prepared {
     /// What is tested.
     pub target: Target,
     /// What the runner needs.
@@ -26,7 +26,7 @@ pub(super) struct Prepared {
 
 /// What the selected scenarios need from federation.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct FederationNeeds {
+pub struct FederationNeeds {
     /// Any federation at all (fake servers, federation steps).
     pub any: bool,
     /// A second real homeserver.
@@ -57,16 +57,13 @@ impl Provision for Provisioner {
 
 /// The Synapse options of a run: versions and interpreter from the flags, the log beside the
 /// reports.
-pub(super) fn synapse_options(
-    args: &super::SynapseArgs,
-    log_path: std::path::PathBuf,
-) -> SynapseOptions {
+pub fn synapse_options(spec: &SynapseSpec, log_path: std::path::PathBuf) -> SynapseOptions {
     SynapseOptions {
-        version: args.synapse_version.clone(),
+        version: spec.version.clone(),
         log_path,
-        python: args.python.clone(),
-        extra_overlays: args
-            .synapse_overlay
+        python: spec.python.clone(),
+        extra_overlays: spec
+            .overlays
             .iter()
             .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
             .collect(),
@@ -78,7 +75,7 @@ pub(super) fn synapse_options(
 /// from the federation API where it is served apart (a federation-enabled spawned Synapse,
 /// `--federation-url`), else from `/versions`' `server` field.
 async fn implementation(
-    args: &RunArgs,
+    args: &TargetSpec,
     spawned: Option<&SpawnedSynapse>,
     ca: Option<&crate::federation::RunCa>,
     base_url: &str,
@@ -101,7 +98,7 @@ async fn implementation(
 
 /// The capabilities (`requires.capabilities`) and room versions the selected scenarios need.
 #[derive(Debug, Clone, Default)]
-pub(super) struct CapabilityNeeds {
+pub struct CapabilityNeeds {
     /// Capabilities to probe.
     pub capabilities: std::collections::BTreeSet<crate::scenario::model::Capability>,
     /// Whether some scenario needs a room version (probe `/capabilities`).
@@ -121,16 +118,14 @@ impl CapabilityNeeds {
     }
 }
 
-pub(super) async fn prepare(
-    args: &RunArgs,
+pub async fn prepare(
+    args: &TargetSpec,
     needs_sliding_sync: bool,
     fed_needs: FederationNeeds,
     cap_needs: CapabilityNeeds,
 ) -> Result<Prepared, String> {
     let ca = if fed_needs.any {
-        Some(super::federation_setup::run_ca(
-            args.federation_ca.as_deref(),
-        )?)
+        Some(super::federation::run_ca(args.federation_ca.as_deref())?)
     } else {
         None
     };
@@ -152,7 +147,7 @@ pub(super) async fn prepare(
                 .await
                 .map_err(|e| e.to_string())?;
             let spawned = match &ca {
-                Some(ca) => super::federation_setup::start_synapse(&opts, ca, "hs1").await?,
+                Some(ca) => super::federation::start_synapse(&opts, ca, "hs1").await?,
                 None => SpawnedSynapse::start(&opts)
                     .await
                     .map_err(|e| e.to_string())?,
@@ -233,16 +228,16 @@ pub(super) async fn prepare(
             let mut hs2 = None;
             if fed_needs.second_server {
                 if let Some(url) = &args.target2 {
-                    hs2 = Some(super::federation_setup::target2_peer(args, url).await?);
+                    hs2 = Some(super::federation::target2_peer(args, url).await?);
                 } else {
                     let log = args.report_dir.join("homeserver2.log");
                     let opts = synapse_options(&args.synapse, log);
-                    let s = super::federation_setup::start_synapse(&opts, &ca, "hs2").await?;
-                    hs2 = Some(super::federation_setup::spawned_peer(&s)?);
+                    let s = super::federation::start_synapse(&opts, &ca, "hs2").await?;
+                    hs2 = Some(super::federation::spawned_peer(&s)?);
                     spawned2 = Some(s);
                 }
             }
-            Some(Arc::new(super::federation_setup::context(
+            Some(Arc::new(super::federation::context(
                 args,
                 ca,
                 spawned.as_ref(),
@@ -300,7 +295,7 @@ async fn fresh_user(provisioner: &Provisioner) -> Result<crate::target::NewUser,
         .map_err(|e| format!("cannot create a probe user: {e}"))
 }
 
-pub(super) async fn server_name_from_a_user(provisioner: &Provisioner) -> Result<String, String> {
+pub async fn server_name_from_a_user(provisioner: &Provisioner) -> Result<String, String> {
     let user = fresh_user(provisioner)
         .await
         .map_err(|e| format!("cannot tell the server name (pass --server-name): {e}"))?;

@@ -1,0 +1,11 @@
+//! The run-orchestration layer between the command line and the engines: what is tested as
+//! plain data ([`TargetSpec`]), getting it ready ([`prepare`]: probe a URL or install and start
+//! the local Synapse, provision users, detect sliding sync, set up federation, probe
+//! capabilities). The command line maps its arguments onto a `TargetSpec` and prints.
+
+pub mod federation;
+pub mod prepare;
+pub mod target_spec;
+
+pub use prepare::{CapabilityNeeds, FederationNeeds, Prepared, prepare, synapse_options};
+pub use target_spec::{Registration, SynapseSpec, TargetSpec};
