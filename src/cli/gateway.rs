@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use clap::Args;
 
+use super::RunArgs;
 use super::progress::Progress;
-use super::{RunArgs, run};
 use crate::exit_codes;
 use crate::expectations::Expectations;
 use crate::gateway::exec::{self, Setup};
@@ -22,6 +22,7 @@ use crate::gateway::topology::{GatewayKind, LocalGateway};
 use crate::lifecycle::{Stop, journal};
 use crate::results::{self, RunInfo, RunReport, TargetInfo};
 use crate::scenario::source;
+use crate::session::finish;
 
 /// Options of gateway runs (used when the selected files are gateway checks).
 #[derive(Debug, Clone, Args)]
@@ -305,7 +306,8 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
     };
     let started_at = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let prepared = match run::interruptible_prepare(prepare(args), "gateway", stop).await {
+    let prepared = match crate::session::interruptible_prepare(prepare(args), "gateway", stop).await
+    {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -338,8 +340,15 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
         registration: "none".into(),
         sliding_sync: None,
     };
-    let run_info = run::run_info(args, started_at, clock, 1, None);
-    let journal = run::open_journal(
+    let run_info = finish::run_info(
+        &super::default_paths(&args.paths),
+        args.filter.clone(),
+        started_at,
+        clock,
+        1,
+        None,
+    );
+    let journal = finish::open_journal(
         &args.report_dir,
         &run_info,
         target.clone(),
@@ -373,10 +382,10 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
     }
     let report = RunReport {
         format_version: results::FORMAT_VERSION,
-        tool: run::tool_info(),
-        run: run::stopped(
+        tool: finish::tool_info(),
+        run: finish::stopped(
             RunInfo {
-                duration_ms: run::elapsed_ms(clock),
+                duration_ms: finish::elapsed_ms(clock),
                 ..run_info
             },
             stop,
@@ -395,7 +404,7 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
             stopped_by: report.run.stopped_by.clone(),
         });
     }
-    run::finish(&report, &args.report_dir, stop)
+    finish::finish(&report, &args.report_dir, stop)
 }
 
 /// A local gateway, or the pieces the harness runs beside a `--gateway URL`.
@@ -588,9 +597,9 @@ fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
     }
     match Expectations::load(&path) {
         Ok(e) => {
-            run::announce_expectations(&e);
+            finish::announce_expectations(&e);
             Ok(Some(e))
         }
-        Err(e) => Err(run::expectations_error(e)),
+        Err(e) => Err(finish::expectations_error(e)),
     }
 }

@@ -17,7 +17,6 @@ use crate::load::plan::{self, LoadPlan, PlanError};
 use crate::load::population::{self, Shard};
 use crate::load::world::World;
 use crate::load::{self as engine_mod, engine, finish, verdict};
-use crate::report;
 use crate::results::{self, RunInfo, RunReport, ToolInfo};
 use crate::runner::Provision;
 use crate::scenario::diagnostics;
@@ -229,7 +228,7 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         any: needs_fed,
         second_server: needs_fed,
     };
-    let prepared = match super::run::interruptible_prepare(
+    let prepared = match setup::interruptible_prepare(
         setup::prepare(&spec, needs_ss, fed_needs, Default::default()),
         "target",
         &crate::lifecycle::Stop::install(None),
@@ -420,7 +419,7 @@ async fn drive(
             interrupted: attacked.interrupted,
             stopped_by: attacked.interrupted.then(|| "SIGINT".to_owned()),
         },
-        target: super::run::target_info(prepared),
+        target: setup::finish::target_info(prepared),
         summary: results::score::summarize(&scenarios),
         profile: None,
         endpoints: None,
@@ -428,61 +427,9 @@ async fn drive(
         scenarios,
         load: Some(load),
     };
-    let code = write_and_judge(&report, &args.report_dir);
+    let code = setup::finish::write_and_judge(&report, &args.report_dir);
     if attacked.interrupted && code == exit_codes::SUCCESS {
         return exit_codes::INTERRUPTED;
     }
     code
-}
-
-/// Print the summary, write every report format, and turn the outcome into an exit code.
-pub(super) fn write_and_judge(report: &RunReport, dir: &std::path::Path) -> u8 {
-    if let Some(l) = &report.load {
-        eprintln!(
-            "\nall requests: {} in {:.1}s, p50 {:.1}ms p95 {:.1}ms p99 {:.1}ms, {:.2}% errors, {:.1} req/s",
-            l.all.latency.count,
-            l.duration_ms as f64 / 1000.0,
-            l.all.latency.p50_ms,
-            l.all.latency.p95_ms,
-            l.all.latency.p99_ms,
-            l.all.error_rate_pct,
-            l.all.rps
-        );
-        eprintln!(
-            "delivery: {} sent, {} seen (p50 {:.1}ms p95 {:.1}ms), {} late, {} lost; sync wake-up p95 {:.1}ms",
-            l.delivery.sent,
-            l.delivery.delivered,
-            l.delivery.latency.p50_ms,
-            l.delivery.latency.p95_ms,
-            l.delivery.late,
-            l.delivery.lost,
-            l.sync_wakeup.p95_ms
-        );
-        for s in report.scenarios.iter().filter(|s| s.failure.is_some()) {
-            if let Some(f) = &s.failure {
-                eprintln!("FAILED {}: {}", s.title, f.message);
-            }
-        }
-    }
-    eprint!("\n{}", report::render_summary(report));
-    match report::write_all(report, dir) {
-        Ok(paths) => {
-            for p in paths {
-                eprintln!("wrote {}", p.display());
-            }
-        }
-        Err(e) => {
-            eprintln!("error: cannot write the reports: {e}");
-            return exit_codes::ENVIRONMENT;
-        }
-    }
-    if report
-        .scenarios
-        .iter()
-        .any(results::ScenarioResult::fails_run)
-    {
-        exit_codes::CHECKS_FAILED
-    } else {
-        exit_codes::SUCCESS
-    }
 }

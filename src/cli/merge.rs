@@ -81,5 +81,5 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
         scenarios,
         load: Some(merged),
     };
-    super::load::write_and_judge(&report, &args.report_dir)
+    crate::session::finish::write_and_judge(&report, &args.report_dir)
 }

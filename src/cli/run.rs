@@ -7,18 +7,16 @@ use super::RunArgs;
 use super::progress::Progress;
 use super::validate::load_or_report;
 use crate::exit_codes;
-use crate::expectations::{Expectations, LoadError};
+use crate::expectations::Expectations;
 use crate::plan::filter;
-use crate::report;
-use crate::session as setup;
+use crate::session::{self as setup, finish::*, interruptible_prepare};
 use std::collections::BTreeSet;
 
 use crate::lifecycle::{Stop, journal};
 use crate::matrix::endpoints;
 use crate::plan::profile::Profile;
-use crate::results::{self, ProfileResult, RunInfo, RunReport, TargetInfo, ToolInfo, score};
+use crate::results::{self, ProfileResult, RunInfo, RunReport, score};
 use crate::runner;
-use crate::scenario::diagnostics;
 
 pub(super) async fn run(args: RunArgs) -> u8 {
     let stop = Stop::install(args.deadline);
@@ -130,7 +128,8 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         args.fail_on,
     );
     let run = run_info(
-        &args,
+        &super::default_paths(&args.paths),
+        args.filter.clone(),
         started_at,
         clock,
         args.jobs,
@@ -227,176 +226,6 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         });
     }
     finish(&report, &args.report_dir, &stop)
-}
-
-/// Create `results.jsonl` in the report folder; a failure is a warning (the reports at the
-/// end are still written).
-pub(super) fn open_journal(
-    dir: &std::path::Path,
-    run: &RunInfo,
-    target: TargetInfo,
-    fail_on: results::FailOn,
-    selected: Vec<journal::Planned>,
-) -> Option<Arc<journal::Journal>> {
-    let start = journal::Start {
-        format_version: results::FORMAT_VERSION,
-        tool: tool_info(),
-        run: run.clone(),
-        target,
-        fail_on,
-        selected,
-    };
-    match journal::Journal::create(dir, start) {
-        Ok(j) => Some(Arc::new(j)),
-        Err(e) => {
-            eprintln!("warning: {e}; results are kept only in the final reports");
-            None
-        }
-    }
-}
-
-/// `run` marked interrupted when a stop came.
-pub(super) fn stopped(mut run: RunInfo, stop: &Stop) -> RunInfo {
-    if let Some(reason) = stop.reason() {
-        run.interrupted = true;
-        run.stopped_by = Some(reason.describe());
-    }
-    run
-}
-
-pub(super) fn elapsed_ms(clock: Instant) -> u64 {
-    u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Await the preparation of what is tested (`what`: "target", "gateway"), unless a stop
-/// comes first; failures are reported and become the exit code.
-pub(super) async fn interruptible_prepare<T>(
-    prepare: impl std::future::Future<Output = Result<T, String>>,
-    what: &str,
-    stop: &Stop,
-) -> Result<T, u8> {
-    let prepared = tokio::select! {
-        p = prepare => p,
-        reason = stop.stopped() => {
-            eprintln!("{} while preparing the {what}: nothing was run", reason.describe());
-            return Err(reason.exit_code());
-        }
-    };
-    prepared.map_err(|e| {
-        eprintln!("error: the {what} is not usable: {e}");
-        exit_codes::ENVIRONMENT
-    })
-}
-
-/// What was tested, for reports.
-pub(super) fn target_info(prepared: &setup::Prepared) -> TargetInfo {
-    let target = &prepared.target;
-    TargetInfo {
-        kind: target.kind.label().into(),
-        base_url: target.base_url.clone(),
-        server_name: target.server_name.clone(),
-        server_version: target.server_version.clone(),
-        spec_versions: target.spec_versions.clone(),
-        registration: target.registration.label().into(),
-        sliding_sync: prepared.ctx.sliding_sync.as_ref().map(|t| t.describe()),
-    }
-}
-
-/// This build of the harness, for reports.
-pub(super) fn tool_info() -> ToolInfo {
-    ToolInfo {
-        name: "mxharness".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    }
-}
-
-/// What was run, when and how, for reports.
-pub(super) fn run_info(
-    args: &RunArgs,
-    started_at: time::OffsetDateTime,
-    clock: Instant,
-    jobs: usize,
-    scenario_set_sha256: Option<String>,
-) -> RunInfo {
-    RunInfo {
-        started_at: started_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        duration_ms: elapsed_ms(clock),
-        paths: super::default_paths(&args.paths)
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-        filter: args.filter.clone(),
-        jobs,
-        scenario_set_sha256,
-        interrupted: false,
-        stopped_by: None,
-    }
-}
-
-/// Print the summary, write every report, and return the run's exit code: the stop's own
-/// code when the run was stopped, else whether it failed.
-pub(super) fn finish(report: &RunReport, dir: &std::path::Path, stop: &Stop) -> u8 {
-    eprint!("\n{}", report::render_summary(report));
-    let code = match report::write_all(report, dir) {
-        Ok(paths) => {
-            for p in paths {
-                eprintln!("wrote {}", p.display());
-            }
-            None
-        }
-        Err(e) => {
-            eprintln!("error: cannot write the reports: {e}");
-            Some(exit_codes::ENVIRONMENT)
-        }
-    };
-    code.unwrap_or_else(|| {
-        if let Some(reason) = stop.reason() {
-            eprintln!(
-                "stopped by {}: the reports hold the {} scenarios that finished",
-                reason.describe(),
-                report
-                    .scenarios
-                    .iter()
-                    .filter(|s| !s
-                        .skip_reason
-                        .as_deref()
-                        .is_some_and(crate::lifecycle::stop::is_not_run_reason))
-                    .count()
-            );
-            reason.exit_code()
-        } else if report.fails() {
-            exit_codes::CHECKS_FAILED
-        } else {
-            exit_codes::SUCCESS
-        }
-    })
-}
-
-/// Say which expectations are applied.
-pub(super) fn announce_expectations(e: &Expectations) {
-    eprintln!(
-        "Applying expectations for {} from {} ({} entries; --no-expectations for raw results)",
-        e.implementation,
-        e.file,
-        e.len()
-    );
-}
-
-/// Report an expectations file that cannot be used; returns the exit code.
-pub(super) fn expectations_error(error: LoadError) -> u8 {
-    match error {
-        LoadError::Io(message) => {
-            eprintln!("error: cannot read the expectations file: {message}");
-            crate::exit_codes::USAGE
-        }
-        LoadError::Invalid(problems, file) => {
-            eprint!("{}", diagnostics::render(&problems, &[file], false));
-            eprintln!("error: the expectations file is invalid");
-            crate::exit_codes::INVALID_SCENARIO
-        }
-    }
 }
 
 fn outcome_ids(selected: &[crate::plan::ScenarioPlan]) -> Vec<&str> {

@@ -4,8 +4,11 @@
 //! capabilities). The command line maps its arguments onto a `TargetSpec` and prints.
 
 pub mod federation;
+pub mod finish;
 pub mod prepare;
 pub mod target_spec;
 
-pub use prepare::{CapabilityNeeds, FederationNeeds, Prepared, prepare, synapse_options};
+pub use prepare::{
+    CapabilityNeeds, FederationNeeds, Prepared, interruptible_prepare, prepare, synapse_options,
+};
 pub use target_spec::{Registration, SynapseSpec, TargetSpec};

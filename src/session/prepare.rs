@@ -324,3 +324,23 @@ fn registration_method(choice: Registration) -> Result<RegistrationMethod, Strin
         Registration::Open => Ok(RegistrationMethod::Open),
     }
 }
+
+/// Await the preparation of what is tested (`what`: "target", "gateway"), unless a stop
+/// comes first; failures are reported and become the exit code.
+pub async fn interruptible_prepare<T>(
+    prepare: impl std::future::Future<Output = Result<T, String>>,
+    what: &str,
+    stop: &crate::lifecycle::Stop,
+) -> Result<T, u8> {
+    let prepared = tokio::select! {
+        p = prepare => p,
+        reason = stop.stopped() => {
+            eprintln!("{} while preparing the {what}: nothing was run", reason.describe());
+            return Err(reason.exit_code());
+        }
+    };
+    prepared.map_err(|e| {
+        eprintln!("error: the {what} is not usable: {e}");
+        crate::exit_codes::ENVIRONMENT
+    })
+}
