@@ -1,7 +1,8 @@
 //! Every stop leaves the results measured so far: SIGTERM and `--deadline` in the middle of
 //! a run against the spawned Synapse write every report (marked interrupted, the unfinished
 //! scenarios listed as not run) and stop Synapse; SIGKILL leaves results.jsonl, which
-//! `mxharness report` renders, and no Synapse behind.
+//! `mxharness report` renders, and no Synapse behind; SIGTERM during `load` ends the attack
+//! through Goose and writes the reports of what ran.
 
 mod common;
 
@@ -239,4 +240,52 @@ fn sigkill_leaves_the_journal_and_no_synapse() {
     assert_eq!(out.status.code(), Some(0), "{}", common::describe(&out));
     let report = read_json(&rendered);
     assert_interrupted(&report, "the harness ended before the run did (killed?)");
+}
+
+#[test]
+fn sigterm_during_load_writes_the_reports_of_what_ran() {
+    let dir = tempdir();
+    let log = std::fs::File::create(dir.path().join("harness.log")).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxharness"))
+        .current_dir(root())
+        .args(["load", "scenarios/load/smoke.yaml", "--report-dir"])
+        .arg(dir.path())
+        .env("MXH_CACHE_DIR", cache_dir())
+        .env_remove("MXH_TARGET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the mxharness binary starts");
+    let started = Instant::now();
+    while !harness_log(dir.path()).contains("Setup done in") {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "load ended ({status}) before its attack:\n{}",
+                harness_log(dir.path())
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no attack after 10 minutes:\n{}",
+            harness_log(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let spawned = descendants(child.id());
+    assert!(!spawned.is_empty(), "no Synapse process found");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let status = wait_exit(&mut child, dir.path(), Duration::from_secs(120));
+    assert_eq!(status.code(), Some(143), "{}", harness_log(dir.path()));
+    let report = read_json(&dir.path().join("report.json"));
+    assert_eq!(report["run"]["interrupted"], true, "{}", report["run"]);
+    assert_eq!(report["run"]["stopped_by"].as_str(), Some("SIGTERM"));
+    assert!(
+        report["load"]["all"]["latency"]["count"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "the requests measured before the stop are kept"
+    );
+    assert_all_gone(&spawned, dir.path());
 }

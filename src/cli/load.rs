@@ -12,6 +12,7 @@ use clap::Args;
 
 use super::{Registration, SynapseArgs};
 use crate::exit_codes;
+use crate::lifecycle::Stop;
 use crate::load::model::PersonaKind;
 use crate::load::plan::{self, LoadPlan, PlanError};
 use crate::load::population::{self, Shard};
@@ -228,10 +229,11 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         any: needs_fed,
         second_server: needs_fed,
     };
+    let stop = Stop::install(None);
     let prepared = match setup::interruptible_prepare(
         setup::prepare(&spec, needs_ss, fed_needs, Default::default()),
         "target",
-        &crate::lifecycle::Stop::install(None),
+        &stop,
     )
     .await
     {
@@ -239,7 +241,7 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         Err(code) => return code,
     };
     let code = drive(
-        &args, &plan, &pop, counts, personas, shard, baseline, &prepared, started_at, clock,
+        &args, &plan, &pop, counts, personas, shard, baseline, &prepared, started_at, clock, &stop,
     )
     .await;
     for (s, which) in [
@@ -267,6 +269,7 @@ async fn drive(
     prepared: &setup::Prepared,
     started_at: time::OffsetDateTime,
     clock: Instant,
+    stop: &Stop,
 ) -> u8 {
     let mut notes = Vec::new();
     let has = |k: PersonaKind| {
@@ -314,9 +317,9 @@ async fn drive(
             second.as_ref().map(|(u, p)| (u.as_str(), Arc::clone(p))),
             &tag,
         ) => m,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted during setup; no report written");
-            return exit_codes::INTERRUPTED;
+        reason = stop.stopped() => {
+            eprintln!("{} during setup: nothing was measured, no report written", reason.describe());
+            return reason.exit_code();
         }
     };
     let made = match made {
@@ -367,16 +370,32 @@ async fn drive(
             }
         }
     }
-    let attacked = match engine::attack(Arc::clone(&world), plan, &counts).await {
+    // A stop (SIGINT, SIGTERM, SIGHUP) ends the attack through Goose's killswitch, so Goose
+    // shuts its users down and what was measured is reported.
+    let killswitch = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let reason = stop.stopped().await;
+            goose::trigger_killswitch(&reason.describe());
+        })
+    };
+    let attacked = engine::attack(Arc::clone(&world), plan, &counts).await;
+    killswitch.abort();
+    let mut attacked = match attacked {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e}");
             return exit_codes::ENVIRONMENT;
         }
     };
-    if attacked.interrupted {
-        eprintln!("interrupted: writing the reports of what ran");
-        notes.push("stopped early by Ctrl-C".into());
+    attacked.interrupted |= stop.is_stopped();
+    let stopped_by = match stop.reason() {
+        Some(r) => Some(r.describe()),
+        None => attacked.interrupted.then(|| "SIGINT (Ctrl-C)".to_owned()),
+    };
+    if let Some(by) = &stopped_by {
+        eprintln!("stopped by {by}: writing the reports of what ran");
+        notes.push(format!("stopped early by {by}"));
     }
     let late_lost = finish::check_history(&world).await;
     let load = finish::assemble(
@@ -417,7 +436,7 @@ async fn drive(
             jobs: world.accounts.len(),
             scenario_set_sha256: None,
             interrupted: attacked.interrupted,
-            stopped_by: attacked.interrupted.then(|| "SIGINT".to_owned()),
+            stopped_by,
         },
         target: setup::finish::target_info(prepared),
         summary: results::score::summarize(&scenarios),
@@ -428,8 +447,13 @@ async fn drive(
         load: Some(load),
     };
     let code = setup::finish::write_and_judge(&report, &args.report_dir);
-    if attacked.interrupted && code == exit_codes::SUCCESS {
-        return exit_codes::INTERRUPTED;
+    if code == exit_codes::ENVIRONMENT {
+        return code;
     }
-    code
+    // A stopped run ends with the stop's code (as `run` does), whatever its thresholds said.
+    match stop.reason() {
+        Some(reason) => reason.exit_code(),
+        None if attacked.interrupted => exit_codes::INTERRUPTED,
+        None => code,
+    }
 }
