@@ -82,6 +82,7 @@ pub async fn attack(
     world.recorder.restart_clock();
     let started = Instant::now();
     let total = plan.total();
+    world.set_plan_end(started + total);
     let progress = tokio::spawn(progress(Arc::clone(&world), total));
     let result = attack.execute().await;
     progress.abort();

@@ -91,6 +91,11 @@ fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionR
 }
 
 async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
+    // Past the plan's end nobody starts new work: Goose is stopping the users.
+    if world.plan_over() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        return Ok(());
+    }
     // The session is moved out and back in (no clone per iteration).
     let Some(mut s) = user
         .get_session_data_mut::<Slot>()
@@ -306,6 +311,7 @@ async fn sync_once(
     token: &str,
     wait: Duration,
 ) -> bool {
+    let wait = world.poll_wait(wait);
     let (name, long_poll, mut query) = match &s.since {
         None => (
             "sync (initial)",
@@ -446,10 +452,11 @@ async fn sliding(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut
         return false;
     };
     let initial = s.pos.is_none();
+    let wait = world.poll_wait(persona.sync_timeout);
     let timeout = if initial {
         Some(0)
     } else {
-        Some(u64::try_from(persona.sync_timeout.as_millis()).unwrap_or(u64::MAX))
+        Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX))
     };
     let wire = translate(&element_x_request(s.pos.clone(), timeout), target.dialect);
     let query: Vec<(&'static str, String)> = wire
@@ -475,7 +482,7 @@ async fn sliding(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut
         token: &token,
         body: Body::Json(wire.body),
         long_poll: !initial,
-        timeout: persona.sync_timeout + world.request_timeout,
+        timeout: wait + world.request_timeout,
     };
     let Some(answer) = http::send(user, world, req).await else {
         return false;
@@ -654,11 +661,13 @@ async fn federation(user: &mut GooseUser, world: &World, persona: &Persona, s: &
         return;
     }
     world.federation_sent.fetch_add(1, Ordering::Relaxed);
-    while started.elapsed() < FEDERATION_DEADLINE {
+    while started.elapsed() < FEDERATION_DEADLINE && !world.plan_over() {
         let Some(since) = s.since2.clone() else { break };
-        let wait = persona
-            .sync_timeout
-            .min(FEDERATION_DEADLINE.saturating_sub(started.elapsed()));
+        let wait = world.poll_wait(
+            persona
+                .sync_timeout
+                .min(FEDERATION_DEADLINE.saturating_sub(started.elapsed())),
+        );
         let req = Req {
             name: "federation sync (long-poll)",
             endpoint: "GET /_matrix/client/v3/sync (second homeserver)",

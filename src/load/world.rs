@@ -77,6 +77,9 @@ pub struct World {
     /// Of which seen on the second one in time.
     pub federation_delivered: AtomicU64,
     queues: Mutex<Vec<VecDeque<usize>>>,
+    /// When the plan ends (ramp-up + hold + ramp-down after the attack starts): long-polls
+    /// never wait past it, so a run ends within its plan plus one request timeout.
+    plan_end: std::sync::OnceLock<std::time::Instant>,
     /// Weighted action tables by persona (built once).
     actions: Vec<Option<WeightedIndex<u32>>>,
 }
@@ -120,6 +123,27 @@ impl World {
             federation_sent: AtomicU64::new(0),
             federation_delivered: AtomicU64::new(0),
             queues: Mutex::new(queues),
+            plan_end: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Record when the plan ends (set once, when the attack starts).
+    pub fn set_plan_end(&self, at: std::time::Instant) {
+        let _ = self.plan_end.set(at);
+    }
+
+    /// Whether the plan's time is over.
+    pub fn plan_over(&self) -> bool {
+        self.plan_end
+            .get()
+            .is_some_and(|end| std::time::Instant::now() >= *end)
+    }
+
+    /// A long-poll wait cut to the time left in the plan (all of `wait` before the attack).
+    pub fn poll_wait(&self, wait: Duration) -> Duration {
+        match self.plan_end.get() {
+            Some(end) => wait.min(end.saturating_duration_since(std::time::Instant::now())),
+            None => wait,
         }
     }
 
@@ -138,5 +162,42 @@ impl World {
         let next = q.pop_front()?;
         q.push_back(next);
         Some(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty() -> World {
+        World::new(
+            "http://127.0.0.1:1".into(),
+            None,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            BTreeMap::new(),
+            None,
+            1,
+        )
+    }
+
+    #[test]
+    fn long_polls_never_wait_past_the_plan() {
+        let w = empty();
+        let long = Duration::from_secs(30);
+        assert_eq!(w.poll_wait(long), long, "before the attack: the full wait");
+        assert!(!w.plan_over());
+        w.set_plan_end(std::time::Instant::now() + Duration::from_secs(2));
+        assert!(w.poll_wait(long) <= Duration::from_secs(2));
+        assert_eq!(
+            w.poll_wait(Duration::from_millis(5)),
+            Duration::from_millis(5)
+        );
+
+        let over = empty();
+        over.set_plan_end(std::time::Instant::now());
+        assert_eq!(over.poll_wait(long), Duration::ZERO);
+        assert!(over.plan_over());
     }
 }
