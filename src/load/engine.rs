@@ -102,12 +102,13 @@ async fn progress(world: Arc<World>, total: Duration) {
     let start = Instant::now();
     let line = |w: &World| {
         format!(
-            "{:>4}s/{}s  users {:>4}  requests {:>7}  failed {:>5}",
+            "{:>4}s/{}s  users {:>4}  requests {:>7}  failed {:>5}  (long-polls {})",
             start.elapsed().as_secs(),
             total.as_secs(),
             w.recorder.active_users.load(Ordering::Relaxed),
             w.recorder.total.load(Ordering::Relaxed),
-            w.recorder.failed.load(Ordering::Relaxed)
+            w.recorder.failed.load(Ordering::Relaxed),
+            w.recorder.long_polls.load(Ordering::Relaxed)
         )
     };
     if std::io::stderr().is_terminal() {

@@ -103,10 +103,13 @@ pub struct Recorder {
     /// Nanoseconds from `base` to the start of the attack.
     offset_ns: AtomicU64,
     inner: Mutex<Inner>,
-    /// Requests recorded so far (for progress lines).
+    /// Requests recorded so far, long-polls apart (for progress lines: the same count as the
+    /// summary's "all requests").
     pub total: AtomicU64,
-    /// Failed requests so far.
+    /// Of which failed.
     pub failed: AtomicU64,
+    /// Long-polls recorded so far.
+    pub long_polls: AtomicU64,
     /// Users currently running a transaction loop.
     pub active_users: AtomicU64,
 }
@@ -133,6 +136,7 @@ impl Recorder {
             }),
             total: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            long_polls: AtomicU64::new(0),
             active_users: AtomicU64::new(0),
         }
     }
@@ -141,6 +145,9 @@ impl Recorder {
     pub fn restart_clock(&self) {
         let ns = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.offset_ns.store(ns, Ordering::Relaxed);
+        self.total.store(0, Ordering::Relaxed);
+        self.failed.store(0, Ordering::Relaxed);
+        self.long_polls.store(0, Ordering::Relaxed);
     }
 
     fn second_index(&self) -> usize {
@@ -161,9 +168,13 @@ impl Recorder {
         status: Option<u16>,
         ok: bool,
     ) {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        if !ok {
-            self.failed.fetch_add(1, Ordering::Relaxed);
+        if long_poll {
+            self.long_polls.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.total.fetch_add(1, Ordering::Relaxed);
+            if !ok {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
         }
         let sec = self.second_index();
         let users = self.active_users.load(Ordering::Relaxed);
@@ -345,6 +356,51 @@ pub struct Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_counts_what_the_summary_counts() {
+        let r = Recorder::new();
+        r.request(
+            "setup",
+            "POST /x",
+            false,
+            Duration::from_millis(1),
+            Some(200),
+            true,
+        );
+        r.restart_clock();
+        r.request(
+            "send",
+            "PUT /send",
+            false,
+            Duration::from_millis(2),
+            Some(200),
+            true,
+        );
+        r.request(
+            "send",
+            "PUT /send",
+            false,
+            Duration::from_millis(2),
+            Some(500),
+            false,
+        );
+        r.request(
+            "sync (long-poll)",
+            "GET /sync",
+            true,
+            Duration::from_secs(1),
+            Some(200),
+            true,
+        );
+        assert_eq!(
+            r.total.load(Ordering::Relaxed),
+            2,
+            "long-polls and setup apart"
+        );
+        assert_eq!(r.failed.load(Ordering::Relaxed), 1);
+        assert_eq!(r.long_polls.load(Ordering::Relaxed), 1);
+    }
 
     #[test]
     fn histograms_round_trip_through_base64() {
