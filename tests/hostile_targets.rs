@@ -231,3 +231,31 @@ fn a_peer_closing_while_a_large_body_is_written_is_an_error_not_death() {
     let failure = r.scenarios[0].failure.clone().expect("failure");
     assert_eq!(failure.kind, "transport", "{failure:?}");
 }
+
+#[test]
+fn the_scenario_deadline_holds_while_a_body_streams() {
+    // A body that trickles for ever, a step timeout longer than the test: the per-scenario
+    // deadline ends the scenario as an error and the run goes on to write its reports.
+    let server = hostile::start(Answer::SlowChunkedBody, At::Check);
+    let started = std::time::Instant::now();
+    let (ran, dir) = run_against(
+        &server.url,
+        GET,
+        &["--step-timeout", "10m", "--scenario-timeout", "2s"],
+    );
+    assert_eq!(ran.code, Some(1), "{}", ran.describe());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "the deadline did not hold"
+    );
+    let report = report(dir.path());
+    let s = report.scenarios.first().expect("one scenario");
+    assert_eq!(s.outcome, Outcome::Errored, "{:?}", s.failure);
+    let failure = s.failure.clone().expect("failure");
+    assert_eq!(failure.kind, "timeout");
+    assert!(
+        failure.message.contains("did not finish within 2s"),
+        "{}",
+        failure.message
+    );
+}

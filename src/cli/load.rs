@@ -131,6 +131,7 @@ fn target_spec(args: &LoadArgs) -> TargetSpec {
         report_dir: args.report_dir.clone(),
         synapse: args.synapse.spec(),
         step_timeout: Duration::from_secs(30),
+        scenario_timeout: Duration::from_secs(300),
         retries: 0,
         lenient_schema: false,
         federation_ca: None,

@@ -139,6 +139,10 @@ pub struct RunArgs {
     /// Timeout of one HTTP exchange (e.g. 10s).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub step_timeout: std::time::Duration,
+    /// Longest one scenario may take (each retry again): past it the scenario is an error
+    /// and the run goes on, whatever the server holds.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub scenario_timeout: std::time::Duration,
     /// Judge the run against a spec version: `matrix-v1.N` selects the scenarios that apply
     /// to v1.N and reports the mandatory (MUST) result apart from the optional one.
     #[arg(long)]
@@ -218,6 +222,7 @@ impl RunArgs {
             report_dir: self.report_dir.clone(),
             synapse: self.synapse.spec(),
             step_timeout: self.step_timeout,
+            scenario_timeout: self.scenario_timeout,
             retries: self.retries,
             lenient_schema: self.lenient_schema,
             federation_ca: self.federation_ca.clone(),

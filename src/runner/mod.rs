@@ -77,6 +77,8 @@ pub struct RunContext {
     pub http: HttpClient,
     /// Default timeout of one exchange.
     pub step_timeout: Duration,
+    /// Longest one attempt of a scenario may take; past it the scenario is an error.
+    pub scenario_timeout: Duration,
     /// Accept responses that do not match the spec schema, recording a warning instead.
     pub lenient_schema: bool,
     /// Where and how the target speaks sliding sync (none: sliding-sync scenarios are skipped).
@@ -124,7 +126,21 @@ pub async fn run(
             if stop_check.is_stopped() {
                 return None;
             }
-            let result = run_with_retries(&task_plan, &ctx).await;
+            let attempts = ctx.retries.saturating_add(1);
+            let deadline = ctx.scenario_timeout.saturating_mul(attempts);
+            let result =
+                match tokio::time::timeout(deadline, run_with_retries(&task_plan, &ctx)).await {
+                    Ok(r) => r,
+                    Err(_) => scenario::errored(
+                        &task_plan,
+                        "timeout",
+                        format!(
+                            "the scenario did not finish within {} (--scenario-timeout): a request \
+                         was held or a wait never ended",
+                            humantime::format_duration(deadline)
+                        ),
+                    ),
+                };
             on_done(&result);
             Some(result)
         });
@@ -157,9 +173,18 @@ pub async fn run(
             Ok((_, None)) => {}
             Err(e) if e.is_cancelled() => {}
             Err(e) => {
-                // A panic inside a scenario is a harness bug; it must not take the run down.
+                // A panic inside a scenario is a harness bug; it must not take the run down,
+                // and the scenario is reported (errored), not lost.
                 eprintln!("internal error in a scenario task: {e}");
-                pending.remove(&e.id());
+                if let Some(plan) = pending.remove(&e.id()) {
+                    let r = scenario::errored(
+                        &plan,
+                        "internal",
+                        format!("internal error of the harness (please report it): {e}"),
+                    );
+                    on_done(&r);
+                    results.push(r);
+                }
             }
         }
     }

@@ -33,6 +33,17 @@ pub(super) fn not_run(plan: &ScenarioPlan, why: String) -> ScenarioResult {
     }
 }
 
+/// The result of a scenario that could not give a verdict (a deadline passed, a harness bug).
+pub(super) fn errored(plan: &ScenarioPlan, kind: &str, message: String) -> ScenarioResult {
+    let mut failure = Failure::setup(plan.location.clone(), message);
+    failure.kind = kind.to_owned();
+    ScenarioResult {
+        outcome: Outcome::Errored,
+        failure: Some(failure),
+        ..blank(plan)
+    }
+}
+
 pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> ScenarioResult {
     let started = Instant::now();
     let mut result = blank(plan);

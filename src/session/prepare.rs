@@ -269,6 +269,7 @@ pub async fn prepare(
         provisioner,
         http: HttpClient::new()?,
         step_timeout: args.step_timeout,
+        scenario_timeout: args.scenario_timeout,
         sliding_sync,
         lenient_schema: args.lenient_schema,
         retries: args.retries,

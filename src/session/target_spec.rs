@@ -48,6 +48,8 @@ pub struct TargetSpec {
     pub synapse: SynapseSpec,
     /// The per-step timeout.
     pub step_timeout: Duration,
+    /// The per-scenario deadline.
+    pub scenario_timeout: Duration,
     /// Retries of a failing scenario (flaky detection).
     pub retries: u32,
     /// Schema mismatches as warnings.

@@ -54,6 +54,7 @@ fn context(ca: Arc<RunCa>, hs1: Peer) -> RunContext {
         provisioner: Arc::new(NoUsers),
         http: HttpClient::new().unwrap(),
         step_timeout: Duration::from_secs(10),
+        scenario_timeout: Duration::from_secs(60),
         lenient_schema: false,
         sliding_sync: None,
         retries: 0,
