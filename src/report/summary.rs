@@ -211,7 +211,15 @@ pub fn counts_line(report: &RunReport) -> String {
         s.unsupported,
         s.skipped,
         format_duration(report.run.duration_ms),
-    )
+    ) + &rate(s.total.saturating_sub(s.skipped), report.run.duration_ms)
+}
+
+/// " (12.3 checks/s)" for the checks that ran, or nothing when no time was measured.
+fn rate(ran: usize, ms: u64) -> String {
+    if ms == 0 || ran == 0 {
+        return String::new();
+    }
+    format!(" ({:.1} checks/s)", ran as f64 * 1000.0 / ms as f64)
 }
 
 /// The levels whose failures fail this run: `MUST`, `MUST, SHOULD`, ..., with `POLICY`
