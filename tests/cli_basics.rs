@@ -172,6 +172,19 @@ fn coverage_counts_checklist_behaviours_and_flags_unknown_ids() {
         .and_then(|n| n.parse().ok())
         .expect("a count");
     assert!(covered > 250, "{total}");
+    // Operations are counted against the spec's own table (the oracle), per API.
+    let ops = stdout
+        .lines()
+        .find(|l| l.starts_with("operations client-server"))
+        .expect("an operations line");
+    let exercised: usize = ops
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.split('/').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(exercised > 80, "{ops}");
+    assert!(stdout.contains("operations server-server"), "{stdout}");
     // The shipped suite has no mistyped behaviour IDs...
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("warning: tag"),
@@ -198,6 +211,13 @@ fn coverage_counts_checklist_behaviours_and_flags_unknown_ids() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["covered"], 1);
     assert_eq!(json["total"], 548);
+    let apis = json["operations"]["apis"]
+        .as_array()
+        .expect("operations per API");
+    assert!(
+        apis.iter().any(|a| a["api"] == "client-server"
+            && a["missing"].as_array().is_some_and(|m| !m.is_empty()))
+    );
 }
 
 /// `mxharness list | head -1`: the reader goes away after one line; the listing ends quietly

@@ -132,8 +132,25 @@ pub(super) fn coverage(args: &CoverageArgs) -> u8 {
         list,
         selected.iter().map(|s| (s.id.as_str(), s.tags.as_slice())),
     );
+    let ops = crate::oracle::get()
+        .map(|o| crate::plan::operations::OperationCoverage::build(o, &selected));
     match args.format {
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&cov).unwrap_or_default()),
+        Format::Json => {
+            #[derive(serde::Serialize)]
+            struct Both<'a> {
+                #[serde(flatten)]
+                behaviours: &'a Coverage,
+                operations: Option<&'a crate::plan::operations::OperationCoverage>,
+            }
+            let both = Both {
+                behaviours: &cov,
+                operations: ops.as_ref(),
+            };
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&both).unwrap_or_default()
+            )
+        }
         Format::Human => {
             let text: std::collections::BTreeMap<&str, &str> = list
                 .iter()
@@ -163,6 +180,28 @@ pub(super) fn coverage(args: &CoverageArgs) -> u8 {
                 cov.covered * 100 / cov.total.max(1),
                 selected.len()
             );
+            if let Some(ops) = &ops {
+                for api in &ops.apis {
+                    outln!(
+                        "operations {:<14} {:>3}/{:<3} {:>4}%  (spec {}{})",
+                        api.api,
+                        api.exercised,
+                        api.total,
+                        api.exercised * 100 / api.total.max(1),
+                        ops.spec_version,
+                        if api.api == "msc4186" {
+                            ", MSC4186"
+                        } else {
+                            ""
+                        }
+                    );
+                    if args.uncovered {
+                        for id in &api.missing {
+                            outln!("    not exercised: {id}");
+                        }
+                    }
+                }
+            }
         }
     }
     for (tag, scenarios) in &cov.unknown {

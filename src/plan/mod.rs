@@ -3,6 +3,7 @@
 pub mod coverage;
 pub mod filter;
 pub mod lower;
+pub mod operations;
 pub mod profile;
 pub mod template;
 
