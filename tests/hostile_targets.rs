@@ -259,3 +259,21 @@ fn the_scenario_deadline_holds_while_a_body_streams() {
         failure.message
     );
 }
+
+#[test]
+fn a_failing_step_reports_its_own_basis() {
+    let server = hostile::start(Answer::Fine, At::Check);
+    let (ran, dir) = run_against(
+        &server.url,
+        "fixtures/scenarios/hostile/step-basis.yaml",
+        &[],
+    );
+    assert_eq!(ran.code, Some(1), "{}", ran.describe());
+    let report = report(dir.path());
+    let s = report.scenarios.first().expect("one scenario");
+    assert_eq!(s.outcome, Outcome::Failed, "{:?}", s.failure);
+    assert_eq!(
+        s.basis.as_deref(),
+        Some("step-level basis: 'the server MUST answer 404' (test fixture)")
+    );
+}

@@ -115,6 +115,13 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
         result.steps.push(outcome.result);
         if let Some((outcome_kind, failure)) = outcome.failure {
             let (outcome_kind, failure) = super::verdict::classify(s, outcome_kind, failure);
+            // The failing step's own basis (where the spec requires what it asserts) is the
+            // one the report shows next to the failure.
+            if outcome_kind == Outcome::Failed
+                && let Some(basis) = &s.expect.basis
+            {
+                result.basis = Some(basis.clone());
+            }
             result.outcome = outcome_kind;
             result.failure = Some(failure);
             break;
