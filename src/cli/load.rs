@@ -155,6 +155,7 @@ fn run_args(args: &LoadArgs) -> RunArgs {
             gateway_allowed: Vec::new(),
             gateway_ca: None,
             gateway_denied: None,
+            gateway_identities: None,
             gateway_profile: None,
         },
         net: args.net.clone(),

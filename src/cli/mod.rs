@@ -21,6 +21,7 @@ mod certify;
 mod compare;
 mod federation_setup;
 mod gateway;
+mod gateway_config;
 mod load;
 mod local;
 mod merge;
@@ -81,6 +82,9 @@ pub enum Command {
     Load(Box<load::LoadArgs>),
     /// Merge the report.json files of a sharded load run exactly.
     Merge(merge::MergeArgs),
+    /// Print what a key-pinning gateway's configuration needs for the identities in DIR
+    /// (`run --gateway-identities DIR`): server names, key ids, public keys, roles, the CA.
+    GatewayConfig(gateway_config::GatewayConfigArgs),
 }
 
 /// How users are created on a `--target`.
@@ -342,6 +346,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Verify(args) => certify::verify(&args),
         Command::Load(args) => load::load(*args).await,
         Command::Merge(args) => merge::merge(&args),
+        Command::GatewayConfig(args) => gateway_config::gateway_config(&args),
     }
 }
 
