@@ -394,6 +394,28 @@ mod tests {
         assert_eq!(index["format_version"], 1);
     }
 
+    #[tokio::test]
+    async fn started_servers_serve_the_stored_keys() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ids = Identities::load_or_create(tmp.path(), &Requested::default()).unwrap();
+        let fakes = ids.start_servers().await.unwrap();
+        let client = reqwest::Client::builder()
+            .add_root_certificate(ids.ca.reqwest_certificate().unwrap())
+            .build()
+            .unwrap();
+        for (id, fake) in ids.servers.iter().zip(&fakes) {
+            assert_eq!(fake.addr().port(), id.port);
+            let url = format!("{}/_matrix/key/v2/server", fake.base_url());
+            let doc: serde_json::Value =
+                client.get(url).send().await.unwrap().json().await.unwrap();
+            assert_eq!(doc["server_name"], id.key.server_name());
+            assert_eq!(
+                doc["verify_keys"][id.key.key_id()]["key"],
+                id.key.public_key_base64().as_str()
+            );
+        }
+    }
+
     #[test]
     fn requested_names_are_used_then_enforced() {
         let tmp = tempfile::tempdir().unwrap();
