@@ -323,7 +323,12 @@ fn free_port(taken: &[u16]) -> Result<u16, GatewayError> {
     Err(config("no free loopback port".into()))
 }
 
+/// Create `dir` with mode 0700. A folder that already exists (say a `--federation-ca` folder
+/// whose CA is reused) keeps its mode: the harness does not change a folder it did not make.
 fn make_private_dir(dir: &Path) -> Result<(), GatewayError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     std::fs::create_dir_all(dir)
         .map_err(GatewayError::io(format!("cannot create {}", dir.display())))?;
     #[cfg(unix)]
@@ -371,6 +376,7 @@ mod tests {
         let dir = tmp.path().join("ids");
         let first = Identities::load_or_create(&dir, &Requested::default()).unwrap();
         assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(INDEX)) & 0o022, 0, "not writable by others");
         for f in ["allowed.key", "allowed2.key", "denied.key", "ca.key"] {
             assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
         }
@@ -414,6 +420,17 @@ mod tests {
                 id.key.public_key_base64().as_str()
             );
         }
+    }
+
+    #[test]
+    fn an_existing_folder_keeps_its_mode_and_its_ca() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ca = RunCa::load_or_create(tmp.path()).unwrap();
+        let ids = Identities::load_or_create(tmp.path(), &Requested::default()).unwrap();
+        assert_eq!(mode(tmp.path()), 0o755);
+        assert_eq!(ids.ca.cert_pem(), ca.cert_pem());
     }
 
     #[test]
