@@ -178,6 +178,20 @@ mod tests {
     }
 
     #[test]
+    fn a_given_key_is_registered_once_and_a_different_one_refused() {
+        let registry = NameRegistry::new();
+        let key = ServerKey::from_seed("localhost:1", "mxh_a", &[1; 32]).unwrap();
+        registry.claim_key(&key).unwrap();
+        registry.claim_key(&key).unwrap();
+        assert!(registry.is_used("localhost:1"));
+        let other = ServerKey::from_seed("localhost:1", "mxh_b", &[2; 32]).unwrap();
+        assert!(registry.claim_key(&other).is_err());
+        let (had, used) = registry.claim("localhost:1", "k").unwrap();
+        assert!(used);
+        assert_eq!(had.key_id(), "ed25519:mxh_a");
+    }
+
+    #[test]
     fn versions_are_unique_and_valid_key_versions() {
         let registry = NameRegistry::new();
         let versions: BTreeSet<String> = (0..200).map(|_| registry.unique_version("mxh")).collect();
