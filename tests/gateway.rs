@@ -142,6 +142,38 @@ fn a_product_profile_pins_the_exact_refusal_status() {
     );
 }
 
+/// The local nginx gateway with `--gateway-identities`: the pass-through checks pass with the
+/// stored servers (Synapse trusts the stored CA and fetches the stored keys), twice.
+#[test]
+fn the_local_gateway_plays_stored_identities() {
+    let ids = tempfile::tempdir().expect("temp dir");
+    let ids_dir = ids.path().join("ids");
+    let ids_arg = ids_dir.to_str().expect("utf-8");
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = run_kind(
+            "nginx",
+            dir.path(),
+            &[
+                "--filter",
+                "area:pass-through",
+                "--gateway-identities",
+                ids_arg,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.trim_start().starts_with("identity "))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(lines.len(), 3, "{}", describe(&out));
+        seen.push(lines);
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
 #[test]
 fn a_closed_gateway_fails_the_pass_through_checks() {
     let dir = tempfile::tempdir().expect("temp dir");

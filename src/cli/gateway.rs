@@ -13,6 +13,7 @@ use super::progress::Progress;
 use crate::exit_codes;
 use crate::expectations::Expectations;
 use crate::gateway::exec::{self, Setup};
+use crate::gateway::identities::{self, Identities, ROLES, Requested, loopback_name};
 use crate::gateway::probe::Roles;
 use crate::gateway::profile::Profile;
 use crate::gateway::raw::Endpoint;
@@ -60,6 +61,11 @@ pub struct GatewayArgs {
     /// With --gateway: a remote server name the gateway does not allow (played likewise).
     #[arg(long)]
     pub gateway_denied: Option<String>,
+    /// Keep the played servers' identities in DIR (made there on first use, reused after):
+    /// the federation CA and each server's name, port and ed25519 signing key, so a gateway
+    /// that pins remote keys can be configured once (`mxharness gateway-config DIR`).
+    #[arg(long, env = "MXH_GATEWAY_IDENTITIES", value_name = "DIR")]
+    pub gateway_identities: Option<PathBuf>,
     /// The exact refusal statuses of the product under test (YAML, see
     /// fixtures/gateway/profiles/). A local gateway uses its own profile by default.
     #[arg(long)]
@@ -208,19 +214,31 @@ fn client_tls(
         .with_no_client_auth())
 }
 
-/// `localhost:PORT` or `127.0.0.1:PORT` -> (is an IP literal, port).
-fn loopback_name(name: &str) -> Result<(bool, u16), String> {
-    let bad = || {
-        format!(
-            "{name}: the harness plays remote servers on loopback: use localhost:PORT or 127.0.0.1:PORT"
-        )
-    };
-    let (host, port) = name.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    match host {
-        "localhost" if port != 0 => Ok((false, port)),
-        "127.0.0.1" if port != 0 => Ok((true, port)),
-        _ => Err(bad()),
+/// The stored identities (made first when `dir` has none), announced on stderr.
+fn load_identities(dir: &std::path::Path, requested: &Requested) -> Result<Identities, String> {
+    let made = !dir.join(identities::INDEX).exists();
+    let ids = Identities::load_or_create(dir, requested).map_err(|e| e.to_string())?;
+    eprintln!(
+        "{} gateway identities in {} (print the gateway configuration with `mxharness \
+         gateway-config {}`)",
+        if made { "Made" } else { "Using" },
+        dir.display(),
+        dir.display()
+    );
+    announce_identities(&ids);
+    Ok(ids)
+}
+
+/// One line per played server: what a key-pinning gateway must have.
+fn announce_identities(ids: &Identities) {
+    for id in &ids.servers {
+        eprintln!(
+            "  identity {} {} {} {}",
+            id.role,
+            id.key.server_name(),
+            id.key.key_id(),
+            id.key.public_key_base64()
+        );
     }
 }
 
@@ -465,11 +483,16 @@ async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
             crate::target::ensure_venv(&opts)
                 .await
                 .map_err(|e| e.to_string())?;
+            let identities = match &g.gateway_identities {
+                Some(dir) => Some(load_identities(dir, &Requested::default())?),
+                None => None,
+            };
             let local = LocalGateway::start(
                 g.gateway_kind,
                 &opts,
                 Some(args.report_dir.clone()),
                 args.step_timeout,
+                identities.as_ref(),
             )
             .await
             .map_err(|e| e.to_string())?;
@@ -488,9 +511,6 @@ async fn prepare_remote(args: &RunArgs, url: &str) -> Result<Prepared, String> {
         .gateway_server_name
         .clone()
         .ok_or("--gateway needs --gateway-server-name")?;
-    let ca = crate::federation::RunCa::new().map_err(|e| e.to_string())?;
-    let ca_path: PathBuf = args.report_dir.join("gateway-run-ca.pem");
-    ca.write_pem(&ca_path).map_err(|e| e.to_string())?;
     // allowed, allowed2, denied: on the ports of the names given, else on free ports.
     let mut names = g.gateway_allowed.clone();
     if names.len() == 1 {
@@ -498,8 +518,29 @@ async fn prepare_remote(args: &RunArgs, url: &str) -> Result<Prepared, String> {
     }
     names.resize(2, String::new());
     names.push(g.gateway_denied.clone().unwrap_or_default());
-    let mut fakes: Vec<Arc<crate::federation::FakeServer>> = Vec::new();
-    for name in &names {
+    let identities = match &g.gateway_identities {
+        Some(dir) => {
+            let mut requested = Requested::default();
+            for (role, name) in ROLES.iter().zip(&names) {
+                if !name.is_empty() {
+                    requested.names.insert(role, name.clone());
+                }
+            }
+            Some(load_identities(dir, &requested)?)
+        }
+        None => None,
+    };
+    let ca = match &identities {
+        Some(ids) => Arc::clone(&ids.ca),
+        None => Arc::new(crate::federation::RunCa::new().map_err(|e| e.to_string())?),
+    };
+    let ca_path: PathBuf = args.report_dir.join("gateway-run-ca.pem");
+    ca.write_pem(&ca_path).map_err(|e| e.to_string())?;
+    let mut fakes: Vec<Arc<crate::federation::FakeServer>> = match &identities {
+        Some(ids) => ids.start_servers().await.map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    for name in names.iter().skip(fakes.len()) {
         let (ip_literal, port) = if name.is_empty() {
             (false, 0)
         } else {

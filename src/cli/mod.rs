@@ -20,6 +20,7 @@ macro_rules! outln {
 mod certify;
 mod compare;
 mod gateway;
+mod gateway_config;
 mod load;
 mod local;
 mod merge;
@@ -79,6 +80,9 @@ pub enum Command {
     Load(Box<load::LoadArgs>),
     /// Merge the report.json files of a sharded load run exactly.
     Merge(merge::MergeArgs),
+    /// Print what a key-pinning gateway's configuration needs for the identities in DIR
+    /// (`run --gateway-identities DIR`): server names, key ids, public keys, roles, the CA.
+    GatewayConfig(gateway_config::GatewayConfigArgs),
 }
 
 pub use crate::session::Registration;
@@ -368,6 +372,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Verify(args) => certify::verify(&args),
         Command::Load(args) => load::load(*args).await,
         Command::Merge(args) => merge::merge(&args),
+        Command::GatewayConfig(args) => gateway_config::gateway_config(&args),
     }
 }
 

@@ -224,6 +224,29 @@ impl FakeServer {
             let (key, _) = registry.claim(&server_name, key_version)?;
             (listener, server_name, key)
         };
+        Self::serve(ca, listener, server_name, key)
+    }
+
+    /// Serve `key` (a stored identity, `--gateway-identities`) as `key.server_name()` on
+    /// `port`: the name must be `localhost:<port>` or `127.0.0.1:<port>`, and no fake server
+    /// of this run may have served it with another key.
+    pub async fn start_with_key(
+        ca: &RunCa,
+        key: &ServerKey,
+        port: u16,
+    ) -> Result<Self, FederationError> {
+        let server_name = key.server_name().to_owned();
+        let key = NameRegistry::global().claim_key(key)?;
+        let listener = bind_loopback(port).map_err(io_err(format!("cannot bind port {port}")))?;
+        Self::serve(ca, listener, server_name, key)
+    }
+
+    fn serve(
+        ca: &RunCa,
+        listener: TcpListener,
+        server_name: String,
+        key: ServerKey,
+    ) -> Result<Self, FederationError> {
         let addr = listener
             .local_addr()
             .map_err(io_err("cannot read the fake server's port"))?;

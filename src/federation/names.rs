@@ -80,6 +80,27 @@ impl NameRegistry {
         Ok((key, false))
     }
 
+    /// Register a given key (a stored identity) for its server name: fine when the name is
+    /// new or already signs with this key id, an error when it signed with another key.
+    pub fn claim_key(&self, key: &ServerKey) -> Result<ServerKey, FederationError> {
+        let mut state = self.state();
+        let name = key.server_name();
+        if let Some(had) = state.keys.get(name) {
+            if had.key_id() == key.key_id() && had.public_key_base64() == key.public_key_base64() {
+                return Ok(had.clone());
+            }
+            return Err(FederationError::Key(format!(
+                "{name} already signed with {} in this run",
+                had.key_id()
+            )));
+        }
+        if let Some(version) = key.key_id().strip_prefix("ed25519:") {
+            state.versions.insert(version.to_owned());
+        }
+        state.keys.insert(name.to_owned(), key.clone());
+        Ok(key.clone())
+    }
+
     /// A fresh key for `name` when this run has not used the name yet; None when it has.
     pub fn claim_fresh(
         &self,
@@ -154,6 +175,20 @@ mod tests {
 
     fn loopback() -> std::io::Result<TcpListener> {
         TcpListener::bind(("127.0.0.1", 0))
+    }
+
+    #[test]
+    fn a_given_key_is_registered_once_and_a_different_one_refused() {
+        let registry = NameRegistry::new();
+        let key = ServerKey::from_seed("localhost:1", "mxh_a", &[1; 32]).unwrap();
+        registry.claim_key(&key).unwrap();
+        registry.claim_key(&key).unwrap();
+        assert!(registry.is_used("localhost:1"));
+        let other = ServerKey::from_seed("localhost:1", "mxh_b", &[2; 32]).unwrap();
+        assert!(registry.claim_key(&other).is_err());
+        let (had, used) = registry.claim("localhost:1", "k").unwrap();
+        assert!(used);
+        assert_eq!(had.key_id(), "ed25519:mxh_a");
     }
 
     #[test]

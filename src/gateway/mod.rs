@@ -10,12 +10,15 @@
 //! - [`level`]: which level a check's failure counts at (the spec's or a gateway policy).
 //! - [`profile`]: a product's exact refusal statuses (`fixtures/gateway/profiles/`).
 //! - [`exec`]: runs the checks against a [`exec::Setup`].
+//! - [`identities`]: stable CA, names, ports and keys of the played servers
+//!   (`--gateway-identities DIR`), for gateways that pin keys.
 //! - [`nginx`] and [`topology`]: the local gateways (`--gateway-kind`).
 //!
 //! docs/gateway.md describes the behaviours, the local gateways and how to point the suite at
 //! another gateway.
 
 pub mod exec;
+pub mod identities;
 pub mod judge;
 pub mod level;
 pub mod nginx;

@@ -1,5 +1,5 @@
 //! Local gateway targets (`--gateway-kind`): the run CA, three fake remote servers (two allowed,
-//! one denied), a federation-enabled Synapse and, in front of it, either nginx with the
+//! one denied; fresh, or the stored `--gateway-identities`), a federation-enabled Synapse and, in front of it, either nginx with the
 //! allow-list config from fixtures/gateway/ (the tap between nginx and Synapse records what gets
 //! through) or Synapse's own `federation_domain_whitelist` (Synapse is its own gateway).
 
@@ -12,6 +12,7 @@ use clap::ValueEnum;
 
 use super::GatewayError;
 use super::exec::{HomeserverClient, Setup};
+use super::identities::Identities;
 use super::nginx::{self, NginxConfig, SpawnedNginx};
 use super::probe::Roles;
 use super::raw::Endpoint;
@@ -79,12 +80,19 @@ impl LocalGateway {
         synapse: &SynapseOptions,
         logs: Option<PathBuf>,
         timeout: Duration,
+        identities: Option<&Identities>,
     ) -> Result<LocalGateway, GatewayError> {
-        let ca = Arc::new(RunCa::new().map_err(fed)?);
-        let mut fakes = Vec::new();
-        for _ in 0..3 {
-            fakes.push(Arc::new(FakeServer::start(&ca, "k1").await.map_err(fed)?));
-        }
+        let (ca, fakes) = match identities {
+            Some(ids) => (Arc::clone(&ids.ca), ids.start_servers().await?),
+            None => {
+                let ca = Arc::new(RunCa::new().map_err(fed)?);
+                let mut fakes = Vec::new();
+                for _ in 0..3 {
+                    fakes.push(Arc::new(FakeServer::start(&ca, "k1").await.map_err(fed)?));
+                }
+                (ca, fakes)
+            }
+        };
         let (allowed, allowed2, denied) = (
             Arc::clone(&fakes[0]),
             Arc::clone(&fakes[1]),
