@@ -380,6 +380,15 @@ async fn the_suite_runs_against_a_gateway_url() {
     let r = report(&reports);
     assert!(r.scenarios.len() >= 25);
     assert_eq!(r.target.kind, "gateway:url");
+    // The implementation behind the gateway names itself through it (federation /version).
+    assert!(
+        r.target
+            .server_version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("Synapse ") && v.ends_with("(behind the gateway)")),
+        "{:?}",
+        r.target.server_version
+    );
     assert_eq!(
         outcome(&r, "gateway/pass/send-transaction").outcome,
         Outcome::Passed

@@ -431,6 +431,8 @@ enum Prepared {
     Remote {
         setup: Box<Setup>,
         _remotes: Vec<Arc<crate::federation::FakeServer>>,
+        /// What the homeserver behind the gateway says it is (federation `/version`).
+        server_version: Option<String>,
     },
 }
 
@@ -456,7 +458,7 @@ impl Prepared {
                 l.kind.label(),
                 l.synapse.version()
             )),
-            Prepared::Remote { .. } => None,
+            Prepared::Remote { server_version, .. } => server_version.clone(),
         }
     }
 
@@ -611,10 +613,29 @@ async fn prepare_remote(args: &RunArgs, url: &str) -> Result<Prepared, String> {
         timeout: args.step_timeout,
         run_tag: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
     };
+    let server_version = remote_implementation(url, g).await;
     Ok(Prepared::Remote {
         setup: Box::new(setup),
         _remotes: fakes,
+        server_version,
     })
+}
+
+/// The implementation behind a remote gateway, for reports: federation `/version` through the
+/// gateway (trusting `--gateway-ca` when given), else the upstream's client `/versions`.
+async fn remote_implementation(url: &str, g: &GatewayArgs) -> Option<String> {
+    let root = g
+        .gateway_ca
+        .as_deref()
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|pem| reqwest::Certificate::from_pem(&pem).ok());
+    crate::target::implementation::identify(crate::target::implementation::Sources {
+        client_url: g.gateway_upstream.as_deref().unwrap_or(url),
+        federation_url: Some(url),
+        federation_root: root,
+    })
+    .await
+    .map(|v| format!("{v} (behind the gateway)"))
 }
 
 /// `--expectations FILE`; else, for a local gateway, fixtures/expectations/gateway-<kind>.yaml.
