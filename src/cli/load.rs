@@ -118,7 +118,7 @@ fn safety(args: &LoadArgs, plan: &LoadPlan) -> Result<(), String> {
     Ok(())
 }
 
-fn run_args(args: &LoadArgs) -> RunArgs {
+pub(super) fn run_args(args: &LoadArgs) -> RunArgs {
     RunArgs {
         paths: vec![args.plan.clone()],
         target: args.target.clone(),

@@ -17,6 +17,7 @@ macro_rules! outln {
     };
 }
 
+mod capacity;
 mod certify;
 mod compare;
 mod federation_setup;
@@ -79,6 +80,9 @@ pub enum Command {
     Verify(certify::VerifyArgs),
     /// Run a load plan with Goose and judge its thresholds (by default against a local Synapse).
     Load(Box<load::LoadArgs>),
+    /// Find the largest population at which every threshold of a load plan holds (its
+    /// `capacity:` section): step up, then bisect.
+    Capacity(Box<capacity::CapacityArgs>),
     /// Merge the report.json files of a sharded load run exactly.
     Merge(merge::MergeArgs),
 }
@@ -320,6 +324,7 @@ async fn dispatch(cli: Cli) -> u8 {
     let net = match &cli.command {
         Command::Run(args) => Some(&args.net),
         Command::Load(args) => Some(&args.net),
+        Command::Capacity(args) => Some(&args.load.net),
         _ => None,
     };
     if let Some(Err(e)) = net.map(net_args::NetArgs::install) {
@@ -341,6 +346,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Certify(args) => certify::certify(&args),
         Command::Verify(args) => certify::verify(&args),
         Command::Load(args) => load::load(*args).await,
+        Command::Capacity(args) => capacity::capacity(*args).await,
         Command::Merge(args) => merge::merge(&args),
     }
 }

@@ -1,0 +1,58 @@
+//! `mxharness capacity` end to end: the shipped smoke plan brackets a capacity against the
+//! spawned Synapse and report.json carries it; a plan without `capacity:` is refused.
+
+mod common;
+
+use common::{describe, junit_counts, mxharness, report, tempdir};
+
+#[test]
+fn capacity_smoke_brackets_a_capacity_against_the_spawned_synapse() {
+    let dir = tempdir();
+    let out = mxharness(
+        &[
+            "capacity",
+            "scenarios/load/capacity-smoke.yaml",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    let r = report(dir.path());
+    let cap = r
+        .load
+        .as_ref()
+        .and_then(|l| l.capacity.clone())
+        .expect("report.json has a capacity section");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&cap.answer), "{}", describe(&out));
+    assert!(!cap.steps.is_empty());
+    match cap.found {
+        Some(found) => {
+            assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+            assert_eq!(cap.low, Some(found));
+            let held = cap.steps.iter().any(|s| s.users == found && s.held);
+            assert!(held, "the found population held: {cap:?}");
+            if let Some(high) = cap.high {
+                assert!(high > found && high - found <= 2, "{cap:?}");
+                assert!(cap.limiting.is_some(), "{cap:?}");
+            } else {
+                assert_eq!(cap.ending, "holds at the cap");
+            }
+            // One testcase per threshold, at the found capacity, all passing.
+            assert_eq!(junit_counts(dir.path()).0, 3);
+            assert_eq!(r.load.as_ref().map(|l| l.users), Some(found));
+        }
+        // A machine too loaded to carry even two users: exit 1 and say so.
+        None => {
+            assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+            assert!(cap.answer.starts_with("no capacity"), "{cap:?}");
+        }
+    }
+}
+
+#[test]
+fn a_plan_without_a_capacity_section_is_refused() {
+    let out = mxharness(&["capacity", "scenarios/load/smoke.yaml", "--check"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no `capacity:` section"));
+}
