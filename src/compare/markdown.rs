@@ -112,6 +112,7 @@ pub fn render_markdown(c: &Comparison) -> String {
         );
     }
     out.push('\n');
+    out.push_str(&super::capacity_terminal(c));
     for note in &c.notes {
         let _ = writeln!(out, "> {}", cell(note));
     }
@@ -202,6 +203,21 @@ pub fn render_markdown(c: &Comparison) -> String {
                 }
             }
             out.push_str(" |\n");
+        }
+        out.push('\n');
+    }
+
+    if let Some(rows) = super::capacity_rows(c) {
+        out.push_str("## Capacity\n\n| Candidate | Holds at (users) | Fails at (users) | Limiting threshold |\n|---|---:|---:|---|\n");
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                cell(&r[0]),
+                cell(&r[1]),
+                cell(&r[2]),
+                cell(&r[3])
+            );
         }
         out.push('\n');
     }
