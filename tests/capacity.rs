@@ -59,3 +59,32 @@ fn a_plan_without_a_capacity_section_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no `capacity:` section"));
 }
+
+#[test]
+fn a_bad_capacity_section_is_reported_at_file_line_col() {
+    let out = mxharness(
+        &["capacity", "fixtures/load/bad-capacity.yaml", "--check"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "give `step` or `factor`, not both",
+        "max_users 3 is below start 4",
+        "hold must be longer than zero",
+        "bad-capacity.yaml:13:",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+}
+
+#[test]
+fn the_load_schema_has_the_capacity_section() {
+    let out = mxharness(&["schema", "--load"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let schema = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        schema.contains("RawCapacity") && schema.contains("resolution"),
+        "{schema}"
+    );
+}
