@@ -26,6 +26,11 @@ fn capacity_smoke_brackets_a_capacity_against_the_spawned_synapse() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&cap.answer), "{}", describe(&out));
     assert!(!cap.steps.is_empty());
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("<h2>Capacity</h2>"),
+        "the HTML report shows the search"
+    );
     match cap.found {
         Some(found) => {
             assert_eq!(out.status.code(), Some(0), "{}", describe(&out));

@@ -25,6 +25,9 @@ pub struct CapacityArgs {
     pub load: LoadArgs,
 }
 
+/// The error of a step stopped by Ctrl-C (exit 130, not a target failure).
+const INTERRUPTED: &str = "interrupted by Ctrl-C; no report written";
+
 /// One step's measurement: the report and the threshold verdicts.
 struct Measured {
     load: LoadReport,
@@ -128,7 +131,7 @@ async fn measure(
     }
     let attacked = engine::attack(Arc::clone(&world), plan, &counts).await?;
     if attacked.interrupted {
-        return Err("interrupted".into());
+        return Err(INTERRUPTED.into());
     }
     let late_lost = finish::check_history(&world).await;
     let load = finish::assemble(
@@ -284,6 +287,10 @@ fn drive(
     });
     let searched = match searched {
         Ok(s) => s,
+        Err(e) if e == INTERRUPTED => {
+            eprintln!("{e}");
+            return exit_codes::INTERRUPTED;
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return exit_codes::ENVIRONMENT;
