@@ -93,3 +93,36 @@ fn the_load_schema_has_the_capacity_section() {
         "{schema}"
     );
 }
+
+#[test]
+fn compare_shows_capacities_side_by_side() {
+    let dir = tempdir();
+    let md = dir.path().join("cmp.md");
+    let a = "fixtures/load/capacity-report.json";
+    let out = mxharness(&["compare", a, a, "--names", "A,B"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("capacity A (best): holds at 6 users, fails at 8")
+            && text.contains("capacity B (best): holds at 6 users, fails at 8"),
+        "{text}"
+    );
+    let out = mxharness(
+        &[
+            "compare",
+            a,
+            a,
+            "--names",
+            "A,B",
+            "--markdown",
+            md.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains("## Capacity") && text.contains("| A (best) | 6 | 8 |"),
+        "{text}"
+    );
+}

@@ -112,7 +112,6 @@ pub fn render_markdown(c: &Comparison) -> String {
         );
     }
     out.push('\n');
-    out.push_str(&super::capacity_terminal(c));
     for note in &c.notes {
         let _ = writeln!(out, "> {}", cell(note));
     }
@@ -272,6 +271,7 @@ pub fn render_terminal(c: &Comparison) -> String {
         figure_row(&mut out, row);
     }
     out.push('\n');
+    out.push_str(&super::capacity_terminal(c));
     for note in &c.notes {
         let _ = writeln!(out, "note: {note}");
     }
