@@ -147,6 +147,7 @@ fn plan(kind: PersonaKind, users: usize, hold: Duration) -> LoadPlan {
         ramp_down: Duration::ZERO,
         thresholds: Vec::new(),
         baseline_tolerance_pct: 20.0,
+        capacity: None,
     }
 }
 

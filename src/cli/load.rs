@@ -121,7 +121,7 @@ fn safety(args: &LoadArgs, plan: &LoadPlan) -> Result<(), String> {
 
 /// The target a load run prepares: the flags `load` has, the rest at their defaults (no
 /// federation overrides: a load run's federation is always the spawned pair or `--target2`).
-fn target_spec(args: &LoadArgs) -> TargetSpec {
+pub(super) fn target_spec(args: &LoadArgs) -> TargetSpec {
     TargetSpec {
         target: args.target.clone(),
         sync_url: args.sync_url.clone(),

@@ -17,6 +17,7 @@ macro_rules! outln {
     };
 }
 
+mod capacity;
 mod certify;
 mod compare;
 mod gateway;
@@ -78,6 +79,9 @@ pub enum Command {
     Verify(certify::VerifyArgs),
     /// Run a load plan with Goose and judge its thresholds (by default against a local Synapse).
     Load(Box<load::LoadArgs>),
+    /// Find the largest population at which every threshold of a load plan holds (its
+    /// `capacity:` section): step up, then bisect.
+    Capacity(Box<capacity::CapacityArgs>),
     /// Merge the report.json files of a sharded load run exactly.
     Merge(merge::MergeArgs),
     /// Print what a key-pinning gateway's configuration needs for the identities in DIR
@@ -350,6 +354,7 @@ async fn dispatch(cli: Cli) -> u8 {
     let net = match &cli.command {
         Command::Run(args) => Some(&args.net),
         Command::Load(args) => Some(&args.net),
+        Command::Capacity(args) => Some(&args.load.net),
         _ => None,
     };
     if let Some(Err(e)) = net.map(net_args::NetArgs::install) {
@@ -371,6 +376,7 @@ async fn dispatch(cli: Cli) -> u8 {
         Command::Certify(args) => certify::certify(&args),
         Command::Verify(args) => certify::verify(&args),
         Command::Load(args) => load::load(*args).await,
+        Command::Capacity(args) => capacity::capacity(*args).await,
         Command::Merge(args) => merge::merge(&args),
         Command::GatewayConfig(args) => gateway_config::gateway_config(&args),
     }

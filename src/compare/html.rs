@@ -326,6 +326,21 @@ pub fn render_html(c: &Comparison) -> String {
         out.push_str("</tr>\n</tbody>\n</table>\n</section>\n");
     }
 
+    if let Some(rows) = super::capacity_rows(c) {
+        out.push_str("<section id=\"capacity\">\n<h2>Capacity</h2>\n<table>\n<thead><tr><th>Candidate</th><th>Holds at (users)</th><th>Fails at (users)</th><th>Limiting threshold</th></tr></thead>\n<tbody>\n");
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "<tr><th>{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape(&r[0]),
+                escape(&r[1]),
+                escape(&r[2]),
+                escape(&r[3])
+            );
+        }
+        out.push_str("</tbody>\n</table>\n</section>\n");
+    }
+
     if !c.load.is_empty() {
         out.push_str("<section id=\"load\">\n<h2>Load</h2>\n");
         table_head(&mut out, "Metric", &names);

@@ -206,6 +206,21 @@ pub fn render_markdown(c: &Comparison) -> String {
         out.push('\n');
     }
 
+    if let Some(rows) = super::capacity_rows(c) {
+        out.push_str("## Capacity\n\n| Candidate | Holds at (users) | Fails at (users) | Limiting threshold |\n|---|---:|---:|---|\n");
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                cell(&r[0]),
+                cell(&r[1]),
+                cell(&r[2]),
+                cell(&r[3])
+            );
+        }
+        out.push('\n');
+    }
+
     out.push_str("## Where they differ\n\n");
     if c.differences.is_empty() {
         out.push_str("Every scenario present in all reports has the same outcome everywhere.\n\n");
@@ -256,6 +271,7 @@ pub fn render_terminal(c: &Comparison) -> String {
         figure_row(&mut out, row);
     }
     out.push('\n');
+    out.push_str(&super::capacity_terminal(c));
     for note in &c.notes {
         let _ = writeln!(out, "note: {note}");
     }

@@ -5,6 +5,7 @@
 //! renderers ([`render_markdown`], [`render_html`], [`render_terminal`]) are pure functions
 //! of the comparison, so equal inputs give byte-identical outputs.
 
+mod capacity;
 mod html;
 mod load_rows;
 mod markdown;
@@ -288,6 +289,8 @@ pub struct Comparison {
     pub endpoints_row: Option<Row>,
     /// Load percentiles and delivery latency; empty when no report is of a load run.
     pub load: Vec<LoadRow>,
+    /// Each candidate's capacity search, when every report has one.
+    pub capacity: Option<Vec<crate::results::load::CapacityReport>>,
     /// Scenarios present in every report whose outcome differs, sorted by id.
     pub differences: Vec<ScenarioDiff>,
     /// Scenarios present in some reports but missing from others, sorted by id.
@@ -558,6 +561,7 @@ impl Comparison {
             endpoints,
             endpoints_row,
             load: load_rows::rows(reports),
+            capacity: capacity::cells(reports),
             differences,
             missing,
             notes,
@@ -641,3 +645,18 @@ pub(crate) const OUTCOME_ROWS: [(&str, Count); 8] = [
     ("Skipped", |t| t.skipped),
     ("Total", |t| t.total),
 ];
+
+/// Capacity rows `(candidate, holds at, fails at, limiting)` for the renderers.
+fn capacity_rows(c: &Comparison) -> Option<Vec<[String; 4]>> {
+    let names: Vec<String> = c.candidates.iter().map(|c| c.name.clone()).collect();
+    c.capacity.as_ref().map(|caps| capacity::rows(&names, caps))
+}
+
+/// Terminal lines of the capacity searches, empty without them.
+fn capacity_terminal(c: &Comparison) -> String {
+    let names: Vec<String> = c.candidates.iter().map(|c| c.name.clone()).collect();
+    c.capacity
+        .as_ref()
+        .map(|caps| capacity::terminal(&names, caps))
+        .unwrap_or_default()
+}

@@ -120,6 +120,7 @@ pub fn assemble(
         series: snap.series,
         notes,
         histograms: snap.histograms,
+        capacity: None,
     }
 }
 

@@ -172,6 +172,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
         series,
         notes,
         histograms,
+        capacity: None,
     })
 }
 
@@ -207,6 +208,7 @@ mod tests {
             series: Vec::new(),
             notes: Vec::new(),
             histograms: s.histograms,
+            capacity: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! by our own dispatcher, exact latency histograms, delivery latency, thresholds as checks,
 //! baselines, and the exact merge of sharded runs.
 
+pub mod capacity;
 pub mod delivery;
 pub mod engine;
 pub mod finish;

@@ -31,6 +31,41 @@ pub struct RawLoadPlan {
     /// Allowed regression against `--baseline`, in percent (default 20).
     #[serde(default)]
     pub baseline_tolerance_pct: Option<f64>,
+    /// How `mxharness capacity` searches the largest population at which every threshold
+    /// holds (ignored by `mxharness load`).
+    #[serde(default)]
+    pub capacity: Option<RawCapacity>,
+}
+
+/// The capacity search: step up from `start` (times `factor` or plus `step`), then bisect.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacity {
+    /// First population (default: the population's `users`).
+    #[serde(default)]
+    pub start: Option<usize>,
+    /// Users added per step-up (give this or `factor`).
+    #[serde(default)]
+    pub step: Option<usize>,
+    /// Factor per step-up, above 1 (default 2).
+    #[serde(default)]
+    pub factor: Option<f64>,
+    /// Largest population tried.
+    pub max_users: usize,
+    /// How long each step's load runs, replacing the profile's hold (e.g. `30s`).
+    pub hold: String,
+    /// How often a failing step is run again before the failure counts (default 1).
+    #[serde(default)]
+    pub repeats: Option<usize>,
+    /// Stop bisecting when the bracket is at most this many users wide (default 1).
+    #[serde(default)]
+    pub resolution: Option<usize>,
+    /// Most load runs, repeats included (default 20).
+    #[serde(default)]
+    pub max_steps: Option<usize>,
+    /// Most time for all runs together (default 30m).
+    #[serde(default)]
+    pub max_time: Option<String>,
 }
 
 /// The population made in the unmeasured setup phase.

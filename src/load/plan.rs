@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::capacity::{CapacitySpec, Growth};
 use super::model::{self, LOAD_FORMAT, PersonaKind, RawLoadPlan};
 use super::threshold::{self, Rule};
 use crate::scenario::diagnostics::Problem;
@@ -108,6 +109,8 @@ pub struct LoadPlan {
     pub thresholds: Vec<(Rule, String)>,
     /// Allowed regression against a baseline, in percent.
     pub baseline_tolerance_pct: f64,
+    /// The `capacity:` section, when the plan has one.
+    pub capacity: Option<super::capacity::CapacitySpec>,
 }
 
 impl LoadPlan {
@@ -186,6 +189,64 @@ impl Lowering<'_> {
                     default
                 }
             },
+        }
+    }
+
+    fn capacity(&mut self, c: &model::RawCapacity, users: usize) -> CapacitySpec {
+        let start = c.start.unwrap_or(users);
+        if start == 0 {
+            self.problem("/capacity/start", "start must be at least 1 user", None);
+        }
+        if c.max_users < start.max(1) {
+            self.problem(
+                "/capacity/max_users",
+                format!("max_users {} is below start {start}", c.max_users),
+                None,
+            );
+        }
+        let growth = match (c.step, c.factor) {
+            (Some(_), Some(_)) => {
+                self.problem(
+                    "/capacity/factor",
+                    "give `step` or `factor`, not both",
+                    None,
+                );
+                Growth::Factor(2.0)
+            }
+            (Some(0), None) => {
+                self.problem("/capacity/step", "step must be at least 1 user", None);
+                Growth::Step(1)
+            }
+            (Some(s), None) => Growth::Step(s),
+            (None, Some(f)) if !(f > 1.0 && f.is_finite()) => {
+                self.problem("/capacity/factor", "factor must be above 1", None);
+                Growth::Factor(2.0)
+            }
+            (None, Some(f)) => Growth::Factor(f),
+            (None, None) => Growth::Factor(2.0),
+        };
+        let hold = self.duration("/capacity/hold", Some(&c.hold), Duration::ZERO);
+        if hold.is_zero() {
+            self.problem("/capacity/hold", "hold must be longer than zero", None);
+        }
+        let max_time = self.duration(
+            "/capacity/max_time",
+            c.max_time.as_deref(),
+            Duration::from_secs(30 * 60),
+        );
+        let max_steps = c.max_steps.unwrap_or(20);
+        if max_steps == 0 {
+            self.problem("/capacity/max_steps", "max_steps must be at least 1", None);
+        }
+        CapacitySpec {
+            start: start.max(1),
+            growth,
+            max_users: c.max_users,
+            hold,
+            repeats: c.repeats.unwrap_or(1),
+            resolution: c.resolution.unwrap_or(1).max(1),
+            max_steps,
+            max_time,
         }
     }
 
@@ -358,7 +419,12 @@ impl Lowering<'_> {
                 None,
             );
         }
+        let capacity = raw
+            .capacity
+            .as_ref()
+            .map(|c| self.capacity(c, raw.population.users));
         LoadPlan {
+            capacity,
             id: raw.id,
             title: raw.title,
             file: self.file.display(),

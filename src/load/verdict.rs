@@ -205,6 +205,7 @@ mod tests {
             series: Vec::new(),
             notes: Vec::new(),
             histograms: BTreeMap::new(),
+            capacity: None,
         }
     }
 

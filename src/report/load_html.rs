@@ -127,6 +127,9 @@ fn delivery_row(out: &mut String, name: &str, d: &DeliveryFigures) {
 pub fn section(l: &LoadReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "<h2>Load: {}</h2>", esc(&l.plan));
+    if let Some(c) = &l.capacity {
+        out.push_str(&super::capacity_html::section(c));
+    }
     let _ = writeln!(
         out,
         "<p>{} users ({}), {} rooms, seed {}{}; setup {:.1} s (not measured), attack {:.1} s (ramp up {} s, hold {} s, ramp down {} s){}.</p>",

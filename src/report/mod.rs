@@ -6,6 +6,7 @@
 //! byte-identical files; files are written atomically (see [`write_atomic`]).
 
 mod atomic;
+mod capacity_html;
 pub mod groups;
 mod html;
 mod json;

@@ -54,6 +54,63 @@ pub struct LoadReport {
     /// `federation`). `mxharness merge` adds them bucket by bucket.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub histograms: BTreeMap<String, String>,
+    /// The capacity search (`mxharness capacity`); the other figures are then those of the
+    /// step at the found capacity (else of the first step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityReport>,
+}
+
+/// What `mxharness capacity` found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityReport {
+    /// Largest population at which every threshold held; `None`: even the first step failed.
+    pub found: Option<usize>,
+    /// Lower end of the bracket (holds).
+    pub low: Option<usize>,
+    /// Upper end of the bracket (fails); `None` when it holds at the cap.
+    pub high: Option<usize>,
+    /// `bracketed`, `holds at the cap`, `first step fails` or `out of budget`.
+    pub ending: String,
+    /// One line for people.
+    pub answer: String,
+    /// The threshold that failed at the upper end, with its verdict.
+    pub limiting: Option<String>,
+    /// Its measured value at the upper end.
+    pub limiting_observed: Option<f64>,
+    /// Every load run, in order.
+    pub steps: Vec<CapacityStep>,
+}
+
+/// One load run of a capacity search.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    /// Population.
+    pub users: usize,
+    /// 0 for the first run at this population, 1.. for repeats.
+    pub attempt: usize,
+    /// Every threshold held for the whole hold.
+    pub held: bool,
+    /// Wall time of the run (setup included).
+    pub duration_ms: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Per threshold: its observed value and the p50/p95 of its subject.
+    pub metrics: Vec<CapacityMetric>,
+}
+
+/// One threshold's figures in a step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityMetric {
+    /// The rule as written.
+    pub threshold: String,
+    /// Whether it held.
+    pub held: bool,
+    /// Its observed value (ms, %, count).
+    pub observed: Option<f64>,
+    /// Median latency of its subject.
+    pub p50_ms: Option<f64>,
+    /// p95 latency of its subject.
+    pub p95_ms: Option<f64>,
 }
 
 /// Latency percentiles in milliseconds.
