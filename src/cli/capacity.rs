@@ -192,6 +192,14 @@ pub(super) async fn capacity(args: CapacityArgs) -> u8 {
         return exit_codes::USAGE;
     }
     let per_step = plan.ramp_up + spec.hold + plan.ramp_down;
+    if per_step > args.max_duration {
+        eprintln!(
+            "error: each step runs {}, above the cap of {}: raise it with --max-duration",
+            humantime::format_duration(per_step),
+            humantime::format_duration(args.max_duration)
+        );
+        return exit_codes::USAGE;
+    }
     if args.check {
         outln!(
             "{}: valid capacity plan `{}`: from {} to at most {} users, {} per step, at most {} steps and {}",
