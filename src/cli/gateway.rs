@@ -22,6 +22,7 @@ use crate::gateway::tap::Tap;
 use crate::gateway::topology::{GatewayKind, LocalGateway};
 use crate::lifecycle::{Stop, journal};
 use crate::results::{self, RunInfo, RunReport, TargetInfo};
+use crate::runner::events::Reporter;
 use crate::scenario::source;
 use crate::session::finish;
 
@@ -340,12 +341,6 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
         setup.roles.allowed2.server_name(),
         setup.roles.denied.server_name(),
     );
-    let progress = Progress::new(
-        checks.len(),
-        args.verbose,
-        expectations.clone(),
-        args.fail_on,
-    );
     let base_url = setup.gateway.base.clone();
     let server_name = setup.roles.server_name.clone();
     let (kind, server_version) = (prepared.label(), prepared.server_version());
@@ -366,7 +361,12 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
         1,
         None,
     );
-    let journal = finish::open_journal(
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(
+        args.verbose,
+        expectations.clone(),
+        args.fail_on,
+    ))];
+    reporters.extend(finish::journal_reporter(
         &args.report_dir,
         &run_info,
         target.clone(),
@@ -381,19 +381,12 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
                 level: c.level.as_str().to_owned(),
             })
             .collect(),
-    );
-    let on_done = |r: &results::ScenarioResult| {
-        progress.done(r);
-        if let Some(j) = &journal {
-            let mut judged = [r.clone()];
-            if let Some(e) = &expectations {
-                e.apply(&mut judged, args.strict);
-            }
-            j.record(&judged[0]);
-        }
-    };
-    let mut results = exec::run_all(&checks, setup, &on_done, stop).await;
-    progress.finish();
+        (expectations.clone(), args.strict),
+        clock,
+    ));
+    let (events, collected) = crate::runner::events::collecting(reporters);
+    exec::run_all(&checks, setup, &events, stop).await;
+    let mut results = collected.take();
     prepared.stop().await;
     if let Some(e) = &expectations {
         e.apply(&mut results, args.strict);
@@ -416,12 +409,6 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
         scenarios: results,
         load: None,
     };
-    if let Some(j) = &journal {
-        j.end(journal::End {
-            duration_ms: report.run.duration_ms,
-            stopped_by: report.run.stopped_by.clone(),
-        });
-    }
     finish::finish(&report, &args.report_dir, stop)
 }
 

@@ -1,14 +1,15 @@
-//! Live progress while scenarios run: an indicatif bar on a terminal, one line per result
-//! otherwise (failures and recommendations not met always, passes with `--verbose`).
+//! Live progress while scenarios run, as a reporter of the run's events: an indicatif bar on
+//! a terminal, one line per result otherwise (failures and recommendations not met always,
+//! passes with `--verbose`).
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::expectations::Expectations;
 use crate::results::{FailOn, Outcome, ScenarioResult};
+use crate::runner::events::{Reporter, RunEvent};
 
 /// Progress display.
 pub(super) struct Progress {
@@ -19,14 +20,10 @@ pub(super) struct Progress {
 }
 
 impl Progress {
-    pub(super) fn new(
-        total: usize,
-        verbose: bool,
-        expectations: Option<Expectations>,
-        fail_on: FailOn,
-    ) -> Arc<Self> {
+    /// A printer; the bar's length comes with the run's `Planned` event.
+    pub(super) fn new(verbose: bool, expectations: Option<Expectations>, fail_on: FailOn) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total as u64);
+            let bar = ProgressBar::new(0);
             let style = ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
             )
@@ -35,15 +32,15 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Arc::new(Self {
+        Self {
             bar,
             verbose,
             expectations,
             fail_on,
-        })
+        }
     }
 
-    pub(super) fn done(&self, r: &ScenarioResult) {
+    fn done(&self, r: &ScenarioResult) {
         let mut judged = [r.clone()];
         if let Some(e) = &self.expectations {
             e.apply(&mut judged, false);
@@ -114,9 +111,36 @@ impl Progress {
         }
     }
 
-    pub(super) fn finish(&self) {
+    fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+impl Reporter for Progress {
+    fn name(&self) -> &str {
+        "progress"
+    }
+
+    fn on_event(&mut self, event: &RunEvent) -> Result<(), String> {
+        match event {
+            RunEvent::Planned { count } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_length(*count as u64);
+                }
+            }
+            RunEvent::ScenarioStarted { id } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(id.clone());
+                }
+            }
+            RunEvent::ScenarioFinished(r) => self.done(r),
+            // The stop announces itself (lifecycle::stop); not-run scenarios are counted in
+            // the summary.
+            RunEvent::Stopping { .. } | RunEvent::ScenarioNotRun(_) => {}
+            RunEvent::Finished { .. } => self.finish(),
+        }
+        Ok(())
     }
 }

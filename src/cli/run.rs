@@ -16,7 +16,7 @@ use crate::lifecycle::{Stop, journal};
 use crate::matrix::endpoints;
 use crate::plan::profile::Profile;
 use crate::results::{self, ProfileResult, RunInfo, RunReport, score};
-use crate::runner;
+use crate::runner::{self, events::Reporter};
 
 pub(super) async fn run(args: RunArgs) -> u8 {
     let stop = Stop::install(args.deadline);
@@ -121,12 +121,6 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         args.jobs
     );
 
-    let progress = Progress::new(
-        selected.len(),
-        args.verbose,
-        expectations.clone(),
-        args.fail_on,
-    );
     let run = run_info(
         &super::default_paths(&args.paths),
         args.filter.clone(),
@@ -135,7 +129,14 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         args.jobs,
         Some(scenario_set_sha256),
     );
-    let journal = open_journal(
+    // Independent reporters of the run's events: live progress, the journal; the collector
+    // (first) gathers the results the reports are built from.
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(
+        args.verbose,
+        expectations.clone(),
+        args.fail_on,
+    ))];
+    reporters.extend(journal_reporter(
         &args.report_dir,
         &run,
         target_info(&prepared),
@@ -150,32 +151,19 @@ pub(super) async fn run(args: RunArgs) -> u8 {
                 level: s.level.as_str().to_owned(),
             })
             .collect(),
-    );
-    let on_done = {
-        let progress = Arc::clone(&progress);
-        let journal = journal.clone();
-        let expectations = expectations.clone();
-        let strict = args.strict;
-        Arc::new(move |r: &results::ScenarioResult| {
-            progress.done(r);
-            if let Some(j) = &journal {
-                let mut judged = [r.clone()];
-                if let Some(e) = &expectations {
-                    e.apply(&mut judged, strict);
-                }
-                j.record(&judged[0]);
-            }
-        })
-    };
-    let mut scenario_results = runner::run(
+        (expectations.clone(), args.strict),
+        clock,
+    ));
+    let (events, collected) = runner::events::collecting(reporters);
+    runner::run(
         selected,
         Arc::clone(&prepared.ctx),
         args.jobs,
-        on_done,
+        &events,
         &stop,
     )
     .await;
-    progress.finish();
+    let mut scenario_results = collected.take();
 
     if let Some(e) = &expectations {
         e.apply(&mut scenario_results, args.strict);
@@ -219,12 +207,6 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         eprintln!("warning: stopping the second local Synapse: {e}");
     }
 
-    if let Some(j) = &journal {
-        j.end(journal::End {
-            duration_ms: report.run.duration_ms,
-            stopped_by: report.run.stopped_by.clone(),
-        });
-    }
     finish(&report, &args.report_dir, &stop)
 }
 

@@ -16,6 +16,7 @@ use super::tap::Tap;
 use crate::federation::FakeServer;
 use crate::lifecycle::{Stop, StopReason};
 use crate::results::{CheckFailure, Exchange, Failure, Outcome, ScenarioResult, StepResult};
+use crate::runner::events::{Events, RunEvent};
 use crate::scenario::model::Level;
 
 /// A client of the homeserver behind the gateway (for outbound checks).
@@ -69,19 +70,26 @@ fn role_name(r: Remote) -> &'static str {
     }
 }
 
-/// Run every check; results come back in the checks' order.
-pub async fn run_all(
-    checks: &[Check],
-    setup: &Setup,
-    on_done: &dyn Fn(&ScenarioResult),
-    stop: &Stop,
-) -> Vec<ScenarioResult> {
-    let mut out = Vec::with_capacity(checks.len());
+/// Run every check, in order, emitting the run's events on `events` (as the conformance
+/// runner does): `Planned`, `ScenarioStarted` / `ScenarioFinished` per check, `Stopping` when a
+/// stop comes, `ScenarioNotRun` for each check it kept from finishing, `Finished` last.
+pub async fn run_all(checks: &[Check], setup: &Setup, events: &Events, stop: &Stop) {
+    events.emit(RunEvent::Planned {
+        count: checks.len(),
+    });
+    let mut told_stopping = false;
     for (i, check) in checks.iter().enumerate() {
         if let Some(reason) = stop.reason() {
-            out.push(not_run(check, reason));
+            if !told_stopping {
+                told_stopping = true;
+                events.emit(RunEvent::Stopping { reason });
+            }
+            events.emit(RunEvent::ScenarioNotRun(Box::new(not_run(check, reason))));
             continue;
         }
+        events.emit(RunEvent::ScenarioStarted {
+            id: check.id.clone(),
+        });
         let marker = format!("mxh{}n{i:03}", setup.run_tag);
         // A stop lets the running check go on for the grace period, then cancels it.
         let cut = async {
@@ -89,20 +97,20 @@ pub async fn run_all(
             tokio::time::sleep(crate::lifecycle::stop::GRACE).await;
             reason
         };
-        let result = tokio::select! {
-            r = run_one(check, setup, &marker) => r,
-            reason = cut => not_run(check, reason),
-        };
-        if result
-            .skip_reason
-            .as_deref()
-            .is_none_or(|w| !crate::lifecycle::stop::is_not_run_reason(w))
-        {
-            on_done(&result);
+        tokio::select! {
+            r = run_one(check, setup, &marker) => {
+                events.emit(RunEvent::ScenarioFinished(Box::new(r)));
+            }
+            reason = cut => {
+                told_stopping = true;
+                events.emit(RunEvent::Stopping { reason });
+                events.emit(RunEvent::ScenarioNotRun(Box::new(not_run(check, reason))));
+            }
         }
-        out.push(result);
     }
-    out
+    events.emit(RunEvent::Finished {
+        stopped_by: stop.reason(),
+    });
 }
 
 fn not_run(check: &Check, reason: StopReason) -> ScenarioResult {

@@ -88,7 +88,7 @@ impl Journal {
             path,
             file: Mutex::new(Some(file)),
         };
-        journal.write(&Line::Start(Box::new(start)));
+        journal.write(&Line::Start(Box::new(start)))?;
         Ok(journal)
     }
 
@@ -97,38 +97,38 @@ impl Journal {
         &self.path
     }
 
-    /// Append one finished scenario.
-    pub fn record(&self, result: &ScenarioResult) {
-        self.write(&Line::Scenario(Box::new(result.clone())));
+    /// Append one finished scenario. After a write error the journal is closed and every
+    /// later call fails too (the reports at the end still carry everything).
+    pub fn record(&self, result: &ScenarioResult) -> Result<(), String> {
+        self.write(&Line::Scenario(Box::new(result.clone())))
     }
 
     /// Append the last line and close.
-    pub fn end(&self, end: End) {
-        self.write(&Line::End(end));
+    pub fn end(&self, end: End) -> Result<(), String> {
+        let written = self.write(&Line::End(end));
         if let Ok(mut f) = self.file.lock() {
             f.take();
         }
+        written
     }
 
-    fn write(&self, line: &Line) {
-        let Ok(mut guard) = self.file.lock() else {
-            return;
-        };
+    fn write(&self, line: &Line) -> Result<(), String> {
+        let mut guard = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(file) = guard.as_mut() else {
-            return;
+            return Err(format!("{} is closed", self.path.display()));
         };
-        let Ok(mut text) = serde_json::to_vec(line) else {
-            return;
-        };
+        let mut text = serde_json::to_vec(line).map_err(|e| e.to_string())?;
         text.push(b'\n');
-        if let Err(e) = file.write_all(&text) {
-            // Keep running: the reports at the end still carry everything.
-            eprintln!(
-                "warning: cannot write {}: {e}; the journal stops here",
-                self.path.display()
-            );
+        file.write_all(&text).map_err(|e| {
             guard.take();
-        }
+            format!(
+                "cannot write {}: {e}; the journal stops here",
+                self.path.display()
+            )
+        })
     }
 }
 
@@ -256,7 +256,7 @@ mod tests {
     fn a_killed_run_keeps_what_finished_and_lists_the_rest_as_not_run() {
         let dir = tempfile::tempdir().expect("tempdir");
         let journal = Journal::create(dir.path(), start()).expect("create");
-        journal.record(&failed("t/two"));
+        journal.record(&failed("t/two")).expect("record");
         // No end line: the process was killed. A line cut in the middle comes last.
         let mut text = std::fs::read_to_string(journal.path()).expect("read");
         text.push_str("{\"scenario\":{\"id\":\"t/thr");
@@ -287,13 +287,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let journal = Journal::create(dir.path(), start()).expect("create");
         for id in ["t/one", "t/two", "t/three"] {
-            journal.record(&ScenarioResult::new(id, "t", "a", "f"));
+            journal
+                .record(&ScenarioResult::new(id, "t", "a", "f"))
+                .expect("record");
         }
-        journal.end(End {
-            duration_ms: 1234,
-            stopped_by: None,
-        });
-        journal.record(&failed("t/late"));
+        journal
+            .end(End {
+                duration_ms: 1234,
+                stopped_by: None,
+            })
+            .expect("end");
+        assert!(journal.record(&failed("t/late")).is_err(), "closed");
         let text = std::fs::read_to_string(journal.path()).expect("read");
         let read = read(&text).expect("readable");
         assert!(read.problems.is_empty());

@@ -1,6 +1,8 @@
 //! Runs a plan: scenarios in parallel (bounded by `--jobs`), each with fresh users, steps in
-//! order, and reports each finished scenario as an event for live progress.
+//! order, and emits typed events ([`events`]) as scenarios start and finish, for the
+//! reporters subscribed (progress, journal, the collector of the results).
 
+pub mod events;
 pub mod federation;
 mod request;
 mod scenario;
@@ -21,6 +23,7 @@ use crate::lifecycle::Stop;
 use crate::matrix::http_client::HttpClient;
 use crate::plan::ScenarioPlan;
 use crate::results::ScenarioResult;
+pub use events::{Events, RunEvent};
 
 /// A user created for one scenario.
 #[derive(Clone)]
@@ -92,25 +95,29 @@ pub struct RunContext {
     pub capabilities: crate::target::capabilities::Capabilities,
 }
 
-/// Run every scenario, at most `jobs` at a time; `on_done` is called as each finishes.
-/// Results come back sorted by scenario id, one per plan.
+/// Run every scenario, at most `jobs` at a time, emitting [`RunEvent`]s on `events`:
+/// `Planned`, then `ScenarioStarted` / `ScenarioFinished` as each starts and finishes,
+/// `Stopping` when a stop comes, `ScenarioNotRun` for each scenario it kept from finishing,
+/// and `Finished` last. The final results are what a [`events::Collector`] gathers.
 ///
 /// When `stop` is requested, no further scenario starts; those running get
 /// [`crate::lifecycle::stop::GRACE`] and are then cancelled. Scenarios that did not start or
-/// finish come back skipped with "not run: stopped by …" (and are not passed to `on_done`).
+/// finish are skipped with "not run: stopped by …".
 pub async fn run(
     plans: Vec<ScenarioPlan>,
     ctx: Arc<RunContext>,
     jobs: usize,
-    on_done: Arc<dyn Fn(&ScenarioResult) + Send + Sync>,
+    events: &Events,
     stop: &Stop,
-) -> Vec<ScenarioResult> {
+) {
+    events.emit(RunEvent::Planned { count: plans.len() });
+    let pointer = Arc::new(verdict::BlockedPointer::new(&plans));
     // Once per run, before any scenario with a fake server: a target that cannot
     // authenticate the harness gets one failure, and those scenarios are blocked.
     let all = plans.clone();
-    let (plans, mut results) = tokio::select! {
-        gated = federation::preflight::gate(plans, &ctx, &on_done) => gated,
-        _ = stop.stopped() => (all.clone(), Vec::new()),
+    let plans = tokio::select! {
+        rest = federation::preflight::gate(plans, &ctx, events) => rest,
+        _ = stop.stopped() => all,
     };
     let limit = Arc::new(Semaphore::new(jobs.max(1)));
     let mut set = JoinSet::new();
@@ -118,17 +125,21 @@ pub async fn run(
     for plan in plans {
         let ctx = Arc::clone(&ctx);
         let limit = Arc::clone(&limit);
-        let on_done = Arc::clone(&on_done);
+        let events = events.clone();
+        let pointer = Arc::clone(&pointer);
         let stop_check = stop.clone();
         let task_plan = plan.clone();
         let handle = set.spawn(async move {
             let _permit = limit.acquire_owned().await;
             if stop_check.is_stopped() {
-                return None;
+                return false;
             }
+            events.emit(RunEvent::ScenarioStarted {
+                id: task_plan.id.clone(),
+            });
             let attempts = ctx.retries.saturating_add(1);
             let deadline = ctx.scenario_timeout.saturating_mul(attempts);
-            let result =
+            let mut result =
                 match tokio::time::timeout(deadline, run_with_retries(&task_plan, &ctx)).await {
                     Ok(r) => r,
                     Err(_) => scenario::errored(
@@ -141,15 +152,25 @@ pub async fn run(
                         ),
                     ),
                 };
-            on_done(&result);
-            Some(result)
+            pointer.apply(&mut result);
+            events.emit(RunEvent::ScenarioFinished(Box::new(result)));
+            true
         });
         pending.insert(handle.id(), plan);
+    }
+    if stop.is_stopped() && !pending.is_empty() {
+        // Stopped during the preflight: nothing starts.
+        set.abort_all();
     }
     // Set when a stop comes; once it passes, whatever still runs is cancelled.
     let mut grace_over: Option<tokio::time::Instant> = None;
     let mut cancelled = false;
+    let mut told_stopping = false;
     loop {
+        if !told_stopping && let Some(reason) = stop.reason() {
+            told_stopping = true;
+            events.emit(RunEvent::Stopping { reason });
+        }
         let joined = tokio::select! {
             joined = set.join_next_with_id() => match joined {
                 Some(j) => j,
@@ -166,11 +187,10 @@ pub async fn run(
             }
         };
         match joined {
-            Ok((id, Some(r))) => {
+            Ok((id, true)) => {
                 pending.remove(&id);
-                results.push(r);
             }
-            Ok((_, None)) => {}
+            Ok((_, false)) => {}
             Err(e) if e.is_cancelled() => {}
             Err(e) => {
                 // A panic inside a scenario is a harness bug; it must not take the run down,
@@ -182,19 +202,26 @@ pub async fn run(
                         "internal",
                         format!("internal error of the harness (please report it): {e}"),
                     );
-                    on_done(&r);
-                    results.push(r);
+                    events.emit(RunEvent::ScenarioFinished(Box::new(r)));
                 }
             }
         }
     }
     if let Some(reason) = stop.reason() {
+        if !told_stopping {
+            events.emit(RunEvent::Stopping { reason });
+        }
         let why = crate::lifecycle::stop::not_run_reason(reason);
-        results.extend(pending.values().map(|p| scenario::not_run(p, why.clone())));
+        for p in pending.values() {
+            events.emit(RunEvent::ScenarioNotRun(Box::new(scenario::not_run(
+                p,
+                why.clone(),
+            ))));
+        }
     }
-    results.sort_by(|a, b| a.id.cmp(&b.id));
-    verdict::point_blocked_to_direct_tests(&all, &mut results);
-    results
+    events.emit(RunEvent::Finished {
+        stopped_by: stop.reason(),
+    });
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

@@ -88,41 +88,58 @@ pub(super) fn endpoint_of(step: &StepPlan) -> Option<String> {
     oracle.find(&method, &path).first().map(|o| o.id())
 }
 
-/// Name, on each blocked result, the scenarios that test the failing set-up operation
-/// directly (a step under test calling it).
-pub(super) fn point_blocked_to_direct_tests(
-    plans: &[ScenarioPlan],
-    results: &mut [ScenarioResult],
-) {
-    let mut tested_by: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    let mut step_ops: BTreeMap<&str, Vec<Option<String>>> = BTreeMap::new();
-    for plan in plans {
-        let ops: Vec<Option<String>> = plan.steps.iter().map(endpoint_of).collect();
-        for (step, op) in plan.steps.iter().zip(&ops) {
-            if let (true, Some(op)) = (step.under_test, op) {
-                let ids = tested_by.entry(op.clone()).or_default();
-                if ids.last() != Some(&plan.id.as_str()) {
-                    ids.push(plan.id.as_str());
+/// Names, on each blocked result, the scenarios that test the failing set-up operation
+/// directly (a step under test calling it). Built once per run from every plan, applied to
+/// each result as it finishes (so the journal and progress see the same message).
+pub(super) struct BlockedPointer {
+    /// Operation id -> the scenarios with a step under test calling it.
+    tested_by: BTreeMap<String, Vec<String>>,
+    /// Scenario id -> the operation of each step.
+    step_ops: BTreeMap<String, Vec<Option<String>>>,
+}
+
+impl BlockedPointer {
+    pub(super) fn new(plans: &[ScenarioPlan]) -> Self {
+        let mut tested_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut step_ops = BTreeMap::new();
+        for plan in plans {
+            let ops: Vec<Option<String>> = plan.steps.iter().map(endpoint_of).collect();
+            for (step, op) in plan.steps.iter().zip(&ops) {
+                if let (true, Some(op)) = (step.under_test, op) {
+                    let ids = tested_by.entry(op.clone()).or_default();
+                    if ids.last() != Some(&plan.id) {
+                        ids.push(plan.id.clone());
+                    }
                 }
             }
+            step_ops.insert(plan.id.clone(), ops);
         }
-        step_ops.insert(plan.id.as_str(), ops);
+        Self {
+            tested_by,
+            step_ops,
+        }
     }
-    for r in results.iter_mut().filter(|r| r.outcome == Outcome::Blocked) {
+
+    pub(super) fn apply(&self, r: &mut ScenarioResult) {
+        if r.outcome != Outcome::Blocked {
+            return;
+        }
         let Some(f) = r.failure.as_mut() else {
-            continue;
+            return;
         };
-        let op = step_ops
+        let op = self
+            .step_ops
             .get(r.id.as_str())
             .and_then(|ops| ops.get(f.step.checked_sub(1)?))
             .cloned()
             .flatten();
-        let Some(op) = op else { continue };
-        let others: Vec<&str> = tested_by
+        let Some(op) = op else { return };
+        let others: Vec<&str> = self
+            .tested_by
             .get(&op)
             .map(|ids| {
                 ids.iter()
-                    .copied()
+                    .map(String::as_str)
                     .filter(|id| *id != r.id)
                     .take(3)
                     .collect()
@@ -227,9 +244,8 @@ mod tests {
         let mut r = ScenarioResult::new("t/user", "t", "t", "t.yaml");
         r.outcome = Outcome::Blocked;
         r.failure = Some(failed_with(500, "{}", 1));
-        let mut results = vec![r];
-        point_blocked_to_direct_tests(&[direct, user], &mut results);
-        let message = &results[0].failure.as_ref().unwrap().message;
+        BlockedPointer::new(&[direct, user]).apply(&mut r);
+        let message = &r.failure.as_ref().unwrap().message;
         assert!(message.contains("tested directly by t/create"), "{message}");
     }
 }

@@ -12,15 +12,18 @@ use crate::report;
 use crate::results::{self, RunInfo, RunReport, TargetInfo, ToolInfo};
 use crate::scenario::diagnostics;
 
-/// Create `results.jsonl` in the report folder; a failure is a warning (the reports at the
-/// end are still written).
-pub fn open_journal(
+/// Create `results.jsonl` in the report folder, as a reporter of the run's events (see
+/// [`super::journal_writer`]); a failure is a warning (the reports at the end are still
+/// written).
+pub fn journal_reporter(
     dir: &std::path::Path,
     run: &RunInfo,
     target: TargetInfo,
     fail_on: results::FailOn,
     selected: Vec<journal::Planned>,
-) -> Option<Arc<journal::Journal>> {
+    expectations: (Option<Expectations>, bool),
+    clock: Instant,
+) -> Option<Box<dyn crate::runner::events::Reporter>> {
     let start = journal::Start {
         format_version: results::FORMAT_VERSION,
         tool: tool_info(),
@@ -30,7 +33,12 @@ pub fn open_journal(
         selected,
     };
     match journal::Journal::create(dir, start) {
-        Ok(j) => Some(Arc::new(j)),
+        Ok(j) => Some(Box::new(super::journal_writer::JournalWriter::new(
+            Arc::new(j),
+            expectations.0,
+            expectations.1,
+            clock,
+        ))),
         Err(e) => {
             eprintln!("warning: {e}; results are kept only in the final reports");
             None

@@ -1,10 +1,13 @@
 //! The run-orchestration layer between the command line and the engines: what is tested as
 //! plain data ([`TargetSpec`]), getting it ready ([`prepare`]: probe a URL or install and start
 //! the local Synapse, provision users, detect sliding sync, set up federation, probe
-//! capabilities). The command line maps its arguments onto a `TargetSpec` and prints.
+//! capabilities), the reporters every run subscribes to its events ([`journal_writer`]), and
+//! the end of a run ([`finish`]). The command line maps its arguments onto a `TargetSpec` and
+//! prints.
 
 pub mod federation;
 pub mod finish;
+pub mod journal_writer;
 pub mod prepare;
 pub mod target_spec;
 

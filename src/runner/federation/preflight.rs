@@ -3,7 +3,6 @@
 //! gets one failure (`fed/preflight`) carrying the target's own answer, and every scenario
 //! with a fake server is blocked with a pointer to it instead of failing on its own.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -228,27 +227,27 @@ pub fn blocked_result(plan: &ScenarioPlan, failure: &PreflightFailure) -> Scenar
     result
 }
 
-/// Run the preflight when a plan that will run needs it. Returns the plans still to run and
-/// the results already decided: nothing when the preflight passed (or was not needed); the
-/// failed `fed/preflight` and a blocked result per dependent plan when it failed.
+/// Run the preflight when a plan that will run needs it. Returns the plans still to run; the
+/// results it decides are emitted as finished: nothing when the preflight passed (or was not
+/// needed); the failed `fed/preflight` and a blocked result per dependent plan when it failed.
 pub async fn gate(
     plans: Vec<ScenarioPlan>,
     ctx: &super::super::RunContext,
-    on_done: &Arc<dyn Fn(&ScenarioResult) + Send + Sync>,
-) -> (Vec<ScenarioPlan>, Vec<ScenarioResult>) {
+    events: &crate::runner::Events,
+) -> Vec<ScenarioPlan> {
     let Some(fed) = ctx.federation.as_ref() else {
-        return (plans, Vec::new());
+        return plans;
     };
     let will_run = |p: &ScenarioPlan| needed(p) && super::super::skip_reason(p, ctx).is_none();
     if !plans.iter().any(will_run) {
-        return (plans, Vec::new());
+        return plans;
     }
     let started = Instant::now();
     let failure = match check(fed, &fed.hs1, ctx.step_timeout).await {
-        Preflight::Passed => return (plans, Vec::new()),
+        Preflight::Passed => return plans,
         Preflight::NotRun(why) => {
             eprintln!("warning: the federation preflight did not run: {why}");
-            return (plans, Vec::new());
+            return plans;
         }
         Preflight::Failed(f) => f,
     };
@@ -262,10 +261,10 @@ pub async fn gate(
             rest.push(plan);
         }
     }
-    for r in &decided {
-        on_done(r);
+    for r in decided {
+        events.emit(crate::runner::RunEvent::ScenarioFinished(Box::new(r)));
     }
-    (rest, decided)
+    rest
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! target, one that authenticates the harness and one that refuses it.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -90,15 +90,10 @@ fn plans() -> Vec<ScenarioPlan> {
     ]
 }
 
-type OnDone = Arc<dyn Fn(&ScenarioResult) + Send + Sync>;
-
-/// An `on_done` callback and the ids it was called with.
-fn recorder() -> (Arc<Mutex<Vec<String>>>, OnDone) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&seen);
-    let on_done: OnDone =
-        Arc::new(move |r: &ScenarioResult| sink.lock().unwrap().push(r.id.clone()));
-    (seen, on_done)
+/// An event bus and what it collected, in the order emitted.
+fn recorder() -> (crate::runner::events::Collected, crate::runner::Events) {
+    let (events, collected) = crate::runner::events::collecting(Vec::new());
+    (collected, events)
 }
 
 #[test]
@@ -250,14 +245,14 @@ async fn a_failed_preflight_blocks_the_fake_server_scenarios_only() {
     let refusal = json!({"errcode": "M_UNAUTHORIZED", "error": "no key"});
     let hs1 = target(&ca, 401, refusal, false).await;
     let ctx = context(Arc::clone(&ca), peer_of(hs1.server_name(), &hs1.base_url()));
-    let (seen, on_done) = recorder();
-    let (rest, decided) = gate(plans(), &ctx, &on_done).await;
+    let (seen, events) = recorder();
+    let rest = gate(plans(), &ctx, &events).await;
 
     let rest: Vec<&str> = rest.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(rest, ["t/cs", "t/fed-later"]);
+    let decided = seen.take();
     let ids: Vec<&str> = decided.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, [ID, "t/fed"]);
-    assert_eq!(*seen.lock().unwrap(), [ID, "t/fed"]);
     assert_eq!(decided[0].outcome, Outcome::Failed);
     let blocked = &decided[1];
     assert_eq!(blocked.outcome, Outcome::Blocked);
@@ -276,11 +271,10 @@ async fn a_passed_preflight_adds_no_result_and_blocks_nothing() {
     let ca = Arc::new(RunCa::new().unwrap());
     let hs1 = target(&ca, 404, json!({"errcode": "M_NOT_FOUND"}), true).await;
     let ctx = context(Arc::clone(&ca), peer_of(hs1.server_name(), &hs1.base_url()));
-    let (seen, on_done) = recorder();
-    let (rest, decided) = gate(plans(), &ctx, &on_done).await;
+    let (seen, events) = recorder();
+    let rest = gate(plans(), &ctx, &events).await;
     assert_eq!(rest.len(), 3);
-    assert!(decided.is_empty());
-    assert!(seen.lock().unwrap().is_empty());
+    assert!(seen.take().is_empty());
     assert_eq!(hs1.requests().len(), 1, "one signed request, once per run");
 }
 
@@ -289,11 +283,11 @@ async fn no_preflight_when_no_scenario_has_a_fake_server() {
     let ca = Arc::new(RunCa::new().unwrap());
     let hs1 = target(&ca, 401, json!({}), false).await;
     let ctx = context(Arc::clone(&ca), peer_of(hs1.server_name(), &hs1.base_url()));
-    let (_, on_done) = recorder();
+    let (seen, events) = recorder();
     let only_cs: Vec<ScenarioPlan> = plans().into_iter().skip(1).collect();
-    let (rest, decided) = gate(only_cs, &ctx, &on_done).await;
+    let rest = gate(only_cs, &ctx, &events).await;
     assert_eq!(rest.len(), 2);
-    assert!(decided.is_empty());
+    assert!(seen.take().is_empty());
     assert!(hs1.requests().is_empty());
 }
 
@@ -305,13 +299,12 @@ async fn the_run_reports_the_preflight_and_the_blocked_scenario() {
         Arc::clone(&ca),
         peer_of(hs1.server_name(), &hs1.base_url()),
     ));
-    let (seen, on_done) = recorder();
+    let (seen, events) = recorder();
     let only_fed = vec![plans().remove(0)];
-    let results =
-        crate::runner::run(only_fed, ctx, 2, on_done, &crate::lifecycle::Stop::manual()).await;
+    crate::runner::run(only_fed, ctx, 2, &events, &crate::lifecycle::Stop::manual()).await;
+    let results = seen.take();
     let got: Vec<(&str, Outcome)> = results.iter().map(|r| (r.id.as_str(), r.outcome)).collect();
     assert_eq!(got, [(ID, Outcome::Failed), ("t/fed", Outcome::Blocked)]);
-    assert_eq!(seen.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]
