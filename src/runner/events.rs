@@ -206,14 +206,14 @@ mod tests {
             self.name
         }
         fn on_event(&mut self, e: &RunEvent) -> Result<(), String> {
-            let mut seen = self.seen.lock().expect("lock");
-            if self.fail_at == Some(seen.len()) {
+            let count = self.seen.lock().expect("lock").len();
+            if self.fail_at == Some(count) {
                 if self.panic {
                     panic!("reporter bug");
                 }
                 return Err("disk full".into());
             }
-            seen.push(label(e));
+            self.seen.lock().expect("lock").push(label(e));
             Ok(())
         }
     }
