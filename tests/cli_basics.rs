@@ -253,3 +253,31 @@ fn a_closed_stdout_ends_a_listing_quietly() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn every_operation_not_exercised_has_a_reason() {
+    // Issue 12: every spec operation is exercised, or coverage says why not
+    // (src/plan/operations_reasons.tsv).
+    let out = mxharness(&["coverage", "--uncovered"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let bare: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("not exercised: ") && !l.ends_with(')'))
+        .collect();
+    assert!(bare.is_empty(), "operations with no reason: {bare:#?}");
+    let reasons = std::fs::read_to_string("src/plan/operations_reasons.tsv").expect("reasons");
+    let listed: Vec<&str> = reasons
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t').map(|(op, _)| op))
+        .collect();
+    let stale: Vec<&&str> = listed
+        .iter()
+        .filter(|op| !stdout.contains(&format!("not exercised: {op}  (")))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "reasons for operations that are exercised or unknown (delete them): {stale:?}"
+    );
+}

@@ -197,7 +197,10 @@ pub(super) fn coverage(args: &CoverageArgs) -> u8 {
                     );
                     if args.uncovered {
                         for id in &api.missing {
-                            outln!("    not exercised: {id}");
+                            match crate::plan::operations::reason(id) {
+                                Some(why) => outln!("    not exercised: {id}  ({why})"),
+                                None => outln!("    not exercised: {id}"),
+                            }
                         }
                     }
                 }

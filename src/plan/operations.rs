@@ -16,7 +16,9 @@ fn sent(action: &Action) -> Vec<(String, String)> {
         Action::Call { op, .. } => {
             let (method, path) = op.endpoint();
             let path = path.split(' ').next().unwrap_or(path);
-            vec![(method.to_owned(), path.to_owned())]
+            // A typed call's template parameter (`{scope}`) stands for whatever the step's
+            // arguments put there (`global`), so it matches any segment.
+            vec![(method.to_owned(), path.replace('{', "${"))]
         }
         Action::Request(r) => vec![(r.method.as_str().to_owned(), r.path.clone())],
         Action::Federation(f) => vec![(f.method.to_uppercase(), f.path.clone())],
@@ -53,6 +55,16 @@ pub fn exercised(oracle: &Oracle, plan: &ScenarioPlan) -> BTreeSet<String> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// Why an operation is left out, from `operations_reasons.tsv` (`METHOD PATH<TAB>reason`).
+pub fn reason(id: &str) -> Option<&'static str> {
+    include_str!("operations_reasons.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(op, _)| *op == id)
+        .map(|(_, why)| why)
 }
 
 /// Operation coverage of one API at the oracle's newest version.
