@@ -24,4 +24,5 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod session;
+pub mod signing_keys;
 pub mod target;

@@ -114,7 +114,7 @@ fn the_bundle_has_the_documented_shape_and_no_private_key() {
     assert_eq!(v["signature"]["algorithm"], "ed25519");
     assert_eq!(v["signature"]["public_key"], t.public.as_str());
 
-    let key = mxharness::certify::keys::read_key(&t.dir.path().join("key.pem")).unwrap();
+    let key = mxharness::signing_keys::read_key(&t.dir.path().join("key.pem")).unwrap();
     let secret = mxharness::certify::encode_b64(&key.to_bytes());
     assert!(!text.contains(&secret));
     assert!(!text.contains("PRIVATE"));

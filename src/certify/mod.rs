@@ -6,7 +6,6 @@
 //! carries the public key and the signature, never the private key.
 
 pub mod canonical;
-pub mod keys;
 pub mod requirements;
 
 use base64::Engine as _;

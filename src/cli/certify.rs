@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::certify::{self, Bundle, CertifyError, keys};
+use crate::certify::{self, Bundle, CertifyError};
 use crate::exit_codes;
 use crate::report::{area_display_name, read_json, write_atomic};
+use crate::signing_keys as keys;
 
 /// Options of `keygen`.
 #[derive(Debug, Args)]

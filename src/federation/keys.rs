@@ -44,7 +44,7 @@ impl ServerKey {
     /// A fresh random key `ed25519:<version>` for `server_name` (version chars `[a-zA-Z0-9_]`).
     pub fn generate(server_name: &str, version: &str) -> Result<Self, FederationError> {
         let key =
-            crate::certify::keys::generate().map_err(|e| FederationError::Key(e.to_string()))?;
+            crate::signing_keys::generate().map_err(|e| FederationError::Key(e.to_string()))?;
         Self::from_signing_key(server_name, version, &key)
     }
 

@@ -163,9 +163,9 @@ impl Identities {
                 });
                 continue;
             }
-            let signing = crate::certify::keys::generate().map_err(|e| config(e.to_string()))?;
+            let signing = crate::signing_keys::generate().map_err(|e| config(e.to_string()))?;
             let key_file = format!("{role}.key");
-            crate::certify::keys::write_new_key(&signing, &dir.join(&key_file))
+            crate::signing_keys::write_new_key(&signing, &dir.join(&key_file))
                 .map_err(|e| config(e.to_string()))?;
             let version = format!("mxh_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
             let key = ServerKey::from_seed(&name, &version, &signing.to_bytes())
@@ -274,7 +274,7 @@ fn load_one(dir: &Path, role: &'static str, stored: &Stored) -> Result<Identity,
     })?;
     let path = dir.join(&stored.key_file);
     check_private(&path)?;
-    let signing = crate::certify::keys::read_key(&path).map_err(|e| config(e.to_string()))?;
+    let signing = crate::signing_keys::read_key(&path).map_err(|e| config(e.to_string()))?;
     let key = ServerKey::from_seed(&stored.server_name, version, &signing.to_bytes())
         .map_err(|e| config(format!("{}: {role}: {e}", dir.join(INDEX).display())))?;
     if key.public_key_base64() != stored.public_key {

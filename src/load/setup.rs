@@ -15,7 +15,7 @@ use super::model::PersonaKind;
 use super::plan::LoadPlan;
 use super::population::Population;
 use super::world::{Account, Partner};
-use crate::runner::Provision;
+use crate::target::users::Provision;
 
 /// Requests in flight during setup.
 const SETUP_CONCURRENCY: usize = 32;

@@ -7,6 +7,9 @@ pub mod operations;
 pub mod profile;
 pub mod template;
 
+#[cfg(test)]
+mod sliding_args_tests;
+
 use std::time::Duration;
 
 use serde_json::Value;

@@ -10,8 +10,6 @@ mod step;
 mod verdict;
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,44 +21,8 @@ use crate::lifecycle::Stop;
 use crate::matrix::http_client::HttpClient;
 use crate::plan::ScenarioPlan;
 use crate::results::ScenarioResult;
+pub use crate::target::users::{BoxFuture, Provision, UserInfo};
 pub use events::{Events, RunEvent};
-
-/// A user created for one scenario.
-#[derive(Clone)]
-pub struct UserInfo {
-    /// `@localpart:server`.
-    pub user_id: String,
-    /// Localpart.
-    pub localpart: String,
-    /// Password (secret).
-    pub password: String,
-    /// Access token (secret).
-    pub access_token: String,
-    /// Device ID.
-    pub device_id: String,
-}
-
-impl std::fmt::Debug for UserInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserInfo")
-            .field("user_id", &self.user_id)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A boxed future, for the provisioning trait.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Creates users for scenarios (by the target's registration method).
-pub trait Provision: Send + Sync {
-    /// Create a user; the error says why, in one line.
-    fn create_user<'a>(
-        &'a self,
-        localpart: &'a str,
-        password: &'a str,
-        admin: bool,
-    ) -> BoxFuture<'a, Result<UserInfo, String>>;
-}
 
 /// Everything a run needs to know about the target.
 pub struct RunContext {

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::matrix::encode_component;
 use crate::matrix::http_client::HttpClient;
-use crate::runner::{Provision, UserInfo};
 use crate::scenario::model::Capability;
+use crate::target::users::{Provision, UserInfo};
 
 /// What one probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ pub mod implementation;
 pub mod provision;
 pub mod synapse;
 pub mod url_target;
+pub mod users;
 pub mod venv;
 
 pub use federated::{FederationEndpoint, FederationSetup};

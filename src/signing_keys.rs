@@ -1,5 +1,5 @@
-//! Ed25519 signing keys in PKCS#8 PEM files: made by `keygen` (mode 0600, never
-//! overwriting an existing file) and read by `certify`.
+//! Ed25519 signing keys, and their PKCS#8 PEM files: made by `keygen` and for the played
+//! federation servers (mode 0600, never overwriting an existing file), read by `certify`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
