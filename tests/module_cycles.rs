@@ -6,12 +6,16 @@ use std::process::Command;
 #[test]
 fn no_top_level_module_imports_one_that_imports_it_back() {
     let out = Command::new("bash")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/module-cycles.sh"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/module-cycles.sh"
+        ))
         .output()
         .expect("bash runs the script");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.trim_end().ends_with("cycles: 0 (0 two-way pairs, 0 longer groups)"),
+        text.trim_end()
+            .ends_with("cycles: 0 (0 two-way pairs, 0 longer groups)"),
         "import cycles between top-level modules:\n{text}"
     );
 }

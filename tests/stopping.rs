@@ -2,7 +2,8 @@
 //! a run against the spawned Synapse write every report (marked interrupted, the unfinished
 //! scenarios listed as not run) and stop Synapse; SIGKILL leaves results.jsonl, which
 //! `mxharness report` renders, and no Synapse behind; SIGTERM during `load` ends the attack
-//! through Goose and writes the reports of what ran.
+//! through Goose and writes the reports of what ran; SIGTERM between `capacity` steps writes
+//! the search so far.
 
 mod common;
 
@@ -286,6 +287,59 @@ fn sigterm_during_load_writes_the_reports_of_what_ran() {
             .as_u64()
             .is_some_and(|n| n > 0),
         "the requests measured before the stop are kept"
+    );
+    assert_all_gone(&spawned, dir.path());
+}
+
+#[test]
+fn sigterm_during_capacity_writes_the_search_so_far() {
+    let dir = tempdir();
+    let log = std::fs::File::create(dir.path().join("harness.log")).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxharness"))
+        .current_dir(root())
+        .args([
+            "capacity",
+            "scenarios/load/capacity-smoke.yaml",
+            "--report-dir",
+        ])
+        .arg(dir.path())
+        .env("MXH_CACHE_DIR", cache_dir())
+        .env_remove("MXH_TARGET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the mxharness binary starts");
+    let started = Instant::now();
+    // After the first step's verdict line, the second step is under way.
+    while !harness_log(dir.path()).contains("step ") {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "capacity ended ({status}) before a step finished:\n{}",
+                harness_log(dir.path())
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no step after 10 minutes:\n{}",
+            harness_log(dir.path())
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let spawned = descendants(child.id());
+    assert!(!spawned.is_empty(), "no Synapse process found");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+    let status = wait_exit(&mut child, dir.path(), Duration::from_secs(120));
+    assert_eq!(status.code(), Some(143), "{}", harness_log(dir.path()));
+    let report = read_json(&dir.path().join("report.json"));
+    assert_eq!(report["run"]["interrupted"], true, "{}", report["run"]);
+    assert_eq!(report["run"]["stopped_by"].as_str(), Some("SIGTERM"));
+    let cap = &report["load"]["capacity"];
+    assert_eq!(cap["ending"].as_str(), Some("stopped"), "{cap}");
+    assert!(
+        cap["steps"].as_array().is_some_and(|s| !s.is_empty()),
+        "the finished steps are kept: {cap}"
     );
     assert_all_gone(&spawned, dir.path());
 }

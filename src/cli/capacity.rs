@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::load::{LoadArgs, read_plan, target_spec};
 use crate::exit_codes;
+use crate::lifecycle::Stop;
 use crate::load::capacity::{self, StepOutcome};
 use crate::load::model::PersonaKind;
 use crate::load::plan::LoadPlan;
@@ -25,9 +26,6 @@ pub struct CapacityArgs {
     #[command(flatten)]
     pub load: LoadArgs,
 }
-
-/// The error of a step stopped by Ctrl-C (exit 130, not a target failure).
-const INTERRUPTED: &str = "interrupted by Ctrl-C; no report written";
 
 /// One step's measurement: the report and the threshold verdicts.
 struct Measured {
@@ -74,7 +72,11 @@ async fn measure(
     plan: &LoadPlan,
     prepared: &setup::Prepared,
     step: usize,
-) -> Result<Measured, String> {
+    stop: &Stop,
+) -> Result<Option<Measured>, String> {
+    if stop.is_stopped() {
+        return Ok(None);
+    }
     let pop = population::generate(plan);
     let mut counts = vec![0usize; plan.personas.len()];
     for u in &pop.users {
@@ -101,6 +103,9 @@ async fn measure(
     .await
     .map_err(|e| format!("setting up {} users failed: {e}", pop.users.len()))?;
     let setup_time = setup_clock.elapsed();
+    if stop.is_stopped() {
+        return Ok(None);
+    }
     let world = Arc::new(World::new(
         prepared.target.base_url.clone(),
         None,
@@ -130,9 +135,19 @@ async fn measure(
             }
         }
     }
-    let attacked = engine::attack(Arc::clone(&world), plan, &counts).await?;
-    if attacked.interrupted {
-        return Err(INTERRUPTED.into());
+    // A stop (SIGINT, SIGTERM, SIGHUP) ends the step's attack through Goose's killswitch.
+    let killswitch = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let reason = stop.stopped().await;
+            goose::trigger_killswitch(&reason.describe());
+        })
+    };
+    let attacked = engine::attack(Arc::clone(&world), plan, &counts).await;
+    killswitch.abort();
+    let attacked = attacked?;
+    if attacked.interrupted || stop.is_stopped() {
+        return Ok(None);
     }
     let late_lost = finish::check_history(&world).await;
     let load = finish::assemble(
@@ -146,7 +161,7 @@ async fn measure(
         Vec::new(),
     );
     let verdicts = verdict::thresholds(&plan.id, &plan.file, &plan.thresholds, &load);
-    Ok(Measured { load, verdicts })
+    Ok(Some(Measured { load, verdicts }))
 }
 
 pub(super) async fn capacity(args: CapacityArgs) -> u8 {
@@ -222,17 +237,19 @@ pub(super) async fn capacity(args: CapacityArgs) -> u8 {
         .iter()
         .any(|p| p.kind == PersonaKind::SlidingSync);
     let target = target_spec(&args);
+    // One stop for the whole command: preparation, every step, and the reports after.
+    let stop = Stop::install(None);
     let prepared = match setup::interruptible_prepare(
         setup::prepare(&target, needs_ss, Default::default(), Default::default()),
         "target",
-        &crate::lifecycle::Stop::install(None),
+        &stop,
     )
     .await
     {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let code = drive(&plan, &spec, &prepared, &args.report_dir);
+    let code = drive(&plan, &spec, &prepared, &args.report_dir, &stop);
     if let Some(s) = prepared.spawned
         && let Err(e) = s.stop().await
     {
@@ -246,6 +263,7 @@ fn drive(
     spec: &capacity::CapacitySpec,
     prepared: &setup::Prepared,
     dir: &std::path::Path,
+    stop: &Stop,
 ) -> u8 {
     let started_at = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
@@ -264,8 +282,15 @@ fn drive(
     let searched = capacity::search(spec, |users, attempt| {
         let p = step_plan(plan, users, spec.hold);
         let step_clock = Instant::now();
-        let m =
-            tokio::task::block_in_place(|| handle.block_on(measure(&p, prepared, measured.len())))?;
+        let m = tokio::task::block_in_place(|| {
+            handle.block_on(measure(&p, prepared, measured.len(), stop))
+        })?;
+        let Some(m) = m else {
+            return Ok(StepOutcome {
+                stopped: true,
+                ..StepOutcome::default()
+            });
+        };
         let failures: Vec<String> = m
             .verdicts
             .iter()
@@ -292,14 +317,11 @@ fn drive(
             duration,
             failures,
             record,
+            stopped: false,
         })
     });
     let searched = match searched {
         Ok(s) => s,
-        Err(e) if e == INTERRUPTED => {
-            eprintln!("{e}");
-            return exit_codes::INTERRUPTED;
-        }
         Err(e) => {
             eprintln!("error: {e}");
             return exit_codes::ENVIRONMENT;
@@ -323,10 +345,28 @@ fn drive(
     });
     let report_section = searched.report(spec.max_users, limiting_observed);
     outln!("\ncapacity: {}", report_section.answer);
+    // A stop (or Goose's own Ctrl-C) ends with the stop's code, after the reports of what ran.
+    let stopped_by = match stop.reason() {
+        Some(r) => Some(r.describe()),
+        None => {
+            (searched.ending == capacity::Ending::Stopped).then(|| "SIGINT (Ctrl-C)".to_owned())
+        }
+    };
+    let stop_code = || match stop.reason() {
+        Some(r) => r.exit_code(),
+        None => exit_codes::INTERRUPTED,
+    };
     let Some(m) = measured.into_iter().nth(at) else {
+        if stopped_by.is_some() {
+            eprintln!("stopped before any step finished: no report written");
+            return stop_code();
+        }
         eprintln!("error: no step ran (max_steps or max_time is zero)");
         return exit_codes::CHECKS_FAILED;
     };
+    if let Some(by) = &stopped_by {
+        eprintln!("stopped by {by}: writing the reports of the steps that finished");
+    }
     let mut load = m.load;
     load.capacity = Some(report_section);
     let scenarios = m.verdicts;
@@ -345,8 +385,8 @@ fn drive(
             filter: None,
             jobs: load.users,
             scenario_set_sha256: None,
-            interrupted: false,
-            stopped_by: None,
+            interrupted: stopped_by.is_some(),
+            stopped_by: stopped_by.clone(),
         },
         target: setup::finish::target_info(prepared),
         summary: results::score::summarize(&scenarios),
@@ -357,6 +397,9 @@ fn drive(
         load: Some(load),
     };
     let code = write_and_judge(&report, dir);
+    if stopped_by.is_some() && code != exit_codes::ENVIRONMENT {
+        return stop_code();
+    }
     if !searched.found() && code == exit_codes::SUCCESS {
         return exit_codes::CHECKS_FAILED;
     }

@@ -57,6 +57,9 @@ pub struct StepOutcome {
     pub failures: Vec<String>,
     /// The step as recorded in the report (users, figures, errors).
     pub record: CapacityStep,
+    /// The run was stopped (signal, deadline) before its hold ended: no verdict, and the
+    /// search ends with what the earlier steps found.
+    pub stopped: bool,
 }
 
 /// How the search ended.
@@ -70,6 +73,8 @@ pub enum Ending {
     FirstStepFails,
     /// `max_steps` or `max_time` ran out first; the bracket is what was known.
     OutOfBudget,
+    /// A signal or deadline stopped the search; the bracket is what the steps before found.
+    Stopped,
 }
 
 impl Ending {
@@ -79,6 +84,7 @@ impl Ending {
             Self::HoldsAtCap => "holds at the cap",
             Self::FirstStepFails => "first step fails",
             Self::OutOfBudget => "out of budget",
+            Self::Stopped => "stopped",
         }
     }
 }
@@ -111,15 +117,17 @@ where
         self.steps.len() < self.spec.max_steps && self.spent < self.spec.max_time
     }
 
-    /// Run a population (repeating a failure up to `repeats` times); `None` when out of
-    /// budget before a verdict.
-    fn probe(&mut self, users: usize) -> Result<Option<(bool, Vec<String>)>, E> {
+    /// Run a population, repeating a failure up to `repeats` times.
+    fn probe(&mut self, users: usize) -> Result<Probe, E> {
         let mut attempt = 0;
         loop {
             if !self.budget_left() {
-                return Ok(None);
+                return Ok(Probe::OutOfBudget);
             }
             let mut out = (self.step)(users, attempt)?;
+            if out.stopped {
+                return Ok(Probe::Stopped);
+            }
             out.record.users = users;
             out.record.attempt = attempt;
             out.record.held = out.held;
@@ -128,14 +136,22 @@ where
             let failures = out.failures.clone();
             self.steps.push(out);
             if held {
-                return Ok(Some((true, Vec::new())));
+                return Ok(Probe::Held);
             }
             if attempt >= self.spec.repeats {
-                return Ok(Some((false, failures)));
+                return Ok(Probe::Failed(failures));
             }
             attempt += 1;
         }
     }
+}
+
+/// The verdict on one population.
+enum Probe {
+    Held,
+    Failed(Vec<String>),
+    OutOfBudget,
+    Stopped,
 }
 
 /// Search the capacity: step up from `start` until a step fails (or the cap holds), then
@@ -157,15 +173,16 @@ where
     // Step up.
     loop {
         match s.probe(users)? {
-            None => return Ok(done(s, low, high, Ending::OutOfBudget)),
-            Some((true, _)) => {
+            Probe::OutOfBudget => return Ok(done(s, low, high, Ending::OutOfBudget)),
+            Probe::Stopped => return Ok(done(s, low, high, Ending::Stopped)),
+            Probe::Held => {
                 low = Some(users);
                 if users >= spec.max_users {
                     return Ok(done(s, low, high, Ending::HoldsAtCap));
                 }
                 users = spec.next(users);
             }
-            Some((false, failures)) => {
+            Probe::Failed(failures) => {
                 high = Some((users, failures));
                 break;
             }
@@ -182,9 +199,10 @@ where
         }
         let mid = lo + (hi - lo) / 2;
         match s.probe(mid)? {
-            None => return Ok(done(s, Some(lo), high, Ending::OutOfBudget)),
-            Some((true, _)) => lo = mid,
-            Some((false, failures)) => high = Some((mid, failures)),
+            Probe::OutOfBudget => return Ok(done(s, Some(lo), high, Ending::OutOfBudget)),
+            Probe::Stopped => return Ok(done(s, Some(lo), high, Ending::Stopped)),
+            Probe::Held => lo = mid,
+            Probe::Failed(failures) => high = Some((mid, failures)),
         }
     }
     Ok(done(s, Some(lo), high, Ending::Bracketed))
@@ -215,6 +233,17 @@ impl Search {
             }
         };
         match (self.low, &self.high, self.ending) {
+            (low, high, Ending::Stopped) => {
+                let found = match (low, high) {
+                    (Some(lo), Some((hi, f))) => {
+                        format!("holds at {lo} users, fails at {hi}{}", why(f))
+                    }
+                    (Some(lo), None) => format!("holds at {lo} users, no step failed"),
+                    (None, Some((hi, f))) => format!("the first step ({hi} users) fails{}", why(f)),
+                    (None, None) => "no step finished".into(),
+                };
+                format!("stopped before the search ended; so far: {found}")
+            }
             (_, Some((hi, f)), Ending::FirstStepFails) => {
                 format!(
                     "no capacity: even the first step ({hi} users) fails{}",
@@ -315,6 +344,7 @@ mod tests {
                 vec!["p95 < 500ms for send: observed 612.0ms".into()]
             },
             record: CapacityStep::default(),
+            stopped: false,
         }
     }
 
@@ -438,5 +468,26 @@ mod tests {
             }
         });
         assert_eq!(r, Err("down"));
+    }
+
+    #[test]
+    fn a_stopped_step_ends_the_search_with_what_the_earlier_steps_found() {
+        let spec = spec();
+        let mut n = 0;
+        let s = search(&spec, |_, _| {
+            n += 1;
+            let mut o = outcome(true);
+            o.stopped = n == 3;
+            Ok::<_, ()>(o)
+        })
+        .unwrap();
+        assert_eq!(s.ending, Ending::Stopped);
+        assert_eq!(s.steps.len(), 2, "the stopped step is not a verdict");
+        assert!(s.found());
+        let answer = s.answer(spec.max_users);
+        assert!(
+            answer.starts_with("stopped before the search ended; so far: holds at"),
+            "{answer}"
+        );
     }
 }
