@@ -3,7 +3,6 @@
 //! reports and exit codes as for any run.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
@@ -12,19 +11,16 @@ use super::RunArgs;
 use super::progress::Progress;
 use crate::exit_codes;
 use crate::expectations::Expectations;
-use crate::gateway::exec::{self, Setup};
-use crate::gateway::identities::{self, Identities, ROLES, Requested, loopback_name};
-use crate::gateway::probe::Roles;
+use crate::gateway::exec;
+use crate::gateway::identities::loopback_name;
 use crate::gateway::profile::Profile;
-use crate::gateway::raw::Endpoint;
 use crate::gateway::suite::{self, Check};
-use crate::gateway::tap::Tap;
-use crate::gateway::topology::{GatewayKind, LocalGateway};
+use crate::gateway::topology::GatewayKind;
 use crate::lifecycle::{Stop, journal};
 use crate::results::{self, RunInfo, RunReport, TargetInfo};
 use crate::runner::events::Reporter;
 use crate::scenario::source;
-use crate::session::finish;
+use crate::session::{GatewaySpec, finish};
 
 /// Options of gateway runs (used when the selected files are gateway checks).
 #[derive(Debug, Clone, Args)]
@@ -179,67 +175,22 @@ pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
     Some(exit_codes::SUCCESS)
 }
 
-/// TLS trusting the run CA, the CA in `extra` (PEM, `--gateway-ca`) when given, and the
-/// `--ca-cert` certificates.
-fn client_tls(
-    ca: &crate::federation::RunCa,
-    extra: Option<&std::path::Path>,
-) -> Result<rustls::ClientConfig, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let ca_certs = &crate::matrix::net::policy().ca_certs;
-    if extra.is_none() && ca_certs.is_empty() {
-        return ca.client_config().map_err(|e| e.to_string());
-    }
-    let mut roots = ca.root_store().map_err(|e| e.to_string())?;
-    if let Some(extra) = extra {
-        let certs = CertificateDer::pem_file_iter(extra)
-            .map_err(|e| format!("{}: {e}", extra.display()))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| format!("{}: {e}", extra.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("{}: not a usable CA certificate: {e}", extra.display()))?;
-        }
-    }
-    for cert in ca_certs {
-        roots
-            .add(cert.clone())
-            .map_err(|e| format!("--ca-cert: not a usable CA certificate: {e}"))?;
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
-/// The stored identities (made first when `dir` has none), announced on stderr.
-fn load_identities(dir: &std::path::Path, requested: &Requested) -> Result<Identities, String> {
-    let made = !dir.join(identities::INDEX).exists();
-    let ids = Identities::load_or_create(dir, requested).map_err(|e| e.to_string())?;
-    eprintln!(
-        "{} gateway identities in {} (print the gateway configuration with `mxharness \
-         gateway-config {}`)",
-        if made { "Made" } else { "Using" },
-        dir.display(),
-        dir.display()
-    );
-    announce_identities(&ids);
-    Ok(ids)
-}
-
-/// One line per played server: what a key-pinning gateway must have.
-fn announce_identities(ids: &Identities) {
-    for id in &ids.servers {
-        eprintln!(
-            "  identity {} {} {} {}",
-            id.role,
-            id.key.server_name(),
-            id.key.key_id(),
-            id.key.public_key_base64()
-        );
+/// The gateway run's target as plain data.
+fn gateway_spec(args: &RunArgs) -> GatewaySpec {
+    let g = &args.gateway;
+    GatewaySpec {
+        gateway: g.gateway.clone(),
+        kind: g.gateway_kind,
+        server_name: g.gateway_server_name.clone(),
+        upstream: g.gateway_upstream.clone(),
+        tap: g.gateway_tap,
+        allowed: g.gateway_allowed.clone(),
+        denied: g.gateway_denied.clone(),
+        gateway_ca: g.gateway_ca.clone(),
+        identities: g.gateway_identities.clone(),
+        report_dir: args.report_dir.clone(),
+        synapse: args.synapse.spec(),
+        step_timeout: args.step_timeout,
     }
 }
 
@@ -325,7 +276,12 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
     };
     let started_at = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let prepared = match crate::session::interruptible_prepare(prepare(args), "gateway", stop).await
+    let prepared = match crate::session::interruptible_prepare(
+        crate::session::gateway::prepare(&gateway_spec(args)),
+        "gateway",
+        stop,
+    )
+    .await
     {
         Ok(p) => p,
         Err(code) => return code,
@@ -410,219 +366,6 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
         load: None,
     };
     finish::finish(&report, &args.report_dir, stop)
-}
-
-/// A local gateway, or the pieces the harness runs beside a `--gateway URL`.
-enum Prepared {
-    Local(Box<LocalGateway>),
-    Remote {
-        setup: Box<Setup>,
-        _remotes: Vec<Arc<crate::federation::FakeServer>>,
-        /// What the homeserver behind the gateway says it is (federation `/version`).
-        server_version: Option<String>,
-    },
-}
-
-impl Prepared {
-    fn setup(&self) -> &Setup {
-        match self {
-            Prepared::Local(l) => &l.setup,
-            Prepared::Remote { setup, .. } => setup,
-        }
-    }
-
-    fn label(&self) -> String {
-        match self {
-            Prepared::Local(l) => l.kind.label().to_owned(),
-            Prepared::Remote { .. } => "url".into(),
-        }
-    }
-
-    fn server_version(&self) -> Option<String> {
-        match self {
-            Prepared::Local(l) => Some(format!(
-                "{} in front of Synapse {}",
-                l.kind.label(),
-                l.synapse.version()
-            )),
-            Prepared::Remote { server_version, .. } => server_version.clone(),
-        }
-    }
-
-    async fn stop(self) {
-        if let Prepared::Local(l) = self {
-            l.stop().await;
-        }
-    }
-}
-
-async fn prepare(args: &RunArgs) -> Result<Prepared, String> {
-    let g = &args.gateway;
-    match &g.gateway {
-        None => {
-            let opts = crate::session::synapse_options(
-                &args.synapse.spec(),
-                args.report_dir.join("homeserver.log"),
-            );
-            eprintln!(
-                "Starting the local gateway ({}) in front of Synapse {} ...",
-                g.gateway_kind.label(),
-                opts.version
-            );
-            crate::target::ensure_venv(&opts)
-                .await
-                .map_err(|e| e.to_string())?;
-            let identities = match &g.gateway_identities {
-                Some(dir) => Some(load_identities(dir, &Requested::default())?),
-                None => None,
-            };
-            let local = LocalGateway::start(
-                g.gateway_kind,
-                &opts,
-                Some(args.report_dir.clone()),
-                args.step_timeout,
-                identities.as_ref(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok(Prepared::Local(Box::new(local)))
-        }
-        Some(url) => prepare_remote(args, url).await,
-    }
-}
-
-/// Beside a gateway URL: fake remote servers on loopback (their names must be on the
-/// gateway's allow-list, and the homeserver must trust the CA written to the report folder),
-/// and optionally the tap and the direct comparison.
-async fn prepare_remote(args: &RunArgs, url: &str) -> Result<Prepared, String> {
-    let g = &args.gateway;
-    let server_name = g
-        .gateway_server_name
-        .clone()
-        .ok_or("--gateway needs --gateway-server-name")?;
-    // allowed, allowed2, denied: on the ports of the names given, else on free ports.
-    let mut names = g.gateway_allowed.clone();
-    if names.len() == 1 {
-        names.push(names[0].clone());
-    }
-    names.resize(2, String::new());
-    names.push(g.gateway_denied.clone().unwrap_or_default());
-    let identities = match &g.gateway_identities {
-        Some(dir) => {
-            let mut requested = Requested::default();
-            for (role, name) in ROLES.iter().zip(&names) {
-                if !name.is_empty() {
-                    requested.names.insert(role, name.clone());
-                }
-            }
-            Some(load_identities(dir, &requested)?)
-        }
-        None => None,
-    };
-    let ca = match &identities {
-        Some(ids) => Arc::clone(&ids.ca),
-        None => Arc::new(crate::federation::RunCa::new().map_err(|e| e.to_string())?),
-    };
-    let ca_path: PathBuf = args.report_dir.join("gateway-run-ca.pem");
-    ca.write_pem(&ca_path).map_err(|e| e.to_string())?;
-    let mut fakes: Vec<Arc<crate::federation::FakeServer>> = match &identities {
-        Some(ids) => ids.start_servers().await.map_err(|e| e.to_string())?,
-        None => Vec::new(),
-    };
-    for name in names.iter().skip(fakes.len()) {
-        let (ip_literal, port) = if name.is_empty() {
-            (false, 0)
-        } else {
-            loopback_name(name)?
-        };
-        if let Some(same) = fakes.iter().find(|f| f.server_name() == name) {
-            fakes.push(Arc::clone(same));
-            continue;
-        }
-        fakes.push(Arc::new(
-            crate::federation::FakeServer::start_on(&ca, "k1", ip_literal, port)
-                .await
-                .map_err(|e| format!("cannot play {name}: {e}"))?,
-        ));
-    }
-    let tls = Arc::new(client_tls(&ca, g.gateway_ca.as_deref())?);
-    let gateway = Endpoint::new(url, Some(Arc::clone(&tls)))?;
-    let direct = match &g.gateway_upstream {
-        Some(u) => Some(Endpoint::new(u, Some(Arc::clone(&tls)))?),
-        None => None,
-    };
-    let tap = match (g.gateway_tap, &direct) {
-        (Some(listen), Some(d)) => {
-            let upstream = tokio::net::lookup_host(d.host_port())
-                .await
-                .map_err(|e| e.to_string())?
-                .next()
-                .ok_or("the upstream host does not resolve")?;
-            if d.base.starts_with("https://") {
-                return Err(
-                    "--gateway-tap forwards plain HTTP: give an http:// --gateway-upstream".into(),
-                );
-            }
-            Some(Arc::new(
-                Tap::start(listen, upstream)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            ))
-        }
-        (Some(_), None) => return Err("--gateway-tap needs --gateway-upstream".into()),
-        _ => None,
-    };
-    eprintln!(
-        "The gateway must allow {} and {} (not {}); the homeserver must trust {}",
-        fakes[0].server_name(),
-        fakes[1].server_name(),
-        fakes[2].server_name(),
-        ca_path.display()
-    );
-    let mut remotes = std::collections::BTreeMap::new();
-    remotes.insert("allowed", Arc::clone(&fakes[0]));
-    remotes.insert("allowed2", Arc::clone(&fakes[1]));
-    remotes.insert("denied", Arc::clone(&fakes[2]));
-    let setup = Setup {
-        roles: Roles {
-            server_name,
-            allowed: fakes[0].key().clone(),
-            allowed2: fakes[1].key().clone(),
-            denied: fakes[2].key().clone(),
-        },
-        gateway,
-        direct,
-        tap,
-        no_tap_reason: "no --gateway-tap in front of the homeserver".into(),
-        no_direct_reason: "no --gateway-upstream given".into(),
-        remotes,
-        client: None,
-        timeout: args.step_timeout,
-        run_tag: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
-    };
-    let server_version = remote_implementation(url, g).await;
-    Ok(Prepared::Remote {
-        setup: Box::new(setup),
-        _remotes: fakes,
-        server_version,
-    })
-}
-
-/// The implementation behind a remote gateway, for reports: federation `/version` through the
-/// gateway (trusting `--gateway-ca` when given), else the upstream's client `/versions`.
-async fn remote_implementation(url: &str, g: &GatewayArgs) -> Option<String> {
-    let root = g
-        .gateway_ca
-        .as_deref()
-        .and_then(|p| std::fs::read(p).ok())
-        .and_then(|pem| reqwest::Certificate::from_pem(&pem).ok());
-    crate::target::implementation::identify(crate::target::implementation::Sources {
-        client_url: g.gateway_upstream.as_deref().unwrap_or(url),
-        federation_url: Some(url),
-        federation_root: root,
-    })
-    .await
-    .map(|v| format!("{v} (behind the gateway)"))
 }
 
 /// `--expectations FILE`; else, for a local gateway, fixtures/expectations/gateway-<kind>.yaml.

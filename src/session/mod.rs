@@ -1,16 +1,18 @@
 //! The run-orchestration layer between the command line and the engines: what is tested as
 //! plain data ([`TargetSpec`]), getting it ready ([`prepare`]: probe a URL or install and start
 //! the local Synapse, provision users, detect sliding sync, set up federation, probe
-//! capabilities), the reporters every run subscribes to its events ([`journal_writer`]), and
+//! capabilities; [`gateway`] does the same for gateway runs from a [`GatewaySpec`]), the reporters every run subscribes to its events ([`journal_writer`]), and
 //! the end of a run ([`finish`]). The command line maps its arguments onto a `TargetSpec` and
 //! prints.
 
 pub mod federation;
 pub mod finish;
+pub mod gateway;
 pub mod journal_writer;
 pub mod prepare;
 pub mod target_spec;
 
+pub use gateway::{GatewaySpec, PreparedGateway};
 pub use prepare::{
     CapabilityNeeds, FederationNeeds, Prepared, interruptible_prepare, prepare, synapse_options,
 };
