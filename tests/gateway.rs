@@ -10,6 +10,15 @@ use std::path::Path;
 use common::{describe, junit_counts, mxharness, report};
 use mxharness::results::{ExpectationKind, Outcome, RunReport};
 
+/// Timing is never asserted here: the overhead testcase gets a limit no run can pass, five
+/// repetitions keep it short, and tests/gateway_overhead.rs shows its verdict failing.
+const OVERHEAD_UNJUDGED: [&str; 4] = [
+    "--gateway-overhead",
+    "5",
+    "--gateway-overhead-max-ms",
+    "600000",
+];
+
 fn run_kind(kind: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
     let dir = dir.to_str().expect("utf-8 temp dir");
     let mut args = vec![
@@ -20,6 +29,7 @@ fn run_kind(kind: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
         "--report-dir",
         dir,
     ];
+    args.extend_from_slice(&OVERHEAD_UNJUDGED);
     args.extend_from_slice(extra);
     mxharness(&args, &[])
 }
@@ -67,6 +77,17 @@ fn nginx_gateway_matches_its_expectations() {
     assert_eq!(
         outcome(&r, "gateway/pass/send-transaction").outcome,
         Outcome::Passed
+    );
+    // The overhead testcase reports gateway and direct figures per pass-through probe.
+    let overhead = outcome(&r, "gateway/overhead/p95");
+    assert_eq!(overhead.level, "policy");
+    assert!(
+        overhead.properties.contains_key("largest p95 overhead")
+            && overhead
+                .properties
+                .contains_key("gateway/pass/version reused p95"),
+        "{:?}",
+        overhead.properties
     );
 }
 
@@ -363,6 +384,10 @@ async fn the_suite_runs_against_a_gateway_url() {
         "fixtures/expectations/gateway-nginx.yaml",
         "--report-dir",
         reports.to_str().expect("utf-8"),
+        OVERHEAD_UNJUDGED[0],
+        OVERHEAD_UNJUDGED[1],
+        OVERHEAD_UNJUDGED[2],
+        OVERHEAD_UNJUDGED[3],
     ]
     .iter()
     .map(|s| s.to_string())
@@ -402,5 +427,11 @@ async fn the_suite_runs_against_a_gateway_url() {
     assert_eq!(
         outcome(&r, "gateway/outbound/denied-destination").outcome,
         Outcome::Skipped
+    );
+    // With --gateway-upstream the overhead is measured through the gateway and directly.
+    assert!(
+        outcome(&r, "gateway/overhead/p95")
+            .properties
+            .contains_key("largest p95 overhead")
     );
 }

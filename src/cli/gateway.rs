@@ -13,6 +13,7 @@ use crate::exit_codes;
 use crate::expectations::Expectations;
 use crate::gateway::exec;
 use crate::gateway::identities::loopback_name;
+use crate::gateway::overhead::{self, Plan as OverheadPlan};
 use crate::gateway::profile::Profile;
 use crate::gateway::suite::{self, Check};
 use crate::gateway::topology::GatewayKind;
@@ -67,6 +68,14 @@ pub struct GatewayArgs {
     /// fixtures/gateway/profiles/). A local gateway uses its own profile by default.
     #[arg(long)]
     pub gateway_profile: Option<PathBuf>,
+    /// Repetitions of each pass-through probe for the overhead figure (through the gateway
+    /// and straight to the homeserver, reused and fresh connections); 0 leaves it out. Needs
+    /// the homeserver's own listener (local gateways, or --gateway-upstream).
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub gateway_overhead: usize,
+    /// The largest acceptable p95 overhead on a reused connection (the overhead testcase).
+    #[arg(long, default_value_t = 10.0, value_name = "MS")]
+    pub gateway_overhead_max_ms: f64,
 }
 
 /// If the selected files are gateway checks, run them and return the exit code; `None` when
@@ -99,11 +108,18 @@ pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
         eprintln!("error: {e}");
         return Some(exit_codes::USAGE);
     }
+    let overhead = (args.gateway.gateway_overhead > 0
+        && crate::plan::filter::matches(args.filter.as_deref(), &overhead::Testcase))
+    .then_some(OverheadPlan {
+        repetitions: args.gateway.gateway_overhead,
+        max_p95_ms: args.gateway.gateway_overhead_max_ms,
+    });
     let mut selected: Vec<Check> = checks
-        .into_iter()
-        .filter(|c| crate::plan::filter::matches(args.filter.as_deref(), c))
+        .iter()
+        .filter(|c| crate::plan::filter::matches(args.filter.as_deref(), *c))
+        .cloned()
         .collect();
-    if selected.is_empty() {
+    if selected.is_empty() && overhead.is_none() {
         eprintln!("error: no gateway check selected");
         return Some(exit_codes::NOTHING_SELECTED);
     }
@@ -128,7 +144,8 @@ pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
             return Some(exit_codes::USAGE);
         }
     }
-    Some(run(args, selected, stop).await)
+    let overhead = overhead.map(|plan| (plan, checks.as_slice()));
+    Some(run(args, selected, overhead, stop).await)
 }
 
 /// `list` of gateway checks when every selected file is one; `None` lets scenario listing go on.
@@ -265,7 +282,12 @@ fn product_profile(args: &RunArgs) -> Result<Option<Profile>, String> {
     Profile::load(&path).map(Some)
 }
 
-async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
+async fn run(
+    args: &RunArgs,
+    checks: Vec<Check>,
+    overhead: Option<(OverheadPlan, &[Check])>,
+    stop: &Stop,
+) -> u8 {
     if let Err(e) = std::fs::create_dir_all(&args.report_dir) {
         eprintln!("error: cannot create {}: {e}", args.report_dir.display());
         return exit_codes::ENVIRONMENT;
@@ -341,7 +363,7 @@ async fn run(args: &RunArgs, checks: Vec<Check>, stop: &Stop) -> u8 {
         clock,
     ));
     let (events, collected) = crate::runner::events::collecting(reporters);
-    exec::run_all(&checks, setup, &events, stop).await;
+    exec::run_all(&checks, setup, overhead, &events, stop).await;
     let mut results = collected.take();
     prepared.stop().await;
     if let Some(e) = &expectations {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::judge::{self, Observed, Upstream};
 use super::level;
+use super::overhead;
 use super::probe::{self, Roles};
 use super::raw::{self, Endpoint, RawRequest};
 use super::suite::{Action, Check, Outbound, Probe, Remote, Verdict};
@@ -73,9 +74,19 @@ fn role_name(r: Remote) -> &'static str {
 /// Run every check, in order, emitting the run's events on `events` (as the conformance
 /// runner does): `Planned`, `ScenarioStarted` / `ScenarioFinished` per check, `Stopping` when a
 /// stop comes, `ScenarioNotRun` for each check it kept from finishing, `Finished` last.
-pub async fn run_all(checks: &[Check], setup: &Setup, events: &Events, stop: &Stop) {
+/// With `overhead`, the gateway's overhead is measured after the checks, as one more testcase,
+/// repeating the pass-through probes of the checks given with it (selected or not).
+pub async fn run_all(
+    checks: &[Check],
+    setup: &Setup,
+    overhead: Option<(overhead::Plan, &[Check])>,
+    events: &Events,
+    stop: &Stop,
+) {
+    let measured = overhead.map(|(plan, all)| (plan, overhead_probes(all)));
+    let measured = measured.filter(|(_, probes)| !probes.is_empty());
     events.emit(RunEvent::Planned {
-        count: checks.len(),
+        count: checks.len() + usize::from(measured.is_some()),
     });
     let mut told_stopping = false;
     for (i, check) in checks.iter().enumerate() {
@@ -108,9 +119,89 @@ pub async fn run_all(checks: &[Check], setup: &Setup, events: &Events, stop: &St
             }
         }
     }
+    if let Some((plan, probes)) = measured {
+        if let Some(reason) = stop.reason() {
+            let mut r = overhead::verdict(&[], plan, Duration::ZERO);
+            r.outcome = Outcome::Skipped;
+            r.failure = None;
+            r.skip_reason = Some(crate::lifecycle::stop::not_run_reason(reason));
+            events.emit(RunEvent::ScenarioNotRun(Box::new(r)));
+            events.emit(RunEvent::Finished {
+                stopped_by: stop.reason(),
+            });
+            return;
+        }
+        let result = overhead_testcase(&probes, plan, setup, stop);
+        events.emit(RunEvent::ScenarioStarted {
+            id: overhead::ID.to_owned(),
+        });
+        let result = result.await;
+        events.emit(RunEvent::ScenarioFinished(Box::new(result)));
+    }
     events.emit(RunEvent::Finished {
         stopped_by: stop.reason(),
     });
+}
+
+/// The checks whose probe is repeated for the overhead figure: forwarded probes compared
+/// with the direct answer, except PUTs (a repeated transaction is not free of effects).
+fn overhead_probes(checks: &[Check]) -> Vec<(&Check, &Probe)> {
+    checks
+        .iter()
+        .filter_map(|c| match &c.action {
+            Action::Inbound(p)
+                if c.expect.verdict == Verdict::Forwarded
+                    && c.expect.same_as_direct
+                    && !p.method.eq_ignore_ascii_case("PUT") =>
+            {
+                Some((c, p.as_ref()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Repeat each probe through the gateway and directly, and judge the overhead.
+async fn overhead_testcase(
+    probes: &[(&Check, &Probe)],
+    plan: overhead::Plan,
+    setup: &Setup,
+    stop: &Stop,
+) -> ScenarioResult {
+    let started = Instant::now();
+    let Some(direct) = &setup.direct else {
+        let mut r = overhead::verdict(&[], plan, Duration::ZERO);
+        r.outcome = Outcome::Skipped;
+        r.failure = None;
+        r.skip_reason = Some(format!(
+            "the overhead is measured against the homeserver's own listener: {}",
+            setup.no_direct_reason
+        ));
+        return r;
+    };
+    let mut measured = Vec::new();
+    for (i, (check, probe)) in probes.iter().enumerate() {
+        if stop.reason().is_some() {
+            break;
+        }
+        let marker = format!("mxh{}ovh{i:03}", setup.run_tag);
+        let one = match probe::build(probe, &setup.roles, &marker) {
+            Ok(request) => {
+                overhead::measure(
+                    &check.id,
+                    &setup.gateway,
+                    direct,
+                    &request,
+                    plan,
+                    setup.timeout,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        measured.push(one.map_err(|e| (check.id.clone(), e)));
+    }
+    overhead::verdict(&measured, plan, started.elapsed())
 }
 
 fn not_run(check: &Check, reason: StopReason) -> ScenarioResult {

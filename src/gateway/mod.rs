@@ -22,6 +22,7 @@ pub mod identities;
 pub mod judge;
 pub mod level;
 pub mod nginx;
+pub mod overhead;
 pub mod probe;
 pub mod profile;
 pub mod raw;

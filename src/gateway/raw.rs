@@ -149,74 +149,103 @@ pub async fn send(
 }
 
 async fn exchange(endpoint: &Endpoint, request: &RawRequest) -> Result<RawResponse, String> {
-    let tcp = TcpStream::connect(&endpoint.host_port)
-        .await
-        .map_err(|e| format!("cannot connect to {}: {e}", endpoint.host_port))?;
-    match &endpoint.tls {
-        Some(config) => {
-            let name =
-                rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
-            let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| format!("TLS handshake with {}: {e}", endpoint.host_port))?;
-            over(tls, endpoint, request).await
+    let mut connection = Connection::open(endpoint).await?;
+    connection.send(request).await
+}
+
+/// One HTTP/1.1 connection kept open, so several requests reuse it (keep-alive), as a
+/// homeserver's federation client does.
+pub struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    host_port: String,
+}
+
+impl Connection {
+    /// Connect (and shake hands over TLS for `https`).
+    pub async fn open(endpoint: &Endpoint) -> Result<Self, String> {
+        let tcp = TcpStream::connect(&endpoint.host_port)
+            .await
+            .map_err(|e| format!("cannot connect to {}: {e}", endpoint.host_port))?;
+        // A request is written in one go; Nagle would only delay the last segment.
+        let _ = tcp.set_nodelay(true);
+        let sender = match &endpoint.tls {
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::try_from("localhost")
+                    .map_err(|e| e.to_string())?;
+                let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| format!("TLS handshake with {}: {e}", endpoint.host_port))?;
+                handshake(tls).await?
+            }
+            None => handshake(tcp).await?,
+        };
+        Ok(Self {
+            sender,
+            host_port: endpoint.host_port.clone(),
+        })
+    }
+
+    /// Send one request and read its whole (capped) answer.
+    pub async fn send(&mut self, request: &RawRequest) -> Result<RawResponse, String> {
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| format!("the connection closed: {e}"))?;
+        let method = http::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| format!("method {:?}: {e}", request.method))?;
+        let uri: http::Uri = request
+            .target
+            .parse()
+            .map_err(|e| format!("request target {:?}: {e}", request.target))?;
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        if !request
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("host"))
+        {
+            builder = builder.header("host", self.host_port.as_str());
         }
-        None => over(tcp, endpoint, request).await,
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let req = builder
+            .body(Full::new(Bytes::from(request.body.clone())))
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        let response = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("no answer: {e}"))?;
+        let (parts, body) = response.into_parts();
+        let body = crate::matrix::net::collect_capped(body, crate::matrix::net::policy().max_body)
+            .await
+            .map_err(|e| {
+                format!(
+                    "HTTP {}: reading the body: {}",
+                    parts.status.as_u16(),
+                    e.reason
+                )
+            })?;
+        Ok(RawResponse {
+            status: parts.status.as_u16(),
+            headers: header_list(&parts.headers),
+            body,
+        })
     }
 }
 
-async fn over<S>(
+async fn handshake<S>(
     stream: S,
-    endpoint: &Endpoint,
-    request: &RawRequest,
-) -> Result<RawResponse, String>
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("HTTP handshake: {e}"))?;
     tokio::spawn(conn);
-    let method = http::Method::from_bytes(request.method.as_bytes())
-        .map_err(|e| format!("method {:?}: {e}", request.method))?;
-    let uri: http::Uri = request
-        .target
-        .parse()
-        .map_err(|e| format!("request target {:?}: {e}", request.target))?;
-    let mut builder = http::Request::builder().method(method).uri(uri);
-    if !request
-        .headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("host"))
-    {
-        builder = builder.header("host", endpoint.host_port());
-    }
-    for (name, value) in &request.headers {
-        builder = builder.header(name.as_str(), value.as_str());
-    }
-    let req = builder
-        .body(Full::new(Bytes::from(request.body.clone())))
-        .map_err(|e| format!("cannot build the request: {e}"))?;
-    let response = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("no answer: {e}"))?;
-    let (parts, body) = response.into_parts();
-    let body = crate::matrix::net::collect_capped(body, crate::matrix::net::policy().max_body)
-        .await
-        .map_err(|e| {
-            format!(
-                "HTTP {}: reading the body: {}",
-                parts.status.as_u16(),
-                e.reason
-            )
-        })?;
-    Ok(RawResponse {
-        status: parts.status.as_u16(),
-        headers: header_list(&parts.headers),
-        body,
-    })
+    Ok(sender)
 }
 
 /// Headers in order as (lowercase name, value as lossy UTF-8).
