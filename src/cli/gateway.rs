@@ -68,6 +68,13 @@ pub struct GatewayArgs {
     /// fixtures/gateway/profiles/). A local gateway uses its own profile by default.
     #[arg(long)]
     pub gateway_profile: Option<PathBuf>,
+    /// With --gateway: the client-server API of the homeserver behind the gateway. The harness
+    /// registers an observer account there (--registration, as for --target) and makes the
+    /// homeserver send federation requests to the played allowed and denied servers: the
+    /// outbound checks. How those requests are routed (the gateway as outbound proxy, DNS or
+    /// well-known pointing at it) is the deployment's; the checks judge what the remote saw.
+    #[arg(long, value_name = "URL")]
+    pub gateway_client: Option<String>,
     /// Repetitions of each pass-through probe for the overhead figure (through the gateway
     /// and straight to the homeserver, reused and fresh connections); 0 leaves it out. Needs
     /// the homeserver's own listener (local gateways, or --gateway-upstream).
@@ -205,6 +212,8 @@ fn gateway_spec(args: &RunArgs) -> GatewaySpec {
         denied: g.gateway_denied.clone(),
         gateway_ca: g.gateway_ca.clone(),
         identities: g.gateway_identities.clone(),
+        client: g.gateway_client.clone(),
+        registration: args.registration,
         report_dir: args.report_dir.clone(),
         synapse: args.synapse.spec(),
         step_timeout: args.step_timeout,
@@ -219,9 +228,10 @@ fn check_flags(g: &GatewayArgs) -> Result<(), String> {
             || g.gateway_tap.is_some()
             || !g.gateway_allowed.is_empty()
             || g.gateway_denied.is_some()
+            || g.gateway_client.is_some()
         {
             return Err("--gateway-server-name, --gateway-upstream, --gateway-tap, \
-                 --gateway-allowed and --gateway-denied go with --gateway URL"
+                 --gateway-allowed, --gateway-denied and --gateway-client go with --gateway URL"
                 .into());
         }
         return Ok(());

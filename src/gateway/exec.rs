@@ -376,7 +376,9 @@ async fn outbound(
 ) -> Result<Judged, String> {
     let Some(client) = &setup.client else {
         return Ok(Judged::Skipped(
-            "outbound checks need a client account on the homeserver (local gateways only)".into(),
+            "outbound checks need a client account on the homeserver behind the gateway \
+             (--gateway-client URL)"
+                .into(),
         ));
     };
     let Some(remote) = setup.remotes.get(role_name(outbound.to)) else {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::gateway::exec::Setup;
+use crate::gateway::exec::{HomeserverClient, Setup};
 use crate::gateway::identities::{self, Identities, ROLES, Requested, loopback_name};
 use crate::gateway::probe::Roles;
 use crate::gateway::raw::Endpoint;
@@ -37,6 +37,10 @@ pub struct GatewaySpec {
     pub gateway_ca: Option<PathBuf>,
     /// The folder of stored played-server identities.
     pub identities: Option<PathBuf>,
+    /// With a URL: the client-server API of the homeserver behind the gateway (outbound checks).
+    pub client: Option<String>,
+    /// How the observer account is registered there.
+    pub registration: super::Registration,
     /// Where reports, logs and the run CA go.
     pub report_dir: PathBuf,
     /// The local Synapse behind a local gateway.
@@ -274,6 +278,10 @@ async fn prepare_remote(spec: &GatewaySpec, url: &str) -> Result<PreparedGateway
         fakes[2].server_name(),
         ca_path.display()
     );
+    let client = match &spec.client {
+        Some(client_url) => Some(observer(client_url, spec.registration, &tls).await?),
+        None => None,
+    };
     let mut remotes = std::collections::BTreeMap::new();
     remotes.insert("allowed", Arc::clone(&fakes[0]));
     remotes.insert("allowed2", Arc::clone(&fakes[1]));
@@ -291,7 +299,7 @@ async fn prepare_remote(spec: &GatewaySpec, url: &str) -> Result<PreparedGateway
         no_tap_reason: "no --gateway-tap in front of the homeserver".into(),
         no_direct_reason: "no --gateway-upstream given".into(),
         remotes,
-        client: None,
+        client,
         timeout: spec.step_timeout,
         run_tag: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
     };
@@ -300,6 +308,37 @@ async fn prepare_remote(spec: &GatewaySpec, url: &str) -> Result<PreparedGateway
         setup: Box::new(setup),
         _remotes: fakes,
         server_version,
+    })
+}
+
+/// An observer account on the homeserver behind a gateway URL, for the outbound checks.
+async fn observer(
+    client_url: &str,
+    registration: super::Registration,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<HomeserverClient, String> {
+    let method = super::prepare::registration_method(registration)?;
+    let provisioner = crate::target::Provisioner::new(client_url, method)
+        .map_err(|e| format!("--gateway-client {client_url}: {e}"))?;
+    let localpart = format!(
+        "mxh-gateway-observer-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let user = provisioner
+        .create_user(
+            &localpart,
+            &uuid::Uuid::new_v4().simple().to_string(),
+            false,
+        )
+        .await
+        .map_err(|e| format!("cannot create the observer account on {client_url}: {e}"))?;
+    eprintln!(
+        "Outbound checks ask {client_url} as {} for profiles on the played servers",
+        user.user_id
+    );
+    Ok(HomeserverClient {
+        endpoint: Endpoint::new(client_url, Some(Arc::clone(tls)))?,
+        access_token: user.access_token,
     })
 }
 

@@ -306,7 +306,8 @@ pub async fn server_name_from_a_user(provisioner: &Provisioner) -> Result<String
         .ok_or_else(|| format!("the server returned an invalid user id {:?}", user.user_id))
 }
 
-fn registration_method(choice: Registration) -> Result<RegistrationMethod, String> {
+/// The registration method `choice` names, with its secret or token from the environment.
+pub(crate) fn registration_method(choice: Registration) -> Result<RegistrationMethod, String> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let secret = env("MXH_REGISTRATION_SHARED_SECRET");
     let token = env("MXH_REGISTRATION_TOKEN");
