@@ -4,7 +4,9 @@
 # of module A, test code included. Prints each two-way pair with one place of each direction,
 # then every strongly connected group of more than one module, then `cycles: N` (the number of
 # two-way pairs plus the groups that are not just one such pair). Exit 0 always; `--count`
-# prints only N.
+# prints only N. `--within DIR` does the same for the files of one folder (src/DIR/*.rs, its
+# mod.rs as `mod`): an edge is `super::X` in a file (X a sibling, else an item of mod.rs),
+# `crate::DIR::X`, or a bare `X::` path in mod.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec python3 - "$@" <<'PY'
@@ -12,6 +14,8 @@ import os, re, sys
 from collections import defaultdict
 
 SRC = "src"
+argv = sys.argv[1:]
+within = argv[argv.index("--within") + 1] if "--within" in argv else None
 tops = set()
 for name in os.listdir(SRC):
     p = os.path.join(SRC, name)
@@ -66,6 +70,35 @@ for root, _, files in os.walk(SRC):
                 if t in tops and t != top:
                     edges[top][t].append(f"src/{rel}:{line_no}")
 
+if within is not None:
+    folder = os.path.join(SRC, within)
+    tops = {f[:-3] for f in os.listdir(folder) if f.endswith(".rs")}
+    edges = defaultdict(lambda: defaultdict(list))
+    sibling_super = re.compile(r"\bsuper::([A-Za-z_][A-Za-z0-9_]*)")
+    own_crate = re.compile(r"\bcrate::" + re.escape(within) + r"::([a-z_][a-z0-9_]*)")
+    bare = re.compile(r"(?<![:\w])([a-z_][a-z0-9_]*)::")
+    for f in sorted(os.listdir(folder)):
+        if not f.endswith(".rs"):
+            continue
+        me = f[:-3]
+        with open(os.path.join(folder, f), encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+        in_tests = False
+        for i, line in enumerate(lines, 1):
+            code = comment.sub("", line)
+            if re.match(r"\s*mod tests\b", code):
+                in_tests = True  # an inline test module's `super::` is this file
+            targets = [m.group(1) for m in own_crate.finditer(code)]
+            if not in_tests:
+                for m in sibling_super.finditer(code):
+                    t = m.group(1)
+                    targets.append(t if t in tops else "mod")
+            if me == "mod" and not code.lstrip().startswith("mod "):
+                targets += [m.group(1) for m in bare.finditer(code) if m.group(1) in tops]
+            for t in targets:
+                if t in tops and t != me:
+                    edges[me][t].append(f"src/{within}/{f}:{i}")
+
 pairs = []
 for a in sorted(edges):
     for b in sorted(edges[a]):
@@ -98,7 +131,7 @@ for v in sorted(tops):
 
 longer = [c for c in sccs if not (len(c) == 2 and tuple(c) in pairs)]
 count = len(pairs) + len(longer)
-if "--count" in sys.argv[1:]:
+if "--count" in argv:
     print(count)
     sys.exit(0)
 for a, b in pairs:

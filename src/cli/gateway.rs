@@ -5,9 +5,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::Args;
-
-use super::RunArgs;
+use super::args::{GatewayArgs, ListArgs, RunArgs};
+use super::paths::{default_paths, shipped};
 use super::progress::Progress;
 use crate::exit_codes;
 use crate::expectations::Expectations;
@@ -16,79 +15,16 @@ use crate::gateway::identities::loopback_name;
 use crate::gateway::overhead::{self, Plan as OverheadPlan};
 use crate::gateway::profile::Profile;
 use crate::gateway::suite::{self, Check};
-use crate::gateway::topology::GatewayKind;
 use crate::lifecycle::{Stop, journal};
 use crate::results::{self, RunInfo, RunReport, TargetInfo};
 use crate::runner::events::Reporter;
 use crate::scenario::source;
 use crate::session::{GatewaySpec, finish};
 
-/// Options of gateway runs (used when the selected files are gateway checks).
-#[derive(Debug, Clone, Args)]
-pub struct GatewayArgs {
-    /// Federation entrance of a running gateway (https://HOST:PORT). Without it a local
-    /// gateway is started (see --gateway-kind).
-    #[arg(long, env = "MXH_GATEWAY")]
-    pub gateway: Option<String>,
-    /// Local gateway to start when there is no --gateway: nginx (fixtures/gateway/nginx.conf in
-    /// front of Synapse), synapse-whitelist (Synapse's federation_domain_whitelist), or
-    /// nginx-permissive / nginx-closed (let everything through / nothing; they show the checks
-    /// failing).
-    #[arg(long, value_enum, default_value_t = GatewayKind::Nginx)]
-    pub gateway_kind: GatewayKind,
-    /// With --gateway: the server name of the homeserver behind it (the X-Matrix destination).
-    #[arg(long)]
-    pub gateway_server_name: Option<String>,
-    /// With --gateway: the homeserver's own federation URL, bypassing the gateway, for the
-    /// "passes unchanged" comparisons (plain http:// or https:// trusted by the system).
-    #[arg(long)]
-    pub gateway_upstream: Option<String>,
-    /// With --gateway and --gateway-upstream: listen here (host:port) as a recording tap that
-    /// forwards to the upstream; point the gateway's upstream at it to see what gets through.
-    #[arg(long)]
-    pub gateway_tap: Option<std::net::SocketAddr>,
-    /// With --gateway: the remote server names the gateway allows (one or two, comma-separated,
-    /// `localhost:PORT` or `127.0.0.1:PORT`); the harness plays them on those loopback ports.
-    /// Without it, free ports are used and their names printed.
-    #[arg(long, value_delimiter = ',')]
-    pub gateway_allowed: Vec<String>,
-    /// With --gateway: a PEM file of the CA that issued the gateway's (and upstream's) TLS
-    /// certificate; without it only the run's own CA is trusted.
-    #[arg(long)]
-    pub gateway_ca: Option<PathBuf>,
-    /// With --gateway: a remote server name the gateway does not allow (played likewise).
-    #[arg(long)]
-    pub gateway_denied: Option<String>,
-    /// Keep the played servers' identities in DIR (made there on first use, reused after):
-    /// the federation CA and each server's name, port and ed25519 signing key, so a gateway
-    /// that pins remote keys can be configured once (`mxharness gateway-config DIR`).
-    #[arg(long, env = "MXH_GATEWAY_IDENTITIES", value_name = "DIR")]
-    pub gateway_identities: Option<PathBuf>,
-    /// The exact refusal statuses of the product under test (YAML, see
-    /// fixtures/gateway/profiles/). A local gateway uses its own profile by default.
-    #[arg(long)]
-    pub gateway_profile: Option<PathBuf>,
-    /// With --gateway: the client-server API of the homeserver behind the gateway. The harness
-    /// registers an observer account there (--registration, as for --target) and makes the
-    /// homeserver send federation requests to the played allowed and denied servers: the
-    /// outbound checks. How those requests are routed (the gateway as outbound proxy, DNS or
-    /// well-known pointing at it) is the deployment's; the checks judge what the remote saw.
-    #[arg(long, value_name = "URL")]
-    pub gateway_client: Option<String>,
-    /// Repetitions of each pass-through probe for the overhead figure (through the gateway
-    /// and straight to the homeserver, reused and fresh connections); 0 leaves it out. Needs
-    /// the homeserver's own listener (local gateways, or --gateway-upstream).
-    #[arg(long, default_value_t = 30, value_name = "N")]
-    pub gateway_overhead: usize,
-    /// The largest acceptable p95 overhead on a reused connection (the overhead testcase).
-    #[arg(long, default_value_t = 10.0, value_name = "MS")]
-    pub gateway_overhead_max_ms: f64,
-}
-
 /// If the selected files are gateway checks, run them and return the exit code; `None` when
 /// the run is an ordinary scenario run (gateway checks in a default run are left out).
 pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
-    let paths = super::default_paths(&args.paths);
+    let paths = default_paths(&args.paths);
     let files = match source::discover(&paths) {
         Ok(f) => f,
         Err(_) => return None, // the ordinary loader reports it
@@ -156,7 +92,7 @@ pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
 }
 
 /// `list` of gateway checks when every selected file is one; `None` lets scenario listing go on.
-pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
+pub(super) fn list(args: &ListArgs) -> Option<u8> {
     if args.paths.is_empty() {
         return None;
     }
@@ -174,13 +110,13 @@ pub(super) fn list(args: &super::ListArgs) -> Option<u8> {
         return Some(exit_codes::NOTHING_SELECTED);
     }
     match args.format {
-        super::Format::Human => {
+        super::args::Format::Human => {
             for c in &selected {
                 outln!("{:<48} {:<18} {}", c.id, c.area, c.title);
             }
             eprintln!("{} gateway checks", selected.len());
         }
-        super::Format::Json => {
+        super::args::Format::Json => {
             let items: Vec<serde_json::Value> = selected
                 .iter()
                 .map(|c| {
@@ -257,7 +193,7 @@ fn check_flags(g: &GatewayArgs) -> Result<(), String> {
 /// `validate` of gateway check files: problems fail it; valid ones are counted. `None` lets
 /// the scenario validation go on.
 pub(super) fn validate(paths: &[PathBuf]) -> Option<u8> {
-    let files = source::discover(&super::default_paths(paths)).ok()?;
+    let files = source::discover(&default_paths(paths)).ok()?;
     let (checks, problems) = suite::load(&files);
     for p in &problems {
         eprintln!("error: {p}");
@@ -278,7 +214,7 @@ fn product_profile(args: &RunArgs) -> Result<Option<Profile>, String> {
     let path = match (&g.gateway_profile, &g.gateway) {
         (Some(p), _) => p.clone(),
         (None, None) => {
-            let p = super::shipped(&format!(
+            let p = shipped(&format!(
                 "fixtures/gateway/profiles/{}.yaml",
                 g.gateway_kind.label()
             ));
@@ -342,7 +278,7 @@ async fn run(
         sliding_sync: None,
     };
     let run_info = finish::run_info(
-        &super::default_paths(&args.paths),
+        &default_paths(&args.paths),
         args.filter.clone(),
         started_at,
         clock,
@@ -408,7 +344,7 @@ fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
     let (path, implicit) = match (&args.expectations, &args.gateway.gateway) {
         (Some(p), _) => (p.clone(), false),
         (None, None) => (
-            super::shipped(&format!(
+            shipped(&format!(
                 "fixtures/expectations/gateway-{}.yaml",
                 args.gateway.gateway_kind.label()
             )),

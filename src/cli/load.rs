@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{Registration, SynapseArgs};
+use super::args::SynapseArgs;
 use crate::exit_codes;
 use crate::lifecycle::Stop;
 use crate::load::model::PersonaKind;
@@ -21,6 +21,7 @@ use crate::load::{self as engine_mod, engine, finish, verdict};
 use crate::results::{self, RunInfo, RunReport, ToolInfo};
 use crate::runner::Provision;
 use crate::scenario::diagnostics;
+use crate::session::Registration;
 use crate::session::{self as setup, TargetSpec};
 
 /// Options of `load`.

@@ -1,6 +1,6 @@
 //! `mxharness up` / `down`: a local Synapse for manual use, outliving the command.
 
-use super::LocalArgs;
+use super::args::LocalArgs;
 use crate::exit_codes;
 use crate::session::synapse_options;
 use crate::target::{self, synapse};

@@ -2,7 +2,7 @@
 //! or from the journal a run wrote as it went (also one that was killed), without re-running
 //! anything.
 
-use super::ReportArgs;
+use super::args::ReportArgs;
 use crate::exit_codes;
 use crate::lifecycle::journal;
 use crate::report;

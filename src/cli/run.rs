@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::RunArgs;
+use super::args::RunArgs;
+use super::paths::{default_paths, shipped};
 use super::progress::Progress;
 use super::validate::load_or_report;
 use crate::exit_codes;
@@ -122,7 +123,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     );
 
     let run = run_info(
-        &super::default_paths(&args.paths),
+        &default_paths(&args.paths),
         args.filter.clone(),
         started_at,
         clock,
@@ -224,14 +225,14 @@ fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
     let (path, implicit) = match &args.expectations {
         Some(p) => (p.clone(), false),
         None if args.target.is_none() => {
-            let versioned = super::shipped(&format!(
+            let versioned = shipped(&format!(
                 "fixtures/expectations/synapse-{}.yaml",
                 args.synapse.synapse_version
             ));
             if versioned.exists() {
                 (versioned, true)
             } else {
-                (super::shipped("fixtures/expectations/synapse.yaml"), true)
+                (shipped("fixtures/expectations/synapse.yaml"), true)
             }
         }
         None => return Ok(None),

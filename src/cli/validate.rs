@@ -3,7 +3,8 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use super::{CoverageArgs, Format, ListArgs, default_paths};
+use super::args::{CoverageArgs, Format, ListArgs};
+use super::paths::default_paths;
 use crate::exit_codes;
 use crate::plan::{self, LoadOutcome};
 use crate::scenario::diagnostics;
