@@ -11,6 +11,8 @@ pub mod http;
 pub mod merge;
 pub mod metrics;
 pub mod model;
+#[cfg(test)]
+mod open_model_tests;
 pub mod personas;
 pub mod plan;
 pub mod population;

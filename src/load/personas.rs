@@ -96,7 +96,7 @@ pub fn transactions(world: &Arc<World>, index: usize) -> Vec<Transaction> {
     ]
 }
 
-fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionResult {
+pub(super) fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionResult {
     // Goose's client builder has no redirect or TLS-root setting: every user sends through
     // the harness's own client instead (same pool for all users).
     if let Some(client) = super::http::client() {
@@ -122,7 +122,7 @@ fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionR
     Ok(())
 }
 
-async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
+pub(super) async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
     // Past the plan's end nobody starts new work: Goose is stopping the users.
     if world.plan_over() {
         tokio::time::sleep(Duration::from_millis(100)).await;
