@@ -203,8 +203,15 @@ async fn open_arrival(
             return;
         }
     };
-    tokio::time::sleep_until(ticket.intended.into()).await;
-    if world.plan_over() {
+    // Wait for the intended start in short steps, so a stop is not held up by a long gap.
+    loop {
+        let left = ticket.intended.saturating_duration_since(Instant::now());
+        if left.is_zero() || world.plan_over() || goose::is_killswitch_triggered() {
+            break;
+        }
+        tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+    }
+    if world.plan_over() || goose::is_killswitch_triggered() {
         return;
     }
     let Some(persona) = world.personas.get(persona_index) else {
