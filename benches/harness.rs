@@ -141,6 +141,7 @@ fn plan(kind: PersonaKind, users: usize, hold: Duration) -> LoadPlan {
             actions: vec![(Action::Typing, 1)],
             sync_timeout: Duration::from_secs(20),
             media_bytes: 0,
+            arrivals: None,
         }],
         ramp_up: Duration::from_secs(if users > 100 { 5 } else { 1 }),
         hold,

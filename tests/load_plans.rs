@@ -64,3 +64,39 @@ fn the_load_section_renders_deterministically() {
     );
     assert!(!html.contains("<script"));
 }
+
+#[test]
+fn the_arrivals_table_renders_with_the_model_of_each_row() {
+    use mxharness::results::load::{ArrivalFigures, Model};
+    let text =
+        std::fs::read_to_string(root().join("fixtures/load/smoke-report.json")).expect("fixture");
+    let mut report = read_json(&text).expect("a valid report");
+    let load = report.load.as_mut().expect("a load section");
+    for r in load.requests.iter_mut().filter(|r| r.name == "send") {
+        r.model = Model::Open;
+    }
+    load.all.model = Model::Mixed;
+    load.arrivals = vec![ArrivalFigures {
+        persona: "writer".into(),
+        action: Some("send".into()),
+        spacing: "uniform".into(),
+        max_delay_ms: 1000,
+        window_ms: 10_000,
+        intended_rps: 10.0,
+        achieved_rps: 9.8,
+        scheduled: 100,
+        started: 98,
+        dropped: 2,
+    }];
+    let md = render_markdown(&report);
+    let start = md.find("### Arrivals").expect("an arrivals table");
+    let end = md.find("## Areas").unwrap_or(md.len());
+    insta::assert_snapshot!("load_markdown_arrivals", &md[start..end]);
+    let html = render_html(&report);
+    assert!(html.contains("<h3>Arrivals (open model)</h3>"));
+    assert!(html.contains("<td>open</td>") && html.contains("<td>mixed</td>"));
+    assert!(
+        html.contains("<td class=\"num fail\">2</td>"),
+        "dropped is marked"
+    );
+}

@@ -343,10 +343,22 @@ async fn drive(
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // A shard runs its share of every open-model rate.
+    let shard_personas = plan
+        .personas
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            if let (Some(a), Some(s)) = (&p.arrivals, shard) {
+                p.arrivals = Some(a.for_shard(s.index as u64, s.count as u64));
+            }
+            p
+        })
+        .collect();
     let world = Arc::new(World::new(
         prepared.target.base_url.clone(),
         second.as_ref().map(|(u, _)| u.clone()),
-        plan.personas.clone(),
+        shard_personas,
         made.accounts,
         made.rooms,
         made.partners,

@@ -83,6 +83,9 @@ pub async fn attack(
     let started = Instant::now();
     let total = plan.total();
     world.set_plan_end(started + total);
+    // Open-model arrivals are due during the hold: the ramp up starts the users that will
+    // take them, the ramp down stops them.
+    world.open_arrivals(started + plan.ramp_up, started + plan.ramp_up + plan.hold);
     let progress = tokio::spawn(progress(Arc::clone(&world), total));
     let result = attack.execute().await;
     progress.abort();

@@ -117,6 +117,12 @@ pub fn assemble(
         },
         sync_wakeup: snap.wakeup,
         federation,
+        arrivals: world
+            .arrivals
+            .iter()
+            .flatten()
+            .flat_map(|a| a.figures(Instant::now()))
+            .collect(),
         series: snap.series,
         notes,
         histograms: snap.histograms,

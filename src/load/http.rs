@@ -59,18 +59,31 @@ impl Answer {
 }
 
 /// Send `req` as `user`, record it, and return the answer (`None` on a transport error).
+///
+/// A request of an open-model arrival is recorded as `open`; the arrival's first request is
+/// timed from the arrival's intended start, so waiting for a free user counts (no coordinated
+/// omission), the following ones from their own start (they follow the server's answer).
 pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<Answer> {
+    let (open, intended) = super::personas::take_arrival(user);
+    let record = |took: Duration, status: Option<u16>, ok: bool| {
+        if open {
+            world
+                .recorder
+                .open_request(req.name, req.endpoint, took, status, ok);
+        } else {
+            world
+                .recorder
+                .request(req.name, req.endpoint, req.long_poll, took, status, ok);
+        }
+    };
     let url = if req.query.is_empty() {
         reqwest::Url::parse(&req.url)
     } else {
         reqwest::Url::parse_with_params(&req.url, &req.query)
     };
     let Ok(url) = url else {
-        world.recorder.request(
-            req.name,
-            req.endpoint,
-            req.long_poll,
-            Duration::ZERO,
+        record(
+            intended.map_or(Duration::ZERO, |t| t.elapsed()),
             None,
             false,
         );
@@ -106,11 +119,9 @@ pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<A
         },
         Err(_) => (None, Value::Null),
     };
-    let took = started.elapsed();
+    let took = intended.map_or(started, |t| t.min(started)).elapsed();
     let ok = status.is_some_and(|s| (200..300).contains(&s));
-    world
-        .recorder
-        .request(req.name, req.endpoint, req.long_poll, took, status, ok);
+    record(took, status, ok);
     status.map(|status| Answer {
         status,
         json,

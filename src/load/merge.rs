@@ -9,7 +9,9 @@ use hdrhistogram::Histogram;
 use super::metrics::{
     RequestStats, decode_histogram, encode_histogram, figures, new_histogram, pct, request_figures,
 };
-use crate::results::load::{DeliveryFigures, LoadReport, RequestFigures, SecondPoint};
+use crate::results::load::{
+    ArrivalFigures, DeliveryFigures, LoadReport, Model, RequestFigures, SecondPoint,
+};
 
 fn hist(report: &LoadReport, key: &str) -> Result<Histogram<u64>, String> {
     match report.histograms.get(key) {
@@ -58,11 +60,16 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
     };
     // Requests.
     let mut names: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    let mut models: BTreeMap<String, Model> = BTreeMap::new();
     for r in reports {
         for q in &r.requests {
             names
                 .entry(q.name.clone())
                 .or_insert((q.endpoint.clone(), q.long_poll));
+            models
+                .entry(q.name.clone())
+                .and_modify(|m| *m = m.join(q.model))
+                .or_insert(q.model);
         }
     }
     let mut requests = Vec::new();
@@ -84,6 +91,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
             hist: h,
             errors: parts.iter().map(|p| p.errors).sum(),
             statuses,
+            model: models.get(name).copied(),
         };
         requests.push(request_figures(name, &stats, secs));
     }
@@ -99,6 +107,12 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
         name: "all".into(),
         endpoint: first.all.endpoint.clone(),
         long_poll: false,
+        model: reports
+            .iter()
+            .filter(|r| r.all.latency.count > 0)
+            .map(|r| r.all.model)
+            .reduce(Model::join)
+            .unwrap_or_default(),
         latency: figures(&all_h),
         errors: all_errors,
         error_rate_pct: pct(all_errors, all_h.len()),
@@ -169,11 +183,42 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
         delivery,
         sync_wakeup: figures(&wakeup_h),
         federation,
+        arrivals: merge_arrivals(reports),
         series,
         notes,
         histograms,
         capacity: None,
     })
+}
+
+/// The shards' arrivals by persona and action: counts and intended rates summed (each shard
+/// ran its share of the plan's rate), the achieved rate recomputed over the longest window.
+fn merge_arrivals(reports: &[LoadReport]) -> Vec<ArrivalFigures> {
+    let mut rows: BTreeMap<(String, Option<String>), ArrivalFigures> = BTreeMap::new();
+    for a in reports.iter().flat_map(|r| &r.arrivals) {
+        let row = rows
+            .entry((a.persona.clone(), a.action.clone()))
+            .or_insert_with(|| ArrivalFigures {
+                intended_rps: 0.0,
+                scheduled: 0,
+                started: 0,
+                dropped: 0,
+                window_ms: 0,
+                ..a.clone()
+            });
+        row.intended_rps = ((row.intended_rps + a.intended_rps) * 1000.0).round() / 1000.0;
+        row.scheduled += a.scheduled;
+        row.started += a.started;
+        row.dropped += a.dropped;
+        row.window_ms = row.window_ms.max(a.window_ms);
+    }
+    rows.into_values()
+        .map(|mut a| {
+            let secs = (a.window_ms as f64 / 1000.0).max(0.001);
+            a.achieved_rps = (a.started as f64 / secs * 1000.0).round() / 1000.0;
+            a
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -205,6 +250,7 @@ mod tests {
             },
             sync_wakeup: s.wakeup,
             federation: None,
+            arrivals: Vec::new(),
             series: Vec::new(),
             notes: Vec::new(),
             histograms: s.histograms,
@@ -251,6 +297,47 @@ mod tests {
             merged.histograms.get("request:send"),
             whole.histograms.get("request:send")
         );
+    }
+
+    #[test]
+    fn arrivals_and_models_merge_across_shards() {
+        let (a, b) = (Recorder::new(), Recorder::new());
+        let ms = Duration::from_millis;
+        a.open_request("send", "PUT /send", ms(3), Some(200), true);
+        b.open_request("send", "PUT /send", ms(4), Some(200), true);
+        b.request("typing", "PUT /typing", false, ms(4), Some(200), true);
+        let row = |intended_rps, started, dropped| ArrivalFigures {
+            persona: "writer".into(),
+            action: Some("send".into()),
+            spacing: "uniform".into(),
+            max_delay_ms: 1000,
+            window_ms: 10_000,
+            intended_rps,
+            achieved_rps: started as f64 / 10.0,
+            scheduled: started + dropped,
+            started,
+            dropped,
+        };
+        let (mut ra, mut rb) = (report_of(&a), report_of(&b));
+        ra.arrivals = vec![row(5.0, 50, 0)];
+        rb.arrivals = vec![row(5.0, 45, 5)];
+        let merged = merge(&[ra.clone(), rb]).unwrap();
+        assert_eq!(merged.arrivals, vec![row(10.0, 95, 5)]);
+        let model = |name: &str| {
+            merged
+                .requests
+                .iter()
+                .find(|q| q.name == name)
+                .map(|q| q.model)
+        };
+        assert_eq!(model("send"), Some(Model::Open));
+        assert_eq!(model("typing"), Some(Model::Closed));
+        assert_eq!(
+            merged.all.model,
+            Model::Mixed,
+            "open in one shard, mixed in the other"
+        );
+        assert_eq!(merge(&[ra.clone(), ra]).unwrap().all.model, Model::Open);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2Serializer};
 
-use crate::results::load::{LatencyFigures, RequestFigures, SecondPoint};
+use crate::results::load::{LatencyFigures, Model, RequestFigures, SecondPoint};
 
 /// Highest value a histogram holds: one hour in microseconds.
 const MAX_US: u64 = 3_600_000_000;
@@ -77,6 +77,8 @@ pub struct RequestStats {
     pub errors: u64,
     /// By status (0: no response).
     pub statuses: BTreeMap<u16, u64>,
+    /// The load model of the samples (`None` before the first).
+    pub model: Option<Model>,
 }
 
 #[derive(Default)]
@@ -158,13 +160,39 @@ impl Recorder {
             .min(24 * 3600)
     }
 
-    /// Record one request.
+    /// Record one closed-loop request (`took`: from its start).
     pub fn request(
         &self,
         name: &str,
         endpoint: &str,
         long_poll: bool,
         took: Duration,
+        status: Option<u16>,
+        ok: bool,
+    ) {
+        let model = Model::Closed;
+        self.sample(name, endpoint, long_poll, (model, took), status, ok);
+    }
+
+    /// Record one request of an open-model arrival (`took`: from the intended start when it
+    /// was the arrival's first request, else from its own start).
+    pub fn open_request(
+        &self,
+        name: &str,
+        endpoint: &str,
+        took: Duration,
+        status: Option<u16>,
+        ok: bool,
+    ) {
+        self.sample(name, endpoint, false, (Model::Open, took), status, ok);
+    }
+
+    fn sample(
+        &self,
+        name: &str,
+        endpoint: &str,
+        long_poll: bool,
+        (model, took): (Model, Duration),
         status: Option<u16>,
         ok: bool,
     ) {
@@ -190,12 +218,14 @@ impl Recorder {
                     hist: new_histogram(),
                     errors: 0,
                     statuses: BTreeMap::new(),
+                    model: None,
                 },
             );
         }
         let Some(stats) = inner.requests.get_mut(name) else {
             return;
         };
+        stats.model = Some(stats.model.map_or(model, |m| m.join(model)));
         record(&mut stats.hist, took);
         if !ok {
             stats.errors += 1;
@@ -248,10 +278,12 @@ impl Recorder {
         let mut histograms = BTreeMap::new();
         let mut all_errors = 0;
         let mut all_statuses: BTreeMap<u16, u64> = BTreeMap::new();
+        let mut all_model: Option<Model> = None;
         for (name, s) in &inner.requests {
             requests.push(request_figures(name, s, secs));
             histograms.insert(format!("request:{name}"), encode_histogram(&s.hist));
             if !s.long_poll {
+                all_model = join_models(all_model, s.model);
                 all_errors += s.errors;
                 for (k, v) in &s.statuses {
                     *all_statuses.entry(*k).or_insert(0) += v;
@@ -262,6 +294,7 @@ impl Recorder {
             name: "all".into(),
             endpoint: "all requests except long-polls".into(),
             long_poll: false,
+            model: all_model.unwrap_or_default(),
             latency: figures(&inner.all),
             errors: all_errors,
             error_rate_pct: pct(all_errors, inner.all.len()),
@@ -311,6 +344,14 @@ fn second_mut(seconds: &mut Vec<Second>, i: usize) -> &mut Second {
     &mut seconds[i]
 }
 
+/// The model of figures joining samples of `a` and `b` (`None`: no samples).
+pub fn join_models(a: Option<Model>, b: Option<Model>) -> Option<Model> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.join(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Error rate in percent.
 pub fn pct(part: u64, whole: u64) -> f64 {
     if whole == 0 {
@@ -326,6 +367,7 @@ pub fn request_figures(name: &str, s: &RequestStats, secs: f64) -> RequestFigure
         name: name.to_owned(),
         endpoint: s.endpoint.clone(),
         long_poll: s.long_poll,
+        model: s.model.unwrap_or_default(),
         latency: figures(&s.hist),
         errors: s.errors,
         error_rate_pct: pct(s.errors, s.hist.len()),
@@ -436,5 +478,45 @@ mod tests {
         assert_eq!(s.all.latency.count, 1);
         assert!(s.all.latency.max_ms < 6.0, "{:?}", s.all.latency);
         assert_eq!(s.requests.len(), 2);
+        assert_eq!(s.all.model, Model::Closed);
+    }
+
+    #[test]
+    fn every_row_says_which_model_produced_it() {
+        let r = Recorder::new();
+        let ms = Duration::from_millis;
+        r.request("typing", "PUT /t", false, ms(5), Some(200), true);
+        r.open_request("send", "PUT /s", ms(5), Some(200), true);
+        r.open_request("receipt", "POST /r", ms(5), Some(200), true);
+        r.request("receipt", "POST /r", false, ms(5), Some(200), true);
+        r.request(
+            "sync (long-poll)",
+            "GET /sync",
+            true,
+            ms(5),
+            Some(200),
+            true,
+        );
+        let s = r.snapshot(Duration::from_secs(1));
+        let model = |name: &str| s.requests.iter().find(|q| q.name == name).map(|q| q.model);
+        assert_eq!(model("typing"), Some(Model::Closed));
+        assert_eq!(model("send"), Some(Model::Open));
+        assert_eq!(model("receipt"), Some(Model::Mixed));
+        assert_eq!(s.all.model, Model::Mixed);
+        let open = Recorder::new();
+        open.open_request("send", "PUT /s", ms(5), Some(200), true);
+        open.request(
+            "sync (long-poll)",
+            "GET /sync",
+            true,
+            ms(5),
+            Some(200),
+            true,
+        );
+        assert_eq!(
+            open.snapshot(Duration::from_secs(1)).all.model,
+            Model::Open,
+            "long-polls are not in all"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Load testing with Goose: plan files, the seeded population and its setup, personas driven
 //! by our own dispatcher, exact latency histograms, delivery latency, thresholds as checks,
-//! baselines, and the exact merge of sharded runs.
+//! baselines, open-model arrivals, and the exact merge of sharded runs.
 
+pub mod arrivals;
 pub mod capacity;
 pub mod delivery;
 pub mod engine;
@@ -10,6 +11,8 @@ pub mod http;
 pub mod merge;
 pub mod metrics;
 pub mod model;
+#[cfg(test)]
+mod open_model_tests;
 pub mod personas;
 pub mod plan;
 pub mod population;

@@ -155,6 +155,53 @@ pub struct RawPersona {
     /// Upload size in bytes of a `media` persona (default 16384).
     #[serde(default)]
     pub media_bytes: Option<usize>,
+    /// Open model: actions arrive on a fixed timetable at this rate instead of after think
+    /// times (`chatty`, `joiner` and `media` only; long-polls stay closed-loop).
+    #[serde(default)]
+    pub arrivals: Option<RawArrivals>,
+}
+
+/// An open-model persona: how often its actions arrive, whatever the server's latency.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawArrivals {
+    /// Arrivals per time unit for all the persona's users together, e.g. `10/s`, `90/m`,
+    /// `0.5/s`; a chatty persona draws each arrival's action from its `actions` weights.
+    #[serde(default)]
+    pub rate: Option<String>,
+    /// Per-action rates of a `chatty` persona instead of `rate` and `actions`, e.g.
+    /// `{ send: 5/s, typing: 1/s }`.
+    #[serde(default)]
+    pub rates: BTreeMap<String, String>,
+    /// How arrivals are spaced: `uniform` (every 1/rate, the default) or `poisson`
+    /// (exponential gaps from the plan's seed).
+    #[serde(default)]
+    pub spacing: Option<Spacing>,
+    /// An arrival no user could start within this time of its intended start is dropped
+    /// (default 1s).
+    #[serde(default)]
+    pub max_delay: Option<String>,
+}
+
+/// Spacing of open-model arrivals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Spacing {
+    /// Exactly 1/rate apart.
+    #[default]
+    Uniform,
+    /// Exponentially distributed gaps with mean 1/rate (a seeded Poisson process).
+    Poisson,
+}
+
+impl Spacing {
+    /// The name used in files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uniform => "uniform",
+            Self::Poisson => "poisson",
+        }
+    }
 }
 
 /// Ramp up, hold, ramp down.

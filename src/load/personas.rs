@@ -23,9 +23,38 @@ use super::plan::{Action, Persona};
 use super::world::World;
 use crate::matrix::sliding_sync::request::{ListArgs, SlidingSyncArgs, translate};
 
-/// Goose session data: the user's [`Session`], taken out while a transaction runs.
+/// Goose session data: the user's [`Session`], taken out while a transaction runs, and the
+/// open-model arrival it is running, if any.
 #[derive(Clone)]
-pub struct Slot(Option<Box<Session>>);
+pub struct Slot {
+    session: Option<Box<Session>>,
+    arrival: Option<Running>,
+}
+
+/// An open-model arrival being run by a user.
+#[derive(Clone, Copy)]
+struct Running {
+    /// Its intended start, until its first request takes it (latency counts from there).
+    intended: Option<Instant>,
+}
+
+/// For the request about to be sent by `user`: whether it belongs to an open-model arrival,
+/// and the intended start to measure from when it is the arrival's first request.
+pub fn take_arrival(user: &mut GooseUser) -> (bool, Option<Instant>) {
+    match user
+        .get_session_data_mut::<Slot>()
+        .and_then(|slot| slot.arrival.as_mut())
+    {
+        Some(running) => (true, running.intended.take()),
+        None => (false, None),
+    }
+}
+
+fn set_arrival(user: &mut GooseUser, arrival: Option<Running>) {
+    if let Some(slot) = user.get_session_data_mut::<Slot>() {
+        slot.arrival = arrival;
+    }
+}
 
 /// Per-user state.
 #[derive(Clone)]
@@ -67,7 +96,7 @@ pub fn transactions(world: &Arc<World>, index: usize) -> Vec<Transaction> {
     ]
 }
 
-fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionResult {
+pub(super) fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionResult {
     // Goose's client builder has no redirect or TLS-root setting: every user sends through
     // the harness's own client instead (same pool for all users).
     if let Some(client) = super::http::client() {
@@ -75,22 +104,25 @@ fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> TransactionR
     }
     if let Some(account) = world.claim(persona) {
         let seed = world.seed ^ (account as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        user.set_session_data(Slot(Some(Box::new(Session {
-            account,
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            since: None,
-            since2: None,
-            pos: None,
-            txn: 0,
-            joined: None,
-            last_event: BTreeMap::new(),
-        }))));
+        user.set_session_data(Slot {
+            arrival: None,
+            session: Some(Box::new(Session {
+                account,
+                rng: ChaCha8Rng::seed_from_u64(seed),
+                since: None,
+                since2: None,
+                pos: None,
+                txn: 0,
+                joined: None,
+                last_event: BTreeMap::new(),
+            })),
+        });
         world.recorder.active_users.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
 }
 
-async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
+pub(super) async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
     // Past the plan's end nobody starts new work: Goose is stopping the users.
     if world.plan_over() {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -99,7 +131,7 @@ async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
     // The session is moved out and back in (no clone per iteration).
     let Some(mut s) = user
         .get_session_data_mut::<Slot>()
-        .and_then(|slot| slot.0.take())
+        .and_then(|slot| slot.session.take())
     else {
         // No account for this user: idle rather than spin.
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -109,9 +141,14 @@ async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
     let Some(persona) = world.personas.get(persona_index) else {
         return Ok(());
     };
+    if let Some(arrivals) = world.arrivals_of(persona_index) {
+        open_arrival(user, world, arrivals, persona_index, &mut s).await;
+        put_back(user, s);
+        return Ok(());
+    }
     let think = match persona.kind {
         PersonaKind::Chatty => {
-            chatty(user, world, persona_index, &mut s).await;
+            chatty(user, world, persona_index, None, &mut s).await;
             true
         }
         PersonaKind::Lurker => !lurk(user, world, persona, &mut s).await,
@@ -134,13 +171,66 @@ async fn dispatch(user: &mut GooseUser, world: &World) -> TransactionResult {
     } else {
         Duration::ZERO
     };
-    if let Some(slot) = user.get_session_data_mut::<Slot>() {
-        slot.0 = Some(s);
-    }
+    put_back(user, s);
     if !pause.is_zero() {
         tokio::time::sleep(pause).await;
     }
     Ok(())
+}
+
+fn put_back(user: &mut GooseUser, s: Box<Session>) {
+    if let Some(slot) = user.get_session_data_mut::<Slot>() {
+        slot.session = Some(s);
+    }
+}
+
+/// An open-model user's iteration: take the next arrival of the timetable, wait for its
+/// intended start (none when it is already due), run it (latency measured from the intended
+/// start), and take the next at once: no think time.
+async fn open_arrival(
+    user: &mut GooseUser,
+    world: &World,
+    arrivals: &super::arrivals::Arrivals,
+    persona_index: usize,
+    s: &mut Session,
+) {
+    use super::arrivals::Claim;
+    let ticket = match arrivals.claim(Instant::now()) {
+        Claim::Run(t) => t,
+        // Before the hold or after it: nothing is due.
+        Claim::Over => {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return;
+        }
+    };
+    // Wait for the intended start in short steps, so a stop is not held up by a long gap.
+    loop {
+        let left = ticket.intended.saturating_duration_since(Instant::now());
+        if left.is_zero() || world.plan_over() || goose::is_killswitch_triggered() {
+            break;
+        }
+        tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+    }
+    if world.plan_over() || goose::is_killswitch_triggered() {
+        return;
+    }
+    let Some(persona) = world.personas.get(persona_index) else {
+        return;
+    };
+    set_arrival(
+        user,
+        Some(Running {
+            intended: Some(ticket.intended),
+        }),
+    );
+    match persona.kind {
+        PersonaKind::Chatty => chatty(user, world, persona_index, ticket.action, s).await,
+        PersonaKind::Joiner => joiner(user, world, s).await,
+        PersonaKind::Media => media(user, world, persona, s).await,
+        // The plan refuses arrivals for long-polling personas.
+        PersonaKind::Lurker | PersonaKind::SlidingSync | PersonaKind::Federation => {}
+    }
+    set_arrival(user, None);
 }
 
 /// Exponential think time with the persona's mean, capped at its maximum.
@@ -158,14 +248,20 @@ fn url(world: &World, path: &str) -> String {
     format!("{}{path}", world.base_url)
 }
 
-async fn chatty(user: &mut GooseUser, world: &World, persona: usize, s: &mut Session) {
+async fn chatty(
+    user: &mut GooseUser,
+    world: &World,
+    persona: usize,
+    forced: Option<Action>,
+    s: &mut Session,
+) {
     let Some(account) = world.accounts.get(s.account) else {
         return;
     };
     let Some(room) = account.rooms.choose(&mut s.rng).cloned() else {
         return;
     };
-    let Some(action) = world.pick_action(persona, &mut s.rng) else {
+    let Some(action) = forced.or_else(|| world.pick_action(persona, &mut s.rng)) else {
         return;
     };
     let token = account.access_token.clone();
@@ -709,6 +805,7 @@ mod tests {
             actions: vec![(Action::Send, 3), (Action::Typing, 1), (Action::Sync, 0)],
             sync_timeout: Duration::from_secs(1),
             media_bytes: 0,
+            arrivals: None,
         };
         let world = World::new(
             "http://127.0.0.1:1".into(),

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::arrivals::{self, ArrivalSpec, Stream};
 use super::capacity::{CapacitySpec, Growth};
-use super::model::{self, LOAD_FORMAT, PersonaKind, RawLoadPlan};
+use super::model::{self, LOAD_FORMAT, PersonaKind, RawArrivals, RawLoadPlan, RawPersona};
 use super::threshold::{self, Rule};
 use crate::scenario::diagnostics::Problem;
 use crate::scenario::node::Node;
@@ -33,6 +34,16 @@ pub enum Action {
     Sync,
     /// Paginate the room with /messages.
     Messages,
+}
+
+impl Action {
+    /// The name used in plans and reports.
+    pub fn as_str(self) -> &'static str {
+        ACTIONS
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map_or("send", |(n, _)| *n)
+    }
 }
 
 const ACTIONS: &[(&str, Action)] = &[
@@ -74,6 +85,8 @@ pub struct Persona {
     pub sync_timeout: Duration,
     /// Upload size.
     pub media_bytes: usize,
+    /// Open model: the arrival timetable; `None`: closed loop with think times.
+    pub arrivals: Option<ArrivalSpec>,
 }
 
 /// A validated load plan.
@@ -160,6 +173,40 @@ pub fn lower(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<LoadPlan>
     let ok = cx.problems.is_empty();
     problems.extend(cx.problems);
     ok.then_some(plan)
+}
+
+/// Why a `dropped` rule cannot be judged in this plan (message, help), if it cannot.
+fn dropped_subject(rule: &Rule, personas: &[Persona]) -> Option<(String, String)> {
+    let open: Vec<&Persona> = personas.iter().filter(|p| p.arrivals.is_some()).collect();
+    if open.is_empty() {
+        return Some((
+            "`dropped` counts open-model arrivals, and no persona has `arrivals`".into(),
+            "give a persona e.g. `arrivals: { rate: 10/s }`, or drop the rule".into(),
+        ));
+    }
+    let subject = rule.subject.as_deref()?;
+    let mut known: Vec<&str> = open.iter().map(|p| p.name.as_str()).collect();
+    for p in &open {
+        for s in p.arrivals.iter().flat_map(|a| &a.streams) {
+            if let Some(a) = s.action {
+                known.push(a.as_str());
+            }
+        }
+    }
+    known.sort_unstable();
+    known.dedup();
+    if known.contains(&subject) {
+        return None;
+    }
+    let help = did_you_mean(subject, known.iter().copied())
+        .map(|s| format!("did you mean `{s}`?"))
+        .unwrap_or_else(|| {
+            format!(
+                "open-model personas and rated actions: {}",
+                known.join(", ")
+            )
+        });
+    Some((format!("unknown subject `{subject}` for `dropped`"), help))
 }
 
 struct Lowering<'a> {
@@ -250,6 +297,145 @@ impl Lowering<'_> {
         }
     }
 
+    fn unknown_action(&mut self, pointer: &str, action: &str) {
+        let hint = did_you_mean(action, ACTIONS.iter().map(|(n, _)| *n))
+            .map(|s| format!("did you mean `{s}`?"));
+        let pos = self.root.locate(pointer, true);
+        self.problems.push(Problem::new(
+            self.file,
+            pos,
+            format!("unknown action `{action}`"),
+            hint.or_else(|| {
+                Some(format!(
+                    "actions: {}",
+                    ACTIONS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }),
+        ));
+    }
+
+    fn rate(&mut self, pointer: &str, text: &str) -> Option<f64> {
+        match arrivals::parse_rate(text) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.problem(
+                    pointer,
+                    e,
+                    Some("write e.g. `10/s`, `90/m` or `0.5/s`".into()),
+                );
+                None
+            }
+        }
+    }
+
+    /// An `arrivals:` section: open model for personas whose iterations end (not long-polls).
+    fn arrivals(&mut self, base: &str, p: &RawPersona, a: &RawArrivals) -> ArrivalSpec {
+        let at = format!("{base}/arrivals");
+        if matches!(
+            p.kind,
+            PersonaKind::Lurker | PersonaKind::SlidingSync | PersonaKind::Federation
+        ) {
+            self.problem(
+                &at,
+                format!(
+                    "a {} persona long-polls and stays closed-loop: it takes no arrivals",
+                    p.kind.as_str()
+                ),
+                Some("give arrivals to chatty, joiner or media personas".into()),
+            );
+        }
+        for (key, given) in [
+            ("think_time", p.think_time.is_some()),
+            ("max_think_time", p.max_think_time.is_some()),
+        ] {
+            if given {
+                self.problem(
+                    &format!("{base}/{key}"),
+                    format!(
+                        "`{key}` is closed-loop; an open-model persona (with `arrivals`) has none"
+                    ),
+                    Some("drop it: arrivals come at their rate, not after thinking".into()),
+                );
+            }
+        }
+        let mut streams = Vec::new();
+        match (&a.rate, a.rates.is_empty()) {
+            (Some(_), false) => {
+                self.problem(
+                    &format!("{at}/rates"),
+                    "give `rate` or `rates`, not both",
+                    None,
+                );
+            }
+            (None, true) => {
+                self.problem(
+                    &at,
+                    "arrivals need a `rate` (e.g. `rate: 10/s`) or per-action `rates`",
+                    None,
+                );
+            }
+            (Some(text), true) => {
+                if let Some(rate) = self.rate(&format!("{at}/rate"), text) {
+                    streams.push(Stream { action: None, rate });
+                }
+            }
+            (None, false) => {
+                if p.kind != PersonaKind::Chatty {
+                    self.problem(
+                        &format!("{at}/rates"),
+                        format!(
+                            "only chatty personas take per-action rates; this one is {}",
+                            p.kind.as_str()
+                        ),
+                        Some("give one `rate` for the persona".into()),
+                    );
+                }
+                if !p.actions.is_empty() {
+                    self.problem(
+                        &format!("{base}/actions"),
+                        "per-action `rates` replace the `actions` weights: give one or the other",
+                        None,
+                    );
+                }
+                for (action, text) in &a.rates {
+                    let pointer = format!("{at}/rates/{action}");
+                    let found = ACTIONS.iter().find(|(n, _)| n == action).map(|(_, a)| *a);
+                    let rate = self.rate(&pointer, text);
+                    match (found, rate) {
+                        (None, _) => self.unknown_action(&pointer, action),
+                        (Some(action), Some(rate)) => streams.push(Stream {
+                            action: Some(action),
+                            rate,
+                        }),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let max_delay = self.duration(
+            &format!("{at}/max_delay"),
+            a.max_delay.as_deref(),
+            Duration::from_secs(1),
+        );
+        if max_delay.is_zero() {
+            self.problem(
+                &format!("{at}/max_delay"),
+                "max_delay must be longer than zero",
+                None,
+            );
+        }
+        ArrivalSpec {
+            streams,
+            spacing: a.spacing.unwrap_or_default(),
+            max_delay,
+            shard: (0, 1),
+        }
+    }
+
     fn plan(&mut self, raw: RawLoadPlan) -> LoadPlan {
         if raw.load != LOAD_FORMAT {
             self.problem(
@@ -324,39 +510,24 @@ impl Lowering<'_> {
             for (action, weight) in &p.actions {
                 match ACTIONS.iter().find(|(n, _)| n == action) {
                     Some((_, a)) => actions.push((*a, *weight)),
-                    None => {
-                        let hint = did_you_mean(action, ACTIONS.iter().map(|(n, _)| *n))
-                            .map(|s| format!("did you mean `{s}`?"));
-                        let pos = self.root.locate(&format!("{base}/actions/{action}"), true);
-                        self.problems.push(Problem::new(
-                            self.file,
-                            pos,
-                            format!("unknown action `{action}`"),
-                            hint.or_else(|| {
-                                Some(format!(
-                                    "actions: {}",
-                                    ACTIONS
-                                        .iter()
-                                        .map(|(n, _)| *n)
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                ))
-                            }),
-                        ));
-                    }
+                    None => self.unknown_action(&format!("{base}/actions/{action}"), action),
                 }
             }
-            if p.kind == PersonaKind::Chatty && actions.is_empty() {
+            let per_action = p.arrivals.as_ref().is_some_and(|a| !a.rates.is_empty());
+            if p.kind == PersonaKind::Chatty && actions.is_empty() && !per_action {
                 actions = DEFAULT_ACTIONS.to_vec();
             }
-            if p.kind == PersonaKind::Chatty && actions.iter().all(|(_, w)| *w == 0) {
+            if p.kind == PersonaKind::Chatty && !per_action && actions.iter().all(|(_, w)| *w == 0)
+            {
                 self.problem(
                     &format!("{base}/actions"),
                     "every action has weight 0",
                     None,
                 );
             }
+            let arrivals = p.arrivals.as_ref().map(|a| self.arrivals(&base, p, a));
             personas.push(Persona {
+                arrivals,
                 name: name.clone(),
                 kind: p.kind,
                 weight: p.weight,
@@ -385,6 +556,15 @@ impl Lowering<'_> {
         for (i, text) in raw.thresholds.iter().enumerate() {
             let pointer = format!("/thresholds/{i}");
             match threshold::parse(text) {
+                Ok(rule) if matches!(rule.metric, threshold::Metric::Dropped { .. }) => {
+                    if let Some(problem) = dropped_subject(&rule, &personas) {
+                        self.problem(&pointer, problem.0, Some(problem.1));
+                        continue;
+                    }
+                    let pos = self.root.locate(&pointer, false);
+                    let loc = format!("{}:{}:{}", self.file.display(), pos.line.max(1), pos.col.max(1));
+                    thresholds.push((rule, loc));
+                }
                 Ok(rule) => {
                     if let Some(subject) = rule.subject.as_deref()
                         && !threshold::REQUEST_NAMES.contains(&subject)

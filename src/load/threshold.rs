@@ -20,6 +20,11 @@ pub enum Metric {
     Rps,
     /// Lost messages (count).
     Lost,
+    /// Open-model arrivals dropped: a count, or (`pct`) a share of those scheduled.
+    Dropped {
+        /// The limit is a percentage.
+        pct: bool,
+    },
 }
 
 /// Comparison operator.
@@ -143,6 +148,21 @@ pub fn parse(text: &str) -> Result<Rule, String> {
         Metric::Rps | Metric::Lost => value_text
             .parse::<f64>()
             .map_err(|_| format!("invalid number {value_text:?}"))?,
+        Metric::Dropped { .. } => match value_text.strip_suffix('%') {
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("invalid percentage {value_text:?}"))?,
+            None => value_text
+                .parse::<f64>()
+                .map_err(|_| format!("invalid number {value_text:?}"))?,
+        },
+    };
+    let metric = match metric {
+        Metric::Dropped { .. } => Metric::Dropped {
+            pct: value_text.ends_with('%'),
+        },
+        m => m,
     };
     if matches!(metric, Metric::Lost)
         && subject
@@ -170,6 +190,7 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
         "error-rate" => Ok(Metric::ErrorRate),
         "rps" => Ok(Metric::Rps),
         "lost" => Ok(Metric::Lost),
+        "dropped" => Ok(Metric::Dropped { pct: false }),
         p if p.starts_with('p') => {
             let n: f64 = p[1..]
                 .parse()
@@ -181,7 +202,7 @@ fn parse_metric(s: &str) -> Result<Metric, String> {
             }
         }
         other => Err(format!(
-            "unknown metric {other:?}: use pNN, max, avg, error-rate, rps or lost"
+            "unknown metric {other:?}: use pNN, max, avg, error-rate, rps, lost or dropped"
         )),
     }
 }
@@ -226,6 +247,8 @@ impl Rule {
             Metric::ErrorRate => "%",
             Metric::Rps => " req/s",
             Metric::Lost => " messages",
+            Metric::Dropped { pct: true } => "%",
+            Metric::Dropped { pct: false } => " arrivals",
         };
         let op = match self.op {
             Op::Lt => "<",
@@ -269,6 +292,7 @@ impl Rule {
             .get(&hist_key)
             .and_then(|b| super::metrics::decode_histogram(b).ok());
         match (self.metric, self.subject.as_deref()) {
+            (Metric::Dropped { pct }, subject) => dropped(report, subject, pct),
             (Metric::Lost, Some("federation")) => report.federation.as_ref().map(|f| f.lost as f64),
             (Metric::Lost, _) => (report.delivery.sent > 0).then_some(report.delivery.lost as f64),
             (m, Some("delivery")) => (report.delivery.latency.count > 0)
@@ -297,6 +321,25 @@ impl Rule {
             }
         }
     }
+}
+
+/// Dropped arrivals of every open-model rate (`subject`: those of a persona or an action).
+fn dropped(report: &LoadReport, subject: Option<&str>, pct: bool) -> Option<f64> {
+    let rows: Vec<_> = report
+        .arrivals
+        .iter()
+        .filter(|a| subject.is_none_or(|s| a.persona == s || a.action.as_deref() == Some(s)))
+        .collect();
+    let scheduled: u64 = rows.iter().map(|a| a.scheduled).sum();
+    let dropped: u64 = rows.iter().map(|a| a.dropped).sum();
+    if rows.is_empty() || scheduled == 0 {
+        return None;
+    }
+    Some(if pct {
+        super::metrics::pct(dropped, scheduled)
+    } else {
+        dropped as f64
+    })
 }
 
 fn round(v: f64) -> String {
@@ -331,5 +374,47 @@ mod tests {
         assert!(parse("error-rate < 1").unwrap_err().contains("percentage"));
         assert!(parse("speed < 1").unwrap_err().contains("unknown metric"));
         assert!(parse("lost < 1 for send").unwrap_err().contains("delivery"));
+        assert!(parse("dropped < many").unwrap_err().contains("number"));
+    }
+
+    #[test]
+    fn dropped_counts_or_shares_the_open_model_arrivals() {
+        use crate::results::load::ArrivalFigures;
+        let row = |persona: &str, action: Option<&str>, scheduled, dropped| ArrivalFigures {
+            persona: persona.into(),
+            action: action.map(str::to_owned),
+            scheduled,
+            started: scheduled - dropped,
+            dropped,
+            ..ArrivalFigures::default()
+        };
+        let mut report: LoadReport =
+            serde_json::from_str(include_str!("../../fixtures/load/smoke-report.json"))
+                .map(|r: crate::results::RunReport| r.load.expect("a load section"))
+                .expect("the fixture");
+        let count = parse("dropped <= 0").unwrap();
+        assert_eq!(count.metric, Metric::Dropped { pct: false });
+        assert!(!count.judge(&report).passed, "no arrivals: no samples");
+        report.arrivals = vec![
+            row("writer", Some("send"), 100, 3),
+            row("writer", Some("typing"), 50, 0),
+            row("joiner", None, 50, 1),
+        ];
+        assert_eq!(count.observe(&report), Some(4.0));
+        assert!(!count.judge(&report).passed);
+        let share = parse("dropped < 1% for writer").unwrap();
+        assert_eq!(share.metric, Metric::Dropped { pct: true });
+        assert_eq!(share.observe(&report), Some(2.0));
+        assert!(!share.judge(&report).passed);
+        assert_eq!(
+            parse("dropped <= 0 for typing").unwrap().observe(&report),
+            Some(0.0)
+        );
+        assert!(
+            parse("dropped < 5 for joiner")
+                .unwrap()
+                .judge(&report)
+                .passed
+        );
     }
 }

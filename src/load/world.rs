@@ -13,6 +13,7 @@ use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand_chacha::ChaCha8Rng;
 
+use super::arrivals::Arrivals;
 use super::plan::{Action, Persona};
 use crate::matrix::sliding_sync::SlidingSyncTarget;
 
@@ -82,6 +83,8 @@ pub struct World {
     plan_end: std::sync::OnceLock<std::time::Instant>,
     /// Weighted action tables by persona (built once).
     actions: Vec<Option<WeightedIndex<u32>>>,
+    /// Open-model timetables by persona (`None`: closed loop).
+    pub arrivals: Vec<Option<Arrivals>>,
 }
 
 impl World {
@@ -107,8 +110,17 @@ impl World {
             .iter()
             .map(|p| WeightedIndex::new(p.actions.iter().map(|(_, w)| *w)).ok())
             .collect();
+        let arrivals = personas
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let seed = seed ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+                p.arrivals.as_ref().map(|a| Arrivals::new(&p.name, a, seed))
+            })
+            .collect();
         Self {
             actions,
+            arrivals,
             base_url,
             base_url2,
             personas,
@@ -130,6 +142,18 @@ impl World {
     /// Record when the plan ends (set once, when the attack starts).
     pub fn set_plan_end(&self, at: std::time::Instant) {
         let _ = self.plan_end.set(at);
+    }
+
+    /// Open every open-model timetable: arrivals are due from `start` until `end`.
+    pub fn open_arrivals(&self, start: std::time::Instant, end: std::time::Instant) {
+        for a in self.arrivals.iter().flatten() {
+            a.open(start, end);
+        }
+    }
+
+    /// The open-model timetable of `persona`, if it has one.
+    pub fn arrivals_of(&self, persona: usize) -> Option<&Arrivals> {
+        self.arrivals.get(persona).and_then(Option::as_ref)
     }
 
     /// Whether the plan's time is over.

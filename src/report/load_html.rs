@@ -123,6 +123,34 @@ fn delivery_row(out: &mut String, name: &str, d: &DeliveryFigures) {
     );
 }
 
+/// The open-model arrivals table (nothing when every persona is closed-loop).
+fn arrivals(out: &mut String, l: &LoadReport) {
+    if l.arrivals.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h3>Arrivals (open model)</h3>\n<table><tr><th>persona</th><th>action</th><th>spacing</th><th class=\"num\">intended /s</th><th class=\"num\">achieved /s</th><th class=\"num\">scheduled</th><th class=\"num\">started</th><th class=\"num\">dropped</th><th class=\"num\">max delay ms</th></tr>"
+    );
+    for a in &l.arrivals {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.2}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num {}\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&a.persona),
+            esc(a.action.as_deref().unwrap_or("(mix)")),
+            esc(&a.spacing),
+            a.intended_rps,
+            a.achieved_rps,
+            a.scheduled,
+            a.started,
+            if a.dropped > 0 { "fail" } else { "pass" },
+            a.dropped,
+            a.max_delay_ms
+        );
+    }
+    let _ = writeln!(out, "</table>");
+}
+
 /// The `load` section.
 pub fn section(l: &LoadReport) -> String {
     let mut out = String::new();
@@ -229,14 +257,15 @@ pub fn section(l: &LoadReport) -> String {
         "<tr><td>sync wake-up</td>{}<td colspan=\"4\"></td></tr>\n</table>",
         latency_cells(&l.sync_wakeup)
     );
+    arrivals(&mut out, l);
     let _ = writeln!(
         out,
-        "<h3>Requests</h3>\n<table><tr><th>request</th><th class=\"num\">count</th><th class=\"num\">p50 ms</th><th class=\"num\">p95 ms</th><th class=\"num\">p99 ms</th><th class=\"num\">max ms</th><th class=\"num\">errors</th><th class=\"num\">req/s</th></tr>"
+        "<h3>Requests</h3>\n<table><tr><th>request</th><th>model</th><th class=\"num\">count</th><th class=\"num\">p50 ms</th><th class=\"num\">p95 ms</th><th class=\"num\">p99 ms</th><th class=\"num\">max ms</th><th class=\"num\">errors</th><th class=\"num\">req/s</th></tr>"
     );
     for r in std::iter::once(&l.all).chain(&l.requests) {
         let _ = writeln!(
             out,
-            "<tr><td title=\"{}\">{}{}</td>{}<td class=\"num {}\">{} ({:.2}%)</td><td class=\"num\">{:.2}</td></tr>",
+            "<tr><td title=\"{}\">{}{}</td><td>{}</td>{}<td class=\"num {}\">{} ({:.2}%)</td><td class=\"num\">{:.2}</td></tr>",
             esc(&r.endpoint),
             if r.name == "all" {
                 "<b>all</b>".to_owned()
@@ -248,6 +277,7 @@ pub fn section(l: &LoadReport) -> String {
             } else {
                 ""
             },
+            r.model.as_str(),
             latency_cells(&r.latency),
             if r.errors > 0 { "fail" } else { "pass" },
             r.errors,

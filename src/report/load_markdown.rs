@@ -24,6 +24,38 @@ fn delivery(out: &mut String, name: &str, d: &DeliveryFigures) {
     );
 }
 
+/// The open-model arrivals table (nothing when every persona is closed-loop).
+fn arrivals(out: &mut String, l: &LoadReport) {
+    if l.arrivals.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### Arrivals (open model)\n");
+    let _ = writeln!(
+        out,
+        "| persona | action | spacing | intended /s | achieved /s | scheduled | started | dropped | max delay ms |\n|---|---|---|--:|--:|--:|--:|--:|--:|"
+    );
+    for a in &l.arrivals {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {} |",
+            a.persona,
+            a.action.as_deref().unwrap_or("(mix)"),
+            a.spacing,
+            a.intended_rps,
+            a.achieved_rps,
+            a.scheduled,
+            a.started,
+            if a.dropped > 0 {
+                format!("**{}**", a.dropped)
+            } else {
+                a.dropped.to_string()
+            },
+            a.max_delay_ms
+        );
+    }
+    let _ = writeln!(out);
+}
+
 /// The `load` section.
 pub fn section(l: &LoadReport) -> String {
     let mut out = String::new();
@@ -71,17 +103,19 @@ pub fn section(l: &LoadReport) -> String {
         "| sync wake-up | {} | | | | |\n",
         latency(&l.sync_wakeup)
     );
+    arrivals(&mut out, l);
     let _ = writeln!(out, "### Requests\n");
     let _ = writeln!(
         out,
-        "| request | count | p50 ms | p95 ms | p99 ms | max ms | errors | req/s |\n|---|--:|--:|--:|--:|--:|--:|--:|"
+        "| request | model | count | p50 ms | p95 ms | p99 ms | max ms | errors | req/s |\n|---|---|--:|--:|--:|--:|--:|--:|--:|"
     );
     for r in std::iter::once(&l.all).chain(&l.requests) {
         let _ = writeln!(
             out,
-            "| {}{} | {} | {} ({:.2}%) | {:.2} |",
+            "| {}{} | {} | {} | {} ({:.2}%) | {:.2} |",
             if r.name == "all" { "**all**" } else { &r.name },
             if r.long_poll { " (not in all)" } else { "" },
+            r.model.as_str(),
             latency(&r.latency),
             r.errors,
             r.error_rate_pct,

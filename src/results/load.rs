@@ -44,6 +44,9 @@ pub struct LoadReport {
     /// Send on the first homeserver → sight on the second (`--target2`), when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federation: Option<DeliveryFigures>,
+    /// Open-model arrivals per persona and rate (absent when every persona is closed-loop).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arrivals: Vec<ArrivalFigures>,
     /// Per-second figures over the attack (for charts).
     pub series: Vec<SecondPoint>,
     /// Caveats (skipped personas, caps applied, ...).
@@ -140,6 +143,11 @@ pub struct RequestFigures {
     /// Held open by the server on purpose; kept out of [`LoadReport::all`].
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub long_poll: bool,
+    /// Which load model produced the samples: `closed` (users think between actions; the
+    /// latency is from the request's start), `open` (actions arrive on a timetable; the
+    /// latency is from the intended start) or `mixed` (both).
+    #[serde(default)]
+    pub model: Model,
     /// Latency of every request, failed ones included.
     pub latency: LatencyFigures,
     /// Requests that failed (transport error or unexpected status).
@@ -150,6 +158,61 @@ pub struct RequestFigures {
     pub rps: f64,
     /// Responses by status code (0: no response).
     pub statuses: BTreeMap<u16, u64>,
+}
+
+/// The load model behind a row of figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// Closed loop: each user waits for its answer, thinks, then acts again.
+    #[default]
+    Closed,
+    /// Open: arrivals on a fixed timetable, latency from the intended start.
+    Open,
+    /// Samples of both models.
+    Mixed,
+}
+
+impl Model {
+    /// The model of figures made of samples of `self` and of `other`.
+    pub fn join(self, other: Self) -> Self {
+        if self == other { self } else { Self::Mixed }
+    }
+
+    /// `closed`, `open` or `mixed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::Mixed => "mixed",
+        }
+    }
+}
+
+/// One open-model rate of a persona over the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArrivalFigures {
+    /// The persona.
+    pub persona: String,
+    /// The action of a per-action rate; absent: the persona's own mix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `uniform` or `poisson`.
+    pub spacing: String,
+    /// Longest wait for a free user before an arrival is dropped.
+    pub max_delay_ms: u64,
+    /// How long arrivals were due (the profile's hold, shorter when stopped early).
+    pub window_ms: u64,
+    /// Arrivals per second the plan asked for (this shard's share).
+    pub intended_rps: f64,
+    /// Arrivals started per second of the window.
+    pub achieved_rps: f64,
+    /// Arrivals due in the window: started + dropped.
+    pub scheduled: u64,
+    /// Arrivals a user started (late ones included, their latency counting the wait).
+    pub started: u64,
+    /// Arrivals no user was free to start within `max_delay`.
+    pub dropped: u64,
 }
 
 /// Delivery latency with the message accounting.

@@ -172,7 +172,8 @@ pub fn run_info(
 pub fn write_and_judge(report: &RunReport, dir: &std::path::Path) -> u8 {
     if let Some(l) = &report.load {
         eprintln!(
-            "\nall requests: {} in {:.1}s, p50 {:.1}ms p95 {:.1}ms p99 {:.1}ms, {:.2}% errors, {:.1} req/s",
+            "\nall requests ({} model): {} in {:.1}s, p50 {:.1}ms p95 {:.1}ms p99 {:.1}ms, {:.2}% errors, {:.1} req/s",
+            l.all.model.as_str(),
             l.all.latency.count,
             l.duration_ms as f64 / 1000.0,
             l.all.latency.p50_ms,
@@ -191,6 +192,21 @@ pub fn write_and_judge(report: &RunReport, dir: &std::path::Path) -> u8 {
             l.delivery.lost,
             l.sync_wakeup.p95_ms
         );
+        for a in &l.arrivals {
+            eprintln!(
+                "arrivals {}{}: intended {:.2}/s, achieved {:.2}/s, {} scheduled, {} dropped (max delay {}ms)",
+                a.persona,
+                a.action
+                    .as_deref()
+                    .map(|x| format!(" {x}"))
+                    .unwrap_or_default(),
+                a.intended_rps,
+                a.achieved_rps,
+                a.scheduled,
+                a.dropped,
+                a.max_delay_ms
+            );
+        }
         for s in report.scenarios.iter().filter(|s| s.failure.is_some()) {
             if let Some(f) = &s.failure {
                 eprintln!("FAILED {}: {}", s.title, f.message);
