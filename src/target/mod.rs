@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod appservice;
 pub mod capabilities;
 pub mod federated;
 pub mod implementation;
