@@ -56,6 +56,9 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
     let mut redactor = Redactor::new();
     let mut vars = Vars::default();
     vars.set("server_name", Value::String(ctx.server_name.clone()));
+    if let Some(role) = &ctx.appservice {
+        super::appservice::set_vars(role, &ctx.server_name, &mut vars, &mut redactor);
+    }
     let world = match World::start(plan, ctx).await {
         Ok(w) => w,
         Err(e) => {

@@ -166,6 +166,9 @@ pub enum Capability {
     ChangePassword,
     /// The target federates with the harness's fake servers (the federation preflight).
     Federation,
+    /// The harness's application service is registered with the target (the spawned
+    /// Synapse; a `--target` only when the operator registered it).
+    Appservice,
 }
 
 impl Capability {
@@ -183,11 +186,12 @@ impl Capability {
             Capability::SetAvatarUrl => "set-avatar-url",
             Capability::ChangePassword => "change-password",
             Capability::Federation => "federation",
+            Capability::Appservice => "appservice",
         }
     }
 
     /// Every capability, in order.
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 12] = [
         Capability::GuestAccess,
         Capability::Presence,
         Capability::ProfileLookup,
@@ -199,6 +203,7 @@ impl Capability {
         Capability::SetAvatarUrl,
         Capability::ChangePassword,
         Capability::Federation,
+        Capability::Appservice,
     ];
 }
 
@@ -330,6 +335,22 @@ pub struct RawInbound {
     pub authenticated: Option<bool>,
 }
 
+/// Wait for a request the harness's application service received from the target
+/// (`${appservice.*}` variables; needs `requires.capabilities: [appservice]`); `expect.body`
+/// matches its JSON body, `expect.status` the status the role answered.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAppservice {
+    /// HTTP method.
+    pub method: String,
+    /// Regular expression over the path (whole path, no query).
+    pub path: String,
+    /// Only count requests that carried the registration's `hs_token` as
+    /// `Authorization: Bearer` (default true).
+    #[serde(default)]
+    pub authenticated: Option<bool>,
+}
+
 /// A room-level action of a fake server: join (make_join, then send_join v2), leave
 /// (make_leave, then send_leave v2), send an event (a PDU in a transaction), create a room of
 /// its own, invite a user of another server into it, or send EDUs.
@@ -412,6 +433,10 @@ pub struct RawStep {
     /// A room-level action of a fake server (join, leave, send_pdu, ...).
     #[serde(default)]
     pub remote: Option<RawRemote>,
+    /// Wait for a request the harness's application service received (use with
+    /// `eventually`).
+    #[serde(default)]
+    pub appservice: Option<RawAppservice>,
     /// What the response must look like. Without `status`, any 2xx is required.
     #[serde(default)]
     pub expect: Option<RawExpect>,

@@ -129,6 +129,7 @@ pub async fn prepare(
     } else {
         None
     };
+    let mut appservice = None;
     let (base_url, registration, kind, spawned, log_path) = match &args.target {
         Some(url) => {
             let url = url.trim_end_matches('/').to_owned();
@@ -137,7 +138,12 @@ pub async fn prepare(
         }
         None => {
             let log_path = args.report_dir.join("homeserver.log");
-            let opts = synapse_options(&args.synapse, log_path.clone());
+            let mut opts = synapse_options(&args.synapse, log_path.clone());
+            let role = target::appservice::AppServiceRole::start()
+                .await
+                .map_err(|e| format!("cannot start the application-service role: {e}"))?;
+            opts.appservice = Some(role.registration().clone());
+            appservice = Some(Arc::new(role));
             eprintln!(
                 "Preparing Synapse {} (installed once into {}) ...",
                 opts.version,
@@ -257,6 +263,16 @@ pub async fn prepare(
         cap_needs.room_versions,
     )
     .await;
+    let mut capabilities = capabilities;
+    if cap_needs
+        .capabilities
+        .contains(&crate::scenario::model::Capability::Appservice)
+    {
+        capabilities.probed.insert(
+            crate::scenario::model::Capability::Appservice,
+            target::capabilities::appservice_probed(appservice.as_deref()),
+        );
+    }
     for (cap, p) in capabilities.probed.iter().filter(|(_, p)| !p.offered) {
         eprintln!("Capability {}: not offered ({})", cap.as_str(), p.evidence);
     }
@@ -275,6 +291,7 @@ pub async fn prepare(
         retries: args.retries,
         federation,
         capabilities,
+        appservice,
     };
     Ok(Prepared {
         target,

@@ -62,6 +62,22 @@ impl Capabilities {
     }
 }
 
+/// Whether the harness's application service is registered with the target.
+pub fn appservice_probed(role: Option<&crate::target::appservice::AppServiceRole>) -> Probed {
+    match role {
+        Some(r) => Probed {
+            offered: true,
+            evidence: format!("registered as `{}`", r.registration().id),
+        },
+        None => Probed {
+            offered: false,
+            evidence: "no application service of the harness is registered with this target \
+                       (the spawned Synapse has one; see docs/targets.md)"
+                .into(),
+        },
+    }
+}
+
 struct Prober<'a> {
     http: &'a HttpClient,
     base: &'a str,
@@ -187,6 +203,8 @@ pub async fn probe(
     }
     for cap in needed {
         let probed = match cap {
+            // Known to the caller, not to the server: see [`appservice_probed`].
+            Capability::Appservice => continue,
             Capability::Federation => Probed {
                 offered: federation,
                 evidence: if federation {

@@ -118,6 +118,12 @@ impl Lowering<'_> {
             self.path_regex(&format!("{p}/path"), &i.path);
             return Some(Action::Inbound(i.clone()));
         }
+        if let Some(a) = &raw.appservice {
+            let p = format!("{base}/appservice");
+            self.method(&format!("{p}/method"), &a.method);
+            self.path_regex(&format!("{p}/path"), &a.path);
+            return Some(Action::Appservice(a.clone()));
+        }
         if let Some(r) = &raw.remote {
             let p = format!("{base}/remote");
             self.fake_server(&format!("{p}/server"), &r.server);
