@@ -51,6 +51,11 @@ pub const APPSERVICE_FIELDS: &[&str] = &[
     "alias_prefix",
 ];
 
+/// `${push_gateway.<field>}` of a scenario that requires the `push-gateway` capability: the
+/// notify `url` for a pusher's `data.url`, and the `reject_prefix` of pushkeys the gateway
+/// answers as rejected.
+pub const PUSH_GATEWAY_FIELDS: &[&str] = &["url", "reject_prefix"];
+
 /// What loading a set of paths produced.
 #[derive(Debug, Default)]
 pub struct LoadOutcome {
@@ -386,11 +391,27 @@ impl Lowering<'_> {
                 defined.insert(format!("appservice.{f}"));
             }
         }
+        let wants_push = raw
+            .requires
+            .as_ref()
+            .is_some_and(|r| r.capabilities.contains(&model::Capability::PushGateway));
+        if wants_push {
+            for f in PUSH_GATEWAY_FIELDS {
+                defined.insert(format!("push_gateway.{f}"));
+            }
+        }
         for (i, step) in raw.steps.iter().enumerate() {
             if step.appservice.is_some() && !wants_appservice {
                 self.problem(
                     &format!("/steps/{i}/appservice"),
                     "an `appservice` step needs `requires: { capabilities: [appservice] }`",
+                    None,
+                );
+            }
+            if step.push_gateway.is_some() && !wants_push {
+                self.problem(
+                    &format!("/steps/{i}/push_gateway"),
+                    "a `push_gateway` step needs `requires: { capabilities: [push-gateway] }`",
                     None,
                 );
             }
@@ -549,6 +570,7 @@ impl Lowering<'_> {
             raw.inbound.is_some(),
             raw.remote.is_some(),
             raw.appservice.is_some(),
+            raw.push_gateway.is_some(),
         ]
         .iter()
         .filter(|k| **k)
@@ -557,7 +579,7 @@ impl Lowering<'_> {
             _ if kinds > 1 => {
                 self.problem(
                     &base,
-                    "a step has exactly one of `call`, `request`, `federation`, `serve`, `inbound`, `remote`, `appservice`",
+                    "a step has exactly one of `call`, `request`, `federation`, `serve`, `inbound`, `remote`, `appservice`, `push_gateway`",
                     None,
                 );
                 None
@@ -1034,6 +1056,7 @@ fn describe(action: &Action, actor: Option<&str>) -> String {
         Action::Inbound(i) => format!("{} received {} {}", i.on, i.method, i.path),
         Action::Remote(r) => format!("{} {}", r.server, r.op),
         Action::Appservice(a) => format!("appservice received {} {}", a.method, a.path),
+        Action::PushGateway(a) => format!("push gateway received {} {}", a.method, a.path),
     }
 }
 

@@ -1,5 +1,5 @@
-//! `appservice` steps at run time: the `${appservice.*}` variables and the judging of the
-//! requests the harness's application-service role received from the target.
+//! `appservice` and `push_gateway` steps at run time: the `${appservice.*}` variables and the
+//! judging of the requests the harness's roles received from the target.
 
 use serde_json::{Value, json};
 
@@ -8,8 +8,9 @@ use super::federation::{Outcome, synthetic};
 use crate::matrix::http_client::Received;
 use crate::plan::template::Vars;
 use crate::results::redact::Redactor;
-use crate::scenario::model::RawAppservice;
+use crate::scenario::model::RawRoleInbound;
 use crate::target::appservice::{ALIAS_PREFIX, AppServiceRole, PLAIN_USER_PREFIX, USER_PREFIX};
+use crate::target::recorder::RoleRequest;
 
 /// `${appservice.id}`, `.as_token` (a secret from here on), `.sender`, `.user_prefix`,
 /// `.plain_user_prefix`, `.alias_prefix`.
@@ -37,21 +38,41 @@ pub(super) fn set_vars(
 /// matching one, for the failure's transcript), as a synthetic response: the request's JSON
 /// body with the status the role answered.
 pub(super) fn inbound(
-    a: &RawAppservice,
+    a: &RawRoleInbound,
     ctx: &RunContext,
     candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
 ) -> Outcome {
     let Some(role) = ctx.appservice.as_ref() else {
         return Outcome::Broken("no application service is registered in this run".into());
     };
+    judge(a, &role.requests(), "the application service", candidate_ok)
+}
+
+/// Like [`inbound`], over what the push-gateway role received.
+pub(super) fn push_inbound(
+    a: &RawRoleInbound,
+    ctx: &RunContext,
+    candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
+) -> Outcome {
+    let Some(role) = ctx.push_gateway.as_ref() else {
+        return Outcome::Broken("no push gateway runs in this run".into());
+    };
+    judge(a, &role.requests(), "the push gateway", candidate_ok)
+}
+
+fn judge(
+    a: &RawRoleInbound,
+    requests: &[RoleRequest],
+    who: &str,
+    candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
+) -> Outcome {
     let re = match regex::Regex::new(&format!("^(?:{})$", a.path)) {
         Ok(r) => r,
         Err(e) => return Outcome::Broken(e.to_string()),
     };
     let want_auth = a.authenticated.unwrap_or(true);
     let mut last = None;
-    for r in role
-        .requests()
+    for r in requests
         .iter()
         .rev()
         .filter(|r| r.method.eq_ignore_ascii_case(&a.method) && re.is_match(&r.path))
@@ -73,7 +94,7 @@ pub(super) fn inbound(
     match last {
         Some(pair) => Outcome::Response(Box::new(pair)),
         None => Outcome::NotYet(format!(
-            "the application service has received no {}{} {} request yet",
+            "{who} has received no {}{} {} request yet",
             if want_auth { "authenticated " } else { "" },
             a.method,
             a.path

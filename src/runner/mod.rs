@@ -58,6 +58,8 @@ pub struct RunContext {
     pub capabilities: crate::target::capabilities::Capabilities,
     /// The harness's application-service role, when one is registered with the target.
     pub appservice: Option<Arc<crate::target::appservice::AppServiceRole>>,
+    /// The harness's push-gateway role, when the target can reach it.
+    pub push_gateway: Option<Arc<crate::target::push_gateway::PushGatewayRole>>,
 }
 
 /// Run every scenario, at most `jobs` at a time, emitting [`RunEvent`]s on `events`:

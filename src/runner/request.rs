@@ -55,7 +55,8 @@ pub(super) fn build(
         | Action::Serve(_)
         | Action::Inbound(_)
         | Action::Remote(_)
-        | Action::Appservice(_) => Err(
+        | Action::Appservice(_)
+        | Action::PushGateway(_) => Err(
             "internal error: a federation step reached the client-server request builder".into(),
         ),
     }

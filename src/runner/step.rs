@@ -194,6 +194,7 @@ async fn attempt(
         };
         let outcome = match &step.action {
             Action::Appservice(a) => super::appservice::inbound(a, ctx, &judge),
+            Action::PushGateway(a) => super::appservice::push_inbound(a, ctx, &judge),
             _ => federation::execute(&step.action, ctx, world, vars, timeout, &judge).await,
         };
         match outcome {
@@ -409,5 +410,6 @@ fn is_federation(action: &Action) -> bool {
             | Action::Inbound(_)
             | Action::Remote(_)
             | Action::Appservice(_)
+            | Action::PushGateway(_)
     )
 }

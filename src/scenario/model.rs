@@ -169,6 +169,9 @@ pub enum Capability {
     /// The harness's application service is registered with the target (the spawned
     /// Synapse; a `--target` only when the operator registered it).
     Appservice,
+    /// The target's HTTP pushers can reach the harness's push-gateway role on loopback (the
+    /// spawned Synapse).
+    PushGateway,
 }
 
 impl Capability {
@@ -187,11 +190,12 @@ impl Capability {
             Capability::ChangePassword => "change-password",
             Capability::Federation => "federation",
             Capability::Appservice => "appservice",
+            Capability::PushGateway => "push-gateway",
         }
     }
 
     /// Every capability, in order.
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Capability::GuestAccess,
         Capability::Presence,
         Capability::ProfileLookup,
@@ -204,6 +208,7 @@ impl Capability {
         Capability::ChangePassword,
         Capability::Federation,
         Capability::Appservice,
+        Capability::PushGateway,
     ];
 }
 
@@ -335,18 +340,19 @@ pub struct RawInbound {
     pub authenticated: Option<bool>,
 }
 
-/// Wait for a request the harness's application service received from the target
-/// (`${appservice.*}` variables; needs `requires.capabilities: [appservice]`); `expect.body`
-/// matches its JSON body, `expect.status` the status the role answered.
+/// Wait for a request one of the harness's roles (application service, push gateway)
+/// received from the target (needs `requires.capabilities: [appservice]` or
+/// `[push-gateway]`); `expect.body` matches its JSON body, `expect.status` the status the
+/// role answered.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawAppservice {
+pub struct RawRoleInbound {
     /// HTTP method.
     pub method: String,
     /// Regular expression over the path (whole path, no query).
     pub path: String,
     /// Only count requests that carried the registration's `hs_token` as
-    /// `Authorization: Bearer` (default true).
+    /// `Authorization: Bearer` (default true; the push gateway expects no token).
     #[serde(default)]
     pub authenticated: Option<bool>,
 }
@@ -436,7 +442,10 @@ pub struct RawStep {
     /// Wait for a request the harness's application service received (use with
     /// `eventually`).
     #[serde(default)]
-    pub appservice: Option<RawAppservice>,
+    pub appservice: Option<RawRoleInbound>,
+    /// Wait for a request the harness's push gateway received (use with `eventually`).
+    #[serde(default)]
+    pub push_gateway: Option<RawRoleInbound>,
     /// What the response must look like. Without `status`, any 2xx is required.
     #[serde(default)]
     pub expect: Option<RawExpect>,

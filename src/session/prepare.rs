@@ -130,6 +130,7 @@ pub async fn prepare(
         None
     };
     let mut appservice = None;
+    let mut push_gateway = None;
     let (base_url, registration, kind, spawned, log_path) = match &args.target {
         Some(url) => {
             let url = url.trim_end_matches('/').to_owned();
@@ -144,6 +145,11 @@ pub async fn prepare(
                 .map_err(|e| format!("cannot start the application-service role: {e}"))?;
             opts.appservice = Some(role.registration().clone());
             appservice = Some(Arc::new(role));
+            let push = target::push_gateway::PushGatewayRole::start()
+                .await
+                .map_err(|e| format!("cannot start the push-gateway role: {e}"))?;
+            opts.loopback_push = true;
+            push_gateway = Some(Arc::new(push));
             eprintln!(
                 "Preparing Synapse {} (installed once into {}) ...",
                 opts.version,
@@ -273,6 +279,15 @@ pub async fn prepare(
             target::capabilities::appservice_probed(appservice.as_deref()),
         );
     }
+    if cap_needs
+        .capabilities
+        .contains(&crate::scenario::model::Capability::PushGateway)
+    {
+        capabilities.probed.insert(
+            crate::scenario::model::Capability::PushGateway,
+            target::capabilities::push_gateway_probed(push_gateway.is_some()),
+        );
+    }
     for (cap, p) in capabilities.probed.iter().filter(|(_, p)| !p.offered) {
         eprintln!("Capability {}: not offered ({})", cap.as_str(), p.evidence);
     }
@@ -292,6 +307,7 @@ pub async fn prepare(
         federation,
         capabilities,
         appservice,
+        push_gateway,
     };
     Ok(Prepared {
         target,

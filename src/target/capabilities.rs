@@ -78,6 +78,19 @@ pub fn appservice_probed(role: Option<&crate::target::appservice::AppServiceRole
     }
 }
 
+/// Whether the target's HTTP pushers reach the harness's push-gateway role.
+pub fn push_gateway_probed(running: bool) -> Probed {
+    Probed {
+        offered: running,
+        evidence: if running {
+            "the spawned Synapse may push to loopback".into()
+        } else {
+            "the harness's push gateway listens on loopback, which only a spawned Synapse reaches"
+                .into()
+        },
+    }
+}
+
 struct Prober<'a> {
     http: &'a HttpClient,
     base: &'a str,
@@ -204,7 +217,7 @@ pub async fn probe(
     for cap in needed {
         let probed = match cap {
             // Known to the caller, not to the server: see [`appservice_probed`].
-            Capability::Appservice => continue,
+            Capability::Appservice | Capability::PushGateway => continue,
             Capability::Federation => Probed {
                 offered: federation,
                 evidence: if federation {

@@ -8,6 +8,8 @@ pub mod capabilities;
 pub mod federated;
 pub mod implementation;
 pub mod provision;
+pub mod push_gateway;
+pub mod recorder;
 pub mod synapse;
 pub mod url_target;
 pub mod users;

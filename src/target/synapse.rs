@@ -28,6 +28,9 @@ pub const SERVER_NAME: &str = "localhost";
 const OVERLAY_TEMPLATE: &str = include_str!("../../fixtures/synapse/homeserver-overlay.yaml");
 const LOG_CONFIG: &str = include_str!("../../fixtures/synapse/log-config.yaml");
 
+/// Outbound HTTP (pushers) may reach loopback, where the harness's push-gateway role listens.
+const LOOPBACK_OVERLAY: &str = "ip_range_whitelist:\n  - \"127.0.0.0/8\"\n  - \"::1/128\"\n";
+
 const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -50,6 +53,9 @@ pub struct SynapseOptions {
     /// An application service to register (its file is written into the data dir and named
     /// in `app_service_config_files`).
     pub appservice: Option<super::appservice::Registration>,
+    /// Let the server's outbound HTTP reach 127.0.0.0/8 (`ip_range_whitelist`), for HTTP
+    /// pushers pointing at the harness's push-gateway role.
+    pub loopback_push: bool,
 }
 
 impl Default for SynapseOptions {
@@ -67,6 +73,7 @@ impl Default for SynapseOptions {
             python: "python3".into(),
             extra_overlays: Vec::new(),
             appservice: None,
+            loopback_push: false,
         }
     }
 }
@@ -149,6 +156,7 @@ async fn prepare(
     log_path: &Path,
     federation: Option<&FederationSetup>,
     appservice: Option<&super::appservice::Registration>,
+    loopback_push: bool,
 ) -> Result<Prepared, TargetError> {
     let port = free_port()?;
     let config = data_dir.join("homeserver.yaml");
@@ -209,6 +217,12 @@ async fn prepare(
     let mut more_overlays = more_overlays;
     if let Some(reg) = appservice {
         more_overlays.push(write_appservice(data_dir, reg)?);
+    }
+    if loopback_push {
+        let overlay = data_dir.join("mxharness-loopback-overlay.yaml");
+        std::fs::write(&overlay, LOOPBACK_OVERLAY)
+            .map_err(|e| io(format!("cannot write {}", overlay.display()), e))?;
+        more_overlays.push(overlay);
     }
     Ok(Prepared {
         port,
@@ -396,6 +410,7 @@ impl SpawnedSynapse {
             &opts.log_path,
             federation,
             opts.appservice.as_ref(),
+            opts.loopback_push,
         )
         .await?;
         prepared
@@ -711,6 +726,7 @@ async fn up_in(
         &opts.log_path,
         None,
         opts.appservice.as_ref(),
+        opts.loopback_push,
     )
     .await?;
     prepared

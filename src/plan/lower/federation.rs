@@ -124,6 +124,12 @@ impl Lowering<'_> {
             self.path_regex(&format!("{p}/path"), &a.path);
             return Some(Action::Appservice(a.clone()));
         }
+        if let Some(a) = &raw.push_gateway {
+            let p = format!("{base}/push_gateway");
+            self.method(&format!("{p}/method"), &a.method);
+            self.path_regex(&format!("{p}/path"), &a.path);
+            return Some(Action::PushGateway(a.clone()));
+        }
         if let Some(r) = &raw.remote {
             let p = format!("{base}/remote");
             self.fake_server(&format!("{p}/server"), &r.server);

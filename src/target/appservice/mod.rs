@@ -4,7 +4,7 @@
 
 pub mod role;
 
-pub use role::{AppServiceRole, AsRequest};
+pub use role::AppServiceRole;
 
 /// Localpart prefix of the exclusive user namespace (`@_mxh_as_.*`).
 pub const USER_PREFIX: &str = "_mxh_as_";

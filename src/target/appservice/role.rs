@@ -1,77 +1,27 @@
-//! The application-service role: an HTTP server on 127.0.0.1 that answers the homeserver
+//! The application-service role: a [`Recorder`] on 127.0.0.1 that answers the homeserver
 //! (transactions, user and alias queries, ping), checks the `hs_token` it presents
 //! (`Authorization: Bearer`, spec v1.4+) and records every request for the scenarios to judge.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::Registration;
-
-/// Largest request body read (bigger ones are recorded empty).
-const MAX_BODY: usize = 4 * 1024 * 1024;
-/// Requests kept (the oldest are dropped past it).
-const MAX_LOG: usize = 20_000;
-
-/// One request the homeserver sent to the role.
-#[derive(Debug, Clone)]
-pub struct AsRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path without the query.
-    pub path: String,
-    /// Path and query as received.
-    pub uri: String,
-    /// Headers (lowercase names).
-    pub headers: BTreeMap<String, String>,
-    /// Body as text.
-    pub body: String,
-    /// Body as JSON, when it is JSON.
-    pub json: Option<Value>,
-    /// Whether `Authorization: Bearer <hs_token>` was sent.
-    pub authenticated: bool,
-    /// Status answered.
-    pub status: u16,
-}
-
-struct Shared {
-    hs_token: String,
-    log: Mutex<Vec<AsRequest>>,
-}
-
-impl Shared {
-    fn log(&self) -> MutexGuard<'_, Vec<AsRequest>> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
+use crate::target::recorder::{Recorder, RoleRequest};
 
 /// A running application-service role; stops when dropped.
 pub struct AppServiceRole {
     registration: Registration,
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    recorder: Recorder,
 }
 
 impl std::fmt::Debug for AppServiceRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppServiceRole")
-            .field("addr", &self.addr)
+            .field("addr", &self.recorder.addr())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for AppServiceRole {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -86,19 +36,14 @@ impl AppServiceRole {
 
     /// Serve `registration` (tokens and all, e.g. one an operator registered) on `listener`.
     pub fn serve(listener: TcpListener, registration: Registration) -> Self {
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let shared = Arc::new(Shared {
-            hs_token: registration.hs_token.clone(),
-            log: Mutex::new(Vec::new()),
-        });
-        let task = tokio::spawn(accept_loop(listener, shared.clone()));
+        let recorder = Recorder::serve(
+            listener,
+            Some(registration.hs_token.clone()),
+            Arc::new(|r: &RoleRequest| answer(&r.method, &r.path, r.authenticated)),
+        );
         Self {
             registration,
-            shared,
-            addr,
-            task,
+            recorder,
         }
     }
 
@@ -109,44 +54,13 @@ impl AppServiceRole {
 
     /// Where the role listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.recorder.addr()
     }
 
     /// Every request received so far, in arrival order.
-    pub fn requests(&self) -> Vec<AsRequest> {
-        self.shared.log().clone()
+    pub fn requests(&self) -> Vec<RoleRequest> {
+        self.recorder.requests()
     }
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(req, &shared).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
-        });
-    }
-}
-
-fn respond(status: u16, body: &Value) -> hyper::Response<Full<Bytes>> {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut resp = hyper::Response::new(Full::new(Bytes::from(bytes)));
-    *resp.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    resp
 }
 
 /// What the role answers: 403 `M_FORBIDDEN` without the right `hs_token` ("Application
@@ -177,55 +91,6 @@ fn answer(method: &str, path: &str, authenticated: bool) -> (u16, Value) {
             json!({"errcode": "M_UNRECOGNIZED", "error": "unknown endpoint"}),
         )
     }
-}
-
-async fn handle(req: hyper::Request<Incoming>, shared: &Shared) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes().to_vec(),
-        Err(_) => Vec::new(),
-    };
-    let method = parts.method.to_string();
-    let path = parts.uri.path().to_owned();
-    let uri = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| path.clone());
-    let headers: BTreeMap<String, String> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let authenticated = headers
-        .get("authorization")
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == shared.hs_token);
-    let (status, reply) = answer(&method, &path, authenticated);
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let request = AsRequest {
-        json: serde_json::from_slice(&body).ok(),
-        method,
-        path,
-        uri,
-        headers,
-        body: text,
-        authenticated,
-        status,
-    };
-    {
-        let mut log = shared.log();
-        if log.len() >= MAX_LOG {
-            log.remove(0);
-        }
-        log.push(request);
-    }
-    respond(status, &reply)
 }
 
 #[cfg(test)]

@@ -61,6 +61,7 @@ fn context(ca: Arc<RunCa>, hs1: Peer) -> RunContext {
         federation: Some(Arc::new(FederationContext { ca, hs1, hs2: None })),
         capabilities: Default::default(),
         appservice: None,
+        push_gateway: None,
     }
 }
 
