@@ -135,6 +135,9 @@ pub async fn prepare(
         Some(url) => {
             let url = url.trim_end_matches('/').to_owned();
             let method = registration_method(args.registration)?;
+            if let Some(path) = &args.appservice_registration {
+                appservice = Some(Arc::new(operator_appservice(path).await?));
+            }
             (url, method, TargetKind::Url, None, None)
         }
         None => {
@@ -315,6 +318,30 @@ pub async fn prepare(
         spawned,
         spawned2,
     })
+}
+
+/// The application-service role for a registration the operator made (`--target` with
+/// `--appservice-registration`), listening at its url.
+async fn operator_appservice(
+    path: &std::path::Path,
+) -> Result<target::appservice::AppServiceRole, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let reg = target::appservice::Registration::from_yaml(&text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let addr = reg
+        .listen_addr()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen at {addr} for the application service: {e}"))?;
+    eprintln!(
+        "Application service `{}`: listening at {} ({})",
+        reg.id,
+        reg.url,
+        path.display()
+    );
+    Ok(target::appservice::AppServiceRole::serve(listener, reg))
 }
 
 /// A throwaway user for probing the target.

@@ -53,6 +53,81 @@ impl Registration {
         }
     }
 
+    /// Read a registration an operator gave their server for the harness (`--target` with
+    /// `--appservice-registration`): it must have the harness's exclusive namespaces (the
+    /// scenarios rely on them) and a plain-HTTP loopback `url` with a port (where the role will
+    /// listen).
+    pub fn from_yaml(text: &str) -> Result<Self, String> {
+        let v: serde_json::Value =
+            serde_saphyr::from_str(text).map_err(|e| format!("not a YAML registration: {e}"))?;
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("the registration has no string `{k}`"))
+        };
+        let reg = Self {
+            id: field("id")?,
+            url: field("url")?,
+            as_token: field("as_token")?,
+            hs_token: field("hs_token")?,
+            sender_localpart: field("sender_localpart")?,
+        };
+        let has = |kind: &str, regex: &str| {
+            v.pointer(&format!("/namespaces/{kind}"))
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|list| {
+                    list.iter().any(|n| {
+                        n.get("regex").and_then(serde_json::Value::as_str) == Some(regex)
+                            && n.get("exclusive").and_then(serde_json::Value::as_bool) == Some(true)
+                    })
+                })
+        };
+        for (kind, regex) in [
+            ("users", format!("@{USER_PREFIX}.*")),
+            ("users", format!("@{PLAIN_USER_PREFIX}.*")),
+            ("aliases", format!("#{ALIAS_PREFIX}.*")),
+        ] {
+            if !has(kind, &regex) {
+                return Err(format!(
+                    "the registration needs the exclusive {kind} namespace {regex:?} (see docs/targets.md)"
+                ));
+            }
+        }
+        reg.listen_addr()?;
+        Ok(reg)
+    }
+
+    /// Where the role listens for this registration's `url`: `http://` on 127.0.0.1,
+    /// `localhost` or `[::1]`, with an explicit port.
+    pub fn listen_addr(&self) -> Result<std::net::SocketAddr, String> {
+        let url = reqwest::Url::parse(&self.url)
+            .map_err(|e| format!("the registration's url {:?} is not a URL: {e}", self.url))?;
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let ip = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) if ip.is_loopback() => ip,
+            Err(_) if host == "localhost" => std::net::Ipv4Addr::LOCALHOST.into(),
+            _ => {
+                return Err(format!(
+                    "the registration's url {:?} must be on loopback (127.0.0.1, localhost or [::1]): \
+                     the harness listens on loopback only",
+                    self.url
+                ));
+            }
+        };
+        match (url.scheme(), url.port()) {
+            ("http", Some(port)) => Ok(std::net::SocketAddr::new(ip, port)),
+            _ => Err(format!(
+                "the registration's url {:?} must be http:// with an explicit port",
+                self.url
+            )),
+        }
+    }
+
     /// The registration file's YAML: exclusive user namespaces `@_mxh_as_.*` and
     /// `@mxh-as-.*`, exclusive alias namespace `#_mxh_as_.*`, no room namespace, not rate
     /// limited.
@@ -77,6 +152,28 @@ impl Registration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operator_registration_is_read_and_checked() {
+        let r = Registration::fresh("http://127.0.0.1:29333".into());
+        assert_eq!(Registration::from_yaml(&r.to_yaml()), Ok(r.clone()));
+        assert_eq!(
+            r.listen_addr().unwrap(),
+            std::net::SocketAddr::from(([127, 0, 0, 1], 29333))
+        );
+        let elsewhere = r
+            .to_yaml()
+            .replace("127.0.0.1:29333", "bridge.example.org:29333");
+        let err = Registration::from_yaml(&elsewhere).unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        let no_port = r.to_yaml().replace("127.0.0.1:29333", "localhost");
+        let err = Registration::from_yaml(&no_port).unwrap_err();
+        assert!(err.contains("explicit port"), "{err}");
+        let other_ns = r.to_yaml().replace("@mxh-as-.*", "@other_.*");
+        let err = Registration::from_yaml(&other_ns).unwrap_err();
+        assert!(err.contains("@mxh-as-.*"), "{err}");
+        assert!(Registration::from_yaml("id: x").is_err());
+    }
 
     #[test]
     fn registration_yaml_parses_with_the_namespaces() {
