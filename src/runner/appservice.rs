@@ -40,33 +40,47 @@ pub(super) fn set_vars(
 pub(super) fn inbound(
     a: &RawRoleInbound,
     ctx: &RunContext,
+    vars: &Vars,
     candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
 ) -> Outcome {
     let Some(role) = ctx.appservice.as_ref() else {
         return Outcome::Broken("no application service is registered in this run".into());
     };
-    judge(a, &role.requests(), "the application service", candidate_ok)
+    judge(
+        a,
+        &role.requests(),
+        vars,
+        "the application service",
+        candidate_ok,
+    )
 }
 
 /// Like [`inbound`], over what the push-gateway role received.
 pub(super) fn push_inbound(
     a: &RawRoleInbound,
     ctx: &RunContext,
+    vars: &Vars,
     candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
 ) -> Outcome {
     let Some(role) = ctx.push_gateway.as_ref() else {
         return Outcome::Broken("no push gateway runs in this run".into());
     };
-    judge(a, &role.requests(), "the push gateway", candidate_ok)
+    judge(a, &role.requests(), vars, "the push gateway", candidate_ok)
 }
 
 fn judge(
     a: &RawRoleInbound,
     requests: &[RoleRequest],
+    vars: &Vars,
     who: &str,
     candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
 ) -> Outcome {
-    let re = match regex::Regex::new(&format!("^(?:{})$", a.path)) {
+    // Variables in the path are the scenario's own values (hex ids, prefixes), not patterns.
+    let path = match vars.text_of(&a.path) {
+        Ok(p) => p,
+        Err(e) => return Outcome::Broken(format!("path: {e}")),
+    };
+    let re = match regex::Regex::new(&format!("^(?:{path})$")) {
         Ok(r) => r,
         Err(e) => return Outcome::Broken(e.to_string()),
     };

@@ -193,8 +193,8 @@ async fn attempt(
             check::evaluate(&step.expect, &seen, vars).is_empty()
         };
         let outcome = match &step.action {
-            Action::Appservice(a) => super::appservice::inbound(a, ctx, &judge),
-            Action::PushGateway(a) => super::appservice::push_inbound(a, ctx, &judge),
+            Action::Appservice(a) => super::appservice::inbound(a, ctx, vars, &judge),
+            Action::PushGateway(a) => super::appservice::push_inbound(a, ctx, vars, &judge),
             _ => federation::execute(&step.action, ctx, world, vars, timeout, &judge).await,
         };
         match outcome {

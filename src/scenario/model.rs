@@ -349,7 +349,8 @@ pub struct RawInbound {
 pub struct RawRoleInbound {
     /// HTTP method.
     pub method: String,
-    /// Regular expression over the path (whole path, no query).
+    /// Regular expression over the path (whole path as received, percent-encoded, no
+    /// query); `${...}` variables are replaced first.
     pub path: String,
     /// Only count requests that carried the registration's `hs_token` as
     /// `Authorization: Bearer` (default true; the push gateway expects no token).
