@@ -52,6 +52,11 @@ pub struct RunArgs {
     /// How to create users on the target.
     #[arg(long, value_enum, default_value_t = Registration::Auto)]
     pub registration: Registration,
+    /// With --target: the application-service registration file you gave the server for the
+    /// harness (its url on loopback, where the harness then listens; the harness's exclusive
+    /// namespaces: docs/targets.md). Without it the appservice checks are skipped.
+    #[arg(long, value_name = "FILE", requires = "target")]
+    pub appservice_registration: Option<PathBuf>,
     /// Select scenarios: comma-separated `area:NAME`, `tag:NAME` or id globs.
     #[arg(long, short = 'E')]
     pub filter: Option<String>,
@@ -156,6 +161,7 @@ impl RunArgs {
             target2: self.target2.clone(),
             target2_server_name: self.target2_server_name.clone(),
             target2_federation_url: self.target2_federation_url.clone(),
+            appservice_registration: self.appservice_registration.clone(),
         }
     }
 }

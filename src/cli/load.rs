@@ -141,6 +141,7 @@ pub(super) fn target_spec(args: &LoadArgs) -> TargetSpec {
         target2: args.target2.clone(),
         target2_server_name: None,
         target2_federation_url: None,
+        appservice_registration: None,
     }
 }
 

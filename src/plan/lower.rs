@@ -38,6 +38,24 @@ pub const ACTOR_FIELDS: &[&str] = &[
 /// Variables always defined.
 pub const BUILTINS: &[&str] = &["uuid", "key32", "sig64", "server_name"];
 
+/// `${appservice.<field>}` of a scenario that requires the `appservice` capability: the
+/// registration's `id`, `as_token`, `sender` (the `sender_localpart` user's id), and the
+/// localpart prefixes of its exclusive user namespaces (`_mxh_as_`, and `mxh-as-` without
+/// the underscore) and alias namespace.
+pub const APPSERVICE_FIELDS: &[&str] = &[
+    "id",
+    "as_token",
+    "sender",
+    "user_prefix",
+    "plain_user_prefix",
+    "alias_prefix",
+];
+
+/// `${push_gateway.<field>}` of a scenario that requires the `push-gateway` capability: the
+/// notify `url` for a pusher's `data.url`, and the `reject_prefix` of pushkeys the gateway
+/// answers as rejected.
+pub const PUSH_GATEWAY_FIELDS: &[&str] = &["url", "reject_prefix"];
+
 /// What loading a set of paths produced.
 #[derive(Debug, Default)]
 pub struct LoadOutcome {
@@ -364,6 +382,40 @@ impl Lowering<'_> {
                 defined.insert(format!("{name}.key_id"));
             }
         }
+        let wants_appservice = raw
+            .requires
+            .as_ref()
+            .is_some_and(|r| r.capabilities.contains(&model::Capability::Appservice));
+        if wants_appservice {
+            for f in APPSERVICE_FIELDS {
+                defined.insert(format!("appservice.{f}"));
+            }
+        }
+        let wants_push = raw
+            .requires
+            .as_ref()
+            .is_some_and(|r| r.capabilities.contains(&model::Capability::PushGateway));
+        if wants_push {
+            for f in PUSH_GATEWAY_FIELDS {
+                defined.insert(format!("push_gateway.{f}"));
+            }
+        }
+        for (i, step) in raw.steps.iter().enumerate() {
+            if step.appservice.is_some() && !wants_appservice {
+                self.problem(
+                    &format!("/steps/{i}/appservice"),
+                    "an `appservice` step needs `requires: { capabilities: [appservice] }`",
+                    None,
+                );
+            }
+            if step.push_gateway.is_some() && !wants_push {
+                self.problem(
+                    &format!("/steps/{i}/push_gateway"),
+                    "a `push_gateway` step needs `requires: { capabilities: [push-gateway] }`",
+                    None,
+                );
+            }
+        }
         for a in &actor_names {
             for f in ACTOR_FIELDS {
                 defined.insert(format!("{a}.{f}"));
@@ -517,6 +569,8 @@ impl Lowering<'_> {
             raw.serve.is_some(),
             raw.inbound.is_some(),
             raw.remote.is_some(),
+            raw.appservice.is_some(),
+            raw.push_gateway.is_some(),
         ]
         .iter()
         .filter(|k| **k)
@@ -525,7 +579,7 @@ impl Lowering<'_> {
             _ if kinds > 1 => {
                 self.problem(
                     &base,
-                    "a step has exactly one of `call`, `request`, `federation`, `serve`, `inbound`, `remote`",
+                    "a step has exactly one of `call`, `request`, `federation`, `serve`, `inbound`, `remote`, `appservice`, `push_gateway`",
                     None,
                 );
                 None
@@ -1001,6 +1055,8 @@ fn describe(action: &Action, actor: Option<&str>) -> String {
         Action::Serve(h) => format!("{} expects {} {}", h.on, h.method, h.path),
         Action::Inbound(i) => format!("{} received {} {}", i.on, i.method, i.path),
         Action::Remote(r) => format!("{} {}", r.server, r.op),
+        Action::Appservice(a) => format!("appservice received {} {}", a.method, a.path),
+        Action::PushGateway(a) => format!("push gateway received {} {}", a.method, a.path),
     }
 }
 

@@ -138,6 +138,10 @@ pub enum Action {
     Inbound(crate::scenario::model::RawInbound),
     /// A room-level action of a fake server.
     Remote(crate::scenario::model::RawRemote),
+    /// Look for a request the harness's application service received.
+    Appservice(crate::scenario::model::RawRoleInbound),
+    /// Look for a request the harness's push gateway received.
+    PushGateway(crate::scenario::model::RawRoleInbound),
 }
 
 /// A raw HTTP request (all strings are templates).

@@ -38,7 +38,9 @@ fn sent(action: &Action) -> Vec<(String, String)> {
                 _ => Vec::new(),
             }
         }
-        Action::Serve(_) | Action::Inbound(_) => Vec::new(),
+        Action::Serve(_) | Action::Inbound(_) | Action::Appservice(_) | Action::PushGateway(_) => {
+            Vec::new()
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! order, and emits typed events ([`events`]) as scenarios start and finish, for the
 //! reporters subscribed (progress, journal, the collector of the results).
 
+mod appservice;
 pub mod events;
 pub mod federation;
 mod request;
@@ -55,6 +56,10 @@ pub struct RunContext {
     pub federation: Option<Arc<federation::FederationContext>>,
     /// Optional features and room versions the server offers, probed once for the run.
     pub capabilities: crate::target::capabilities::Capabilities,
+    /// The harness's application-service role, when one is registered with the target.
+    pub appservice: Option<Arc<crate::target::appservice::AppServiceRole>>,
+    /// The harness's push-gateway role, when the target can reach it.
+    pub push_gateway: Option<Arc<crate::target::push_gateway::PushGatewayRole>>,
 }
 
 /// Run every scenario, at most `jobs` at a time, emitting [`RunEvent`]s on `events`:

@@ -51,7 +51,12 @@ pub(super) fn build(
             op.build(&args, &op_ctx).map_err(|e| e.message)
         }
         Action::Request(req) => raw(req, base_url, vars, token),
-        Action::Federation(_) | Action::Serve(_) | Action::Inbound(_) | Action::Remote(_) => Err(
+        Action::Federation(_)
+        | Action::Serve(_)
+        | Action::Inbound(_)
+        | Action::Remote(_)
+        | Action::Appservice(_)
+        | Action::PushGateway(_) => Err(
             "internal error: a federation step reached the client-server request builder".into(),
         ),
     }

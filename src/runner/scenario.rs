@@ -56,6 +56,16 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
     let mut redactor = Redactor::new();
     let mut vars = Vars::default();
     vars.set("server_name", Value::String(ctx.server_name.clone()));
+    if let Some(role) = &ctx.appservice {
+        super::appservice::set_vars(role, &ctx.server_name, &mut vars, &mut redactor);
+    }
+    if let Some(push) = &ctx.push_gateway {
+        vars.set("push_gateway.url", Value::String(push.notify_url()));
+        vars.set(
+            "push_gateway.reject_prefix",
+            Value::String(crate::target::push_gateway::REJECT_PREFIX.to_owned()),
+        );
+    }
     let world = match World::start(plan, ctx).await {
         Ok(w) => w,
         Err(e) => {

@@ -192,7 +192,12 @@ async fn attempt(
             };
             check::evaluate(&step.expect, &seen, vars).is_empty()
         };
-        match federation::execute(&step.action, ctx, world, vars, timeout, &judge).await {
+        let outcome = match &step.action {
+            Action::Appservice(a) => super::appservice::inbound(a, ctx, vars, &judge),
+            Action::PushGateway(a) => super::appservice::push_inbound(a, ctx, vars, &judge),
+            _ => federation::execute(&step.action, ctx, world, vars, timeout, &judge).await,
+        };
+        match outcome {
             federation::Outcome::Response(pair) => *pair,
             federation::Outcome::Broken(message) => return broken(message),
             federation::Outcome::NotYet(message) => {
@@ -400,6 +405,11 @@ fn record(
 fn is_federation(action: &Action) -> bool {
     matches!(
         action,
-        Action::Federation(_) | Action::Serve(_) | Action::Inbound(_) | Action::Remote(_)
+        Action::Federation(_)
+            | Action::Serve(_)
+            | Action::Inbound(_)
+            | Action::Remote(_)
+            | Action::Appservice(_)
+            | Action::PushGateway(_)
     )
 }

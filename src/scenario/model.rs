@@ -166,6 +166,12 @@ pub enum Capability {
     ChangePassword,
     /// The target federates with the harness's fake servers (the federation preflight).
     Federation,
+    /// The harness's application service is registered with the target (the spawned
+    /// Synapse; a `--target` only when the operator registered it).
+    Appservice,
+    /// The target's HTTP pushers can reach the harness's push-gateway role on loopback (the
+    /// spawned Synapse).
+    PushGateway,
 }
 
 impl Capability {
@@ -183,11 +189,13 @@ impl Capability {
             Capability::SetAvatarUrl => "set-avatar-url",
             Capability::ChangePassword => "change-password",
             Capability::Federation => "federation",
+            Capability::Appservice => "appservice",
+            Capability::PushGateway => "push-gateway",
         }
     }
 
     /// Every capability, in order.
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 13] = [
         Capability::GuestAccess,
         Capability::Presence,
         Capability::ProfileLookup,
@@ -199,6 +207,8 @@ impl Capability {
         Capability::SetAvatarUrl,
         Capability::ChangePassword,
         Capability::Federation,
+        Capability::Appservice,
+        Capability::PushGateway,
     ];
 }
 
@@ -330,6 +340,24 @@ pub struct RawInbound {
     pub authenticated: Option<bool>,
 }
 
+/// Wait for a request one of the harness's roles (application service, push gateway)
+/// received from the target (needs `requires.capabilities: [appservice]` or
+/// `[push-gateway]`); `expect.body` matches its JSON body, `expect.status` the status the
+/// role answered.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoleInbound {
+    /// HTTP method.
+    pub method: String,
+    /// Regular expression over the path (whole path as received, percent-encoded, no
+    /// query); `${...}` variables are replaced first.
+    pub path: String,
+    /// Only count requests that carried the registration's `hs_token` as
+    /// `Authorization: Bearer` (default true; the push gateway expects no token).
+    #[serde(default)]
+    pub authenticated: Option<bool>,
+}
+
 /// A room-level action of a fake server: join (make_join, then send_join v2), leave
 /// (make_leave, then send_leave v2), send an event (a PDU in a transaction), create a room of
 /// its own, invite a user of another server into it, or send EDUs.
@@ -412,6 +440,13 @@ pub struct RawStep {
     /// A room-level action of a fake server (join, leave, send_pdu, ...).
     #[serde(default)]
     pub remote: Option<RawRemote>,
+    /// Wait for a request the harness's application service received (use with
+    /// `eventually`).
+    #[serde(default)]
+    pub appservice: Option<RawRoleInbound>,
+    /// Wait for a request the harness's push gateway received (use with `eventually`).
+    #[serde(default)]
+    pub push_gateway: Option<RawRoleInbound>,
     /// What the response must look like. Without `status`, any 2xx is required.
     #[serde(default)]
     pub expect: Option<RawExpect>,

@@ -129,15 +129,30 @@ pub async fn prepare(
     } else {
         None
     };
+    let mut appservice = None;
+    let mut push_gateway = None;
     let (base_url, registration, kind, spawned, log_path) = match &args.target {
         Some(url) => {
             let url = url.trim_end_matches('/').to_owned();
             let method = registration_method(args.registration)?;
+            if let Some(path) = &args.appservice_registration {
+                appservice = Some(Arc::new(operator_appservice(path).await?));
+            }
             (url, method, TargetKind::Url, None, None)
         }
         None => {
             let log_path = args.report_dir.join("homeserver.log");
-            let opts = synapse_options(&args.synapse, log_path.clone());
+            let mut opts = synapse_options(&args.synapse, log_path.clone());
+            let role = target::appservice::AppServiceRole::start()
+                .await
+                .map_err(|e| format!("cannot start the application-service role: {e}"))?;
+            opts.appservice = Some(role.registration().clone());
+            appservice = Some(Arc::new(role));
+            let push = target::push_gateway::PushGatewayRole::start()
+                .await
+                .map_err(|e| format!("cannot start the push-gateway role: {e}"))?;
+            opts.loopback_push = true;
+            push_gateway = Some(Arc::new(push));
             eprintln!(
                 "Preparing Synapse {} (installed once into {}) ...",
                 opts.version,
@@ -257,6 +272,25 @@ pub async fn prepare(
         cap_needs.room_versions,
     )
     .await;
+    let mut capabilities = capabilities;
+    if cap_needs
+        .capabilities
+        .contains(&crate::scenario::model::Capability::Appservice)
+    {
+        capabilities.probed.insert(
+            crate::scenario::model::Capability::Appservice,
+            target::capabilities::appservice_probed(appservice.as_deref()),
+        );
+    }
+    if cap_needs
+        .capabilities
+        .contains(&crate::scenario::model::Capability::PushGateway)
+    {
+        capabilities.probed.insert(
+            crate::scenario::model::Capability::PushGateway,
+            target::capabilities::push_gateway_probed(push_gateway.is_some()),
+        );
+    }
     for (cap, p) in capabilities.probed.iter().filter(|(_, p)| !p.offered) {
         eprintln!("Capability {}: not offered ({})", cap.as_str(), p.evidence);
     }
@@ -275,6 +309,8 @@ pub async fn prepare(
         retries: args.retries,
         federation,
         capabilities,
+        appservice,
+        push_gateway,
     };
     Ok(Prepared {
         target,
@@ -282,6 +318,30 @@ pub async fn prepare(
         spawned,
         spawned2,
     })
+}
+
+/// The application-service role for a registration the operator made (`--target` with
+/// `--appservice-registration`), listening at its url.
+async fn operator_appservice(
+    path: &std::path::Path,
+) -> Result<target::appservice::AppServiceRole, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let reg = target::appservice::Registration::from_yaml(&text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let addr = reg
+        .listen_addr()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen at {addr} for the application service: {e}"))?;
+    eprintln!(
+        "Application service `{}`: listening at {} ({})",
+        reg.id,
+        reg.url,
+        path.display()
+    );
+    Ok(target::appservice::AppServiceRole::serve(listener, reg))
 }
 
 /// A throwaway user for probing the target.

@@ -66,4 +66,7 @@ pub struct TargetSpec {
     pub target2_server_name: Option<String>,
     /// Its federation base URL.
     pub target2_federation_url: Option<String>,
+    /// With `target`: the registration file the operator gave the server for the harness's
+    /// application service (the role listens at its loopback `url`).
+    pub appservice_registration: Option<PathBuf>,
 }

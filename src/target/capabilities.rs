@@ -62,6 +62,35 @@ impl Capabilities {
     }
 }
 
+/// Whether the harness's application service is registered with the target.
+pub fn appservice_probed(role: Option<&crate::target::appservice::AppServiceRole>) -> Probed {
+    match role {
+        Some(r) => Probed {
+            offered: true,
+            evidence: format!("registered as `{}`", r.registration().id),
+        },
+        None => Probed {
+            offered: false,
+            evidence: "no application service of the harness is registered with this target \
+                       (the spawned Synapse has one; see docs/targets.md)"
+                .into(),
+        },
+    }
+}
+
+/// Whether the target's HTTP pushers reach the harness's push-gateway role.
+pub fn push_gateway_probed(running: bool) -> Probed {
+    Probed {
+        offered: running,
+        evidence: if running {
+            "the spawned Synapse may push to loopback".into()
+        } else {
+            "the harness's push gateway listens on loopback, which only a spawned Synapse reaches"
+                .into()
+        },
+    }
+}
+
 struct Prober<'a> {
     http: &'a HttpClient,
     base: &'a str,
@@ -187,6 +216,8 @@ pub async fn probe(
     }
     for cap in needed {
         let probed = match cap {
+            // Known to the caller, not to the server: see [`appservice_probed`].
+            Capability::Appservice | Capability::PushGateway => continue,
             Capability::Federation => Probed {
                 offered: federation,
                 evidence: if federation {

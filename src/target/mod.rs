@@ -3,10 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod appservice;
 pub mod capabilities;
 pub mod federated;
 pub mod implementation;
 pub mod provision;
+pub mod push_gateway;
+pub mod recorder;
 pub mod synapse;
 pub mod url_target;
 pub mod users;

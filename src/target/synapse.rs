@@ -28,6 +28,9 @@ pub const SERVER_NAME: &str = "localhost";
 const OVERLAY_TEMPLATE: &str = include_str!("../../fixtures/synapse/homeserver-overlay.yaml");
 const LOG_CONFIG: &str = include_str!("../../fixtures/synapse/log-config.yaml");
 
+/// Outbound HTTP (pushers) may reach loopback, where the harness's push-gateway role listens.
+const LOOPBACK_OVERLAY: &str = "ip_range_whitelist:\n  - \"127.0.0.0/8\"\n  - \"::1/128\"\n";
+
 const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -47,6 +50,12 @@ pub struct SynapseOptions {
     /// Extra configuration files applied last (`--synapse-overlay`), e.g.
     /// fixtures/synapse/restrictive.yaml.
     pub extra_overlays: Vec<PathBuf>,
+    /// An application service to register (its file is written into the data dir and named
+    /// in `app_service_config_files`).
+    pub appservice: Option<super::appservice::Registration>,
+    /// Let the server's outbound HTTP reach 127.0.0.0/8 (`ip_range_whitelist`), for HTTP
+    /// pushers pointing at the harness's push-gateway role.
+    pub loopback_push: bool,
 }
 
 impl Default for SynapseOptions {
@@ -63,6 +72,8 @@ impl Default for SynapseOptions {
             log_path,
             python: "python3".into(),
             extra_overlays: Vec::new(),
+            appservice: None,
+            loopback_push: false,
         }
     }
 }
@@ -144,6 +155,8 @@ async fn prepare(
     data_dir: &Path,
     log_path: &Path,
     federation: Option<&FederationSetup>,
+    appservice: Option<&super::appservice::Registration>,
+    loopback_push: bool,
 ) -> Result<Prepared, TargetError> {
     let port = free_port()?;
     let config = data_dir.join("homeserver.yaml");
@@ -201,6 +214,16 @@ async fn prepare(
             (files, Some(written.endpoint))
         }
     };
+    let mut more_overlays = more_overlays;
+    if let Some(reg) = appservice {
+        more_overlays.push(write_appservice(data_dir, reg)?);
+    }
+    if loopback_push {
+        let overlay = data_dir.join("mxharness-loopback-overlay.yaml");
+        std::fs::write(&overlay, LOOPBACK_OVERLAY)
+            .map_err(|e| io(format!("cannot write {}", overlay.display()), e))?;
+        more_overlays.push(overlay);
+    }
     Ok(Prepared {
         port,
         base_url: format!("http://127.0.0.1:{port}"),
@@ -210,6 +233,26 @@ async fn prepare(
         more_overlays,
         federation,
     })
+}
+
+/// Write the application-service registration and the overlay naming it; returns the overlay.
+fn write_appservice(
+    data_dir: &Path,
+    reg: &super::appservice::Registration,
+) -> Result<PathBuf, TargetError> {
+    let file = data_dir.join("mxharness-appservice.yaml");
+    std::fs::write(&file, reg.to_yaml())
+        .map_err(|e| io(format!("cannot write {}", file.display()), e))?;
+    let path = file
+        .to_str()
+        .ok_or_else(|| TargetError::Config(format!("{} is not valid UTF-8", file.display())))?;
+    let overlay = data_dir.join("mxharness-appservice-overlay.yaml");
+    std::fs::write(
+        &overlay,
+        format!("app_service_config_files:\n  - \"{}\"\n", yaml_escape(path)),
+    )
+    .map_err(|e| io(format!("cannot write {}", overlay.display()), e))?;
+    Ok(overlay)
 }
 
 /// A free port on 127.0.0.1 (bound then released; Synapse binds it a moment later).
@@ -361,7 +404,15 @@ impl SpawnedSynapse {
             .prefix("mxh-synapse-")
             .tempdir()
             .map_err(|e| io("cannot create a temporary data dir".to_owned(), e))?;
-        let mut prepared = prepare(&python, data_dir.path(), &opts.log_path, federation).await?;
+        let mut prepared = prepare(
+            &python,
+            data_dir.path(),
+            &opts.log_path,
+            federation,
+            opts.appservice.as_ref(),
+            opts.loopback_push,
+        )
+        .await?;
         prepared
             .more_overlays
             .extend(opts.extra_overlays.iter().cloned());
@@ -669,7 +720,15 @@ async fn up_in(
     data_dir: &Path,
     state_path: &Path,
 ) -> Result<UpState, TargetError> {
-    let mut prepared = prepare(python, data_dir, &opts.log_path, None).await?;
+    let mut prepared = prepare(
+        python,
+        data_dir,
+        &opts.log_path,
+        None,
+        opts.appservice.as_ref(),
+        opts.loopback_push,
+    )
+    .await?;
     prepared
         .more_overlays
         .extend(opts.extra_overlays.iter().cloned());

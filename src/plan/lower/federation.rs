@@ -48,7 +48,10 @@ impl Lowering<'_> {
     }
 
     fn path_regex(&mut self, pointer: &str, re: &str) {
-        if let Err(e) = Regex::new(re) {
+        // `${name}` is replaced before the expression is compiled (role steps).
+        let placeholders = Regex::new(r"\$\{[^}]*\}").expect("a valid expression");
+        let re = placeholders.replace_all(re, "x");
+        if let Err(e) = Regex::new(&re) {
             self.problem(
                 pointer,
                 format!("invalid regular expression: {}", regex_error(&e)),
@@ -117,6 +120,20 @@ impl Lowering<'_> {
             self.method(&format!("{p}/method"), &i.method);
             self.path_regex(&format!("{p}/path"), &i.path);
             return Some(Action::Inbound(i.clone()));
+        }
+        if let Some(a) = &raw.appservice {
+            let p = format!("{base}/appservice");
+            self.method(&format!("{p}/method"), &a.method);
+            self.path_regex(&format!("{p}/path"), &a.path);
+            self.check_refs_str(&format!("{p}/path"), &a.path, defined);
+            return Some(Action::Appservice(a.clone()));
+        }
+        if let Some(a) = &raw.push_gateway {
+            let p = format!("{base}/push_gateway");
+            self.method(&format!("{p}/method"), &a.method);
+            self.path_regex(&format!("{p}/path"), &a.path);
+            self.check_refs_str(&format!("{p}/path"), &a.path, defined);
+            return Some(Action::PushGateway(a.clone()));
         }
         if let Some(r) = &raw.remote {
             let p = format!("{base}/remote");

@@ -182,7 +182,12 @@ pub(super) enum Outcome {
     Broken(String),
 }
 
-fn synthetic(method: &str, url: &str, status: u16, body: &Value) -> (Exchange, Option<Received>) {
+pub(super) fn synthetic(
+    method: &str,
+    url: &str,
+    status: u16,
+    body: &Value,
+) -> (Exchange, Option<Received>) {
     let text = body.to_string();
     let exchange = Exchange {
         method: method.to_owned(),
@@ -220,9 +225,10 @@ pub(super) async fn execute(
         Action::Serve(s) => serve(s, world, vars),
         Action::Inbound(i) => return inbound(i, world, candidate_ok),
         Action::Remote(r) => remote::remote(r, fed, world, vars, timeout).await,
-        Action::Call { .. } | Action::Request(_) => {
-            Err("internal error: not a federation step".to_owned())
-        }
+        Action::Call { .. }
+        | Action::Request(_)
+        | Action::Appservice(_)
+        | Action::PushGateway(_) => Err("internal error: not a federation step".to_owned()),
     };
     match result {
         Ok(pair) => Outcome::Response(Box::new(pair)),

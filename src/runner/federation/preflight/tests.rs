@@ -60,6 +60,8 @@ fn context(ca: Arc<RunCa>, hs1: Peer) -> RunContext {
         retries: 0,
         federation: Some(Arc::new(FederationContext { ca, hs1, hs2: None })),
         capabilities: Default::default(),
+        appservice: None,
+        push_gateway: None,
     }
 }
 
