@@ -3,8 +3,12 @@
 //! 1. raw request rate: the harness (Goose, our dispatcher, recorder and HTTP path, 32
 //!    chatty users sending typing notices with no think time) against `wrk` with 32
 //!    connections, on the same loopback endpoint, one after the other, in one run;
-//! 2. memory per simulated sync-looping user: 1000 lurkers parked in /sync long-polls,
-//!    the growth of this process's resident memory divided by 1000.
+//! 2. where the rate goes: the same PUT from 32 tasks one layer lower each time (the
+//!    harness's own shared reqwest client, one reqwest client per task, hyper's HTTP/1
+//!    connection API with one keep-alive connection per task, as oha does);
+//! 3. scale: 10,000 lurkers (`MXH_BENCH_IDLE_USERS` to change) parked in /sync long-polls:
+//!    the growth of this process's resident memory per user, the peak of open file
+//!    descriptors and sockets, and how long the run lasted past its plan.
 //!
 //! The endpoint is a tiny HTTP/1.1 server in a child process (this binary with `serve`), so
 //! its memory and connections are not counted. Not run by `cargo test`.
@@ -23,7 +27,17 @@ use tokio::net::{TcpListener, TcpStream};
 
 const RATE_USERS: usize = 32;
 const RATE_SECS: u64 = 10;
-const IDLE_USERS: usize = 1000;
+/// Lurkers of the scale measurement, unless `MXH_BENCH_IDLE_USERS` says otherwise.
+const IDLE_USERS: usize = 10_000;
+/// The PUT every rate peer sends.
+const TYPING_BODY: &[u8] = br#"{"typing":true,"timeout":5000}"#;
+
+fn idle_users() -> usize {
+    std::env::var("MXH_BENCH_IDLE_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(IDLE_USERS)
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -237,37 +251,111 @@ fn oha_rate(url: &str) -> Option<f64> {
     summary.pointer("/summary/requestsPerSec")?.as_f64()
 }
 
-/// The same PUT from 32 tasks over one bare reqwest client: what the HTTP stack alone
-/// reaches here, to tell the harness's own cost from reqwest's.
-async fn reqwest_rate(url: &str) -> f64 {
-    let client = reqwest::Client::new();
+/// Run `RATE_USERS` tasks until the rate window closes; requests per second of all of them.
+async fn tasks_rate<F, Fut>(task: F) -> f64
+where
+    F: Fn(std::time::Instant) -> Fut,
+    Fut: std::future::Future<Output = u64> + Send + 'static,
+{
     let stop = std::time::Instant::now() + Duration::from_secs(RATE_SECS);
-    let mut tasks = Vec::new();
-    for _ in 0..RATE_USERS {
-        let client = client.clone();
-        let url = url.to_owned();
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while std::time::Instant::now() < stop {
-                let r = client
-                    .put(&url)
-                    .bearer_auth("t")
-                    .json(&serde_json::json!({"typing": true, "timeout": 5000}))
-                    .send()
-                    .await;
-                if let Ok(r) = r {
-                    let _ = r.bytes().await;
-                    n += 1;
-                }
-            }
-            n
-        }));
-    }
+    let tasks: Vec<_> = (0..RATE_USERS).map(|_| tokio::spawn(task(stop))).collect();
     let mut total = 0;
     for t in tasks {
         total += t.await.unwrap_or(0);
     }
     total as f64 / RATE_SECS as f64
+}
+
+/// PUTs through one reqwest client until `stop`.
+async fn reqwest_loop(client: reqwest::Client, url: String, stop: std::time::Instant) -> u64 {
+    let mut n = 0u64;
+    while std::time::Instant::now() < stop {
+        let r = client
+            .put(&url)
+            .bearer_auth("t")
+            .header("content-type", "application/json")
+            .body(TYPING_BODY)
+            .send()
+            .await;
+        if let Ok(r) = r {
+            let _ = r.bytes().await;
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The same PUT from 32 tasks sharing the harness's own client (`load::http::client`: the
+/// one every load user sends through): what the HTTP stack alone reaches here.
+async fn reqwest_shared_rate(url: &str) -> f64 {
+    let client = mxharness::load::http::client().expect("the harness's client builds");
+    tasks_rate(|stop| reqwest_loop(client.clone(), url.to_owned(), stop)).await
+}
+
+/// The same with one client (so one connection pool) per task: is the shared pool the cost?
+async fn reqwest_per_task_rate(url: &str) -> f64 {
+    tasks_rate(|stop| {
+        let client = mxharness::matrix::net::base_builder()
+            .build()
+            .expect("a client builds");
+        reqwest_loop(client, url.to_owned(), stop)
+    })
+    .await
+}
+
+/// The same through hyper's HTTP/1 connection API, one keep-alive connection per task and
+/// no pool (oha's shape): what is left when reqwest's and hyper-util's layers are gone.
+async fn hyper_conn_rate(addr: &str, path: &str) -> f64 {
+    tasks_rate(|stop| hyper_loop(addr.to_owned(), path.to_owned(), stop)).await
+}
+
+async fn hyper_loop(addr: String, path: String, stop: std::time::Instant) -> u64 {
+    use http_body_util::{BodyExt, Full};
+    let Ok(stream) = TcpStream::connect(&addr).await else {
+        return 0;
+    };
+    let _ = stream.set_nodelay(true);
+    let Ok((mut send, conn)) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await
+    else {
+        return 0;
+    };
+    tokio::spawn(conn);
+    let mut n = 0u64;
+    while std::time::Instant::now() < stop {
+        let Ok(req) = http::Request::put(path.as_str())
+            .header("host", addr.as_str())
+            .header("authorization", "Bearer t")
+            .header("content-type", "application/json")
+            .body(Full::new(bytes::Bytes::from_static(TYPING_BODY)))
+        else {
+            return n;
+        };
+        match send.send_request(req).await {
+            Ok(resp) => {
+                let _ = resp.into_body().collect().await;
+                n += 1;
+            }
+            Err(_) => return n,
+        }
+    }
+    n
+}
+
+/// Open file descriptors of this process, and how many of them are sockets.
+fn fds() -> (u64, u64) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return (0, 0);
+    };
+    let mut all = 0;
+    let mut sockets = 0;
+    for e in dir.flatten() {
+        all += 1;
+        if std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")) {
+            sockets += 1;
+        }
+    }
+    (all, sockets)
 }
 
 async fn bench() {
@@ -305,23 +393,41 @@ async fn bench() {
     let url = format!("{base}/_matrix/client/v3/rooms/%21r%3Abench/typing/%40u0%3Abench");
     let peer = wrk_rate(&url);
     let oha = oha_rate(&url);
-    let plain = reqwest_rate(&url).await;
+    let shared = reqwest_shared_rate(&url).await;
+    let per_task = reqwest_per_task_rate(&url).await;
+    let hyper_rate = hyper_conn_rate(
+        &format!("127.0.0.1:{port}"),
+        "/_matrix/client/v3/rooms/%21r%3Abench/typing/%40u0%3Abench",
+    )
+    .await;
 
-    // 2. Memory per idle, sync-looping user.
-    let p = plan(PersonaKind::Lurker, IDLE_USERS, Duration::from_secs(15));
+    // 3. Scale: memory, descriptors and run length with many idle, sync-looping users.
+    let idle = idle_users();
+    let p = plan(PersonaKind::Lurker, idle, Duration::from_secs(15));
+    let planned = p.total();
     let w = world(&base, &p);
     let before = rss_kib();
+    let (fds_before, _) = fds();
     let sampler = tokio::spawn(async {
+        use std::sync::atomic::Ordering::Relaxed;
         loop {
-            PEAK.fetch_max(rss_kib(), std::sync::atomic::Ordering::Relaxed);
+            PEAK.fetch_max(rss_kib(), Relaxed);
+            let (all, sockets) = fds();
+            PEAK_FDS.fetch_max(all, Relaxed);
+            PEAK_SOCKETS.fetch_max(sockets, Relaxed);
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
-    let attacked_idle = engine::attack(Arc::clone(&w), &p, &[IDLE_USERS])
+    let attacked_idle = engine::attack(Arc::clone(&w), &p, &[idle])
         .await
         .expect("the idle attack runs");
     sampler.abort();
     let peak = PEAK.load(std::sync::atomic::Ordering::Relaxed);
+    let peak_fds = PEAK_FDS.load(std::sync::atomic::Ordering::Relaxed);
+    let peak_sockets = PEAK_SOCKETS.load(std::sync::atomic::Ordering::Relaxed);
+    let (fd_soft, fd_hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .unwrap_or((0, 0));
     let idle_snap = w.recorder.snapshot(attacked_idle.duration);
     let polls = idle_snap
         .requests
@@ -331,7 +437,7 @@ async fn bench() {
     let _ = child.kill();
     let _ = child.wait();
 
-    let per_user = peak.saturating_sub(before) as f64 / IDLE_USERS as f64;
+    let per_user = peak.saturating_sub(before) as f64 / idle as f64;
     println!("\n== mxharness load engine benchmark ==");
     println!(
         "raw rate: harness {ours_rate:.0} req/s ({RATE_USERS} users, {held} requests, {errors} errors)"
@@ -350,13 +456,47 @@ async fn bench() {
         ),
         None => println!("raw rate: oha not found (cargo install oha); no ratio"),
     }
+    let ratio_to = |peer: Option<f64>, rate: f64| {
+        peer.map_or_else(|| "-".to_owned(), |p| format!("{:.2}", rate / p.max(1.0)))
+    };
+    println!("where the rate goes (same PUT, {RATE_USERS} tasks; ratios to oha / wrk):");
+    for (layer, rate) in [
+        (
+            "harness (Goose + dispatcher + recorder + shared reqwest)",
+            ours_rate,
+        ),
+        ("bare loop, the harness's shared reqwest client", shared),
+        ("bare loop, one reqwest client per task", per_task),
+        (
+            "bare loop, hyper http1 connection per task (no pool)",
+            hyper_rate,
+        ),
+    ] {
+        println!(
+            "  {rate:>8.0} req/s  oha {}  wrk {}  {layer}",
+            ratio_to(oha, rate),
+            ratio_to(peer, rate)
+        );
+    }
     println!(
-        "raw rate: bare reqwest loop {plain:.0} req/s ({RATE_USERS} tasks); ratio harness/reqwest = {:.2}",
-        ours_rate / plain.max(1.0)
+        "raw rate: ratio harness/shared reqwest loop = {:.2}, shared reqwest/hyper = {:.2}",
+        ours_rate / shared.max(1.0),
+        shared / hyper_rate.max(1.0)
+    );
+    let secs = attacked_idle.duration.as_secs_f64();
+    println!(
+        "scale: {idle} idle sync-looping users: RSS {before} KiB -> {peak} KiB, {per_user:.1} KiB per user (aim <= 100); {polls} long-polls finished"
     );
     println!(
-        "memory: {IDLE_USERS} idle sync-looping users: RSS {before} KiB -> {peak} KiB, {per_user:.1} KiB per user (aim <= 100); {polls} long-polls finished"
+        "scale: open file descriptors {fds_before} -> peak {peak_fds} ({peak_sockets} sockets; RLIMIT_NOFILE soft {fd_soft}, hard {fd_hard})"
+    );
+    println!(
+        "scale: the run lasted {secs:.1} s for a {:.0} s plan ({:+.1} s)",
+        planned.as_secs_f64(),
+        secs - planned.as_secs_f64()
     );
 }
 
 static PEAK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static PEAK_FDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static PEAK_SOCKETS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

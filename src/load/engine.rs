@@ -36,6 +36,18 @@ pub async fn attack(
     counts: &[usize],
 ) -> Result<Attacked, String> {
     let users: usize = counts.iter().sum();
+    // Every user holds a connection: a soft limit of 1024 would refuse sockets long before
+    // the planned population is reached, with errors that look like the target's fault.
+    if let Some(limit) = super::fd_limit::raise_to_hard_limit() {
+        let needed = super::fd_limit::needed_for(users);
+        if limit < needed {
+            return Err(format!(
+                "{users} users need about {needed} open files, but this process may open only {limit} \
+                 (RLIMIT_NOFILE, already raised to its hard limit): raise the hard limit \
+                 (`ulimit -Hn`, limits.conf, systemd LimitNOFILE) or run fewer users per process (--shard)"
+            ));
+        }
+    }
     let mut cfg = GooseConfiguration::default();
     cfg.host = Some(world.base_url.clone());
     cfg.users = Some(users);

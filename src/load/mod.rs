@@ -6,6 +6,7 @@ pub mod arrivals;
 pub mod capacity;
 pub mod delivery;
 pub mod engine;
+pub mod fd_limit;
 pub mod finish;
 pub mod http;
 pub mod merge;
