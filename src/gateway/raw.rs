@@ -71,6 +71,11 @@ impl Endpoint {
     pub fn host_port(&self) -> &str {
         &self.host_port
     }
+
+    /// The TLS configuration of an `https` endpoint.
+    pub fn tls(&self) -> Option<&Arc<rustls::ClientConfig>> {
+        self.tls.as_ref()
+    }
 }
 
 /// One request to send.
@@ -126,6 +131,17 @@ pub async fn send(
             timeout.as_secs_f32()
         )),
     };
+    let transcript = transcript(endpoint, request, &result, started);
+    (result, transcript)
+}
+
+/// The transcript of one request and its answer (or error), timed from `started`.
+pub fn transcript(
+    endpoint: &Endpoint,
+    request: &RawRequest,
+    result: &Result<RawResponse, String>,
+    started: Instant,
+) -> Exchange {
     let mut transcript = Exchange {
         method: request.method.clone(),
         url: format!("{}{}", endpoint.base, request.target),
@@ -137,7 +153,7 @@ pub async fn send(
         error: None,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    match &result {
+    match result {
         Ok(r) => {
             transcript.status = Some(r.status);
             transcript.response_headers = r.headers.iter().cloned().collect();
@@ -145,7 +161,7 @@ pub async fn send(
         }
         Err(e) => transcript.error = Some(e.clone()),
     }
-    (result, transcript)
+    transcript
 }
 
 async fn exchange(endpoint: &Endpoint, request: &RawRequest) -> Result<RawResponse, String> {
