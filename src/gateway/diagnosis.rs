@@ -239,7 +239,7 @@ fn reached(scene: &Scene<'_>) -> String {
         with.push("the hidden request inside its body".into());
     }
     if !with.is_empty() {
-        text.push_str(" with ");
+        text.push_str(", with ");
         text.push_str(&with.join(" and "));
     }
     if seen.len() > 1 {

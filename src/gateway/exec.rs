@@ -268,7 +268,7 @@ async fn run_one(check: &Check, setup: &Setup, marker: &str) -> ScenarioResult {
                 result.level = Level::Policy.as_str().to_owned();
                 result.basis = Some(basis);
             }
-            if let Some(first) = failures.first() {
+            if let Some(first) = headline(&failures) {
                 result.outcome = Outcome::Failed;
                 let message = match &diagnosis {
                     Some(d) => format!("{}: {d}", first.message),
@@ -290,6 +290,23 @@ async fn run_one(check: &Check, setup: &Setup, marker: &str) -> ScenarioResult {
         }
     }
     result
+}
+
+/// The failure a failed check is named by: what went astray (misrouted, reached the
+/// homeserver, a hidden or second request got through) before how the answer looked.
+fn headline(failures: &[CheckFailure]) -> Option<&CheckFailure> {
+    const FIRST: [&str; 6] = [
+        "misrouted",
+        "reached-upstream",
+        "hidden-request-arrived",
+        "second-reached-upstream",
+        "hidden-request-answered",
+        "not-forwarded",
+    ];
+    FIRST
+        .iter()
+        .find_map(|k| failures.iter().find(|f| f.kind == *k))
+        .or_else(|| failures.first())
 }
 
 enum Judged {
@@ -532,7 +549,7 @@ async fn inbound_wire(
         notes.push("in plain HTTP on the TLS port".to_owned());
     }
     match w.framing {
-        Some(Framing::Chunked) => notes.push("in a chunked body".to_owned()),
+        Some(Framing::Chunked) => notes.push("sent chunked".to_owned()),
         Some(Framing::ContentLengthAndChunked) => notes.push(match &hidden {
             Some(h) => format!(
                 "with both Content-Length and Transfer-Encoding: chunked, and {h} hidden after \
