@@ -284,8 +284,18 @@ fn a_closed_gateway_fails_the_pass_through_checks() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let r = report(dir.path());
     assert!(r.scenarios.len() >= 19, "{}", r.scenarios.len());
+    // Refusal checks among the header ones pass against a gateway that refuses everything.
+    let refusals = [
+        "gateway/headers/several-authorization",
+        "gateway/headers/long-header",
+    ];
     for s in &r.scenarios {
-        assert_eq!(s.outcome, Outcome::Failed, "{} should fail: {s:?}", s.id);
+        let expected = if refusals.contains(&s.id.as_str()) {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        };
+        assert_eq!(s.outcome, expected, "{}: {s:?}", s.id);
     }
     let version = outcome(&r, "gateway/pass/version");
     let kinds: Vec<&str> = version
