@@ -284,18 +284,18 @@ fn a_closed_gateway_fails_the_pass_through_checks() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let r = report(dir.path());
     assert!(r.scenarios.len() >= 19, "{}", r.scenarios.len());
-    // Refusal checks among the header ones pass against a gateway that refuses everything.
+    // The two refusal checks among the header ones are not about passing traffic through
+    // (the closed fixture refuses them with nginx's own HTML or its Matrix 403).
     let refusals = [
         "gateway/headers/several-authorization",
         "gateway/headers/long-header",
     ];
-    for s in &r.scenarios {
-        let expected = if refusals.contains(&s.id.as_str()) {
-            Outcome::Passed
-        } else {
-            Outcome::Failed
-        };
-        assert_eq!(s.outcome, expected, "{}: {s:?}", s.id);
+    for s in r
+        .scenarios
+        .iter()
+        .filter(|s| !refusals.contains(&s.id.as_str()))
+    {
+        assert_eq!(s.outcome, Outcome::Failed, "{} should fail: {}", s.id, s.title);
     }
     let version = outcome(&r, "gateway/pass/version");
     let kinds: Vec<&str> = version

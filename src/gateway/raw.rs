@@ -145,7 +145,11 @@ pub fn transcript(
     let mut transcript = Exchange {
         method: request.method.clone(),
         url: format!("{}{}", endpoint.base, request.target),
-        request_headers: request.headers.iter().cloned().collect(),
+        request_headers: request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), shortened(v)))
+            .collect(),
         request_body: (!request.body.is_empty()).then(|| text(&request.body)),
         status: None,
         response_headers: Default::default(),
@@ -162,6 +166,19 @@ pub fn transcript(
         Err(e) => transcript.error = Some(e.clone()),
     }
     transcript
+}
+
+/// A header value as a transcript shows it: past 1 KiB, cut with the number of bytes left out.
+fn shortened(value: &str) -> String {
+    const MAX: usize = 1024;
+    if value.len() <= MAX {
+        return value.to_owned();
+    }
+    let mut cut = MAX;
+    while !value.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} more bytes)", &value[..cut], value.len() - cut)
 }
 
 async fn exchange(endpoint: &Endpoint, request: &RawRequest) -> Result<RawResponse, String> {
