@@ -151,7 +151,10 @@ fn a_permissive_gateway_fails_the_checks() {
     // header that sent it there.
     for (id, header) in [
         ("gateway/headers/host-routing", "Host"),
-        ("gateway/headers/x-forwarded-host-routing", "X-Forwarded-Host"),
+        (
+            "gateway/headers/x-forwarded-host-routing",
+            "X-Forwarded-Host",
+        ),
         ("gateway/headers/forwarded-routing", "Forwarded"),
     ] {
         let failure = outcome(&r, id).failure.as_ref().expect("a failure");
@@ -295,7 +298,13 @@ fn a_closed_gateway_fails_the_pass_through_checks() {
         .iter()
         .filter(|s| !refusals.contains(&s.id.as_str()))
     {
-        assert_eq!(s.outcome, Outcome::Failed, "{} should fail: {}", s.id, s.title);
+        assert_eq!(
+            s.outcome,
+            Outcome::Failed,
+            "{} should fail: {}",
+            s.id,
+            s.title
+        );
     }
     let version = outcome(&r, "gateway/pass/version");
     let kinds: Vec<&str> = version

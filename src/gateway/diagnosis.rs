@@ -155,15 +155,18 @@ fn naming_header<'r>(request: &'r RawRequest, host: &str) -> Option<(&'static st
 
 /// The host a routing header sent by the remote names, if it sent one.
 fn spoofed_host(request: &RawRequest) -> Option<(&'static str, String)> {
-    request.headers.iter().find_map(|(n, v)| match display_name(n)? {
-        d @ ("Host" | "X-Forwarded-Host") => Some((d, v.clone())),
-        d @ "Forwarded" => v.split(';').find_map(|p| {
-            let (k, val) = p.trim().split_once('=')?;
-            k.eq_ignore_ascii_case("host")
-                .then(|| (d, val.trim_matches('"').to_owned()))
-        }),
-        _ => None,
-    })
+    request
+        .headers
+        .iter()
+        .find_map(|(n, v)| match display_name(n)? {
+            d @ ("Host" | "X-Forwarded-Host") => Some((d, v.clone())),
+            d @ "Forwarded" => v.split(';').find_map(|p| {
+                let (k, val) = p.trim().split_once('=')?;
+                k.eq_ignore_ascii_case("host")
+                    .then(|| (d, val.trim_matches('"').to_owned()))
+            }),
+            _ => None,
+        })
 }
 
 fn answered(scene: &Scene<'_>) -> String {
@@ -225,7 +228,11 @@ fn reached(scene: &Scene<'_>) -> String {
         if display == "Host" {
             continue;
         }
-        if first.header(name).iter().any(|v| v.contains(value.as_str())) {
+        if first
+            .header(name)
+            .iter()
+            .any(|v| v.contains(value.as_str()))
+        {
             with.push(format!("the remote's {display} ({})", shorten(value)));
         }
     }

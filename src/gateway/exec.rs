@@ -15,8 +15,8 @@ use super::overhead;
 use super::probe::{self, Roles};
 use super::raw::{self, Endpoint, RawRequest};
 use super::suite::{Action, Check, Expect, Framing, Outbound, Probe, Remote, Verdict};
-use super::wire;
 use super::tap::Tap;
+use super::wire;
 use crate::federation::FakeServer;
 use crate::lifecycle::{Stop, StopReason};
 use crate::results::{CheckFailure, Exchange, Failure, Outcome, ScenarioResult, StepResult};
@@ -523,12 +523,14 @@ async fn inbound_wire(
     // Markers of the hidden and the second request: neither contains the other.
     let hidden_marker = marker.replacen("mxh", "mxs", 1);
     let second_marker = marker.replacen("mxh", "mxk", 1);
-    let hidden = w.hidden.as_ref().map(|h| {
-        format!("{} {}", h.method, roles.subst(&h.target, &hidden_marker))
-    });
-    let hidden_bytes = w.hidden.as_ref().map(|h| {
-        wire::hidden_request(&h.method, &roles.subst(&h.target, &hidden_marker), &host)
-    });
+    let hidden = w
+        .hidden
+        .as_ref()
+        .map(|h| format!("{} {}", h.method, roles.subst(&h.target, &hidden_marker)));
+    let hidden_bytes = w
+        .hidden
+        .as_ref()
+        .map(|h| wire::hidden_request(&h.method, &roles.subst(&h.target, &hidden_marker), &host));
     let second = match w.then.as_deref() {
         Some(p) => Some((p, probe::build(p, roles, &second_marker)?)),
         None => None,
@@ -568,9 +570,10 @@ async fn inbound_wire(
             shown
                 .headers
                 .push(("transfer-encoding".into(), "chunked".into()));
-            shown
-                .headers
-                .push(("content-length".into(), "(covers the hidden request)".into()));
+            shown.headers.push((
+                "content-length".into(),
+                "(covers the hidden request)".into(),
+            ));
         }
         None => {}
     }

@@ -121,10 +121,7 @@ pub fn judge(
             if expect.status.is_none() && !(300..500).contains(&response.status) {
                 failures.push(fail(
                     "status",
-                    format!(
-                        "status {} is not a refusal (3xx or 4xx)",
-                        response.status
-                    ),
+                    format!("status {} is not a refusal (3xx or 4xx)", response.status),
                     Some("3xx or 4xx, or no answer".into()),
                     Some(response.status.to_string()),
                 ));

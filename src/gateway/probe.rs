@@ -312,7 +312,11 @@ mod tests {
             .map(|(_, v)| v.as_str())
             .collect();
         assert_eq!(auths.len(), 2);
-        assert!(auths[1].contains("origin=\"localhost:1003\""), "{}", auths[1]);
+        assert!(
+            auths[1].contains("origin=\"localhost:1003\""),
+            "{}",
+            auths[1]
+        );
         let denied_keys = roles.denied.public_key_map();
         let v = x_matrix::verify(
             Some(auths[1]),
@@ -323,7 +327,11 @@ mod tests {
             &denied_keys,
         );
         assert!(v.is_ok(), "{v:?}");
-        assert!(req.headers.iter().any(|(n, v)| n == "x-mxh-padding" && v.len() == 10));
+        assert!(
+            req.headers
+                .iter()
+                .any(|(n, v)| n == "x-mxh-padding" && v.len() == 10)
+        );
 
         let anon = build(&probe(Remote::Anonymous), &roles, "m1").unwrap();
         assert!(anon.headers.iter().all(|(n, _)| n != "authorization"));

@@ -180,15 +180,17 @@ pub async fn exchange(
     if let Some(bytes) = second {
         let sent = writer.write_all(&bytes).await;
         let _ = writer.flush().await;
-        result.second = Some(match (sent, read_response(&mut reader, &mut buf, deadline).await) {
-            (_, Ok(Some(r))) => Ok(r),
-            (Err(e), _) => Err(format!("the connection was closed before it: {e}")),
-            (Ok(()), Ok(None)) => {
-                result.closed = true;
-                Err("the connection closed without an answer".into())
-            }
-            (Ok(()), Err(e)) => Err(e),
-        });
+        result.second = Some(
+            match (sent, read_response(&mut reader, &mut buf, deadline).await) {
+                (_, Ok(Some(r))) => Ok(r),
+                (Err(e), _) => Err(format!("the connection was closed before it: {e}")),
+                (Ok(()), Ok(None)) => {
+                    result.closed = true;
+                    Err("the connection closed without an answer".into())
+                }
+                (Ok(()), Err(e)) => Err(e),
+            },
+        );
         if result.closed {
             return result;
         }
@@ -249,11 +251,15 @@ async fn read_response<R: AsyncRead + Unpin>(
         let cap = crate::matrix::net::policy().max_body;
         let body = if status == 204 || status == 304 {
             Vec::new()
-        } else if value("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        } else if value("transfer-encoding")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        {
             read_chunked(reader, buf, deadline, cap).await?
         } else if let Some(len) = value("content-length").and_then(|v| v.parse::<usize>().ok()) {
             if len > cap {
-                return Err(format!("an answer of {len} bytes is over the {cap}-byte cap"));
+                return Err(format!(
+                    "an answer of {len} bytes is over the {cap}-byte cap"
+                ));
             }
             while buf.len() < len {
                 if !fill(reader, buf, deadline).await? {
@@ -394,7 +400,9 @@ mod tests {
 
     #[tokio::test]
     async fn answers_are_read_in_turn_and_the_close_is_seen() {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
