@@ -7,13 +7,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::decoy::Decoy;
+use super::diagnosis::{self, HiddenFate, Scene};
 use super::judge::{self, Observed, Upstream};
 use super::level;
 use super::overhead;
 use super::probe::{self, Roles};
 use super::raw::{self, Endpoint, RawRequest};
-use super::suite::{Action, Check, Outbound, Probe, Remote, Verdict};
+use super::suite::{Action, Check, Expect, Framing, Outbound, Probe, Remote, Verdict};
 use super::tap::Tap;
+use super::wire;
 use crate::federation::FakeServer;
 use crate::lifecycle::{Stop, StopReason};
 use crate::results::{CheckFailure, Exchange, Failure, Outcome, ScenarioResult, StepResult};
@@ -48,6 +51,8 @@ pub struct Setup {
     pub direct: Option<Endpoint>,
     /// What reached the homeserver through the gateway.
     pub tap: Option<Arc<Tap>>,
+    /// Where requests routed by a spoofed header go (`${decoy}`), when one listens.
+    pub decoy: Option<Arc<Decoy>>,
     /// Why the homeserver side cannot be observed, when `tap` is None.
     pub no_tap_reason: String,
     /// Why there is no direct comparison, when `direct` is None.
@@ -237,8 +242,12 @@ async fn run_one(check: &Check, setup: &Setup, marker: &str) -> ScenarioResult {
         Ok(Judged::Done {
             steps,
             failures,
-            properties,
+            mut properties,
+            diagnosis,
         }) => {
+            if let (Some(d), false) = (&diagnosis, failures.is_empty()) {
+                properties.insert("diagnosis".into(), d.clone());
+            }
             result.properties = properties;
             result.steps = steps
                 .iter()
@@ -259,13 +268,17 @@ async fn run_one(check: &Check, setup: &Setup, marker: &str) -> ScenarioResult {
                 result.level = Level::Policy.as_str().to_owned();
                 result.basis = Some(basis);
             }
-            if let Some(first) = failures.first() {
+            if let Some(first) = headline(&failures) {
                 result.outcome = Outcome::Failed;
+                let message = match &diagnosis {
+                    Some(d) => format!("{}: {d}", first.message),
+                    None => first.message.clone(),
+                };
                 result.failure = Some(Failure {
                     step: 1,
                     location: first.location.clone(),
                     kind: first.kind.clone(),
-                    message: first.message.clone(),
+                    message,
                     expected: first.expected.clone(),
                     actual: first.actual.clone(),
                     checks: failures.clone(),
@@ -279,13 +292,101 @@ async fn run_one(check: &Check, setup: &Setup, marker: &str) -> ScenarioResult {
     result
 }
 
+/// The failure a failed check is named by: what went astray (misrouted, reached the
+/// homeserver, a hidden or second request got through) before how the answer looked.
+fn headline(failures: &[CheckFailure]) -> Option<&CheckFailure> {
+    const FIRST: [&str; 6] = [
+        "misrouted",
+        "reached-upstream",
+        "hidden-request-arrived",
+        "second-reached-upstream",
+        "hidden-request-answered",
+        "not-forwarded",
+    ];
+    FIRST
+        .iter()
+        .find_map(|k| failures.iter().find(|f| f.kind == *k))
+        .or_else(|| failures.first())
+}
+
 enum Judged {
     Skipped(String),
     Done {
         steps: Vec<Step>,
         failures: Vec<CheckFailure>,
         properties: BTreeMap<String, String>,
+        /// The failure in words (what was sent, answered, and reached the homeserver).
+        diagnosis: Option<String>,
     },
+}
+
+/// Who a probe claims to be, in words: `allowed (localhost:8481)`, `an unsigned remote`.
+fn sender(probe: &Probe, roles: &Roles) -> String {
+    let Some(key) = roles.key(probe.from) else {
+        return if probe.authorization.is_some() {
+            "a remote with a hand-written Authorization header".into()
+        } else {
+            "an unsigned remote".into()
+        };
+    };
+    let mut how = Vec::new();
+    if let Some(other) = probe.sign_as.key_of.filter(|k| *k != probe.from) {
+        how.push(format!("signed with {}'s key", role_name(other)));
+    }
+    if let Some(t) = probe.tamper {
+        how.push(match t {
+            super::suite::Tamper::FlipSignature => "with a flipped signature".into(),
+            super::suite::Tamper::TruncateSignature => "with a truncated signature".into(),
+        });
+    }
+    let base = format!("{} ({}", role_name(probe.from), key.server_name());
+    if how.is_empty() {
+        format!("{base})")
+    } else {
+        format!("{base}, {})", how.join(", "))
+    }
+}
+
+/// `${decoy}` replaced by the decoy's address in the probe (and its second request).
+fn with_decoy(probe: &Probe, addr: &str) -> Probe {
+    let mut p = probe.clone();
+    p.target = p.target.replace("${decoy}", addr);
+    for (_, v) in &mut p.headers {
+        *v = v.replace("${decoy}", addr);
+    }
+    if let Some(w) = &mut p.wire
+        && let Some(then) = &mut w.then
+    {
+        **then = with_decoy(then, addr);
+    }
+    p
+}
+
+fn uses_decoy(probe: &Probe) -> bool {
+    probe.target.contains("${decoy}")
+        || probe.headers.iter().any(|(_, v)| v.contains("${decoy}"))
+        || probe
+            .wire
+            .as_ref()
+            .and_then(|w| w.then.as_deref())
+            .is_some_and(uses_decoy)
+}
+
+/// A bare expectation for the second request on a connection: a refusal may also be the
+/// connection closing before it.
+fn second_expect(verdict: Verdict) -> Expect {
+    Expect {
+        verdict,
+        status: None,
+        errcode: None,
+        same_as_direct: false,
+        ignore: Vec::new(),
+        upstream_lacks: Vec::new(),
+        upstream_not: BTreeMap::new(),
+        authorization_intact: false,
+        any_refusal: verdict == Verdict::Refused,
+        then: None,
+    }
 }
 
 async fn inbound(
@@ -304,6 +405,22 @@ async fn inbound(
             "needs to see what reaches the homeserver: {}",
             setup.no_tap_reason
         )));
+    }
+    let decoyed;
+    let probe = match (&setup.decoy, uses_decoy(probe)) {
+        (_, false) => probe,
+        (Some(d), true) => {
+            decoyed = with_decoy(probe, &d.addr().to_string());
+            &decoyed
+        }
+        (None, true) => {
+            return Ok(Judged::Skipped(
+                "needs the harness's decoy listener for a spoofed routing header".into(),
+            ));
+        }
+    };
+    if probe.wire.is_some() {
+        return inbound_wire(check, probe, setup, marker, location).await;
     }
     let request = probe::build(probe, &setup.roles, marker)?;
     let (response, exchange) = raw::send(&setup.gateway, &request, setup.timeout).await;
@@ -346,12 +463,14 @@ async fn inbound(
         .iter()
         .find(|(n, _)| n == "authorization")
         .map(|(_, v)| v.as_str());
+    let decoy_hits = setup.decoy.as_ref().map(|d| d.seen_with(marker));
     let seen = Observed {
         response: &response,
         upstream: &upstream,
         direct: direct.as_ref(),
         authorization,
         sent_headers: &request.headers,
+        decoy: decoy_hits.as_deref(),
     };
     let (failures, mut properties) = judge::judge(expect, &seen, location);
     if expect.same_as_direct && direct.is_none() {
@@ -360,10 +479,239 @@ async fn inbound(
             format!("not made: {}", setup.no_direct_reason),
         );
     }
+    let decoy_addr = setup.decoy.as_ref().map(|d| d.addr().to_string());
+    let diagnosis = diagnosis::describe(&Scene {
+        sender: sender(probe, &setup.roles),
+        request: &request,
+        notes: Vec::new(),
+        response: &response,
+        upstream: &upstream,
+        decoy: decoy_hits.as_deref().zip(decoy_addr.as_deref()),
+        hidden: None,
+    });
     Ok(Judged::Done {
         steps,
         failures,
         properties,
+        diagnosis: Some(diagnosis),
+    })
+}
+
+/// What reached the homeserver with `marker`.
+fn upstream_of(setup: &Setup, marker: &str) -> Upstream {
+    match &setup.tap {
+        Some(tap) => Upstream::Seen(tap.seen_with(marker)),
+        None => Upstream::NotObservable(setup.no_tap_reason.clone()),
+    }
+}
+
+/// A probe sent at the byte level (`wire:`): plaintext, chunked or contradictory framing with a
+/// hidden request, or a second request on the same connection. The first request is judged
+/// as any probe; the hidden and the second requests each get their own verdict.
+async fn inbound_wire(
+    check: &Check,
+    probe: &Probe,
+    setup: &Setup,
+    marker: &str,
+    location: &str,
+) -> Result<Judged, String> {
+    let expect = &check.expect;
+    let w = probe.wire.clone().unwrap_or_default();
+    let host = setup.gateway.host_port().to_owned();
+    let roles = &setup.roles;
+    let request = probe::build(probe, roles, marker)?;
+    // Markers of the hidden and the second request: neither contains the other.
+    let hidden_marker = marker.replacen("mxh", "mxs", 1);
+    let second_marker = marker.replacen("mxh", "mxk", 1);
+    let hidden = w
+        .hidden
+        .as_ref()
+        .map(|h| format!("{} {}", h.method, roles.subst(&h.target, &hidden_marker)));
+    let hidden_bytes = w
+        .hidden
+        .as_ref()
+        .map(|h| wire::hidden_request(&h.method, &roles.subst(&h.target, &hidden_marker), &host));
+    let second = match w.then.as_deref() {
+        Some(p) => Some((p, probe::build(p, roles, &second_marker)?)),
+        None => None,
+    };
+    let started = Instant::now();
+    let outcome = wire::exchange(
+        &setup.gateway,
+        w.plaintext,
+        wire::encode(&request, &host, w.framing, hidden_bytes.as_deref()),
+        second
+            .as_ref()
+            .map(|(_, r)| wire::encode(r, &host, None, None)),
+        setup.timeout,
+    )
+    .await;
+    let mut notes = Vec::new();
+    if w.plaintext {
+        notes.push("in plain HTTP on the TLS port".to_owned());
+    }
+    match w.framing {
+        Some(Framing::Chunked) => notes.push("sent chunked".to_owned()),
+        Some(Framing::ContentLengthAndChunked) => notes.push(match &hidden {
+            Some(h) => format!(
+                "with both Content-Length and Transfer-Encoding: chunked, and {h} hidden after \
+                 the chunked body"
+            ),
+            None => "with both Content-Length and Transfer-Encoding: chunked".to_owned(),
+        }),
+        None => {}
+    }
+    let mut shown = request.clone();
+    match w.framing {
+        Some(Framing::Chunked) => shown
+            .headers
+            .push(("transfer-encoding".into(), "chunked".into())),
+        Some(Framing::ContentLengthAndChunked) => {
+            shown
+                .headers
+                .push(("transfer-encoding".into(), "chunked".into()));
+            shown.headers.push((
+                "content-length".into(),
+                "(covers the hidden request)".into(),
+            ));
+        }
+        None => {}
+    }
+    let mut steps = vec![Step {
+        label: format!(
+            "{} {} (as {}{})",
+            request.method,
+            request.target,
+            role_name(probe.from),
+            if w.plaintext { ", plaintext" } else { "" }
+        ),
+        exchange: raw::transcript(&setup.gateway, &shown, &outcome.first, started),
+    }];
+    let upstream = upstream_of(setup, marker);
+    let decoy_hits = setup.decoy.as_ref().map(|d| d.seen_with(marker));
+    let authorization = request
+        .headers
+        .iter()
+        .find(|(n, _)| n == "authorization")
+        .map(|(_, v)| v.as_str());
+    let (mut failures, mut properties) = judge::judge(
+        expect,
+        &Observed {
+            response: &outcome.first,
+            upstream: &upstream,
+            direct: None,
+            authorization,
+            sent_headers: &request.headers,
+            decoy: decoy_hits.as_deref(),
+        },
+        location,
+    );
+    properties.insert(
+        "connection".into(),
+        if outcome.closed {
+            "closed by the gateway".into()
+        } else {
+            "left open".into()
+        },
+    );
+    // The hidden request: never a request of its own at the homeserver, never answered.
+    let arrived: Vec<_> = match &setup.tap {
+        Some(tap) => tap
+            .seen_with(&hidden_marker)
+            .into_iter()
+            .filter(|t| t.target.contains(&hidden_marker))
+            .collect(),
+        None => Vec::new(),
+    };
+    if let Some(h) = &hidden {
+        if let Some(t) = arrived.first() {
+            failures.push(crate::check::failure(
+                location,
+                "hidden-request-arrived",
+                "the request hidden after the chunked body reached the homeserver as a request \
+                 of its own"
+                    .into(),
+                Some(format!("{h} never reaches the homeserver")),
+                Some(format!("{} {}", t.method, t.target)),
+            ));
+        }
+        if let Some(extra) = &outcome.extra {
+            failures.push(crate::check::failure(
+                location,
+                "hidden-request-answered",
+                "the gateway answered the hidden request as a second request on the connection"
+                    .into(),
+                Some("one answer, then the connection closed (RFC 9112 6.3)".into()),
+                Some(format!("a second answer: {}", extra.status)),
+            ));
+        }
+    }
+    let decoy_addr = setup.decoy.as_ref().map(|d| d.addr().to_string());
+    let mut diagnosis = diagnosis::describe(&Scene {
+        sender: sender(probe, roles),
+        request: &request,
+        notes,
+        response: &outcome.first,
+        upstream: &upstream,
+        decoy: decoy_hits.as_deref().zip(decoy_addr.as_deref()),
+        hidden: hidden.as_deref().map(|h| HiddenFate {
+            request: h,
+            marker: &hidden_marker,
+            arrived: &arrived,
+            answered: outcome.extra.as_ref().map(|r| r.status),
+        }),
+    });
+    if let (Some((p, r)), Some(answer)) = (&second, &outcome.second) {
+        let verdict = expect.then.unwrap_or(Verdict::Refused);
+        let upstream2 = upstream_of(setup, &second_marker);
+        let hits2 = setup.decoy.as_ref().map(|d| d.seen_with(&second_marker));
+        let (more, props2) = judge::judge(
+            &second_expect(verdict),
+            &Observed {
+                response: answer,
+                upstream: &upstream2,
+                direct: None,
+                authorization: None,
+                sent_headers: &r.headers,
+                decoy: hits2.as_deref(),
+            },
+            location,
+        );
+        for f in more {
+            failures.push(CheckFailure {
+                kind: format!("second-{}", f.kind),
+                message: format!("second request on the connection: {}", f.message),
+                ..f
+            });
+        }
+        for (k, v) in props2 {
+            properties.insert(format!("second {k}"), v);
+        }
+        diagnosis.push_str("; then, on the same connection, ");
+        diagnosis.push_str(&diagnosis::describe(&Scene {
+            sender: sender(p, roles),
+            request: r,
+            notes: Vec::new(),
+            response: answer,
+            upstream: &upstream2,
+            decoy: hits2.as_deref().zip(decoy_addr.as_deref()),
+            hidden: None,
+        }));
+        steps.push(Step {
+            label: format!(
+                "then on the same connection: {} {} (as {})",
+                r.method,
+                r.target,
+                role_name(p.from)
+            ),
+            exchange: raw::transcript(&setup.gateway, r, answer, started),
+        });
+    }
+    Ok(Judged::Done {
+        steps,
+        failures,
+        properties,
+        diagnosis: Some(diagnosis),
     })
 }
 
@@ -452,6 +800,27 @@ async fn outbound(
             e.clone(),
         ));
     }
+    let diagnosis = format!(
+        "the harness asked the homeserver for the profile of {user}; {}; {}",
+        match &response {
+            Ok(r) => format!("the homeserver answered its client {}", r.status),
+            Err(e) => format!("the homeserver gave its client no answer ({e})"),
+        },
+        match contacted.first() {
+            Some(c) => format!(
+                "the {} server ({}) received {} {}",
+                role_name(outbound.to),
+                remote.server_name(),
+                c.method,
+                c.uri
+            ),
+            None => format!(
+                "nothing reached the {} server ({})",
+                role_name(outbound.to),
+                remote.server_name()
+            ),
+        }
+    );
     Ok(Judged::Done {
         steps: vec![Step {
             label: format!("client: GET profile of {user}"),
@@ -459,6 +828,7 @@ async fn outbound(
         }],
         failures,
         properties,
+        diagnosis: Some(diagnosis),
     })
 }
 

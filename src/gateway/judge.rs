@@ -33,6 +33,8 @@ pub struct Observed<'a> {
     pub authorization: Option<&'a str>,
     /// Headers sent (name, value).
     pub sent_headers: &'a [(String, String)],
+    /// Requests carrying the probe's marker that reached the decoy, when one listens.
+    pub decoy: Option<&'a [Tapped]>,
 }
 
 /// The verdict's failures (empty: passed) and the properties to report.
@@ -58,8 +60,32 @@ pub fn judge(
             Upstream::NotObservable(why) => format!("not observable: {why}"),
         },
     );
+    if let Some(first) = seen.decoy.and_then(<[Tapped]>::first) {
+        failures.push(fail(
+            "misrouted",
+            "the gateway sent the request to the host a header of the remote named, not to \
+             the homeserver"
+                .into(),
+            Some("routed to the homeserver".into()),
+            Some(format!("{} {} at the decoy", first.method, first.target)),
+        ));
+    }
     let response = match seen.response {
         Ok(r) => r,
+        Err(_) if expect.any_refusal && expect.verdict == Verdict::Refused => {
+            // A connection closed without an answer refuses too.
+            if let Upstream::Seen(v) = seen.upstream
+                && let Some(first) = v.first()
+            {
+                failures.push(fail(
+                    "reached-upstream",
+                    "the request reached the homeserver behind the gateway".into(),
+                    Some("never forwarded".into()),
+                    Some(format!("{} {}", first.method, first.target)),
+                ));
+            }
+            return (failures, props);
+        }
         Err(e) => {
             failures.push(fail(
                 "transport",
@@ -91,6 +117,26 @@ pub fn judge(
         ));
     }
     match expect.verdict {
+        Verdict::Refused if expect.any_refusal => {
+            if expect.status.is_none() && !(300..500).contains(&response.status) {
+                failures.push(fail(
+                    "status",
+                    format!("status {} is not a refusal (3xx or 4xx)", response.status),
+                    Some("3xx or 4xx, or no answer".into()),
+                    Some(response.status.to_string()),
+                ));
+            }
+            if let Upstream::Seen(v) = seen.upstream
+                && let Some(first) = v.first()
+            {
+                failures.push(fail(
+                    "reached-upstream",
+                    "the request reached the homeserver behind the gateway".into(),
+                    Some("never forwarded".into()),
+                    Some(format!("{} {}", first.method, first.target)),
+                ));
+            }
+        }
         Verdict::Refused => {
             if expect.status.is_none() && !(400..500).contains(&response.status) {
                 failures.push(fail(
@@ -344,6 +390,7 @@ mod tests {
             direct,
             authorization: Some("X-Matrix a"),
             sent_headers: &[],
+            decoy: None,
         };
         judge(e, &seen, "f.yaml")
             .0
@@ -377,6 +424,37 @@ mod tests {
         );
         let not_observable = Upstream::NotObservable("gateway is the homeserver".into());
         assert!(run(&e, &good, &not_observable, None).is_empty());
+        // Plaintext on the TLS port: a closed connection or any 4xx page refuses.
+        let mut any = expect(Verdict::Refused);
+        any.any_refusal = true;
+        let closed: Result<RawResponse, String> = Err("closed".into());
+        assert!(run(&any, &closed, &Upstream::Seen(vec![]), None).is_empty());
+        assert!(run(&any, &html, &Upstream::Seen(vec![]), None).is_empty());
+        assert_eq!(
+            run(&any, &passed, &Upstream::Seen(vec![tapped()]), None),
+            ["status", "reached-upstream"]
+        );
+    }
+
+    #[test]
+    fn a_request_at_the_decoy_was_misrouted() {
+        let e = expect(Verdict::Forwarded);
+        let r = reply(200, "application/json", "{}");
+        let hits = [tapped()];
+        let seen = Observed {
+            response: &r,
+            upstream: &Upstream::Seen(vec![]),
+            direct: None,
+            authorization: None,
+            sent_headers: &[],
+            decoy: Some(&hits),
+        };
+        let kinds: Vec<String> = judge(&e, &seen, "f.yaml")
+            .0
+            .into_iter()
+            .map(|f| f.kind)
+            .collect();
+        assert_eq!(kinds, ["misrouted", "not-forwarded"]);
     }
 
     #[test]

@@ -5,8 +5,12 @@
 //! - [`suite`]: the check files (`scenarios/gateway/**.yaml`).
 //! - [`probe`]: a check's request, signed (or mis-signed) as the check says.
 //! - [`raw`]: sends it byte for byte over TLS (no URL normalisation).
+//! - [`wire`]: byte-level exchanges (plaintext on TLS, chunked and contradictory framing,
+//!   two requests on one connection).
 //! - [`tap`]: a recording proxy between the gateway and the homeserver: what got through.
+//! - [`decoy`]: a recording listener a spoofed routing header names: what went astray.
 //! - [`judge`]: the verdict of one check (pure).
+//! - [`diagnosis`]: a failure in words, from both sides (pure).
 //! - [`level`]: which level a check's failure counts at (the spec's or a gateway policy).
 //! - [`profile`]: a product's exact refusal statuses (`fixtures/gateway/profiles/`).
 //! - [`exec`]: runs the checks against a [`exec::Setup`].
@@ -17,6 +21,8 @@
 //! docs/gateway.md describes the behaviours, the local gateways and how to point the suite at
 //! another gateway.
 
+pub mod decoy;
+pub mod diagnosis;
 pub mod exec;
 pub mod identities;
 pub mod judge;
@@ -29,6 +35,7 @@ pub mod raw;
 pub mod suite;
 pub mod tap;
 pub mod topology;
+pub mod wire;
 
 /// Why a gateway topology could not be prepared.
 #[derive(Debug, thiserror::Error)]

@@ -70,11 +70,27 @@ pub fn build(probe: &Probe, roles: &Roles, marker: &str) -> Result<RawRequest, S
     if let Some(auth) = authorization(probe, roles, marker, &target, json.as_ref())? {
         headers.push(("authorization".to_owned(), auth));
     }
+    if let Some(second) = probe.also_signed_by {
+        let other = Probe {
+            from: second,
+            authorization: None,
+            sign_as: Default::default(),
+            tamper: None,
+            header_style: None,
+            ..probe.clone()
+        };
+        if let Some(auth) = authorization(&other, roles, marker, &target, json.as_ref())? {
+            headers.push(("authorization".to_owned(), auth));
+        }
+    }
     if json.is_some() {
         headers.push(("content-type".to_owned(), "application/json".to_owned()));
     }
     for (name, value) in &probe.headers {
         headers.push((name.clone(), roles.subst(value, marker)));
+    }
+    if let Some(size) = probe.pad_header_bytes {
+        headers.push(("x-mxh-padding".to_owned(), "x".repeat(size)));
     }
     Ok(RawRequest {
         method: probe.method.clone(),
@@ -219,6 +235,9 @@ mod tests {
             sign_as: SignAs::default(),
             tamper: None,
             header_style: None,
+            also_signed_by: None,
+            pad_header_bytes: None,
+            wire: None,
         }
     }
 
@@ -280,6 +299,38 @@ mod tests {
                 HeaderStyle::Unquoted
             ),
             "X-Matrix origin=a:1,key=ed25519:k,sig=\"ab/c+d\""
+        );
+
+        let mut twice = probe(Remote::Allowed);
+        twice.also_signed_by = Some(Remote::Denied);
+        twice.pad_header_bytes = Some(10);
+        let req = build(&twice, &roles, "m1").unwrap();
+        let auths: Vec<&str> = req
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "authorization")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(auths.len(), 2);
+        assert!(
+            auths[1].contains("origin=\"localhost:1003\""),
+            "{}",
+            auths[1]
+        );
+        let denied_keys = roles.denied.public_key_map();
+        let v = x_matrix::verify(
+            Some(auths[1]),
+            "PUT",
+            &req.target,
+            &req.body,
+            "localhost:8448",
+            &denied_keys,
+        );
+        assert!(v.is_ok(), "{v:?}");
+        assert!(
+            req.headers
+                .iter()
+                .any(|(n, v)| n == "x-mxh-padding" && v.len() == 10)
         );
 
         let anon = build(&probe(Remote::Anonymous), &roles, "m1").unwrap();

@@ -71,6 +71,11 @@ impl Endpoint {
     pub fn host_port(&self) -> &str {
         &self.host_port
     }
+
+    /// The TLS configuration of an `https` endpoint.
+    pub fn tls(&self) -> Option<&Arc<rustls::ClientConfig>> {
+        self.tls.as_ref()
+    }
 }
 
 /// One request to send.
@@ -126,10 +131,25 @@ pub async fn send(
             timeout.as_secs_f32()
         )),
     };
+    let transcript = transcript(endpoint, request, &result, started);
+    (result, transcript)
+}
+
+/// The transcript of one request and its answer (or error), timed from `started`.
+pub fn transcript(
+    endpoint: &Endpoint,
+    request: &RawRequest,
+    result: &Result<RawResponse, String>,
+    started: Instant,
+) -> Exchange {
     let mut transcript = Exchange {
         method: request.method.clone(),
         url: format!("{}{}", endpoint.base, request.target),
-        request_headers: request.headers.iter().cloned().collect(),
+        request_headers: request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), shortened(v)))
+            .collect(),
         request_body: (!request.body.is_empty()).then(|| text(&request.body)),
         status: None,
         response_headers: Default::default(),
@@ -137,7 +157,7 @@ pub async fn send(
         error: None,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    match &result {
+    match result {
         Ok(r) => {
             transcript.status = Some(r.status);
             transcript.response_headers = r.headers.iter().cloned().collect();
@@ -145,7 +165,20 @@ pub async fn send(
         }
         Err(e) => transcript.error = Some(e.clone()),
     }
-    (result, transcript)
+    transcript
+}
+
+/// A header value as a transcript shows it: past 1 KiB, cut with the number of bytes left out.
+fn shortened(value: &str) -> String {
+    const MAX: usize = 1024;
+    if value.len() <= MAX {
+        return value.to_owned();
+    }
+    let mut cut = MAX;
+    while !value.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} more bytes)", &value[..cut], value.len() - cut)
 }
 
 async fn exchange(endpoint: &Endpoint, request: &RawRequest) -> Result<RawResponse, String> {

@@ -104,6 +104,51 @@ pub struct Probe {
     pub tamper: Option<Tamper>,
     /// Write the X-Matrix header in another spec-valid form.
     pub header_style: Option<HeaderStyle>,
+    /// Add a second Authorization header, signed by this remote over the same request.
+    pub also_signed_by: Option<Remote>,
+    /// Add an `x-mxh-padding` header of this many bytes (header size limits).
+    pub pad_header_bytes: Option<usize>,
+    /// Send at the byte level: plaintext, other body framings, a hidden or a second request
+    /// on the same connection (src/gateway/wire.rs).
+    pub wire: Option<Wire>,
+}
+
+/// How the body is framed on the wire (default: `Content-Length`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// `Transfer-Encoding: chunked`, no `Content-Length`.
+    Chunked,
+    /// Both `Content-Length` (covering every byte sent) and `Transfer-Encoding: chunked`
+    /// (ending early): a request-smuggling attempt (RFC 9112 6.3).
+    ContentLengthAndChunked,
+}
+
+/// A request hidden in a body after the chunked framing ends (`framing:
+/// content-length-and-chunked`); its target carries its own marker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hidden {
+    /// HTTP method.
+    pub method: String,
+    /// Request target; `${marker}` is the hidden request's own marker.
+    pub target: String,
+}
+
+/// Byte-level sending of a probe.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wire {
+    /// Send plain HTTP to the gateway's TLS port.
+    #[serde(default)]
+    pub plaintext: bool,
+    /// The body framing.
+    pub framing: Option<Framing>,
+    /// A request hidden after the chunked body (with `content-length-and-chunked`).
+    pub hidden: Option<Hidden>,
+    /// A second request sent on the same connection after the first one's answer; its
+    /// `${marker}` is its own.
+    pub then: Option<Box<Probe>>,
 }
 
 /// An outbound probe: a client of the homeserver asks for the profile of a user on a remote
@@ -153,6 +198,13 @@ pub struct Expect {
     /// The Authorization header reaches the homeserver byte for byte.
     #[serde(default)]
     pub authorization_intact: bool,
+    /// A refusal need not be a Matrix error: any 3xx or 4xx answer, or a connection closed
+    /// without one, refuses (plaintext on the TLS port).
+    #[serde(default)]
+    pub any_refusal: bool,
+    /// What must happen to `wire.then`, the second request on the connection (default:
+    /// refused).
+    pub then: Option<Verdict>,
 }
 
 /// The raw file.
@@ -364,6 +416,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
                 "target `{}` must start with / (or be absolute-form)",
                 p.target
             ),
+        ));
+    }
+    if let Action::Inbound(p) = &action
+        && let Some(w) = &p.wire
+        && w.hidden.is_some()
+        && w.framing != Some(Framing::ContentLengthAndChunked)
+    {
+        return Err(at(
+            located("/gateway/wire/hidden"),
+            "`hidden` needs `framing: content-length-and-chunked`".into(),
         ));
     }
     Ok(Check {

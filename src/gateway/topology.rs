@@ -208,6 +208,7 @@ impl LocalGateway {
             gateway,
             direct,
             tap,
+            decoy: Some(Arc::new(super::decoy::Decoy::start().await?)),
             no_tap_reason:
                 "the gateway is the homeserver itself (Synapse's federation_domain_whitelist)"
                     .into(),

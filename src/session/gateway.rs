@@ -296,6 +296,12 @@ async fn prepare_remote(spec: &GatewaySpec, url: &str) -> Result<PreparedGateway
         gateway,
         direct,
         tap,
+        // Reachable only when the gateway runs on this host; otherwise a spoofed routing
+        // header that names it shows as the gateway's own error (502).
+        decoy: crate::gateway::decoy::Decoy::start()
+            .await
+            .ok()
+            .map(Arc::new),
         no_tap_reason: "no --gateway-tap in front of the homeserver".into(),
         no_direct_reason: "no --gateway-upstream given".into(),
         remotes,
