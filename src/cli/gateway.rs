@@ -2,7 +2,6 @@
 //! local gateway the harness starts (`--gateway-kind`, nginx by default), with the run's
 //! reports and exit codes as for any run.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use super::args::{GatewayArgs, ListArgs, RunArgs};
@@ -14,33 +13,23 @@ use crate::gateway::exec;
 use crate::gateway::identities::loopback_name;
 use crate::gateway::overhead::{self, Plan as OverheadPlan};
 use crate::gateway::profile::Profile;
-use crate::gateway::suite::{self, Check};
+use crate::gateway::suite::Check;
 use crate::lifecycle::{Stop, journal};
 use crate::results::{self, RunInfo, RunReport, TargetInfo};
 use crate::runner::events::Reporter;
-use crate::scenario::source;
+use crate::plan::filter;
+use super::validate::Inputs;
 use crate::session::{GatewaySpec, finish};
 
 /// If the selected files are gateway checks, run them and return the exit code; `None` when
-/// the run is an ordinary scenario run (gateway checks in a default run are left out).
-pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
-    let paths = default_paths(&args.paths);
-    let files = match source::discover(&paths) {
-        Ok(f) => f,
-        Err(_) => return None, // the ordinary loader reports it
-    };
-    let (checks, problems) = suite::load(&files);
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("error: {p}");
-        }
-        eprintln!("error: {} invalid gateway check file(s)", problems.len());
-        return Some(exit_codes::INVALID_SCENARIO);
-    }
-    if checks.is_empty() {
+/// the run is an ordinary scenario run (gateway checks in a mixed or default run are left
+/// out, with a note).
+pub(super) async fn maybe_run(args: &RunArgs, inputs: &Inputs, stop: &Stop) -> Option<u8> {
+    let checks = &inputs.checks;
+    if inputs.check_files == 0 {
         return None;
     }
-    if args.paths.is_empty() || checks.len() < files.len() {
+    if args.paths.is_empty() || !inputs.only_gateway_checks() {
         eprintln!(
             "note: {} gateway checks left out of this run (run them on their own: mxharness run scenarios/gateway)",
             checks.len()
@@ -52,14 +41,14 @@ pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
         return Some(exit_codes::USAGE);
     }
     let overhead = (args.gateway.gateway_overhead > 0
-        && crate::plan::filter::matches(args.filter.as_deref(), &overhead::Testcase))
+        && filter::matches(args.filter.as_deref(), &overhead::Testcase))
     .then_some(OverheadPlan {
         repetitions: args.gateway.gateway_overhead,
         max_p95_ms: args.gateway.gateway_overhead_max_ms,
     });
     let mut selected: Vec<Check> = checks
         .iter()
-        .filter(|c| crate::plan::filter::matches(args.filter.as_deref(), *c))
+        .filter(|c| filter::matches(args.filter.as_deref(), *c))
         .cloned()
         .collect();
     if selected.is_empty() && overhead.is_none() {
@@ -91,23 +80,15 @@ pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
     Some(run(args, selected, overhead, stop).await)
 }
 
-/// `list` of gateway checks when every selected file is one; `None` lets scenario listing go on.
-pub(super) fn list(args: &ListArgs) -> Option<u8> {
-    if args.paths.is_empty() {
-        return None;
-    }
-    let files = source::discover(&args.paths).ok()?;
-    let (checks, problems) = suite::load(&files);
-    if !problems.is_empty() || checks.is_empty() || checks.len() < files.len() {
-        return None;
-    }
+/// `list` of gateway checks (every file given is one).
+pub(super) fn list(args: &ListArgs, checks: &[Check]) -> u8 {
     let selected: Vec<&Check> = checks
         .iter()
-        .filter(|c| crate::plan::filter::matches(args.filter.as_deref(), *c))
+        .filter(|c| filter::matches(args.filter.as_deref(), *c))
         .collect();
     if selected.is_empty() {
         eprintln!("error: no gateway check matches");
-        return Some(exit_codes::NOTHING_SELECTED);
+        return exit_codes::NOTHING_SELECTED;
     }
     match args.format {
         super::args::Format::Human => {
@@ -132,7 +113,7 @@ pub(super) fn list(args: &ListArgs) -> Option<u8> {
             );
         }
     }
-    Some(exit_codes::SUCCESS)
+    exit_codes::SUCCESS
 }
 
 /// The gateway run's target as plain data.
@@ -188,23 +169,6 @@ fn check_flags(g: &GatewayArgs) -> Result<(), String> {
         }
         _ => Ok(()),
     }
-}
-
-/// `validate` of gateway check files: problems fail it; valid ones are counted. `None` lets
-/// the scenario validation go on.
-pub(super) fn validate(paths: &[PathBuf]) -> Option<u8> {
-    let files = source::discover(&default_paths(paths)).ok()?;
-    let (checks, problems) = suite::load(&files);
-    for p in &problems {
-        eprintln!("error: {p}");
-    }
-    if !problems.is_empty() {
-        return Some(exit_codes::INVALID_SCENARIO);
-    }
-    if !checks.is_empty() {
-        outln!("{} gateway check file(s) valid", checks.len());
-    }
-    None
 }
 
 /// `--gateway-profile FILE`; else, for a local gateway, fixtures/gateway/profiles/<kind>.yaml

@@ -21,7 +21,11 @@ use crate::runner::{self, events::Reporter};
 
 pub(super) async fn run(args: RunArgs) -> u8 {
     let stop = Stop::install(args.deadline);
-    if let Some(code) = super::gateway::maybe_run(&args, &stop).await {
+    let inputs = match load_or_report(&args.paths) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    if let Some(code) = super::gateway::maybe_run(&args, &inputs, &stop).await {
         return code;
     }
     let profile = match args.profile.as_deref().map(Profile::parse).transpose() {
@@ -31,10 +35,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             return exit_codes::USAGE;
         }
     };
-    let outcome = match load_or_report(&args.paths) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let outcome = inputs.outcome;
 
     let scenario_set_sha256 = crate::plan::lower::scenario_set_hash(&outcome.sources);
     let selected: Vec<_> = outcome

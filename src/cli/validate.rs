@@ -9,8 +9,28 @@ use crate::exit_codes;
 use crate::plan::{self, LoadOutcome};
 use crate::scenario::diagnostics;
 
-/// Load scenarios, printing diagnostics; `Err(exit code)` when they are invalid.
-pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<LoadOutcome, u8> {
+/// Every input file under `paths`, classified once by its kind and loaded by its kind's
+/// loader (all through the one positioned parser): scenarios, gateway checks and load plans.
+pub(super) struct Inputs {
+    /// Scenarios, load plans and their sources, as `plan::load` gives them.
+    pub outcome: LoadOutcome,
+    /// Valid gateway checks, sorted by id.
+    pub checks: Vec<crate::gateway::suite::Check>,
+    /// How many gateway check files there were.
+    pub check_files: usize,
+}
+
+impl Inputs {
+    /// Whether every file given is a gateway check (a gateway run or listing).
+    pub fn only_gateway_checks(&self) -> bool {
+        self.check_files > 0
+            && self.outcome.sources.is_empty()
+            && self.outcome.load_plans.is_empty()
+    }
+}
+
+/// Load every input file, printing diagnostics; `Err(exit code)` when any is invalid.
+pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<Inputs, u8> {
     let paths = default_paths(paths);
     let mut outcome = match plan::load(&paths) {
         Ok(o) => o,
@@ -22,13 +42,14 @@ pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<LoadOutcome, u8> {
     for file in &outcome.load_plans {
         crate::load::plan::lower(file, &mut outcome.problems);
     }
+    let gateway_files = std::mem::take(&mut outcome.gateway_checks);
+    let checks = crate::gateway::suite::load_sources(&gateway_files, &mut outcome.problems);
     outcome.sources.extend(outcome.load_plans.iter().cloned());
     if !outcome.problems.is_empty() {
         let color = std::io::stderr().is_terminal();
-        eprint!(
-            "{}",
-            diagnostics::render(&outcome.problems, &outcome.sources, color)
-        );
+        let mut all = outcome.sources.clone();
+        all.extend(gateway_files.iter().cloned());
+        eprint!("{}", diagnostics::render(&outcome.problems, &all, color));
         let files: std::collections::BTreeSet<&str> =
             outcome.problems.iter().map(|p| p.file.as_str()).collect();
         eprintln!(
@@ -40,7 +61,11 @@ pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<LoadOutcome, u8> {
         );
         return Err(exit_codes::INVALID_SCENARIO);
     }
-    Ok(outcome)
+    Ok(Inputs {
+        outcome,
+        checks,
+        check_files: gateway_files.len(),
+    })
 }
 
 fn plural(n: usize) -> &'static str {
@@ -48,15 +73,18 @@ fn plural(n: usize) -> &'static str {
 }
 
 pub(super) fn validate(paths: &[PathBuf]) -> u8 {
-    if let Some(code) = super::gateway::validate(paths) {
-        return code;
-    }
     match load_or_report(paths) {
-        Ok(outcome) => {
+        Ok(inputs) => {
+            let outcome = &inputs.outcome;
+            if inputs.check_files > 0 {
+                outln!("{} gateway check file(s) valid", inputs.check_files);
+            }
             let plans = outcome.load_plans.len();
             let scenarios = outcome.sources.len() - plans;
             if plans == 0 {
-                outln!("{scenarios} scenario file{} valid", plural(scenarios));
+                if scenarios > 0 || inputs.check_files == 0 {
+                    outln!("{scenarios} scenario file{} valid", plural(scenarios));
+                }
             } else {
                 outln!(
                     "{scenarios} scenario file{} and {plans} load plan{} valid",
@@ -71,9 +99,9 @@ pub(super) fn validate(paths: &[PathBuf]) -> u8 {
 }
 
 /// The scenarios of `paths` that `filter` selects; none is an error (exit 4).
-fn select(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<plan::ScenarioPlan>, u8> {
-    let outcome = load_or_report(paths)?;
-    let selected: Vec<_> = outcome
+fn select(inputs: Inputs, filter: Option<&str>) -> Result<Vec<plan::ScenarioPlan>, u8> {
+    let selected: Vec<_> = inputs
+        .outcome
         .scenarios
         .into_iter()
         .filter(|s| plan::filter::matches(filter, s))
@@ -86,10 +114,14 @@ fn select(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<plan::ScenarioP
 }
 
 pub(super) fn list(args: &ListArgs) -> u8 {
-    if let Some(code) = super::gateway::list(args) {
-        return code;
+    let inputs = match load_or_report(&args.paths) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    if inputs.only_gateway_checks() {
+        return super::gateway::list(args, &inputs.checks);
     }
-    let selected = match select(&args.paths, args.filter.as_deref()) {
+    let selected = match select(inputs, args.filter.as_deref()) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -124,7 +156,7 @@ pub(super) fn list(args: &ListArgs) -> u8 {
 
 pub(super) fn coverage(args: &CoverageArgs) -> u8 {
     use crate::plan::coverage::{Coverage, checklist};
-    let selected = match select(&args.paths, args.filter.as_deref()) {
+    let selected = match load_or_report(&args.paths).and_then(|i| select(i, args.filter.as_deref())) {
         Ok(s) => s,
         Err(code) => return code,
     };
