@@ -2,9 +2,8 @@
 //! local gateway the harness starts (`--gateway-kind`, nginx by default), with the run's
 //! reports and exit codes as for any run.
 
-use std::time::Instant;
-
 use super::args::{GatewayArgs, ListArgs, RunArgs};
+use super::inputs::Inputs;
 use super::paths::{default_paths, shipped};
 use super::progress::Progress;
 use crate::exit_codes;
@@ -15,10 +14,9 @@ use crate::gateway::overhead::{self, Plan as OverheadPlan};
 use crate::gateway::profile::Profile;
 use crate::gateway::suite::Check;
 use crate::lifecycle::{Stop, journal};
-use crate::results::{self, RunInfo, RunReport, TargetInfo};
-use crate::runner::events::Reporter;
 use crate::plan::filter;
-use super::validate::Inputs;
+use crate::results::TargetInfo;
+use crate::runner::events::Reporter;
 use crate::session::{GatewaySpec, finish};
 
 /// If the selected files are gateway checks, run them and return the exit code; `None` when
@@ -206,8 +204,7 @@ async fn run(
         Ok(e) => e,
         Err(code) => return code,
     };
-    let started_at = time::OffsetDateTime::now_utc();
-    let clock = Instant::now();
+    let started = finish::Started::now();
     let prepared = match crate::session::interruptible_prepare(
         crate::session::gateway::prepare(&gateway_spec(args)),
         "gateway",
@@ -241,14 +238,7 @@ async fn run(
         registration: "none".into(),
         sliding_sync: None,
     };
-    let run_info = finish::run_info(
-        &default_paths(&args.paths),
-        args.filter.clone(),
-        started_at,
-        clock,
-        1,
-        None,
-    );
+    let run_info = started.run_info(&default_paths(&args.paths), args.filter.clone(), 1, None);
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(
         args.verbose,
         expectations.clone(),
@@ -270,7 +260,7 @@ async fn run(
             })
             .collect(),
         (expectations.clone(), args.strict),
-        clock,
+        started.clock,
     ));
     let (events, collected) = crate::runner::events::collecting(reporters);
     exec::run_all(&checks, setup, overhead, &events, stop).await;
@@ -279,25 +269,12 @@ async fn run(
     if let Some(e) = &expectations {
         e.apply(&mut results, args.strict);
     }
-    let report = RunReport {
-        format_version: results::FORMAT_VERSION,
-        tool: finish::tool_info(),
-        run: finish::stopped(
-            RunInfo {
-                duration_ms: finish::elapsed_ms(clock),
-                ..run_info
-            },
-            stop,
-        ),
-        target,
-        summary: results::score::summarize_at(&results, args.fail_on),
-        profile: None,
-        endpoints: None,
-        areas: results::score::area_scores(&results),
-        scenarios: results,
-        load: None,
-    };
-    finish::finish(&report, &args.report_dir, stop)
+    let report = finish::Outcome {
+        fail_on: args.fail_on,
+        ..finish::Outcome::new(started.ended(run_info), target, results)
+    }
+    .report(Some(stop));
+    finish::finish(&report, &args.report_dir, Some(stop))
 }
 
 /// `--expectations FILE`; else, for a local gateway, fixtures/expectations/gateway-<kind>.yaml.

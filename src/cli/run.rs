@@ -1,12 +1,11 @@
 //! `mxharness run`: load, select, prepare the target, run, write the reports, summarise.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::args::RunArgs;
+use super::inputs::load_or_report;
 use super::paths::{default_paths, shipped};
 use super::progress::Progress;
-use super::validate::load_or_report;
 use crate::exit_codes;
 use crate::expectations::Expectations;
 use crate::plan::filter;
@@ -16,7 +15,7 @@ use std::collections::BTreeSet;
 use crate::lifecycle::{Stop, journal};
 use crate::matrix::endpoints;
 use crate::plan::profile::Profile;
-use crate::results::{self, ProfileResult, RunInfo, RunReport, score};
+use crate::results::{ProfileResult, score};
 use crate::runner::{self, events::Reporter};
 
 pub(super) async fn run(args: RunArgs) -> u8 {
@@ -96,8 +95,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         any: selected.iter().any(|s| s.uses_federation()),
         second_server: selected.iter().any(|s| s.uses_second_server()),
     };
-    let started_at = time::OffsetDateTime::now_utc();
-    let clock = Instant::now();
+    let started = Started::now();
 
     let prepared = match interruptible_prepare(
         setup::prepare(
@@ -123,11 +121,9 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         args.jobs
     );
 
-    let run = run_info(
+    let run = started.run_info(
         &default_paths(&args.paths),
         args.filter.clone(),
-        started_at,
-        clock,
         args.jobs,
         Some(scenario_set_sha256),
     );
@@ -154,7 +150,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             })
             .collect(),
         (expectations.clone(), args.strict),
-        clock,
+        started.clock,
     ));
     let (events, collected) = runner::events::collecting(reporters);
     runner::run(
@@ -170,18 +166,8 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     if let Some(e) = &expectations {
         e.apply(&mut scenario_results, args.strict);
     }
-    let report = RunReport {
-        format_version: results::FORMAT_VERSION,
-        tool: tool_info(),
-        run: stopped(
-            RunInfo {
-                duration_ms: elapsed_ms(clock),
-                ..run
-            },
-            &stop,
-        ),
-        target: target_info(&prepared),
-        summary: results::score::summarize_at(&scenario_results, args.fail_on),
+    let report = Outcome {
+        fail_on: args.fail_on,
         profile: profile.as_ref().map(|p| ProfileResult {
             name: p.name.clone(),
             version: p.version_label(),
@@ -193,23 +179,11 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             endpoints::CATALOGUE,
             &endpoints::all().iter().map(|e| e.id()).collect::<Vec<_>>(),
         )),
-        areas: results::score::area_scores(&scenario_results),
-        scenarios: scenario_results,
-        load: None,
-    };
-
-    if let Some(s) = prepared.spawned
-        && let Err(e) = s.stop().await
-    {
-        eprintln!("warning: stopping the local Synapse: {e}");
+        ..Outcome::new(started.ended(run), target_info(&prepared), scenario_results)
     }
-    if let Some(s) = prepared.spawned2
-        && let Err(e) = s.stop().await
-    {
-        eprintln!("warning: stopping the second local Synapse: {e}");
-    }
-
-    finish(&report, &args.report_dir, &stop)
+    .report(Some(&stop));
+    prepared.stop().await;
+    finish(&report, &args.report_dir, Some(&stop))
 }
 
 fn outcome_ids(selected: &[crate::plan::ScenarioPlan]) -> Vec<&str> {

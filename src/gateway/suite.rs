@@ -475,7 +475,10 @@ mod tests {
         assert!(e.starts_with("x.yaml:6:8: `basis` is empty"), "{e}");
         let bad = OK.replace("level: policy", "level: strict");
         let e = parse(Path::new("x.yaml"), &bad).unwrap_err();
-        assert!(e.starts_with("x.yaml:5:8:") && e.contains("\"policy\""), "{e}");
+        assert!(
+            e.starts_with("x.yaml:5:8:") && e.contains("\"policy\""),
+            "{e}"
+        );
         for level in ["must", "should", "may"] {
             let text = OK.replace("level: policy", &format!("level: {level}"));
             assert_eq!(

@@ -208,7 +208,10 @@ mod tests {
             Ok(FileKind::GatewayCheck)
         );
         assert_eq!(classify("kind: load-plan\n"), Ok(FileKind::LoadPlan));
-        assert_eq!(classify("kind: scenario\nload: 1\n"), Ok(FileKind::Scenario));
+        assert_eq!(
+            classify("kind: scenario\nload: 1\n"),
+            Ok(FileKind::Scenario)
+        );
         let typo = classify("kind: senario\nschema: 1\n").unwrap_err();
         assert_eq!(typo.pointer, "/kind");
         assert_eq!(typo.help.as_deref(), Some("did you mean `scenario`?"));
