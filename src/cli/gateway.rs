@@ -7,7 +7,6 @@ use super::inputs::Inputs;
 use super::paths::{default_paths, shipped};
 use super::progress::Progress;
 use crate::exit_codes;
-use crate::expectations::Expectations;
 use crate::gateway::exec;
 use crate::gateway::identities::loopback_name;
 use crate::gateway::overhead::{self, Plan as OverheadPlan};
@@ -17,7 +16,7 @@ use crate::lifecycle::{Stop, journal};
 use crate::plan::filter;
 use crate::results::TargetInfo;
 use crate::runner::events::Reporter;
-use crate::session::{GatewaySpec, finish};
+use crate::session::{ExpectationsSource, GatewaySpec, finish};
 
 /// If the selected files are gateway checks, run them and return the exit code; `None` when
 /// the run is an ordinary scenario run (gateway checks in a mixed or default run are left
@@ -200,7 +199,7 @@ async fn run(
         eprintln!("error: cannot create {}: {e}", args.report_dir.display());
         return exit_codes::ENVIRONMENT;
     }
-    let expectations = match load_expectations(args) {
+    let expectations = match crate::session::expectations::load(expectations_source(args)) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -278,29 +277,19 @@ async fn run(
 }
 
 /// `--expectations FILE`; else, for a local gateway, fixtures/expectations/gateway-<kind>.yaml.
-fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
+fn expectations_source(args: &RunArgs) -> ExpectationsSource {
     if args.no_expectations {
-        return Ok(None);
+        return ExpectationsSource::Off;
     }
-    let (path, implicit) = match (&args.expectations, &args.gateway.gateway) {
-        (Some(p), _) => (p.clone(), false),
-        (None, None) => (
-            shipped(&format!(
+    match (&args.expectations, &args.gateway.gateway) {
+        (Some(p), _) => ExpectationsSource::Given(p.clone()),
+        (None, None) => ExpectationsSource::Shipped {
+            path: shipped(&format!(
                 "fixtures/expectations/gateway-{}.yaml",
                 args.gateway.gateway_kind.label()
             )),
-            true,
-        ),
-        (None, Some(_)) => return Ok(None),
-    };
-    if implicit && !path.exists() {
-        return Ok(None);
-    }
-    match Expectations::load(&path) {
-        Ok(e) => {
-            finish::announce_expectations(&e);
-            Ok(Some(e))
-        }
-        Err(e) => Err(finish::expectations_error(e)),
+            implementation: None,
+        },
+        (None, Some(_)) => ExpectationsSource::Off,
     }
 }

@@ -7,7 +7,6 @@ use super::inputs::load_or_report;
 use super::paths::{default_paths, shipped};
 use super::progress::Progress;
 use crate::exit_codes;
-use crate::expectations::Expectations;
 use crate::plan::filter;
 use crate::session::{self as setup, finish::*, interruptible_prepare};
 use std::collections::BTreeSet;
@@ -60,7 +59,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         );
         return exit_codes::NOTHING_SELECTED;
     }
-    let expectations = match load_expectations(&args) {
+    let expectations = match setup::expectations::load(expectations_source(&args)) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -193,41 +192,27 @@ fn outcome_ids(selected: &[crate::plan::ScenarioPlan]) -> Vec<&str> {
 /// The expectations to apply: `--expectations FILE`; else, for the local Synapse, the shipped
 /// file of the version being started (`synapse-<version>.yaml`, or `synapse.yaml` for the
 /// pinned one) when it describes that version; else none.
-fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
+fn expectations_source(args: &RunArgs) -> setup::ExpectationsSource {
+    use setup::ExpectationsSource as Source;
     if args.no_expectations {
-        return Ok(None);
+        return Source::Off;
     }
-    let (path, implicit) = match &args.expectations {
-        Some(p) => (p.clone(), false),
+    match &args.expectations {
+        Some(p) => Source::Given(p.clone()),
         None if args.target.is_none() => {
             let versioned = shipped(&format!(
                 "fixtures/expectations/synapse-{}.yaml",
                 args.synapse.synapse_version
             ));
-            if versioned.exists() {
-                (versioned, true)
-            } else {
-                (shipped("fixtures/expectations/synapse.yaml"), true)
+            Source::Shipped {
+                path: if versioned.exists() {
+                    versioned
+                } else {
+                    shipped("fixtures/expectations/synapse.yaml")
+                },
+                implementation: Some(format!("Synapse {}", args.synapse.synapse_version)),
             }
         }
-        None => return Ok(None),
-    };
-    if implicit && !path.exists() {
-        return Ok(None);
-    }
-    match Expectations::load(&path) {
-        Ok(e) => {
-            let wanted = format!("Synapse {}", args.synapse.synapse_version);
-            if implicit && e.implementation != wanted {
-                eprintln!(
-                    "note: {} describes {}, not {wanted}: not applied",
-                    e.file, e.implementation
-                );
-                return Ok(None);
-            }
-            announce_expectations(&e);
-            Ok(Some(e))
-        }
-        Err(e) => Err(expectations_error(e)),
+        None => Source::Off,
     }
 }
