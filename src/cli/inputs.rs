@@ -19,6 +19,8 @@ pub(super) struct Inputs {
     pub checks: Vec<crate::gateway::suite::Check>,
     /// How many gateway check files there were.
     pub check_files: usize,
+    /// Valid load plans, in file order.
+    pub plans: Vec<crate::load::plan::LoadPlan>,
 }
 
 impl Inputs {
@@ -27,6 +29,13 @@ impl Inputs {
         self.check_files > 0
             && self.outcome.sources.is_empty()
             && self.outcome.load_plans.is_empty()
+    }
+
+    /// Whether every file given is a load plan (a listing of plans).
+    pub fn only_load_plans(&self) -> bool {
+        !self.outcome.load_plans.is_empty()
+            && self.check_files == 0
+            && self.outcome.sources.len() == self.outcome.load_plans.len()
     }
 }
 
@@ -40,9 +49,11 @@ pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<Inputs, u8> {
             return Err(exit_codes::USAGE);
         }
     };
-    for file in &outcome.load_plans {
-        crate::load::plan::lower(file, &mut outcome.problems);
-    }
+    let plans: Vec<_> = outcome
+        .load_plans
+        .iter()
+        .filter_map(|file| crate::load::plan::lower(file, &mut outcome.problems))
+        .collect();
     let gateway_files = std::mem::take(&mut outcome.gateway_checks);
     let checks = crate::gateway::suite::load_sources(&gateway_files, &mut outcome.problems);
     outcome.sources.extend(outcome.load_plans.iter().cloned());
@@ -66,6 +77,7 @@ pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<Inputs, u8> {
         outcome,
         checks,
         check_files: gateway_files.len(),
+        plans,
     })
 }
 

@@ -60,6 +60,9 @@ pub(super) fn list(args: &ListArgs) -> u8 {
     if inputs.only_gateway_checks() {
         return super::gateway::list(args, &inputs.checks);
     }
+    if inputs.only_load_plans() {
+        return list_plans(args, &inputs.plans);
+    }
     let selected = match select(inputs, args.filter.as_deref()) {
         Ok(s) => s,
         Err(code) => return code,
@@ -81,6 +84,63 @@ pub(super) fn list(args: &ListArgs) -> u8 {
                         "level": s.level.as_str(), "basis": s.basis,
                         "requires_capabilities": s.requires_capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                         "steps": s.steps.len(),
+                    })
+                })
+                .collect();
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&items).unwrap_or_default()
+            );
+        }
+    }
+    exit_codes::SUCCESS
+}
+
+/// A load plan as the filter sees it: its id, area `load`, no tags, no level.
+struct PlanRow<'a>(&'a crate::load::plan::LoadPlan);
+
+impl plan::filter::Selectable for PlanRow<'_> {
+    fn id(&self) -> &str {
+        &self.0.id
+    }
+    fn area(&self) -> &str {
+        "load"
+    }
+    fn tags(&self) -> &[String] {
+        &[]
+    }
+    fn level(&self) -> crate::scenario::model::Level {
+        crate::scenario::model::Level::Policy
+    }
+    fn has_level(&self) -> bool {
+        false
+    }
+}
+
+/// `list` of load plans (every file given is one), selected by the same filter language.
+fn list_plans(args: &ListArgs, plans: &[crate::load::plan::LoadPlan]) -> u8 {
+    let selected: Vec<_> = plans
+        .iter()
+        .filter(|p| plan::filter::matches(args.filter.as_deref(), &PlanRow(p)))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("error: no load plan matches");
+        return exit_codes::NOTHING_SELECTED;
+    }
+    match args.format {
+        Format::Human => {
+            for p in &selected {
+                outln!("{:<48} {:<14} {}", p.id, "load", p.title);
+            }
+            eprintln!("{} load plans", selected.len());
+        }
+        Format::Json => {
+            let items: Vec<serde_json::Value> = selected
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "id": p.id, "title": p.title, "area": "load", "file": p.file,
+                        "users": p.users, "thresholds": p.thresholds.len(),
                     })
                 })
                 .collect();
