@@ -137,7 +137,10 @@ mod tests {
         for (id, area) in ids {
             let c = Check(id, area, Some(Level::Must));
             assert!(matches(Some("messaging"), &c), "{id}");
-            assert!(!matches(Some("messaging/*"), &c), "{id}: a glob is anchored");
+            assert!(
+                !matches(Some("messaging/*"), &c),
+                "{id}: a glob is anchored"
+            );
             assert!(matches(Some("*messaging*"), &c), "{id}");
         }
     }
@@ -149,7 +152,10 @@ mod tests {
         assert!(!glob("cs/sync/*", "cs/messaging/send-text"));
         assert!(glob("*", "anything"));
         assert!(glob("cs/messaging/send-text", "cs/messaging/send-text"));
-        assert!(!glob("cs/*/send", "cs/messaging/send-text"), "anchored at the end");
+        assert!(
+            !glob("cs/*/send", "cs/messaging/send-text"),
+            "anchored at the end"
+        );
         assert!(glob("*/send-text", "cs/messaging/send-text"));
     }
 }
