@@ -35,6 +35,21 @@ fn shipped_scenarios_are_valid() {
         "only {} scenarios",
         outcome.scenarios.len()
     );
+    // The other two kinds, classified on the way, through the same positioned parser.
+    let mut problems = Vec::new();
+    let checks = mxharness::gateway::suite::load_sources(&outcome.gateway_checks, &mut problems);
+    for file in &outcome.load_plans {
+        mxharness::load::plan::lower(file, &mut problems);
+    }
+    let mut sources = outcome.gateway_checks.clone();
+    sources.extend(outcome.load_plans.iter().cloned());
+    assert!(
+        problems.is_empty(),
+        "{}",
+        diagnostics::render(&problems, &sources, false)
+    );
+    assert_eq!(checks.len(), outcome.gateway_checks.len());
+    assert!(!checks.is_empty() && !outcome.load_plans.is_empty());
 }
 
 /// Gateway check files go through the same positioned parser: every problem at
