@@ -15,7 +15,6 @@ use crate::gateway::suite::Check;
 use crate::lifecycle::{Stop, journal};
 use crate::plan::filter;
 use crate::results::TargetInfo;
-use crate::runner::events::Reporter;
 use crate::session::{ExpectationsSource, GatewaySpec, finish};
 
 /// If the selected files are gateway checks, run them and return the exit code; `None` when
@@ -238,36 +237,34 @@ async fn run(
         sliding_sync: None,
     };
     let run_info = started.run_info(&default_paths(&args.paths), args.filter.clone(), 1, None);
-    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(
-        args.verbose,
-        expectations.clone(),
-        args.fail_on,
-    ))];
-    reporters.extend(finish::journal_reporter(
-        &args.report_dir,
-        &run_info,
-        target.clone(),
-        args.fail_on,
-        checks
-            .iter()
-            .map(|c| journal::Planned {
-                id: c.id.clone(),
-                title: c.title.clone(),
-                area: c.area.clone(),
-                file: c.file.clone(),
-                level: c.level.as_str().to_owned(),
-            })
-            .collect(),
-        (expectations.clone(), args.strict),
+    let planned = checks
+        .iter()
+        .map(|c| journal::Planned {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            area: c.area.clone(),
+            file: c.file.clone(),
+            level: c.level.as_str().to_owned(),
+        })
+        .collect();
+    let progress = Progress::new(args.verbose, expectations.clone(), args.fail_on);
+    let journal = finish::JournalStart {
+        dir: &args.report_dir,
+        run: &run_info,
+        target: target.clone(),
+        fail_on: args.fail_on,
+        planned,
+    };
+    let subscribed = finish::subscribe(
+        Box::new(progress),
+        journal,
+        expectations,
+        args.strict,
         started.clock,
-    ));
-    let (events, collected) = crate::runner::events::collecting(reporters);
-    exec::run_all(&checks, setup, overhead, &events, stop).await;
-    let mut results = collected.take();
+    );
+    exec::run_all(&checks, setup, overhead, &subscribed.events, stop).await;
+    let results = subscribed.results();
     prepared.stop().await;
-    if let Some(e) = &expectations {
-        e.apply(&mut results, args.strict);
-    }
     let report = finish::Outcome {
         fail_on: args.fail_on,
         ..finish::Outcome::new(started.ended(run_info), target, results)

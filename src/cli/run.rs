@@ -15,7 +15,7 @@ use crate::lifecycle::{Stop, journal};
 use crate::matrix::endpoints;
 use crate::plan::profile::Profile;
 use crate::results::{ProfileResult, score};
-use crate::runner::{self, events::Reporter};
+use crate::runner;
 
 pub(super) async fn run(args: RunArgs) -> u8 {
     let stop = Stop::install(args.deadline);
@@ -128,43 +128,41 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     );
     // Independent reporters of the run's events: live progress, the journal; the collector
     // (first) gathers the results the reports are built from.
-    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(
-        args.verbose,
-        expectations.clone(),
-        args.fail_on,
-    ))];
-    reporters.extend(journal_reporter(
-        &args.report_dir,
-        &run,
-        target_info(&prepared),
-        args.fail_on,
-        selected
-            .iter()
-            .map(|s| journal::Planned {
-                id: s.id.clone(),
-                title: s.title.clone(),
-                area: s.area.clone(),
-                file: s.file.clone(),
-                level: s.level.as_str().to_owned(),
-            })
-            .collect(),
-        (expectations.clone(), args.strict),
+    let target = target_info(&prepared);
+    let planned = selected
+        .iter()
+        .map(|s| journal::Planned {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            area: s.area.clone(),
+            file: s.file.clone(),
+            level: s.level.as_str().to_owned(),
+        })
+        .collect();
+    let progress = Progress::new(args.verbose, expectations.clone(), args.fail_on);
+    let journal = JournalStart {
+        dir: &args.report_dir,
+        run: &run,
+        target: target.clone(),
+        fail_on: args.fail_on,
+        planned,
+    };
+    let subscribed = subscribe(
+        Box::new(progress),
+        journal,
+        expectations,
+        args.strict,
         started.clock,
-    ));
-    let (events, collected) = runner::events::collecting(reporters);
+    );
     runner::run(
         selected,
         Arc::clone(&prepared.ctx),
         args.jobs,
-        &events,
+        &subscribed.events,
         &stop,
     )
     .await;
-    let mut scenario_results = collected.take();
-
-    if let Some(e) = &expectations {
-        e.apply(&mut scenario_results, args.strict);
-    }
+    let scenario_results = subscribed.results();
     let report = Outcome {
         fail_on: args.fail_on,
         profile: profile.as_ref().map(|p| ProfileResult {

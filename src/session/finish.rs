@@ -153,6 +153,69 @@ pub fn journal_reporter(
     }
 }
 
+/// A run's event stream with its reporters subscribed, in order: the collector (whose results
+/// become the report), the command line's live progress, and the journal (`results.jsonl`).
+pub struct Subscribed {
+    /// The bus the engine emits on.
+    pub events: crate::runner::events::Events,
+    collected: crate::runner::events::Collected,
+    expectations: Option<Expectations>,
+    strict: bool,
+}
+
+impl Subscribed {
+    /// The results collected, the expectations applied (known failures, `--strict`).
+    pub fn results(self) -> Vec<ScenarioResult> {
+        let mut results = self.collected.take();
+        if let Some(e) = &self.expectations {
+            e.apply(&mut results, self.strict);
+        }
+        results
+    }
+}
+
+/// What the journal of a run starts with: where, what ran, against what, and what is planned.
+pub struct JournalStart<'a> {
+    /// The report folder.
+    pub dir: &'a std::path::Path,
+    /// The run's facts.
+    pub run: &'a RunInfo,
+    /// What is tested.
+    pub target: TargetInfo,
+    /// The gating level.
+    pub fail_on: FailOn,
+    /// The checks selected, in order.
+    pub planned: Vec<journal::Planned>,
+}
+
+/// Subscribe a run's reporters (see [`Subscribed`]); the journal, when it can be created,
+/// judges each result by the same expectations as the final report.
+pub fn subscribe(
+    progress: Box<dyn crate::runner::events::Reporter>,
+    journal: JournalStart<'_>,
+    expectations: Option<Expectations>,
+    strict: bool,
+    clock: Instant,
+) -> Subscribed {
+    let mut reporters = vec![progress];
+    reporters.extend(journal_reporter(
+        journal.dir,
+        journal.run,
+        journal.target,
+        journal.fail_on,
+        journal.planned,
+        (expectations.clone(), strict),
+        clock,
+    ));
+    let (events, collected) = crate::runner::events::collecting(reporters);
+    Subscribed {
+        events,
+        collected,
+        expectations,
+        strict,
+    }
+}
+
 /// `run` marked interrupted when a stop came.
 pub fn stopped(mut run: RunInfo, stop: &Stop) -> RunInfo {
     if let Some(reason) = stop.reason() {
