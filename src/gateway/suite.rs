@@ -4,7 +4,7 @@
 //! verdict expected (`expect:`). The format is documented in docs/gateway.md.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -15,8 +15,7 @@ use serde_json::Value;
 use crate::scenario::diagnostics::Problem;
 use crate::scenario::kind::FileKind;
 use crate::scenario::model::Level;
-use crate::scenario::node::Node;
-use crate::scenario::source::{self, SourceFile};
+use crate::scenario::source::SourceFile;
 
 /// The JSON Schema of a check file, derived from the raw model below: what the positioned
 /// parser walks the file's tree against (unknown keys with "did you mean", wrong types,
@@ -237,31 +236,8 @@ impl crate::plan::filter::Selectable for Check {
     }
 }
 
-/// Gateway check files among `files` (as the classifier tells), read and loaded; every
-/// problem is collected, positioned, with the files to render them against.
-pub fn load(files: &[PathBuf]) -> (Vec<Check>, Vec<Problem>, Vec<SourceFile>) {
-    let mut sources = Vec::new();
-    let mut problems = Vec::new();
-    for path in files {
-        match source::read(path) {
-            Ok(file) if is_check_text(&file.text) => sources.push(file),
-            Ok(_) => {}
-            Err(e) => problems.push(Problem::new(
-                &SourceFile {
-                    path: path.clone(),
-                    text: Default::default(),
-                },
-                Default::default(),
-                e.message,
-                None,
-            )),
-        }
-    }
-    let checks = load_sources(&sources, &mut problems);
-    (checks, problems, sources)
-}
-
-/// Load classified gateway check files; problems are appended (file order, then position).
+/// Load gateway check files (as the classifier, [`FileKind`], told them apart; the command
+/// line gets them from `plan::load`); problems are appended (file order, then position).
 pub fn load_sources(files: &[SourceFile], problems: &mut Vec<Problem>) -> Vec<Check> {
     let mut checks: Vec<Check> = Vec::new();
     for file in files {
@@ -326,7 +302,8 @@ pub fn parse_file(file: &SourceFile) -> Result<Check, Vec<Problem>> {
         return Err(problems);
     };
     let mut at = |pointer: &str, message: String, help: Option<String>| {
-        let pos = locate(&tree, pointer);
+        // `""` is the file's first key, where a missing key is reported.
+        let pos = tree.locate(pointer, false);
         problems.push(Problem::new(file, pos, message, help));
     };
     if raw.schema != 1 {
@@ -417,11 +394,6 @@ pub fn parse_file(file: &SourceFile) -> Result<Check, Vec<Problem>> {
         }),
         _ => Err(problems),
     }
-}
-
-/// The position of a pointer; `""` is the file's first key (where a missing key is reported).
-fn locate(tree: &Node, pointer: &str) -> crate::scenario::node::Pos {
-    tree.locate(pointer, false)
 }
 
 #[cfg(test)]
