@@ -127,6 +127,7 @@ pub fn assemble(
         notes,
         histograms: snap.histograms,
         capacity: None,
+        scenario_actions: world.conformance.figures(&world.personas),
     }
 }
 
@@ -163,6 +164,7 @@ mod tests {
             access_token: "t".into(),
             persona: 0,
             rooms: vec!["!r:x".into()],
+            ..Account::default()
         };
         let w = World::new(
             base,

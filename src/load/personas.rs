@@ -67,6 +67,8 @@ pub struct Session {
     txn: u64,
     joined: Option<String>,
     last_event: BTreeMap<String, String>,
+    /// What `scenario: ID#STEP` actions' set-up steps left, by action.
+    prepared: BTreeMap<u16, super::scenario_run::Prepared>,
 }
 
 /// The on-start, dispatch and on-stop transactions of persona `index`.
@@ -115,6 +117,7 @@ pub(super) fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> T
                 txn: 0,
                 joined: None,
                 last_event: BTreeMap::new(),
+                prepared: BTreeMap::new(),
             })),
         });
         world.recorder.active_users.fetch_add(1, Ordering::Relaxed);
@@ -264,9 +267,18 @@ async fn chatty(
     let Some(action) = forced.or_else(|| world.pick_action(persona, &mut s.rng)) else {
         return;
     };
+    if let Action::Scenario(i) = action {
+        if let Some(p) = world.personas.get(persona) {
+            let me = s.account;
+            super::scenario_run::iterate(user, world, p, i, me, &mut s.rng, &mut s.prepared)
+                .await;
+        }
+        return;
+    }
     let token = account.access_token.clone();
     let last = s.last_event.get(&room).cloned();
     match (action, last) {
+        (Action::Scenario(_), _) => {}
         (Action::Send, _) | (Action::Receipt | Action::ReadMarker, None) => {
             send_text(user, world, s, &room, &token).await;
         }
@@ -806,6 +818,7 @@ mod tests {
             sync_timeout: Duration::from_secs(1),
             media_bytes: 0,
             arrivals: None,
+            scenarios: Vec::new(),
         };
         let world = World::new(
             "http://127.0.0.1:1".into(),

@@ -132,6 +132,10 @@ pub async fn make(
                     access_token: info.access_token,
                     persona,
                     rooms: Vec::new(),
+                    created: Vec::new(),
+                    localpart: info.localpart,
+                    password: info.password,
+                    device_id: info.device_id,
                 })
             }) as Job<Account>
         })
@@ -175,6 +179,7 @@ pub async fn make(
             };
             a.rooms.push(room_id.clone());
             if k == 0 {
+                a.created.push(room_id.clone());
                 continue;
             }
             let http = http.clone();

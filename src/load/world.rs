@@ -18,7 +18,7 @@ use super::plan::{Action, Persona};
 use crate::matrix::sliding_sync::SlidingSyncTarget;
 
 /// An account made in setup.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Account {
     /// `@mxl-...:server`.
     pub user_id: String,
@@ -28,6 +28,14 @@ pub struct Account {
     pub persona: usize,
     /// Rooms joined in setup (room ids).
     pub rooms: Vec<String>,
+    /// Of which the rooms it created (it is their first member).
+    pub created: Vec<String>,
+    /// Localpart, password and device of the account, for scenario actions' `${actor.*}`.
+    pub localpart: String,
+    /// Password (never logged or reported).
+    pub password: String,
+    /// Device ID of the access token.
+    pub device_id: String,
 }
 
 impl std::fmt::Debug for Account {
@@ -85,6 +93,11 @@ pub struct World {
     actions: Vec<Option<WeightedIndex<u32>>>,
     /// Open-model timetables by persona (`None`: closed loop).
     pub arrivals: Vec<Option<Arrivals>>,
+    /// What scenario actions need of the target (versions, client, skip reasons) and
+    /// what they found (iterations, errors, a sample failure).
+    pub conformance: super::scenario_run::Conformance,
+    /// Members of each room after setup (account positions), for scenario actions' actors.
+    pub members: BTreeMap<String, Vec<usize>>,
 }
 
 impl World {
@@ -110,6 +123,12 @@ impl World {
             .iter()
             .map(|p| WeightedIndex::new(p.actions.iter().map(|(_, w)| *w)).ok())
             .collect();
+        let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, a) in accounts.iter().enumerate() {
+            for r in &a.rooms {
+                members.entry(r.clone()).or_default().push(i);
+            }
+        }
         let arrivals = personas
             .iter()
             .enumerate()
@@ -119,6 +138,8 @@ impl World {
             })
             .collect();
         Self {
+            conformance: super::scenario_run::Conformance::default(),
+            members,
             actions,
             arrivals,
             base_url,
@@ -137,6 +158,13 @@ impl World {
             queues: Mutex::new(queues),
             plan_end: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The target as the conformance run sees it (advertised versions, the HTTP client,
+    /// which scenarios it would skip): what `scenario:` actions run with.
+    pub fn with_target(mut self, ctx: &crate::runner::RunContext) -> Self {
+        self.conformance = super::scenario_run::Conformance::for_target(&self.personas, ctx);
+        self
     }
 
     /// Record when the plan ends (set once, when the attack starts).
