@@ -92,7 +92,9 @@ async fn scenario_actions_pass_and_a_wrong_expectation_is_an_error_of_its_action
     let sample = a.sample.as_ref().expect("a sample failure");
     assert_eq!(sample.step, 2);
     assert!(
-        sample.message.contains("/event_id: expected a string matching /^!/"),
+        sample
+            .message
+            .contains("/event_id: expected a string matching /^!/"),
         "{sample:?}"
     );
     let exchange = sample.transcript.first().expect("the step's exchange");
@@ -114,7 +116,9 @@ async fn scenario_actions_pass_and_a_wrong_expectation_is_an_error_of_its_action
     let case = r
         .scenarios
         .iter()
-        .find(|s| s.id.ends_with("/checker/scenario/load-fixture/send-text-wrong-expectation"))
+        .find(|s| {
+            s.id.ends_with("/checker/scenario/load-fixture/send-text-wrong-expectation")
+        })
         .expect("one test case for the action");
     let failure = case.failure.as_ref().expect("the action's case failed");
     assert_eq!(failure.kind, "expectation");

@@ -365,8 +365,8 @@ async fn drive(
         made.partners,
         prepared.ctx.sliding_sync.clone(),
         plan.seed,
-    )
-    .with_target(&prepared.ctx));
+    ));
+    world.set_target(&prepared.ctx);
     for (i, a) in world.accounts.iter().enumerate() {
         let Some(p) = plan.personas.get(a.persona) else {
             continue;

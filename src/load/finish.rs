@@ -21,7 +21,7 @@ pub async fn check_history(world: &Arc<World>) -> (u64, u64) {
     if out.unseen.is_empty() {
         return (0, 0);
     }
-    let Some(http) = world.conformance.http.clone() else {
+    let Some(http) = world.conformance().http.clone() else {
         return (0, out.unseen.len() as u64);
     };
     let get_event = crate::matrix::ops::find("get_event");
@@ -41,7 +41,7 @@ pub async fn check_history(world: &Arc<World>) -> (u64, u64) {
             base_url: &world.base_url,
             access_token: Some(&token),
             user_id: None,
-            versions: &world.conformance.versions,
+            versions: &world.conformance().versions,
             sliding_sync: None,
         };
         let args = serde_json::json!({"room_id": room, "event_id": event});
@@ -129,7 +129,7 @@ pub fn assemble(
         notes,
         histograms: snap.histograms,
         capacity: None,
-        scenario_actions: world.conformance.figures(&world.personas),
+        scenario_actions: world.conformance().figures(&world.personas),
     }
 }
 

@@ -62,7 +62,7 @@ impl<'a> Req<'a> {
             base_url: self.base,
             access_token: Some(self.token),
             user_id: self.user_id,
-            versions: &world.conformance.versions,
+            versions: &world.conformance().versions,
             sliding_sync: world.sliding_sync.as_ref(),
         };
         op.build(&self.args, &ctx).map_err(|e| e.message)
@@ -104,14 +104,12 @@ pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<A
                 .request(req.name, req.endpoint, req.long_poll, took, status, ok);
         }
     };
-    let built = req
-        .build(world)
-        .and_then(|r| {
-            let (parts, body) = r.into_parts();
-            reqwest::Url::parse(&parts.uri.to_string())
-                .map(|url| (parts, url, body))
-                .map_err(|e| e.to_string())
-        });
+    let built = req.build(world).and_then(|r| {
+        let (parts, body) = r.into_parts();
+        reqwest::Url::parse(&parts.uri.to_string())
+            .map(|url| (parts, url, body))
+            .map_err(|e| e.to_string())
+    });
     let Ok((parts, url, body)) = built else {
         record(
             intended.map_or(Duration::ZERO, |t| t.elapsed()),

@@ -267,8 +267,7 @@ async fn chatty(
     if let Action::Scenario(i) = action {
         if let Some(p) = world.personas.get(persona) {
             let me = s.account;
-            super::scenario_run::iterate(user, world, p, i, me, &mut s.rng, &mut s.prepared)
-                .await;
+            super::scenario_run::iterate(user, world, p, i, me, &mut s.rng, &mut s.prepared).await;
         }
         return;
     }

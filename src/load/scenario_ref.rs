@@ -270,17 +270,14 @@ fn room_steps(plan: &ScenarioPlan) -> Result<BTreeSet<usize>, Refused> {
             continue;
         }
         let odd = s.captures.iter().find(|c| c.pointer != "/room_id");
-        if !expects_nothing(s) || s.eventually.is_some() || odd.is_some() || !s.records.is_empty()
-        {
+        if !expects_nothing(s) || s.eventually.is_some() || odd.is_some() || !s.records.is_empty() {
             return Err((
                 format!(
                     "scenario `{}` step {} checks room creation; a load action maps created rooms \
                      onto the population's rooms, so it cannot check it",
                     plan.id, s.index
                 ),
-                Some(
-                    "use a scenario whose `create_room` steps only capture `/room_id`".into(),
-                ),
+                Some("use a scenario whose `create_room` steps only capture `/room_id`".into()),
             ));
         }
         out.insert(i);

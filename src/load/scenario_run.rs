@@ -80,7 +80,10 @@ impl Conformance {
         match outcome {
             Ok(()) => entry.passed += 1,
             Err(f) => {
-                *entry.errors.entry(error_kind(&f.kind).to_owned()).or_insert(0) += 1;
+                *entry
+                    .errors
+                    .entry(error_kind(&f.kind).to_owned())
+                    .or_insert(0) += 1;
                 entry.sample.get_or_insert(f);
             }
         }
@@ -153,6 +156,9 @@ pub struct Prepared {
     rooms: Vec<String>,
 }
 
+/// Why a step did not pass: its failure, or `None` when the plan's end cut it short.
+type StepError = Option<Box<Failure>>;
+
 /// Who plays the scenario and where.
 struct Mapping {
     /// Actor name -> account position.
@@ -167,7 +173,12 @@ struct Mapping {
 /// by other rooms of the user. Actors: the first actor (the one creating the first room,
 /// else the one acting first) is the persona's own user; the others are other members of
 /// the first room, then other population users, picked by the user's seeded RNG.
-fn map(world: &World, me: usize, action: &ScenarioAction, rng: &mut ChaCha8Rng) -> Result<Mapping, String> {
+fn map(
+    world: &World,
+    me: usize,
+    action: &ScenarioAction,
+    rng: &mut ChaCha8Rng,
+) -> Result<Mapping, String> {
     let account = world
         .accounts
         .get(me)
@@ -184,7 +195,11 @@ fn map(world: &World, me: usize, action: &ScenarioAction, rng: &mut ChaCha8Rng) 
                 "the scenario creates a room and the user is in no population room".to_owned()
             })?;
         rooms.push(first);
-        let mut others: Vec<&String> = account.rooms.iter().filter(|r| !rooms.contains(r)).collect();
+        let mut others: Vec<&String> = account
+            .rooms
+            .iter()
+            .filter(|r| !rooms.contains(r))
+            .collect();
         others.shuffle(rng);
         rooms.extend(others.into_iter().take(needed - 1).cloned());
         if rooms.len() < needed {
@@ -264,7 +279,7 @@ pub(super) async fn iterate(
     let Some(action) = persona.scenarios.get(usize::from(index)) else {
         return;
     };
-    if world.conformance.skips.contains_key(&action.name) {
+    if world.conformance().skips.contains_key(&action.name) {
         // The conformance run would skip it on this target: stay idle (the report says why).
         tokio::time::sleep(Duration::from_millis(200)).await;
         return;
@@ -286,7 +301,7 @@ pub(super) async fn iterate(
                         kind: "scenario".into(),
                         ..Failure::setup(action.plan.location.clone(), message)
                     };
-                    world.conformance.count(&persona.name, action, Err(f));
+                    world.conformance().count(&persona.name, action, Err(f));
                     return;
                 }
                 let state = Prepared {
@@ -301,13 +316,15 @@ pub(super) async fn iterate(
                     kind: "mapping".into(),
                     ..Failure::setup(action.plan.location.clone(), message)
                 };
-                world.conformance.count(&persona.name, action, Err(f));
+                world.conformance().count(&persona.name, action, Err(f));
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 return;
             }
         },
     };
-    let last = action.step.unwrap_or(action.plan.steps.len().saturating_sub(1));
+    let last = action
+        .step
+        .unwrap_or(action.plan.steps.len().saturating_sub(1));
     for i in from..=last {
         let Some(step) = action.plan.steps.get(i) else {
             break;
@@ -332,24 +349,29 @@ pub(super) async fn iterate(
             Ok(()) => {}
             Err(None) => return,
             Err(Some(f)) => {
-                world
-                    .conformance
-                    .count(&persona.name, action, Err(redacted(world, &state.actors, f)));
+                world.conformance().count(
+                    &persona.name,
+                    action,
+                    Err(redacted(world, &state.actors, *f)),
+                );
                 return;
             }
         }
     }
-    world.conformance.count(&persona.name, action, Ok(()));
+    world.conformance().count(&persona.name, action, Ok(()));
 }
 
 /// A `create_room` step served by a population room: its `/room_id` captures get the room.
-fn serve_room(step: &StepPlan, room: Option<&String>, vars: &mut Vars) -> Result<(), Option<Failure>> {
+fn serve_room(step: &StepPlan, room: Option<&String>, vars: &mut Vars) -> Result<(), StepError> {
     let Some(room) = room else {
-        return Err(Some(Failure {
+        return Err(Some(Box::new(Failure {
             step: step.index,
             kind: "mapping".into(),
-            ..Failure::setup(step.location.clone(), "no population room for this create_room step")
-        }));
+            ..Failure::setup(
+                step.location.clone(),
+                "no population room for this create_room step",
+            )
+        })));
     };
     for c in &step.captures {
         vars.set(c.name.clone(), Value::String(room.clone()));
@@ -397,16 +419,16 @@ async fn run_step(
     i: usize,
     actors: &BTreeMap<String, usize>,
     vars: &mut Vars,
-) -> Result<(), Option<Failure>> {
+) -> Result<(), StepError> {
     let Some(step) = action.plan.steps.get(i) else {
         return Ok(());
     };
-    let Some(http) = world.conformance.http.as_ref() else {
-        return Err(Some(Failure {
+    let Some(http) = world.conformance().http.as_ref() else {
+        return Err(Some(Box::new(Failure {
             step: step.index,
             kind: "scenario".into(),
             ..Failure::setup(step.location.clone(), "no HTTP client")
-        }));
+        })));
     };
     let name = action.request_name(i);
     let endpoint = endpoint_of(step);
@@ -421,7 +443,10 @@ async fn run_step(
         ..Failure::setup(step.location.clone(), message)
     };
     let token = match &step.token {
-        Some(t) => Some(vars.text_of(t).map_err(|e| Some(fail("scenario", format!("token: {e}"))))?),
+        Some(t) => Some(
+            vars.text_of(t)
+                .map_err(|e| Some(Box::new(fail("scenario", format!("token: {e}")))))?,
+        ),
         None => account.map(|a| a.access_token.clone()),
     };
     let started = Instant::now();
@@ -435,26 +460,30 @@ async fn run_step(
             base_url: &world.base_url,
             access_token: token.as_deref(),
             user_id: account.map(|a| a.user_id.as_str()),
-            versions: &world.conformance.versions,
+            versions: &world.conformance().versions,
             sliding_sync: world.sliding_sync.as_ref(),
         };
         let request = crate::runner::request::build_in(&step.action, &op_ctx, vars)
-            .map_err(|m| Some(fail("scenario", m)))?;
+            .map_err(|m| Some(Box::new(fail("scenario", m))))?;
         let (open, intended) = super::personas::take_arrival(user);
         let sent = Instant::now();
         let (exchange, received) = http.send(request, timeout).await;
         let took = intended.map_or(sent, |t| t.min(sent)).elapsed();
         let (checks, json) = judge(step, &op_ctx, received.as_ref(), &exchange, vars);
         let retry = !checks.is_empty()
-            && step.eventually.is_some_and(|ev| {
-                deadline.is_some_and(|d| Instant::now() + ev.interval < d)
-            });
+            && step
+                .eventually
+                .is_some_and(|ev| deadline.is_some_and(|d| Instant::now() + ev.interval < d));
         let ok = checks.is_empty() || retry;
         let status = exchange.status;
         if open {
-            world.recorder.open_request(&name, &endpoint, took, status, ok);
+            world
+                .recorder
+                .open_request(&name, &endpoint, took, status, ok);
         } else {
-            world.recorder.request(&name, &endpoint, false, took, status, ok);
+            world
+                .recorder
+                .request(&name, &endpoint, false, took, status, ok);
         }
         if retry {
             if let Some(ev) = step.eventually {
@@ -463,7 +492,7 @@ async fn run_step(
             continue;
         }
         if let Some(first) = checks.first().cloned() {
-            return Err(Some(Failure {
+            return Err(Some(Box::new(Failure {
                 step: step.index,
                 location: first.location.clone(),
                 kind: first.kind.clone(),
@@ -472,10 +501,10 @@ async fn run_step(
                 actual: first.actual.clone(),
                 checks,
                 transcript: vec![exchange],
-            }));
+            })));
         }
         return crate::runner::step::capture(step, json.as_ref(), vars).map_err(|c| {
-            Some(Failure {
+            Some(Box::new(Failure {
                 step: step.index,
                 location: c.location.clone(),
                 kind: c.kind.clone(),
@@ -484,7 +513,7 @@ async fn run_step(
                 actual: None,
                 checks: vec![c],
                 transcript: vec![exchange],
-            })
+            }))
         });
     }
 }

@@ -56,7 +56,12 @@ impl Client {
             let list: Vec<String> = v
                 .get("versions")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default();
             let unstable: BTreeMap<String, bool> = v
                 .get("unstable_features")
@@ -86,11 +91,16 @@ impl Client {
             versions: &self.versions,
             sliding_sync: None,
         };
-        let request = operation.build(&args, &ctx).map_err(|e| format!("{op}: {e}"))?;
+        let request = operation
+            .build(&args, &ctx)
+            .map_err(|e| format!("{op}: {e}"))?;
         let (exchange, received) = self.http.send(request, SETUP_TIMEOUT).await;
         let what = format!("{} {}", exchange.method, exchange.url);
         let received = received.ok_or_else(|| {
-            format!("{what}: {}", exchange.error.unwrap_or_else(|| "no response".into()))
+            format!(
+                "{what}: {}",
+                exchange.error.unwrap_or_else(|| "no response".into())
+            )
         })?;
         if !(200..300).contains(&received.status) {
             let text = String::from_utf8_lossy(&received.body);
@@ -217,7 +227,9 @@ pub async fn make(
             let base = base_url.to_owned();
             let args = json!({"room_id_or_alias": room_id});
             jobs.push(Box::pin(async move {
-                http.call(&base, "join", args, Some(&token)).await.map(|_| ())
+                http.call(&base, "join", args, Some(&token))
+                    .await
+                    .map(|_| ())
             }) as Job<()>);
         }
     }

@@ -80,7 +80,10 @@ pub fn scenario_actions(plan_id: &str, file: &str, report: &LoadReport) -> Vec<S
         .scenario_actions
         .iter()
         .map(|a| {
-            let target = a.action.trim_start_matches(super::scenario_ref::PREFIX).trim();
+            let target = a
+                .action
+                .trim_start_matches(super::scenario_ref::PREFIX)
+                .trim();
             let mut r = ScenarioResult::new(
                 format!("{plan_id}/{}/scenario/{target}", a.persona),
                 format!("persona {} runs {}", a.persona, a.action),
@@ -113,11 +116,17 @@ pub fn scenario_actions(plan_id: &str, file: &str, report: &LoadReport) -> Vec<S
             let failure = match &a.sample {
                 _ if a.iterations == 0 => Some(Failure {
                     kind: "scenario".into(),
-                    ..Failure::setup(a.file.clone(), format!("no iterations of {} finished", a.action))
+                    ..Failure::setup(
+                        a.file.clone(),
+                        format!("no iterations of {} finished", a.action),
+                    )
                 }),
                 Some(sample) if a.failed() > 0 => Some(Failure {
                     kind: super::scenario_run::error_kind(&sample.kind).to_owned(),
-                    message: format!("{observed}; first: step {}: {}", sample.step, sample.message),
+                    message: format!(
+                        "{observed}; first: step {}: {}",
+                        sample.step, sample.message
+                    ),
                     ..sample.clone()
                 }),
                 _ => None,

@@ -95,7 +95,7 @@ pub struct World {
     pub arrivals: Vec<Option<Arrivals>>,
     /// What scenario actions need of the target (versions, client, skip reasons) and
     /// what they found (iterations, errors, a sample failure).
-    pub conformance: super::scenario_run::Conformance,
+    conformance: std::sync::OnceLock<super::scenario_run::Conformance>,
     /// Members of each room after setup (account positions), for scenario actions' actors.
     pub members: BTreeMap<String, Vec<usize>>,
 }
@@ -138,7 +138,7 @@ impl World {
             })
             .collect();
         Self {
-            conformance: super::scenario_run::Conformance::default(),
+            conformance: std::sync::OnceLock::new(),
             members,
             actions,
             arrivals,
@@ -162,9 +162,21 @@ impl World {
 
     /// The target as the conformance run sees it (advertised versions, the HTTP client,
     /// which scenarios it would skip): what `scenario:` actions run with.
-    pub fn with_target(mut self, ctx: &crate::runner::RunContext) -> Self {
-        self.conformance = super::scenario_run::Conformance::for_target(&self.personas, ctx);
-        self
+    /// Set once, right after setup and before the attack; without it, v1.1 paths and a
+    /// client of the process's network policy.
+    pub fn set_target(&self, ctx: &crate::runner::RunContext) {
+        let _ = self
+            .conformance
+            .set(super::scenario_run::Conformance::for_target(
+                &self.personas,
+                ctx,
+            ));
+    }
+
+    /// What scenario actions and typed requests need of the target, and what they found.
+    pub fn conformance(&self) -> &super::scenario_run::Conformance {
+        self.conformance
+            .get_or_init(super::scenario_run::Conformance::default)
     }
 
     /// Record when the plan ends (set once, when the attack starts).
