@@ -75,7 +75,7 @@ impl Conformance {
         };
         let entry = stats
             .entry((persona.to_owned(), action.name.clone()))
-            .or_insert_with(|| Stats::new(action));
+            .or_insert_with(Stats::new);
         entry.iterations += 1;
         match outcome {
             Ok(()) => entry.passed += 1,
@@ -98,7 +98,7 @@ impl Conformance {
                 let s = stats
                     .get(&(p.name.clone(), a.name.clone()))
                     .cloned()
-                    .unwrap_or_else(|| Stats::new(a));
+                    .unwrap_or_else(Stats::new);
                 out.push(ScenarioActionFigures {
                     persona: p.name.clone(),
                     action: a.name.clone(),
@@ -126,7 +126,7 @@ struct Stats {
 }
 
 impl Stats {
-    fn new(_action: &ScenarioAction) -> Self {
+    fn new() -> Self {
         Self {
             iterations: 0,
             passed: 0,
