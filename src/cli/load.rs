@@ -61,6 +61,11 @@ pub struct LoadArgs {
     /// Only check the plan and print what it would do.
     #[arg(long)]
     pub check: bool,
+    /// Put the spawned second homeserver behind a local nginx border gateway (the strict
+    /// config of `scenarios/gateway`), so the federation personas' traffic goes through it
+    /// and its overhead shows in the federation figures (needs the spawned pair: no --target).
+    #[arg(long)]
+    pub federation_gateway: bool,
     /// Allow a target that is not on this machine (loopback).
     #[arg(long)]
     pub allow_remote: bool,
@@ -228,9 +233,16 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         .iter()
         .any(|p| p.kind == PersonaKind::Federation)
         && (args.target.is_none() || args.target2.is_some());
+    if args.federation_gateway && (args.target.is_some() || !needs_fed) {
+        eprintln!(
+            "error: --federation-gateway needs federation personas and the spawned pair (no --target)"
+        );
+        return exit_codes::USAGE;
+    }
     let fed_needs = setup::FederationNeeds {
         any: needs_fed,
         second_server: needs_fed,
+        gateway: args.federation_gateway,
     };
     let stop = Stop::install(None);
     let prepared = match setup::interruptible_prepare(
@@ -247,6 +259,9 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         &args, &plan, &pop, counts, personas, shard, baseline, &prepared, started_at, clock, &stop,
     )
     .await;
+    if let Some(nginx) = prepared.gateway2 {
+        nginx.stop().await;
+    }
     for (s, which) in [
         (prepared.spawned, "local"),
         (prepared.spawned2, "second local"),
@@ -292,6 +307,12 @@ async fn drive(
             "federation personas stayed idle: no second homeserver (--target2 URL)".to_owned();
         eprintln!("note: {note}");
         notes.push(note);
+    }
+    if let Some(nginx) = &prepared.gateway2 {
+        notes.push(format!(
+            "federation to the second homeserver went through an nginx border gateway on 127.0.0.1:{}",
+            nginx.port()
+        ));
     }
     if has(PersonaKind::SlidingSync) && prepared.ctx.sliding_sync.is_none() {
         let note = "sliding-sync personas stayed idle: the target speaks no sliding-sync dialect"
