@@ -140,3 +140,43 @@ async fn a_wrong_expectation_is_an_expectation_error_of_the_action() {
         "each failed check is a request error"
     );
 }
+
+#[test]
+fn a_scenario_action_takes_an_open_model_rate_and_is_named_in_the_arrivals() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.yaml");
+    std::fs::write(
+        &path,
+        r#"load: 1
+id: load/t
+title: t
+population: { users: 3, rooms: 1 }
+personas:
+  writer:
+    kind: chatty
+    weight: 2
+    arrivals: { rates: { "scenario: cs/messaging/send-text-messages#2": 2/s, send: 1/s } }
+profile: { ramp_up: 1s, hold: 2s }
+thresholds: ["p95 < 1s for cs/messaging/send-text-messages#2"]
+"#,
+    )
+    .unwrap();
+    let plan = super::plan::load_file(&path).unwrap_or_else(|e| panic!("{e:?}"));
+    let p = &plan.personas[0];
+    assert_eq!(p.scenarios.len(), 1);
+    let arrivals = super::arrivals::Arrivals::new(&p.name, p.arrivals.as_ref().unwrap(), 1)
+        .with_names(|a| p.action_name(a));
+    let now = Instant::now();
+    arrivals.open(now, now + Duration::from_secs(1));
+    let names: Vec<Option<String>> = arrivals
+        .figures(now)
+        .into_iter()
+        .map(|f| f.action)
+        .collect();
+    assert!(
+        names.contains(&Some(
+            "scenario: cs/messaging/send-text-messages#2".to_owned()
+        )),
+        "{names:?}"
+    );
+}

@@ -134,7 +134,9 @@ impl World {
             .enumerate()
             .map(|(i, p)| {
                 let seed = seed ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-                p.arrivals.as_ref().map(|a| Arrivals::new(&p.name, a, seed))
+                p.arrivals
+                    .as_ref()
+                    .map(|a| Arrivals::new(&p.name, a, seed).with_names(|x| p.action_name(x)))
             })
             .collect();
         Self {
