@@ -156,6 +156,7 @@ fn plan(kind: PersonaKind, users: usize, hold: Duration) -> LoadPlan {
             sync_timeout: Duration::from_secs(20),
             media_bytes: 0,
             arrivals: None,
+            scenarios: Vec::new(),
         }],
         ramp_up: Duration::from_secs(if users > 100 { 5 } else { 1 }),
         hold,
@@ -173,6 +174,7 @@ fn world(base: &str, plan: &LoadPlan) -> Arc<World> {
             access_token: "t".into(),
             persona: 0,
             rooms: vec!["!r:bench".into()],
+            ..Account::default()
         })
         .collect();
     Arc::new(World::new(

@@ -116,6 +116,7 @@ async fn measure(
         prepared.ctx.sliding_sync.clone(),
         plan.seed,
     ));
+    world.set_target(&prepared.ctx);
     for (i, a) in world.accounts.iter().enumerate() {
         let Some(p) = plan.personas.get(a.persona) else {
             continue;

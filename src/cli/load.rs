@@ -62,6 +62,11 @@ pub struct LoadArgs {
     /// Only check the plan and print what it would do.
     #[arg(long)]
     pub check: bool,
+    /// Put the spawned second homeserver behind a local nginx border gateway (the strict
+    /// config of `scenarios/gateway`), so the federation personas' traffic goes through it
+    /// and its overhead shows in the federation figures (needs the spawned pair: no --target).
+    #[arg(long)]
+    pub federation_gateway: bool,
     /// Allow a target that is not on this machine (loopback).
     #[arg(long)]
     pub allow_remote: bool,
@@ -228,9 +233,16 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         .iter()
         .any(|p| p.kind == PersonaKind::Federation)
         && (args.target.is_none() || args.target2.is_some());
+    if args.federation_gateway && (args.target.is_some() || !needs_fed) {
+        eprintln!(
+            "error: --federation-gateway needs federation personas and the spawned pair (no --target)"
+        );
+        return exit_codes::USAGE;
+    }
     let fed_needs = setup::FederationNeeds {
         any: needs_fed,
         second_server: needs_fed,
+        gateway: args.federation_gateway,
     };
     let stop = Stop::install(None);
     let prepared = match setup::interruptible_prepare(
@@ -282,6 +294,12 @@ async fn drive(
             "federation personas stayed idle: no second homeserver (--target2 URL)".to_owned();
         eprintln!("note: {note}");
         notes.push(note);
+    }
+    if let Some(nginx) = &prepared.gateway2 {
+        notes.push(format!(
+            "federation to the second homeserver went through an nginx border gateway on 127.0.0.1:{}",
+            nginx.port()
+        ));
     }
     if has(PersonaKind::SlidingSync) && prepared.ctx.sliding_sync.is_none() {
         let note = "sliding-sync personas stayed idle: the target speaks no sliding-sync dialect"
@@ -356,6 +374,7 @@ async fn drive(
         prepared.ctx.sliding_sync.clone(),
         plan.seed,
     ));
+    world.set_target(&prepared.ctx);
     for (i, a) in world.accounts.iter().enumerate() {
         let Some(p) = plan.personas.get(a.persona) else {
             continue;

@@ -93,6 +93,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
     let fed_needs = setup::FederationNeeds {
         any: selected.iter().any(|s| s.uses_federation()),
         second_server: selected.iter().any(|s| s.uses_second_server()),
+        gateway: false,
     };
     let started = Started::now();
 

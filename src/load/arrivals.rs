@@ -121,6 +121,8 @@ struct State {
 pub struct Arrivals {
     /// Persona name, for the report.
     pub persona: String,
+    /// Report names of scenario actions (`scenario: <id>`), by action.
+    scenario_names: Vec<(Action, String)>,
     spec: ArrivalSpec,
     state: Mutex<State>,
 }
@@ -159,12 +161,26 @@ impl Arrivals {
             .collect();
         Self {
             persona: persona.to_owned(),
+            scenario_names: Vec::new(),
             spec: spec.clone(),
             state: Mutex::new(State {
                 window: None,
                 streams,
             }),
         }
+    }
+
+    /// Name each rated `scenario:` action as reports do (else it shows as `scenario`).
+    pub fn with_names(mut self, name: impl Fn(Action) -> String) -> Self {
+        self.scenario_names = self
+            .spec
+            .streams
+            .iter()
+            .filter_map(|s| s.action)
+            .filter(|a| matches!(a, Action::Scenario(_)))
+            .map(|a| (a, name(a)))
+            .collect();
+        self
     }
 
     /// Open the window: arrivals are intended from `start` up to (not including) `end`.
@@ -239,7 +255,12 @@ impl Arrivals {
                 let round = |v: f64| (v * 1000.0).round() / 1000.0;
                 ArrivalFigures {
                     persona: self.persona.clone(),
-                    action: spec.action.map(|a| a.as_str().to_owned()),
+                    action: spec.action.map(|a| {
+                        self.scenario_names
+                            .iter()
+                            .find(|(x, _)| *x == a)
+                            .map_or_else(|| a.as_str().to_owned(), |(_, n)| n.clone())
+                    }),
                     spacing: self.spec.spacing.as_str().to_owned(),
                     max_delay_ms: u64::try_from(self.spec.max_delay.as_millis())
                         .unwrap_or(u64::MAX),

@@ -11,7 +11,6 @@ use tokio::task::JoinSet;
 
 use super::delivery::HISTORY_CHECK_BUDGET;
 use super::engine::Attacked;
-use super::http::seg;
 use super::plan::LoadPlan;
 use super::world::World;
 use crate::results::load::{DeliveryFigures, LoadReport};
@@ -22,12 +21,10 @@ pub async fn check_history(world: &Arc<World>) -> (u64, u64) {
     if out.unseen.is_empty() {
         return (0, 0);
     }
-    let Ok(http) = crate::matrix::net::base_builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    else {
+    let Some(http) = world.conformance().http.clone() else {
         return (0, out.unseen.len() as u64);
     };
+    let get_event = crate::matrix::ops::find("get_event");
     let deadline = Instant::now() + HISTORY_CHECK_BUDGET;
     let gate = Arc::new(Semaphore::new(16));
     let mut set = JoinSet::new();
@@ -39,12 +36,17 @@ pub async fn check_history(world: &Arc<World>) -> (u64, u64) {
         let Some(token) = world.accounts.get(reader).map(|a| a.access_token.clone()) else {
             continue;
         };
-        let url = format!(
-            "{}/_matrix/client/v3/rooms/{}/event/{}",
-            world.base_url,
-            seg(&room),
-            seg(&event)
-        );
+        // The typed `get_event` operation, as a scenario's `call: get_event` builds it.
+        let ctx = crate::matrix::ops::OpContext {
+            base_url: &world.base_url,
+            access_token: Some(&token),
+            user_id: None,
+            versions: &world.conformance().versions,
+            sliding_sync: None,
+        };
+        let args = serde_json::json!({"room_id": room, "event_id": event});
+        // A request that cannot be built finds nothing: the message counts as lost.
+        let request = get_event.and_then(|op| op.build(&args, &ctx).ok());
         let http = http.clone();
         let gate = Arc::clone(&gate);
         set.spawn(async move {
@@ -52,11 +54,11 @@ pub async fn check_history(world: &Arc<World>) -> (u64, u64) {
             if Instant::now() > deadline {
                 return false;
             }
-            http.get(&url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
+            let Some(request) = request else {
+                return false;
+            };
+            let (_, received) = http.send(request, Duration::from_secs(10)).await;
+            received.is_some_and(|r| (200..300).contains(&r.status))
         });
     }
     let (mut late, mut lost) = (0, 0);
@@ -127,6 +129,7 @@ pub fn assemble(
         notes,
         histograms: snap.histograms,
         capacity: None,
+        scenario_actions: world.conformance().figures(&world.personas),
     }
 }
 
@@ -163,6 +166,7 @@ mod tests {
             access_token: "t".into(),
             persona: 0,
             rooms: vec!["!r:x".into()],
+            ..Account::default()
         };
         let w = World::new(
             base,

@@ -1,44 +1,72 @@
-//! One Matrix request sent through Goose (so Goose paces and counts it) and timed into our
+//! One Matrix request, built by the typed operation a conformance scenario's `call:` uses (its
+//! ruma request type), sent through Goose (so Goose paces and counts it) and timed into our
 //! own recorder, body read included, under a short name that thresholds refer to.
 
 use std::time::{Duration, Instant};
 
 use goose::prelude::{GooseRequest, GooseUser};
-use reqwest::Method;
 use serde_json::Value;
 
 use super::world::World;
 
-/// What to send.
+/// What to send: a typed operation (the one a scenario's `call:` runs, built on its ruma
+/// request type) and its arguments, as `with:` would give them.
 pub struct Req<'a> {
     /// Short name (`send`, `sync (long-poll)`): the metric key and threshold subject.
     pub name: &'static str,
     /// Endpoint template, for the report.
     pub endpoint: &'static str,
-    /// Method.
-    pub method: Method,
-    /// Absolute URL.
-    pub url: String,
-    /// Query parameters.
-    pub query: Vec<(&'static str, String)>,
+    /// The typed operation (`send`, `sync`, ...; see `mxharness list --ops`).
+    pub op: &'static str,
+    /// Its arguments.
+    pub args: Value,
+    /// Client-server base URL (the target's, or the second homeserver's).
+    pub base: &'a str,
     /// Bearer token.
     pub token: &'a str,
-    /// Body.
-    pub body: Body,
+    /// The acting user (the default of `user_id` arguments).
+    pub user_id: Option<&'a str>,
     /// Held open on purpose by the server.
     pub long_poll: bool,
     /// Whole-exchange timeout.
     pub timeout: Duration,
 }
 
-/// A request body.
-pub enum Body {
-    /// None.
-    None,
-    /// JSON.
-    Json(Value),
-    /// Bytes with a content type.
-    Bytes(Vec<u8>, &'static str),
+impl<'a> Req<'a> {
+    /// A request to the target with the world's default timeout.
+    pub fn new(
+        world: &'a World,
+        (name, endpoint): (&'static str, &'static str),
+        op: &'static str,
+        args: Value,
+        token: &'a str,
+    ) -> Self {
+        Self {
+            name,
+            endpoint,
+            op,
+            args,
+            base: &world.base_url,
+            token,
+            user_id: None,
+            long_poll: false,
+            timeout: world.request_timeout,
+        }
+    }
+
+    /// The HTTP request, built by the typed operation as in a conformance run.
+    pub fn build(&self, world: &World) -> Result<http::Request<Vec<u8>>, String> {
+        let op = crate::matrix::ops::find(self.op)
+            .ok_or_else(|| format!("no typed operation `{}`", self.op))?;
+        let ctx = crate::matrix::ops::OpContext {
+            base_url: self.base,
+            access_token: Some(self.token),
+            user_id: self.user_id,
+            versions: &world.conformance().versions,
+            sliding_sync: world.sliding_sync.as_ref(),
+        };
+        op.build(&self.args, &ctx).map_err(|e| e.message)
+    }
 }
 
 /// The answer, when there was one.
@@ -76,12 +104,13 @@ pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<A
                 .request(req.name, req.endpoint, req.long_poll, took, status, ok);
         }
     };
-    let url = if req.query.is_empty() {
-        reqwest::Url::parse(&req.url)
-    } else {
-        reqwest::Url::parse_with_params(&req.url, &req.query)
-    };
-    let Ok(url) = url else {
+    let built = req.build(world).and_then(|r| {
+        let (parts, body) = r.into_parts();
+        reqwest::Url::parse(&parts.uri.to_string())
+            .map(|url| (parts, url, body))
+            .map_err(|e| e.to_string())
+    });
+    let Ok((parts, url, body)) = built else {
         record(
             intended.map_or(Duration::ZERO, |t| t.elapsed()),
             None,
@@ -91,14 +120,12 @@ pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<A
     };
     let mut rb = user
         .client
-        .request(req.method.clone(), url)
-        .bearer_auth(req.token)
+        .request(parts.method, url)
+        .headers(parts.headers)
         .timeout(req.timeout);
-    rb = match req.body {
-        Body::None => rb,
-        Body::Json(v) => rb.json(&v),
-        Body::Bytes(b, ct) => rb.header(reqwest::header::CONTENT_TYPE, ct).body(b),
-    };
+    if !body.is_empty() {
+        rb = rb.body(body);
+    }
     let goose_req = GooseRequest::builder()
         .set_request_builder(rb)
         .name(req.name)

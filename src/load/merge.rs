@@ -10,7 +10,8 @@ use super::metrics::{
     RequestStats, decode_histogram, encode_histogram, figures, new_histogram, pct, request_figures,
 };
 use crate::results::load::{
-    ArrivalFigures, DeliveryFigures, LoadReport, Model, RequestFigures, SecondPoint,
+    ArrivalFigures, DeliveryFigures, LoadReport, Model, RequestFigures, ScenarioActionFigures,
+    SecondPoint,
 };
 
 fn hist(report: &LoadReport, key: &str) -> Result<Histogram<u64>, String> {
@@ -188,7 +189,34 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, String> {
         notes,
         histograms,
         capacity: None,
+        scenario_actions: merge_scenario_actions(reports),
     })
+}
+
+/// The shards' scenario actions by persona and action: counts summed, the first sample kept.
+fn merge_scenario_actions(reports: &[LoadReport]) -> Vec<ScenarioActionFigures> {
+    let mut rows: BTreeMap<(String, String), ScenarioActionFigures> = BTreeMap::new();
+    for a in reports.iter().flat_map(|r| &r.scenario_actions) {
+        match rows.get_mut(&(a.persona.clone(), a.action.clone())) {
+            None => {
+                rows.insert((a.persona.clone(), a.action.clone()), a.clone());
+            }
+            Some(row) => {
+                row.iterations += a.iterations;
+                row.passed += a.passed;
+                for (k, n) in &a.errors {
+                    *row.errors.entry(k.clone()).or_insert(0) += n;
+                }
+                if row.sample.is_none() {
+                    row.sample = a.sample.clone();
+                }
+                if row.skipped.is_none() {
+                    row.skipped = a.skipped.clone();
+                }
+            }
+        }
+    }
+    rows.into_values().collect()
 }
 
 /// The shards' arrivals by persona and action: counts and intended rates summed (each shard
@@ -255,6 +283,7 @@ mod tests {
             notes: Vec::new(),
             histograms: s.histograms,
             capacity: None,
+            scenario_actions: Vec::new(),
         }
     }
 

@@ -17,6 +17,10 @@ mod open_model_tests;
 pub mod personas;
 pub mod plan;
 pub mod population;
+#[cfg(test)]
+mod scenario_action_tests;
+pub mod scenario_ref;
+pub mod scenario_run;
 pub mod setup;
 pub mod threshold;
 pub mod verdict;

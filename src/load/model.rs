@@ -146,7 +146,8 @@ pub struct RawPersona {
     #[serde(default)]
     pub max_think_time: Option<String>,
     /// Weighted actions of a `chatty` persona: `send`, `typing`, `receipt`, `read_marker`,
-    /// `sync`, `messages`.
+    /// `sync`, `messages`, or `scenario: <scenario id or file>[#step]` (a conformance
+    /// scenario run with the population's users and rooms, judged by its own expectations).
     #[serde(default)]
     pub actions: BTreeMap<String, u32>,
     /// Long-poll timeout of sync requests (default 10s).
@@ -170,7 +171,7 @@ pub struct RawArrivals {
     #[serde(default)]
     pub rate: Option<String>,
     /// Per-action rates of a `chatty` persona instead of `rate` and `actions`, e.g.
-    /// `{ send: 5/s, typing: 1/s }`.
+    /// `{ send: 5/s, typing: 1/s, "scenario: cs/messaging/send-text-messages#2": 1/s }`.
     #[serde(default)]
     pub rates: BTreeMap<String, String>,
     /// How arrivals are spaced: `uniform` (every 1/rate, the default) or `poisson`

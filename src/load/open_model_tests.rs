@@ -62,12 +62,14 @@ async fn run(base: String, rate: f64, max_delay: Duration) -> (ArrivalFigures, V
             max_delay,
             shard: (0, 1),
         }),
+        scenarios: Vec::new(),
     };
     let account = Account {
         user_id: "@u0:x".into(),
         access_token: "t".into(),
         persona: 0,
         rooms: vec!["!r:x".into()],
+        ..Account::default()
     };
     let world = World::new(
         base.clone(),

@@ -13,15 +13,16 @@ use goose::prelude::{GooseUser, TransactionResult};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::delivery::MARKER_KEY;
-use super::http::{self, Body, Req, seg};
+use super::http::{self, Req};
 use super::model::PersonaKind;
 use super::plan::{Action, Persona};
 use super::world::World;
-use crate::matrix::sliding_sync::request::{ListArgs, SlidingSyncArgs, translate};
+use crate::matrix::sliding_sync::request::SlidingSyncArgs;
+#[cfg(test)]
+use crate::matrix::sliding_sync::request::translate;
 
 /// Goose session data: the user's [`Session`], taken out while a transaction runs, and the
 /// open-model arrival it is running, if any.
@@ -67,6 +68,8 @@ pub struct Session {
     txn: u64,
     joined: Option<String>,
     last_event: BTreeMap<String, String>,
+    /// What `scenario: ID#STEP` actions' set-up steps left, by action.
+    prepared: BTreeMap<u16, super::scenario_run::Prepared>,
 }
 
 /// The on-start, dispatch and on-stop transactions of persona `index`.
@@ -115,6 +118,7 @@ pub(super) fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> T
                 txn: 0,
                 joined: None,
                 last_event: BTreeMap::new(),
+                prepared: BTreeMap::new(),
             })),
         });
         world.recorder.active_users.fetch_add(1, Ordering::Relaxed);
@@ -244,10 +248,6 @@ pub fn think_time(rng: &mut ChaCha8Rng, persona: &Persona) -> Duration {
     Duration::from_secs_f64(secs.max(0.0))
 }
 
-fn url(world: &World, path: &str) -> String {
-    format!("{}{path}", world.base_url)
-}
-
 async fn chatty(
     user: &mut GooseUser,
     world: &World,
@@ -264,101 +264,67 @@ async fn chatty(
     let Some(action) = forced.or_else(|| world.pick_action(persona, &mut s.rng)) else {
         return;
     };
+    if let Action::Scenario(i) = action {
+        if let Some(p) = world.personas.get(persona) {
+            let me = s.account;
+            super::scenario_run::iterate(user, world, p, i, me, &mut s.rng, &mut s.prepared).await;
+        }
+        return;
+    }
     let token = account.access_token.clone();
     let last = s.last_event.get(&room).cloned();
     match (action, last) {
+        (Action::Scenario(_), _) => {}
         (Action::Send, _) | (Action::Receipt | Action::ReadMarker, None) => {
             send_text(user, world, s, &room, &token).await;
         }
         (Action::Typing, _) => {
-            let path = format!(
-                "/_matrix/client/v3/rooms/{}/typing/{}",
-                seg(&room),
-                seg(&account.user_id)
-            );
-            let req = simple(
+            let req = Req::new(
                 world,
+                TYPING,
                 "typing",
-                "PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId}",
-                Method::PUT,
-                path,
+                json!({"room_id": room, "user_id": account.user_id, "typing": true, "timeout": 5000}),
                 &token,
-                json!({"typing": true, "timeout": 5000}),
             );
             http::send(user, world, req).await;
         }
         (Action::Receipt, Some(event)) => {
-            let path = format!(
-                "/_matrix/client/v3/rooms/{}/receipt/m.read/{}",
-                seg(&room),
-                seg(&event)
-            );
-            let req = simple(
-                world,
-                "receipt",
-                "POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}",
-                Method::POST,
-                path,
-                &token,
-                json!({}),
-            );
+            let args = json!({"room_id": room, "event_id": event, "receipt_type": "m.read"});
+            let req = Req::new(world, RECEIPT, "receipt", args, &token);
             http::send(user, world, req).await;
         }
         (Action::ReadMarker, Some(event)) => {
-            let path = format!("/_matrix/client/v3/rooms/{}/read_markers", seg(&room));
-            let req = simple(
-                world,
-                "read_marker",
-                "POST /_matrix/client/v3/rooms/{roomId}/read_markers",
-                Method::POST,
-                path,
-                &token,
-                json!({"m.fully_read": event, "m.read": event}),
-            );
+            let args = json!({"room_id": room, "fully_read": event, "read": event});
+            let req = Req::new(world, READ_MARKER, "set_read_marker", args, &token);
             http::send(user, world, req).await;
         }
         (Action::Sync, _) => {
             sync_once(user, world, s, &token, Duration::ZERO).await;
         }
         (Action::Messages, _) => {
-            let path = format!("/_matrix/client/v3/rooms/{}/messages", seg(&room));
-            let mut req = simple(
-                world,
-                "messages",
-                "GET /_matrix/client/v3/rooms/{roomId}/messages",
-                Method::GET,
-                path,
-                &token,
-                Value::Null,
-            );
-            req.body = Body::None;
-            req.query = vec![("dir", "b".into()), ("limit", "20".into())];
+            let args = json!({"room_id": room, "dir": "b", "limit": 20});
+            let req = Req::new(world, MESSAGES, "messages", args, &token);
             http::send(user, world, req).await;
         }
     }
 }
 
-fn simple<'a>(
-    world: &World,
-    name: &'static str,
-    endpoint: &'static str,
-    method: Method,
-    path: String,
-    token: &'a str,
-    body: Value,
-) -> Req<'a> {
-    Req {
-        name,
-        endpoint,
-        method,
-        url: url(world, &path),
-        query: Vec::new(),
-        token,
-        body: Body::Json(body),
-        long_poll: false,
-        timeout: world.request_timeout,
-    }
-}
+// Request names and the endpoints reported for them.
+const TYPING: (&str, &str) = (
+    "typing",
+    "PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId}",
+);
+const RECEIPT: (&str, &str) = (
+    "receipt",
+    "POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}",
+);
+const READ_MARKER: (&str, &str) = (
+    "read_marker",
+    "POST /_matrix/client/v3/rooms/{roomId}/read_markers",
+);
+const MESSAGES: (&str, &str) = ("messages", "GET /_matrix/client/v3/rooms/{roomId}/messages");
+const SEND_ENDPOINT: &str = "PUT /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId}";
+const SYNC_ENDPOINT: &str = "GET /_matrix/client/v3/sync";
 
 async fn send_text(user: &mut GooseUser, world: &World, s: &mut Session, room: &str, token: &str) {
     s.txn += 1;
@@ -368,21 +334,9 @@ async fn send_text(user: &mut GooseUser, world: &World, s: &mut Session, room: &
     if let (Some(m), Some(obj)) = (&marker, content.as_object_mut()) {
         obj.insert(MARKER_KEY.into(), json!(m));
     }
-    let path = format!(
-        "/_matrix/client/v3/rooms/{}/send/m.room.message/mxl{}-{}",
-        seg(room),
-        s.account,
-        s.txn
-    );
-    let req = simple(
-        world,
-        "send",
-        "PUT /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId}",
-        Method::PUT,
-        path,
-        token,
-        content,
-    );
+    let args = json!({"room_id": room, "txn_id": format!("mxl{}-{}", s.account, s.txn),
+        "content": content});
+    let req = Req::new(world, ("send", SEND_ENDPOINT), "send", args, token);
     let answer = http::send(user, world, req).await;
     let event_id = answer.filter(http::Answer::ok).and_then(|a| {
         a.json
@@ -408,41 +362,24 @@ async fn sync_once(
     wait: Duration,
 ) -> bool {
     let wait = world.poll_wait(wait);
-    let (name, long_poll, mut query) = match &s.since {
+    let (name, long_poll, args) = match &s.since {
         None => (
             "sync (initial)",
             false,
-            vec![
-                ("timeout", "0".to_owned()),
-                ("filter", r#"{"room":{"timeline":{"limit":5}}}"#.to_owned()),
-            ],
+            json!({"timeout": 0, "filter": {"room": {"timeline": {"limit": 5}}}}),
         ),
-        Some(since) if wait.is_zero() => (
-            "sync",
-            false,
-            vec![("since", since.clone()), ("timeout", "0".into())],
-        ),
+        Some(since) if wait.is_zero() => ("sync", false, json!({"since": since, "timeout": 0})),
         Some(since) => (
             "sync (long-poll)",
             true,
-            vec![
-                ("since", since.clone()),
-                ("timeout", wait.as_millis().to_string()),
-            ],
+            json!({"since": since, "timeout": u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)}),
         ),
     };
-    query.push(("set_presence", "offline".into()));
-    let req = Req {
-        name,
-        endpoint: "GET /_matrix/client/v3/sync",
-        method: Method::GET,
-        url: url(world, "/_matrix/client/v3/sync"),
-        query,
-        token,
-        body: Body::None,
-        long_poll,
-        timeout: wait + world.request_timeout,
-    };
+    let mut args = args;
+    args["set_presence"] = json!("offline");
+    let mut req = Req::new(world, (name, SYNC_ENDPOINT), "sync", args, token);
+    req.long_poll = long_poll;
+    req.timeout = wait + world.request_timeout;
     let Some(answer) = http::send(user, world, req).await else {
         return false;
     };
@@ -510,29 +447,32 @@ const ELEMENT_X_REQUIRED_STATE: &[(&str, &str)] = &[
 ];
 
 /// The room-list request Element X sends (conn_id `room-list`, list `all_rooms`, range
-/// 0..=19, timeline_limit 1, account_data/receipts/typing extensions).
-pub fn element_x_request(pos: Option<String>, timeout: Option<u64>) -> SlidingSyncArgs {
-    let list = ListArgs {
-        range: Some([0, 19]),
-        timeline_limit: 1,
-        required_state: ELEMENT_X_REQUIRED_STATE
-            .iter()
-            .map(|(t, k)| [(*t).to_owned(), (*k).to_owned()])
-            .collect(),
-        filters: None,
-    };
-    SlidingSyncArgs {
-        conn_id: Some("room-list".into()),
-        pos,
-        timeout: timeout.into(),
-        lists: BTreeMap::from([("all_rooms".to_owned(), list)]),
-        extensions: Some(json!({
+/// 0..=19, timeline_limit 1, account_data/receipts/typing extensions), as the arguments of
+/// the `sliding_sync` operation (translated to the target's dialect when it is built).
+pub fn element_x_args(pos: Option<&str>, timeout: Option<u64>) -> Value {
+    let required: Vec<[&str; 2]> = ELEMENT_X_REQUIRED_STATE
+        .iter()
+        .map(|(t, k)| [*t, *k])
+        .collect();
+    let mut args = json!({
+        "conn_id": "room-list",
+        "timeout": timeout.map_or(json!("omit"), |t| json!(t)),
+        "lists": {"all_rooms": {"range": [0, 19], "timeline_limit": 1, "required_state": required}},
+        "extensions": {
             "account_data": {"enabled": true},
             "receipts": {"enabled": true, "rooms": ["*"]},
             "typing": {"enabled": true}
-        })),
-        ..SlidingSyncArgs::default()
+        }
+    });
+    if let Some(pos) = pos {
+        args["pos"] = json!(pos);
     }
+    args
+}
+
+/// [`element_x_args`] as the dialect-neutral request.
+pub fn element_x_request(pos: Option<String>, timeout: Option<u64>) -> SlidingSyncArgs {
+    serde_json::from_value(element_x_args(pos.as_deref(), timeout)).unwrap_or_default()
 }
 
 /// A sliding-sync client's iteration: the first request with no wait, then long-polls.
@@ -554,32 +494,21 @@ async fn sliding(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut
     } else {
         Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX))
     };
-    let wire = translate(&element_x_request(s.pos.clone(), timeout), target.dialect);
-    let query: Vec<(&'static str, String)> = wire
-        .query
-        .into_iter()
-        .filter_map(|(k, v)| match k.as_str() {
-            "pos" => Some(("pos", v)),
-            "timeout" => Some(("timeout", v)),
-            "set_presence" => Some(("set_presence", v)),
-            _ => None,
-        })
-        .collect();
-    let req = Req {
-        name: if initial {
-            "sliding_sync (initial)"
-        } else {
-            "sliding_sync (long-poll)"
-        },
-        endpoint: "POST sliding sync (dialect path)",
-        method: Method::POST,
-        url: format!("{}{}", target.base_url, target.dialect.path()),
-        query,
-        token: &token,
-        body: Body::Json(wire.body),
-        long_poll: !initial,
-        timeout: wait + world.request_timeout,
+    let name = if initial {
+        "sliding_sync (initial)"
+    } else {
+        "sliding_sync (long-poll)"
     };
+    let mut req = Req::new(
+        world,
+        (name, "POST sliding sync (dialect path)"),
+        "sliding_sync",
+        element_x_args(s.pos.as_deref(), timeout),
+        &token,
+    );
+    req.base = &target.base_url;
+    req.long_poll = !initial;
+    req.timeout = wait + world.request_timeout;
     let Some(answer) = http::send(user, world, req).await else {
         return false;
     };
@@ -606,15 +535,12 @@ async fn joiner(user: &mut GooseUser, world: &World, s: &mut Session) {
     };
     let token = account.access_token.clone();
     if let Some(room) = s.joined.take() {
-        let path = format!("/_matrix/client/v3/rooms/{}/leave", seg(&room));
-        let req = simple(
+        let req = Req::new(
             world,
+            ("leave", "POST /_matrix/client/v3/rooms/{roomId}/leave"),
             "leave",
-            "POST /_matrix/client/v3/rooms/{roomId}/leave",
-            Method::POST,
-            path,
+            json!({"room_id": room}),
             &token,
-            json!({}),
         );
         http::send(user, world, req).await;
         return;
@@ -627,15 +553,12 @@ async fn joiner(user: &mut GooseUser, world: &World, s: &mut Session) {
     let Some(room) = candidates.choose(&mut s.rng).map(|r| (*r).clone()) else {
         return;
     };
-    let path = format!("/_matrix/client/v3/join/{}", seg(&room));
-    let req = simple(
+    let req = Req::new(
         world,
+        ("join", "POST /_matrix/client/v3/join/{roomIdOrAlias}"),
         "join",
-        "POST /_matrix/client/v3/join/{roomIdOrAlias}",
-        Method::POST,
-        path,
+        json!({"room_id_or_alias": room}),
         &token,
-        json!({}),
     );
     if http::send(user, world, req).await.is_some_and(|a| a.ok()) {
         s.joined = Some(room);
@@ -648,19 +571,19 @@ async fn media(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut S
         return;
     };
     let token = account.access_token.clone();
-    let mut bytes = vec![0u8; persona.media_bytes];
-    s.rng.fill(bytes.as_mut_slice());
-    let req = Req {
-        name: "upload",
-        endpoint: "POST /_matrix/media/v3/upload",
-        method: Method::POST,
-        url: url(world, "/_matrix/media/v3/upload"),
-        query: vec![("filename", "load.bin".into())],
-        token: &token,
-        body: Body::Bytes(bytes, "application/octet-stream"),
-        long_poll: false,
-        timeout: world.request_timeout,
-    };
+    // Random printable bytes: `upload_media` sends its content as text.
+    let content: String = (0..persona.media_bytes)
+        .map(|_| char::from(s.rng.sample(rand::distr::Alphanumeric)))
+        .collect();
+    let args = json!({"content": content, "content_type": "application/octet-stream",
+        "filename": "load.bin"});
+    let req = Req::new(
+        world,
+        ("upload", "POST /_matrix/media/v3/upload"),
+        "upload_media",
+        args,
+        &token,
+    );
     let uri = http::send(user, world, req)
         .await
         .filter(http::Answer::ok)
@@ -674,25 +597,15 @@ async fn media(user: &mut GooseUser, world: &World, persona: &Persona, s: &mut S
         return;
     };
     s.txn += 1;
-    let path = format!(
-        "/_matrix/client/v3/rooms/{}/send/m.room.message/mxi{}-{}",
-        seg(&room),
-        s.account,
-        s.txn
-    );
     let content = json!({"msgtype": "m.image", "body": "load.bin", "url": uri,
         "info": {"size": persona.media_bytes, "mimetype": "application/octet-stream"}});
-    let req = simple(
-        world,
-        "send (image)",
-        "PUT /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId}",
-        Method::PUT,
-        path,
-        &token,
-        content,
-    );
+    let args = json!({"room_id": room, "txn_id": format!("mxi{}-{}", s.account, s.txn),
+        "content": content});
+    let req = Req::new(world, ("send (image)", SEND_ENDPOINT), "send", args, &token);
     http::send(user, world, req).await;
 }
+
+const SYNC2_ENDPOINT: &str = "GET /_matrix/client/v3/sync (second homeserver)";
 
 /// How long a federated message may take to show up on the second homeserver.
 const FEDERATION_DEADLINE: Duration = Duration::from_secs(30);
@@ -707,22 +620,16 @@ async fn federation(user: &mut GooseUser, world: &World, persona: &Persona, s: &
     ) else {
         return;
     };
-    let sync2 = format!("{base2}/_matrix/client/v3/sync");
     if s.since2.is_none() {
-        let req = Req {
-            name: "federation sync (initial)",
-            endpoint: "GET /_matrix/client/v3/sync (second homeserver)",
-            method: Method::GET,
-            url: sync2.clone(),
-            query: vec![
-                ("timeout", "0".into()),
-                ("filter", r#"{"room":{"timeline":{"limit":1}}}"#.into()),
-            ],
-            token: &partner.access_token,
-            body: Body::None,
-            long_poll: false,
-            timeout: world.request_timeout,
-        };
+        let args = json!({"timeout": 0, "filter": {"room": {"timeline": {"limit": 1}}}});
+        let mut req = Req::new(
+            world,
+            ("federation sync (initial)", SYNC2_ENDPOINT),
+            "sync",
+            args,
+            &partner.access_token,
+        );
+        req.base = base2;
         s.since2 = http::send(user, world, req).await.and_then(|a| {
             a.json
                 .get("next_batch")
@@ -735,23 +642,17 @@ async fn federation(user: &mut GooseUser, world: &World, persona: &Persona, s: &
     }
     s.txn += 1;
     let marker = format!("f{}-{}", s.account, s.txn);
-    let path = format!(
-        "/_matrix/client/v3/rooms/{}/send/m.room.message/mxf{}-{}",
-        seg(&partner.room_id),
-        s.account,
-        s.txn
-    );
     let content =
         json!({"msgtype": "m.text", "body": "federated load message", MARKER_KEY: marker});
     let started = Instant::now();
-    let req = simple(
+    let args = json!({"room_id": partner.room_id, "txn_id": format!("mxf{}-{}", s.account, s.txn),
+        "content": content});
+    let req = Req::new(
         world,
-        "federation send",
-        "PUT /_matrix/client/v3/rooms/{roomId}/send/m.room.message/{txnId}",
-        Method::PUT,
-        path,
+        ("federation send", SEND_ENDPOINT),
+        "send",
+        args,
         &account.access_token,
-        content,
     );
     if !http::send(user, world, req).await.is_some_and(|a| a.ok()) {
         return;
@@ -764,17 +665,18 @@ async fn federation(user: &mut GooseUser, world: &World, persona: &Persona, s: &
                 .sync_timeout
                 .min(FEDERATION_DEADLINE.saturating_sub(started.elapsed())),
         );
-        let req = Req {
-            name: "federation sync (long-poll)",
-            endpoint: "GET /_matrix/client/v3/sync (second homeserver)",
-            method: Method::GET,
-            url: sync2.clone(),
-            query: vec![("since", since), ("timeout", wait.as_millis().to_string())],
-            token: &partner.access_token,
-            body: Body::None,
-            long_poll: true,
-            timeout: wait + world.request_timeout,
-        };
+        let args = json!({"since": since,
+            "timeout": u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)});
+        let mut req = Req::new(
+            world,
+            ("federation sync (long-poll)", SYNC2_ENDPOINT),
+            "sync",
+            args,
+            &partner.access_token,
+        );
+        req.base = base2;
+        req.long_poll = true;
+        req.timeout = wait + world.request_timeout;
         let Some(answer) = http::send(user, world, req).await.filter(http::Answer::ok) else {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
@@ -806,6 +708,7 @@ mod tests {
             sync_timeout: Duration::from_secs(1),
             media_bytes: 0,
             arrivals: None,
+            scenarios: Vec::new(),
         };
         let world = World::new(
             "http://127.0.0.1:1".into(),

@@ -2,7 +2,7 @@
 //! the scenario diagnostics machinery (YAML node tree, JSON Schema walk, miette rendering).
 
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::arrivals::{self, ArrivalSpec, Stream};
 use super::capacity::{CapacitySpec, Growth};
 use super::model::{self, LOAD_FORMAT, PersonaKind, RawArrivals, RawLoadPlan, RawPersona};
+use super::scenario_ref::{self, ScenarioAction};
 use super::threshold::{self, Rule};
 use crate::scenario::diagnostics::Problem;
 use crate::scenario::node::Node;
@@ -34,11 +35,16 @@ pub enum Action {
     Sync,
     /// Paginate the room with /messages.
     Messages,
+    /// Run a conformance scenario (index into [`Persona::scenarios`]).
+    Scenario(u16),
 }
 
 impl Action {
     /// The name used in plans and reports.
     pub fn as_str(self) -> &'static str {
+        if let Self::Scenario(_) = self {
+            return "scenario";
+        }
         ACTIONS
             .iter()
             .find(|(_, a)| *a == self)
@@ -87,6 +93,21 @@ pub struct Persona {
     pub media_bytes: usize,
     /// Open model: the arrival timetable; `None`: closed loop with think times.
     pub arrivals: Option<ArrivalSpec>,
+    /// Conformance scenarios its `scenario:` actions run ([`Action::Scenario`] indexes it).
+    pub scenarios: Vec<Arc<ScenarioAction>>,
+}
+
+impl Persona {
+    /// The name of an action as reports show it (`scenario: <id>` for scenario actions).
+    pub fn action_name(&self, action: Action) -> String {
+        match action {
+            Action::Scenario(i) => self
+                .scenarios
+                .get(usize::from(i))
+                .map_or_else(|| "scenario".to_owned(), |s| s.name.clone()),
+            other => other.as_str().to_owned(),
+        }
+    }
 }
 
 /// A validated load plan.
@@ -209,6 +230,11 @@ fn dropped_subject(rule: &Rule, personas: &[Persona]) -> Option<(String, String)
     Some((format!("unknown subject `{subject}` for `dropped`"), help))
 }
 
+/// A map key as one JSON-pointer segment (`scenario: a/b` has a `/`).
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
 struct Lowering<'a> {
     file: &'a SourceFile,
     root: &'a Node,
@@ -297,6 +323,40 @@ impl Lowering<'_> {
         }
     }
 
+    /// An action key: a built-in action, or `scenario: REF` resolved into `scenarios`.
+    fn action(
+        &mut self,
+        pointer: &str,
+        key: &str,
+        scenarios: &mut Vec<Arc<ScenarioAction>>,
+    ) -> Option<Action> {
+        if let Some((_, a)) = ACTIONS.iter().find(|(n, _)| *n == key) {
+            return Some(*a);
+        }
+        let Some(reference) = scenario_ref::parse_key(key) else {
+            self.unknown_action(pointer, key);
+            return None;
+        };
+        match scenario_ref::resolve(reference, &self.file.path) {
+            Ok(found) => {
+                let index = match scenarios.iter().position(|s| s.name == found.name) {
+                    Some(i) => i,
+                    None => {
+                        scenarios.push(Arc::new(found));
+                        scenarios.len() - 1
+                    }
+                };
+                u16::try_from(index).ok().map(Action::Scenario)
+            }
+            Err((message, help)) => {
+                let pos = self.root.locate(pointer, true);
+                self.problems
+                    .push(Problem::new(self.file, pos, message, help));
+                None
+            }
+        }
+    }
+
     fn unknown_action(&mut self, pointer: &str, action: &str) {
         let hint = did_you_mean(action, ACTIONS.iter().map(|(n, _)| *n))
             .map(|s| format!("did you mean `{s}`?"));
@@ -307,7 +367,7 @@ impl Lowering<'_> {
             format!("unknown action `{action}`"),
             hint.or_else(|| {
                 Some(format!(
-                    "actions: {}",
+                    "actions: {}, or `scenario: <scenario id or file>[#step]`",
                     ACTIONS
                         .iter()
                         .map(|(n, _)| *n)
@@ -333,7 +393,13 @@ impl Lowering<'_> {
     }
 
     /// An `arrivals:` section: open model for personas whose iterations end (not long-polls).
-    fn arrivals(&mut self, base: &str, p: &RawPersona, a: &RawArrivals) -> ArrivalSpec {
+    fn arrivals(
+        &mut self,
+        base: &str,
+        p: &RawPersona,
+        a: &RawArrivals,
+        scenarios: &mut Vec<Arc<ScenarioAction>>,
+    ) -> ArrivalSpec {
         let at = format!("{base}/arrivals");
         if matches!(
             p.kind,
@@ -402,16 +468,14 @@ impl Lowering<'_> {
                     );
                 }
                 for (action, text) in &a.rates {
-                    let pointer = format!("{at}/rates/{action}");
-                    let found = ACTIONS.iter().find(|(n, _)| n == action).map(|(_, a)| *a);
+                    let pointer = format!("{at}/rates/{}", escape(action));
+                    let found = self.action(&pointer, action, scenarios);
                     let rate = self.rate(&pointer, text);
-                    match (found, rate) {
-                        (None, _) => self.unknown_action(&pointer, action),
-                        (Some(action), Some(rate)) => streams.push(Stream {
+                    if let (Some(action), Some(rate)) = (found, rate) {
+                        streams.push(Stream {
                             action: Some(action),
                             rate,
-                        }),
-                        _ => {}
+                        });
                     }
                 }
             }
@@ -507,10 +571,11 @@ impl Lowering<'_> {
                     None,
                 );
             }
+            let mut scenarios = Vec::new();
             for (action, weight) in &p.actions {
-                match ACTIONS.iter().find(|(n, _)| n == action) {
-                    Some((_, a)) => actions.push((*a, *weight)),
-                    None => self.unknown_action(&format!("{base}/actions/{action}"), action),
+                let pointer = format!("{base}/actions/{}", escape(action));
+                if let Some(a) = self.action(&pointer, action, &mut scenarios) {
+                    actions.push((a, *weight));
                 }
             }
             let per_action = p.arrivals.as_ref().is_some_and(|a| !a.rates.is_empty());
@@ -525,7 +590,10 @@ impl Lowering<'_> {
                     None,
                 );
             }
-            let arrivals = p.arrivals.as_ref().map(|a| self.arrivals(&base, p, a));
+            let arrivals = p
+                .arrivals
+                .as_ref()
+                .map(|a| self.arrivals(&base, p, a, &mut scenarios));
             personas.push(Persona {
                 arrivals,
                 name: name.clone(),
@@ -536,6 +604,7 @@ impl Lowering<'_> {
                 actions,
                 sync_timeout,
                 media_bytes: p.media_bytes.unwrap_or(16 * 1024),
+                scenarios,
             });
         }
         let ramp_up = self.duration(
@@ -552,6 +621,11 @@ impl Lowering<'_> {
         if hold.is_zero() {
             self.problem("/profile/hold", "hold must be longer than zero", None);
         }
+        let scenario_requests: Vec<String> = personas
+            .iter()
+            .flat_map(|p| &p.scenarios)
+            .flat_map(|s| s.request_names())
+            .collect();
         let mut thresholds = Vec::new();
         for (i, text) in raw.thresholds.iter().enumerate() {
             let pointer = format!("/thresholds/{i}");
@@ -569,6 +643,7 @@ impl Lowering<'_> {
                     if let Some(subject) = rule.subject.as_deref()
                         && !threshold::REQUEST_NAMES.contains(&subject)
                         && !threshold::DERIVED.contains(&subject)
+                        && !scenario_requests.iter().any(|n| n == subject)
                     {
                         let known = threshold::REQUEST_NAMES.iter().chain(threshold::DERIVED);
                         let hint = did_you_mean(subject, known.copied())

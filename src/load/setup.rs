@@ -10,12 +10,14 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::http::seg;
 use super::model::PersonaKind;
 use super::plan::LoadPlan;
 use super::population::Population;
 use super::world::{Account, Partner};
+use crate::matrix::http_client::HttpClient;
+use crate::matrix::ops::{self, OpContext};
 use crate::target::users::Provision;
+use ruma::api::SupportedVersions;
 
 /// Requests in flight during setup.
 const SETUP_CONCURRENCY: usize = 32;
@@ -33,42 +35,80 @@ pub struct Made {
     pub partners: BTreeMap<usize, Partner>,
 }
 
-/// A setup client (no Goose: nothing here is measured).
-fn client() -> Result<reqwest::Client, String> {
-    crate::matrix::net::base_builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| {
-            format!(
-                "cannot build the HTTP client: {}",
-                crate::matrix::net::error_chain(&e)
-            )
-        })
+/// The setup client: the conformance run's (no Goose: nothing here is measured), with a
+/// longer timeout per request.
+struct Client {
+    http: HttpClient,
+    versions: SupportedVersions,
 }
 
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    body: &Value,
-) -> Result<Value, String> {
-    let resp = http
-        .post(url)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
-    let status = resp.status();
-    let text = crate::matrix::net::read_body(resp)
-        .await
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    if !status.is_success() {
-        let short: String = text.chars().take(200).collect();
-        return Err(format!("POST {url}: HTTP {status}: {short}"));
+const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Client {
+    /// A client for `base`, with the versions the target advertises (v1.1 if it does not say).
+    async fn new(base: &str) -> Result<Self, String> {
+        let http = HttpClient::new()?;
+        let mut client = Self {
+            http,
+            versions: SupportedVersions::from_parts(&["v1.1".to_owned()], &BTreeMap::new()),
+        };
+        if let Ok(v) = client.call(base, "versions", json!({}), None).await {
+            let list: Vec<String> = v
+                .get("versions")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let unstable: BTreeMap<String, bool> = v
+                .get("unstable_features")
+                .and_then(|u| serde_json::from_value(u.clone()).ok())
+                .unwrap_or_default();
+            if !list.is_empty() {
+                client.versions = SupportedVersions::from_parts(&list, &unstable);
+            }
+        }
+        Ok(client)
     }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+
+    /// Call the typed operation `op` (as a scenario's `call:` does) and return the JSON body
+    /// of its 2xx answer.
+    async fn call(
+        &self,
+        base: &str,
+        op: &str,
+        args: Value,
+        token: Option<&str>,
+    ) -> Result<Value, String> {
+        let operation = ops::find(op).ok_or_else(|| format!("no typed operation `{op}`"))?;
+        let ctx = OpContext {
+            base_url: base,
+            access_token: token,
+            user_id: None,
+            versions: &self.versions,
+            sliding_sync: None,
+        };
+        let request = operation
+            .build(&args, &ctx)
+            .map_err(|e| format!("{op}: {e}"))?;
+        let (exchange, received) = self.http.send(request, SETUP_TIMEOUT).await;
+        let what = format!("{} {}", exchange.method, exchange.url);
+        let received = received.ok_or_else(|| {
+            format!(
+                "{what}: {}",
+                exchange.error.unwrap_or_else(|| "no response".into())
+            )
+        })?;
+        if !(200..300).contains(&received.status) {
+            let text = String::from_utf8_lossy(&received.body);
+            let short: String = text.chars().take(200).collect();
+            return Err(format!("{what}: HTTP {}: {short}", received.status));
+        }
+        Ok(received.json().unwrap_or(Value::Null))
+    }
 }
 
 /// Run `jobs` with at most [`SETUP_CONCURRENCY`] at a time; results in input order.
@@ -115,7 +155,7 @@ pub async fn make(
     second: Option<(&str, Arc<dyn Provision>)>,
     tag: &str,
 ) -> Result<Made, String> {
-    let http = client()?;
+    let http = Arc::new(Client::new(base_url).await?);
     // Users.
     let jobs = population
         .users
@@ -132,6 +172,10 @@ pub async fn make(
                     access_token: info.access_token,
                     persona,
                     rooms: Vec::new(),
+                    created: Vec::new(),
+                    localpart: info.localpart,
+                    password: info.password,
+                    device_id: info.device_id,
                 })
             }) as Job<Account>
         })
@@ -150,12 +194,12 @@ pub async fn make(
                 .first()
                 .and_then(|m| accounts.get(*m))
                 .map(|a| a.access_token.clone());
-            let url = format!("{base_url}/_matrix/client/v3/createRoom");
+            let base = base_url.to_owned();
             let name = format!("load room {}", r.index);
             Box::pin(async move {
                 let token = creator.ok_or_else(|| "a room has no member".to_owned())?;
-                let body = json!({"preset": "public_chat", "name": name});
-                let v = post(&http, &url, &token, &body).await?;
+                let args = json!({"preset": "public_chat", "name": name});
+                let v = http.call(&base, "create_room", args, Some(&token)).await?;
                 v.get("room_id")
                     .and_then(Value::as_str)
                     .map(str::to_owned)
@@ -175,14 +219,18 @@ pub async fn make(
             };
             a.rooms.push(room_id.clone());
             if k == 0 {
+                a.created.push(room_id.clone());
                 continue;
             }
-            let http = http.clone();
+            let http = Arc::clone(&http);
             let token = a.access_token.clone();
-            let url = format!("{base_url}/_matrix/client/v3/join/{}", seg(room_id));
-            jobs.push(Box::pin(
-                async move { post(&http, &url, &token, &json!({})).await.map(|_| ()) },
-            ) as Job<()>);
+            let base = base_url.to_owned();
+            let args = json!({"room_id_or_alias": room_id});
+            jobs.push(Box::pin(async move {
+                http.call(&base, "join", args, Some(&token))
+                    .await
+                    .map(|_| ())
+            }) as Job<()>);
         }
     }
     all(jobs).await.map_err(|e| format!("joining rooms: {e}"))?;
@@ -201,7 +249,7 @@ pub async fn make(
 async fn pair(
     plan: &LoadPlan,
     accounts: &[Account],
-    http: &reqwest::Client,
+    http: &Arc<Client>,
     base1: &str,
     base2: &str,
     prov2: Arc<dyn Provision>,
@@ -212,7 +260,7 @@ async fn pair(
         if plan.personas.get(a.persona).map(|p| p.kind) != Some(PersonaKind::Federation) {
             continue;
         }
-        let http = http.clone();
+        let http = Arc::clone(http);
         let prov2 = Arc::clone(&prov2);
         let token1 = a.access_token.clone();
         let server1 = a
@@ -220,17 +268,14 @@ async fn pair(
             .split_once(':')
             .map(|(_, s)| s.to_owned())
             .unwrap_or_default();
-        let create = format!("{base1}/_matrix/client/v3/createRoom");
+        let base1 = base1.to_owned();
         let base2 = base2.to_owned();
         let localpart = format!("mxl-{tag}-fed-{i}");
         jobs.push(Box::pin(async move {
-            let v = post(
-                &http,
-                &create,
-                &token1,
-                &json!({"preset": "public_chat", "name": "federated load room"}),
-            )
-            .await?;
+            let args = json!({"preset": "public_chat", "name": "federated load room"});
+            let v = http
+                .call(&base1, "create_room", args, Some(&token1))
+                .await?;
             let room_id = v
                 .get("room_id")
                 .and_then(Value::as_str)
@@ -238,12 +283,9 @@ async fn pair(
                 .ok_or_else(|| "createRoom answered without a room_id".to_owned())?;
             let password = uuid::Uuid::new_v4().simple().to_string();
             let partner = prov2.create_user(&localpart, &password, false).await?;
-            let join = format!(
-                "{base2}/_matrix/client/v3/join/{}?server_name={}",
-                seg(&room_id),
-                seg(&server1)
-            );
-            post(&http, &join, &partner.access_token, &json!({})).await?;
+            let args = json!({"room_id_or_alias": room_id, "server_name": [server1]});
+            http.call(&base2, "join", args, Some(&partner.access_token))
+                .await?;
             Ok((
                 i,
                 Partner {

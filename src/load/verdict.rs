@@ -68,6 +68,75 @@ pub fn thresholds(
                 location,
             )
         })
+        .chain(scenario_actions(plan_id, file, report))
+        .collect()
+}
+
+/// One result per persona's `scenario:` action, after the thresholds: failed when an
+/// iteration failed (the first failure, with its transcript, is the failure shown), or
+/// when none finished; skipped when the conformance run would skip the scenario here.
+pub fn scenario_actions(plan_id: &str, file: &str, report: &LoadReport) -> Vec<ScenarioResult> {
+    report
+        .scenario_actions
+        .iter()
+        .map(|a| {
+            let target = a
+                .action
+                .trim_start_matches(super::scenario_ref::PREFIX)
+                .trim();
+            let mut r = ScenarioResult::new(
+                format!("{plan_id}/{}/scenario/{target}", a.persona),
+                format!("persona {} runs {}", a.persona, a.action),
+                AREA,
+                file,
+            );
+            r.tags = vec!["load".into(), "scenario-action".into()];
+            let kinds = a
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let observed = format!(
+                "{} of {} iterations failed{}",
+                a.failed(),
+                a.iterations,
+                if kinds.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({kinds})")
+                }
+            );
+            r.properties.insert("observed".into(), observed.clone());
+            if let Some(why) = &a.skipped {
+                r.outcome = Outcome::Skipped;
+                r.skip_reason = Some(why.clone());
+                return r;
+            }
+            let failure = match &a.sample {
+                _ if a.iterations == 0 => Some(Failure {
+                    kind: "scenario".into(),
+                    ..Failure::setup(
+                        a.file.clone(),
+                        format!("no iterations of {} finished", a.action),
+                    )
+                }),
+                Some(sample) if a.failed() > 0 => Some(Failure {
+                    kind: super::scenario_run::error_kind(&sample.kind).to_owned(),
+                    message: format!(
+                        "{observed}; first: step {}: {}",
+                        sample.step, sample.message
+                    ),
+                    ..sample.clone()
+                }),
+                _ => None,
+            };
+            if let Some(f) = failure {
+                r.outcome = Outcome::Failed;
+                r.failure = Some(f);
+            }
+            r
+        })
         .collect()
 }
 
@@ -208,6 +277,7 @@ mod tests {
             notes: Vec::new(),
             histograms: BTreeMap::new(),
             capacity: None,
+            scenario_actions: Vec::new(),
         }
     }
 

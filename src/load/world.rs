@@ -18,7 +18,7 @@ use super::plan::{Action, Persona};
 use crate::matrix::sliding_sync::SlidingSyncTarget;
 
 /// An account made in setup.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Account {
     /// `@mxl-...:server`.
     pub user_id: String,
@@ -28,6 +28,14 @@ pub struct Account {
     pub persona: usize,
     /// Rooms joined in setup (room ids).
     pub rooms: Vec<String>,
+    /// Of which the rooms it created (it is their first member).
+    pub created: Vec<String>,
+    /// Localpart, password and device of the account, for scenario actions' `${actor.*}`.
+    pub localpart: String,
+    /// Password (never logged or reported).
+    pub password: String,
+    /// Device ID of the access token.
+    pub device_id: String,
 }
 
 impl std::fmt::Debug for Account {
@@ -85,6 +93,11 @@ pub struct World {
     actions: Vec<Option<WeightedIndex<u32>>>,
     /// Open-model timetables by persona (`None`: closed loop).
     pub arrivals: Vec<Option<Arrivals>>,
+    /// What scenario actions need of the target (versions, client, skip reasons) and
+    /// what they found (iterations, errors, a sample failure).
+    conformance: std::sync::OnceLock<super::scenario_run::Conformance>,
+    /// Members of each room after setup (account positions), for scenario actions' actors.
+    pub members: BTreeMap<String, Vec<usize>>,
 }
 
 impl World {
@@ -110,15 +123,25 @@ impl World {
             .iter()
             .map(|p| WeightedIndex::new(p.actions.iter().map(|(_, w)| *w)).ok())
             .collect();
+        let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, a) in accounts.iter().enumerate() {
+            for r in &a.rooms {
+                members.entry(r.clone()).or_default().push(i);
+            }
+        }
         let arrivals = personas
             .iter()
             .enumerate()
             .map(|(i, p)| {
                 let seed = seed ^ (i as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-                p.arrivals.as_ref().map(|a| Arrivals::new(&p.name, a, seed))
+                p.arrivals
+                    .as_ref()
+                    .map(|a| Arrivals::new(&p.name, a, seed).with_names(|x| p.action_name(x)))
             })
             .collect();
         Self {
+            conformance: std::sync::OnceLock::new(),
+            members,
             actions,
             arrivals,
             base_url,
@@ -137,6 +160,25 @@ impl World {
             queues: Mutex::new(queues),
             plan_end: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The target as the conformance run sees it (advertised versions, the HTTP client,
+    /// which scenarios it would skip): what `scenario:` actions run with.
+    /// Set once, right after setup and before the attack; without it, v1.1 paths and a
+    /// client of the process's network policy.
+    pub fn set_target(&self, ctx: &crate::runner::RunContext) {
+        let _ = self
+            .conformance
+            .set(super::scenario_run::Conformance::for_target(
+                &self.personas,
+                ctx,
+            ));
+    }
+
+    /// What scenario actions and typed requests need of the target, and what they found.
+    pub fn conformance(&self) -> &super::scenario_run::Conformance {
+        self.conformance
+            .get_or_init(super::scenario_run::Conformance::default)
     }
 
     /// Record when the plan ends (set once, when the attack starts).

@@ -151,6 +151,42 @@ fn arrivals(out: &mut String, l: &LoadReport) {
     let _ = writeln!(out, "</table>");
 }
 
+/// The `scenario:` actions table: iterations, errors by kind, the first failure.
+fn scenario_actions(out: &mut String, l: &LoadReport) {
+    if l.scenario_actions.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h3>Scenario actions</h3>\n<table><tr><th>persona</th><th>action</th><th class=\"num\">iterations</th><th class=\"num\">passed</th><th>errors</th><th>first failure</th></tr>"
+    );
+    for a in &l.scenario_actions {
+        let errors = a
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let first = match (&a.skipped, &a.sample) {
+            (Some(why), _) => format!("skipped: {why}"),
+            (None, Some(f)) => format!("step {} ({}): {}", f.step, f.location, f.message),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+            esc(&a.persona),
+            esc(&a.action),
+            a.iterations,
+            a.passed,
+            if a.failed() > 0 { "fail" } else { "pass" },
+            esc(&errors),
+            esc(&first)
+        );
+    }
+    let _ = writeln!(out, "</table>");
+}
+
 /// The `load` section.
 pub fn section(l: &LoadReport) -> String {
     let mut out = String::new();
@@ -258,6 +294,7 @@ pub fn section(l: &LoadReport) -> String {
         latency_cells(&l.sync_wakeup)
     );
     arrivals(&mut out, l);
+    scenario_actions(&mut out, l);
     let _ = writeln!(
         out,
         "<h3>Requests</h3>\n<table><tr><th>request</th><th>model</th><th class=\"num\">count</th><th class=\"num\">p50 ms</th><th class=\"num\">p95 ms</th><th class=\"num\">p99 ms</th><th class=\"num\">max ms</th><th class=\"num\">errors</th><th class=\"num\">req/s</th></tr>"

@@ -56,6 +56,46 @@ fn arrivals(out: &mut String, l: &LoadReport) {
     let _ = writeln!(out);
 }
 
+/// The `scenario:` actions table: iterations, errors by kind, the first failure.
+fn scenario_actions(out: &mut String, l: &LoadReport) {
+    if l.scenario_actions.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "### Scenario actions
+"
+    );
+    let _ = writeln!(
+        out,
+        "| persona | action | iterations | passed | errors | first failure |\n|---|---|--:|--:|---|---|"
+    );
+    for a in &l.scenario_actions {
+        let errors = a
+            .errors
+            .iter()
+            .map(|(k, n)| format!("**{k} {n}**"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let first = match (&a.skipped, &a.sample) {
+            (Some(why), _) => format!("skipped: {why}"),
+            (None, Some(f)) => format!("step {} ({}): {}", f.step, f.location, f.message),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} | {} |",
+            a.persona,
+            a.action,
+            a.iterations,
+            a.passed,
+            errors,
+            first.replace('|', "\\|")
+        );
+    }
+    let _ = writeln!(out);
+}
+
 /// The `load` section.
 pub fn section(l: &LoadReport) -> String {
     let mut out = String::new();
@@ -104,6 +144,7 @@ pub fn section(l: &LoadReport) -> String {
         latency(&l.sync_wakeup)
     );
     arrivals(&mut out, l);
+    scenario_actions(&mut out, l);
     let _ = writeln!(out, "### Requests\n");
     let _ = writeln!(
         out,

@@ -61,6 +61,48 @@ pub struct LoadReport {
     /// step at the found capacity (else of the first step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<CapacityReport>,
+    /// Persona actions that ran a conformance scenario (`scenario: ID[#STEP]`): iterations,
+    /// errors by kind, one sample failure each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenario_actions: Vec<ScenarioActionFigures>,
+}
+
+/// One persona's `scenario:` action: how often it ran and how often its expectations held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioActionFigures {
+    /// The persona.
+    pub persona: String,
+    /// The action, `scenario: <scenario id>[#<step>]`.
+    pub action: String,
+    /// The scenario's id.
+    pub scenario: String,
+    /// The scenario's file.
+    pub file: String,
+    /// The step measured every iteration (1-based), when one was selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// Iterations finished (passed or failed; those the plan's end cut short are not counted).
+    pub iterations: u64,
+    /// Of which every expectation held.
+    pub passed: u64,
+    /// Failed iterations by error kind: `expectation` (a status, errcode, body, header or
+    /// schema expectation did not hold), `transport`, `timeout`, `capture`, `scenario`,
+    /// `mapping`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u64>,
+    /// Why the action stayed idle: the conformance run would skip the scenario on this target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// The first failure, with its step's transcript (secrets redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<super::Failure>,
+}
+
+impl ScenarioActionFigures {
+    /// Failed iterations, every kind.
+    pub fn failed(&self) -> u64 {
+        self.errors.values().sum()
+    }
 }
 
 /// What `mxharness capacity` found.

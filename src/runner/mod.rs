@@ -5,9 +5,9 @@
 mod appservice;
 pub mod events;
 pub mod federation;
-mod request;
+pub mod request;
 mod scenario;
-mod step;
+pub(crate) mod step;
 mod verdict;
 
 use std::collections::BTreeMap;

@@ -38,17 +38,28 @@ pub(super) fn build(
     token: Option<&str>,
     user_id: Option<&str>,
 ) -> Result<http::Request<Vec<u8>>, String> {
+    let op_ctx = OpContext {
+        base_url,
+        access_token: token,
+        user_id,
+        versions: &ctx.versions,
+        sliding_sync: ctx.sliding_sync.as_ref(),
+    };
+    build_in(action, &op_ctx, vars)
+}
+
+/// As [`build`], from an [`OpContext`] instead of a whole run (load personas run scenario
+/// steps with the population's users).
+pub fn build_in(
+    action: &Action,
+    op_ctx: &OpContext<'_>,
+    vars: &Vars,
+) -> Result<http::Request<Vec<u8>>, String> {
+    let (base_url, token) = (op_ctx.base_url, op_ctx.access_token);
     match action {
         Action::Call { op, args } => {
             let args = vars.apply(args).map_err(|e| e.to_string())?;
-            let op_ctx = OpContext {
-                base_url,
-                access_token: token,
-                user_id,
-                versions: &ctx.versions,
-                sliding_sync: ctx.sliding_sync.as_ref(),
-            };
-            op.build(&args, &op_ctx).map_err(|e| e.message)
+            op.build(&args, op_ctx).map_err(|e| e.message)
         }
         Action::Request(req) => raw(req, base_url, vars, token),
         Action::Federation(_)

@@ -317,7 +317,7 @@ async fn attempt(
 }
 
 /// Tokens a server hands out (login, register, refresh) are secrets from then on.
-fn remember_secrets(json: &Value, redactor: &mut Redactor) {
+pub(crate) fn remember_secrets(json: &Value, redactor: &mut Redactor) {
     for key in ["access_token", "refresh_token"] {
         if let Some(t) = json.get(key).and_then(Value::as_str) {
             redactor.add_secret(t.to_owned());
@@ -325,7 +325,12 @@ fn remember_secrets(json: &Value, redactor: &mut Redactor) {
     }
 }
 
-fn capture(step: &StepPlan, json: Option<&Value>, vars: &mut Vars) -> Result<(), CheckFailure> {
+/// Take the step's captures from a response body into `vars`.
+pub(crate) fn capture(
+    step: &StepPlan,
+    json: Option<&Value>,
+    vars: &mut Vars,
+) -> Result<(), CheckFailure> {
     for c in &step.captures {
         let fail = |message: String| CheckFailure {
             location: c.location.clone(),

@@ -55,6 +55,71 @@ pub async fn start_synapse(
     Ok(spawned)
 }
 
+/// Start a federation-enabled Synapse behind a local nginx border gateway (the strict config
+/// of `scenarios/gateway`, `fixtures/gateway/nginx.conf`): its server name is the gateway's
+/// `localhost:<port>`, so what other servers send it (transactions, key and device queries)
+/// goes through nginx, which lets in `allowed` only; its own outbound federation is direct.
+/// nginx's logs go to `logs` when it stops.
+pub async fn start_synapse_behind_gateway(
+    opts: &SynapseOptions,
+    ca: &Arc<RunCa>,
+    allowed: &[String],
+    logs: Option<std::path::PathBuf>,
+    label: &str,
+) -> Result<(SpawnedSynapse, crate::gateway::nginx::SpawnedNginx), String> {
+    use crate::gateway::nginx::{NginxConfig, STRICT_TEMPLATE, SpawnedNginx};
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("cannot pick a port for the gateway: {e}"))?
+        .port();
+    let name = format!("localhost:{port}");
+    let setup = FederationSetup {
+        ca: ca.clone(),
+        public_name: Some(name.clone()),
+        federation_port: None,
+        tls: false,
+        extra_overlay: None,
+    };
+    let spawned = SpawnedSynapse::start_federated(opts, &setup)
+        .await
+        .map_err(|e| e.to_string())?;
+    let upstream = spawned
+        .federation()
+        .map(|f| format!("127.0.0.1:{}", f.port))
+        .ok_or("the spawned Synapse has no federation listener")?;
+    let dir = tempfile::Builder::new()
+        .prefix("mxh-load-gateway-tls-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a dir for the gateway certificate: {e}"))?;
+    let leaf = ca.issue_leaf().map_err(|e| e.to_string())?;
+    let (cert, key) = leaf
+        .write_files(dir.path(), "gateway")
+        .map_err(|e| e.to_string())?;
+    let config = NginxConfig {
+        template: STRICT_TEMPLATE.to_owned(),
+        port,
+        cert,
+        key,
+        upstream: upstream.clone(),
+        server_name: name.clone(),
+        allowed_origins: allowed.to_vec(),
+        max_body: crate::gateway::topology::NGINX_MAX_BODY.to_owned(),
+    };
+    let nginx = SpawnedNginx::start(&config, logs)
+        .await
+        .map_err(|e| e.to_string())?;
+    // nginx has read its certificate once started; the dir may go.
+    drop(dir);
+    eprintln!(
+        "{label}: Synapse {} federating as {name} behind an nginx border gateway \
+         (https://127.0.0.1:{port} -> {upstream}; allowed: {}), client {}",
+        spawned.version(),
+        allowed.join(", "),
+        spawned.base_url()
+    );
+    Ok((spawned, nginx))
+}
+
 /// The peer a spawned Synapse is.
 pub fn spawned_peer(s: &SpawnedSynapse) -> Result<Peer, String> {
     let f = s

@@ -380,6 +380,21 @@ fn print_load(report: &RunReport, l: &LoadReport) {
             a.max_delay_ms
         );
     }
+    for a in &l.scenario_actions {
+        let errors: Vec<String> = a.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        eprintln!(
+            "{} ({}): {} iterations, {} passed{}",
+            a.action,
+            a.persona,
+            a.iterations,
+            a.passed,
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!(", errors: {}", errors.join(", "))
+            }
+        );
+    }
     for s in report.scenarios.iter().filter(|s| s.failure.is_some()) {
         if let Some(f) = &s.failure {
             eprintln!("FAILED {}: {}", s.title, f.message);

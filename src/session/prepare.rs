@@ -22,12 +22,17 @@ pub struct Prepared {
     pub spawned: Option<SpawnedSynapse>,
     /// The second local Synapse of a federation run (stop it afterwards).
     pub spawned2: Option<SpawnedSynapse>,
+    /// The border gateway in front of the second local Synapse, when asked for.
+    pub gateway2: Option<crate::gateway::nginx::SpawnedNginx>,
 }
 
 impl Prepared {
     /// Stop the local Synapses the harness started (a failure is a warning: the run's results
     /// stand).
     pub async fn stop(self) {
+        if let Some(nginx) = self.gateway2 {
+            nginx.stop().await;
+        }
         for (spawned, which) in [(self.spawned, "local"), (self.spawned2, "second local")] {
             if let Some(s) = spawned
                 && let Err(e) = s.stop().await
@@ -45,6 +50,9 @@ pub struct FederationNeeds {
     pub any: bool,
     /// A second real homeserver.
     pub second_server: bool,
+    /// The spawned second homeserver sits behind a local nginx border gateway (load's
+    /// `--federation-gateway`).
+    pub gateway: bool,
 }
 
 impl Provision for Provisioner {
@@ -251,6 +259,7 @@ pub async fn prepare(
     };
     let provisioner: Arc<dyn crate::runner::Provision> = Arc::new(provisioner);
     let mut spawned2 = None;
+    let mut gateway2 = None;
     let federation = match ca {
         None => None,
         Some(ca) => {
@@ -261,7 +270,20 @@ pub async fn prepare(
                 } else {
                     let log = args.report_dir.join("homeserver2.log");
                     let opts = synapse_options(&args.synapse, log);
-                    let s = super::federation::start_synapse(&opts, &ca, "hs2").await?;
+                    let s = if fed_needs.gateway {
+                        let (s, nginx) = super::federation::start_synapse_behind_gateway(
+                            &opts,
+                            &ca,
+                            std::slice::from_ref(&server_name),
+                            Some(args.report_dir.clone()),
+                            "hs2",
+                        )
+                        .await?;
+                        gateway2 = Some(nginx);
+                        s
+                    } else {
+                        super::federation::start_synapse(&opts, &ca, "hs2").await?
+                    };
                     hs2 = Some(super::federation::spawned_peer(&s)?);
                     spawned2 = Some(s);
                 }
@@ -331,6 +353,7 @@ pub async fn prepare(
         ctx: Arc::new(ctx),
         spawned,
         spawned2,
+        gateway2,
     })
 }
 
