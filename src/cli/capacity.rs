@@ -392,6 +392,7 @@ fn drive(
         summary: results::score::summarize(&scenarios),
         profile: None,
         endpoints: None,
+        coverage: None,
         areas: results::score::area_scores(&scenarios),
         scenarios,
         load: Some(load),

@@ -329,6 +329,7 @@ async fn run(
         summary: results::score::summarize_at(&results, args.fail_on),
         profile: None,
         endpoints: None,
+        coverage: None,
         areas: results::score::area_scores(&results),
         scenarios: results,
         load: None,

@@ -457,6 +457,7 @@ async fn drive(
         summary: results::score::summarize(&scenarios),
         profile: None,
         endpoints: None,
+        coverage: None,
         areas: results::score::area_scores(&scenarios),
         scenarios,
         load: Some(load),

@@ -77,6 +77,7 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
         summary: results::score::summarize(&scenarios),
         profile: None,
         endpoints: None,
+        coverage: None,
         areas: results::score::area_scores(&scenarios),
         scenarios,
         load: Some(merged),

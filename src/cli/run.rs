@@ -156,6 +156,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         clock,
     ));
     let (events, collected) = runner::events::collecting(reporters);
+    let coverage = crate::plan::coverage_map::CoverageMap::of_plans(&selected);
     runner::run(
         selected,
         Arc::clone(&prepared.ctx),
@@ -192,6 +193,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             endpoints::CATALOGUE,
             &endpoints::all().iter().map(|e| e.id()).collect::<Vec<_>>(),
         )),
+        coverage,
         areas: results::score::area_scores(&scenario_results),
         scenarios: scenario_results,
         load: None,
