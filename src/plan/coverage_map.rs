@@ -291,6 +291,12 @@ fn area_row<'m>(areas: &'m mut BTreeMap<String, AreaRow>, area: &str) -> &'m mut
     })
 }
 
+/// Scenarios counted in no spec version (those of an MSC only), if any.
+pub fn msc_only(map: &CoverageMap) -> Option<usize> {
+    let versioned = map.versions.last().map_or(0, |v| v.scenarios);
+    (map.scenarios > versioned).then(|| map.scenarios - versioned)
+}
+
 /// The map as text: the area table, the version table and the missing operations.
 pub fn render_text(map: &CoverageMap) -> String {
     use std::fmt::Write as _;
@@ -303,7 +309,7 @@ pub fn render_text(map: &CoverageMap) -> String {
         }
     };
     let mut out = String::new();
-    let _ = writeln!(out, "{:<14} {:<12}  {:<12}", "area", "behaviours", "operations");
+    let _ = writeln!(out, "{:<14} {:<12}  operations", "area", "behaviours");
     for a in &map.areas {
         let _ = writeln!(
             out,
@@ -327,8 +333,8 @@ pub fn render_text(map: &CoverageMap) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<8} {:<12}  {:<12}  {:>9}  {:<12}",
-        "version", "ops added", "ops in spec", "scenarios", "behaviours"
+        "{:<8} {:<12}  {:<12}  {:>9}  behaviours",
+        "version", "ops added", "ops in spec", "scenarios"
     );
     for v in &map.versions {
         let _ = writeln!(
@@ -340,6 +346,9 @@ pub fn render_text(map: &CoverageMap) -> String {
             v.scenarios,
             cell(&v.behaviours)
         );
+    }
+    if let Some(msc_only) = msc_only(map) {
+        let _ = writeln!(out, "({msc_only} scenarios of an MSC only are in no version)");
     }
     let _ = writeln!(
         out,
@@ -362,7 +371,7 @@ pub fn render_text(map: &CoverageMap) -> String {
             }
         }
     }
-    out
+    out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ fn op(api: &str, method: &str, path: &str, since: Option<&str>, until: Option<&s
     )
 }
 
-/// Three versions; five operations, one removed at v1.2, one added at v1.3, one MSC.
+/// Three versions; six spec operations (one removed after v1.2, one added at v1.3, two
+/// without an area in the table) and one of an MSC.
 pub(crate) fn small_oracle() -> Oracle {
     let ops = [
         op("client-server", "GET", "/_matrix/client/v3/sync", Some("1.1"), None),
@@ -21,6 +22,7 @@ pub(crate) fn small_oracle() -> Oracle {
         op("client-server", "GET", "/_matrix/client/v3/old", Some("1.1"), Some("1.2")),
         op("client-server", "GET", "/_matrix/client/v1/new", Some("1.3"), None),
         op("server-server", "PUT", "/_matrix/federation/v1/send/{txnId}", Some("1.1"), None),
+        op("server-server", "GET", "/_matrix/federation/v1/version", Some("1.1"), None),
         op("msc4186", "POST", "/_matrix/client/v4/sync", None, None),
     ];
     let json = format!(
@@ -106,7 +108,8 @@ fn areas_put_behaviours_and_operations_side_by_side() {
     // An operation with no area in the table counts under CS-OTHER; a removed one not at all.
     assert_eq!(row("CS-OTHER").operations, r(1, 1));
     assert_eq!(row("CS-OTHER").behaviours, r(0, 0));
-    assert_eq!(map.operations, r(3, 4));
+    assert_eq!(row("FED-OTHER").operations, r(0, 1));
+    assert_eq!(map.operations, r(3, 5));
     assert_eq!(map.behaviours, r(3, 4));
 }
 
@@ -116,13 +119,13 @@ fn versions_count_added_and_current_operations_and_cumulative_behaviours() {
     let v: Vec<_> = map.versions.iter().map(|v| v.version.as_str()).collect();
     assert_eq!(v, ["v1.1", "v1.2", "v1.3"]);
     let v11 = &map.versions[0];
-    assert_eq!((v11.operations_added.covered, v11.operations_added.total), (2, 4));
-    assert_eq!(v11.operations_current.total, 4);
+    assert_eq!((v11.operations_added.covered, v11.operations_added.total), (2, 5));
+    assert_eq!(v11.operations_current.total, 5);
     assert_eq!((v11.scenarios, v11.behaviours.covered), (1, 1));
     let v13 = &map.versions[2];
     assert_eq!((v13.operations_added.covered, v13.operations_added.total), (1, 1));
     // v1.3 no longer has the operation removed after v1.2.
-    assert_eq!(v13.operations_current.total, 4);
+    assert_eq!(v13.operations_current.total, 5);
     // The MSC-only scenario is in no version.
     assert_eq!((v13.scenarios, v13.behaviours.covered), (2, 2));
 }
@@ -137,10 +140,13 @@ fn missing_operations_carry_their_reason_or_none() {
         .collect();
     assert_eq!(
         ids,
-        [(
-            "POST /_matrix/client/v3/register",
-            Some("needs a registration token")
-        )]
+        [
+            (
+                "POST /_matrix/client/v3/register",
+                Some("needs a registration token")
+            ),
+            ("GET /_matrix/federation/v1/version", None)
+        ]
     );
 }
 

@@ -117,6 +117,12 @@ pub(super) fn section(map: &CoverageMap) -> String {
         );
     }
     let _ = writeln!(out, "</table>");
+    if let Some(n) = crate::plan::coverage_map::msc_only(map) {
+        let _ = writeln!(
+            out,
+            "<p class=\"skip\">{n} scenarios of an MSC only are in no version.</p>"
+        );
+    }
 
     let _ = writeln!(
         out,
