@@ -57,7 +57,9 @@ pub struct RunArgs {
     /// namespaces: docs/targets.md). Without it the appservice checks are skipped.
     #[arg(long, value_name = "FILE", requires = "target")]
     pub appservice_registration: Option<PathBuf>,
-    /// Select scenarios: comma-separated `area:NAME`, `tag:NAME` or id globs.
+    /// Select checks (scenarios, or gateway checks): comma-separated alternatives, each
+    /// `area:NAME`, `tag:NAME`, `level:LEVEL`, an id glob with `*` (anchored at both ends), or a
+    /// word the id contains.
     #[arg(long, short = 'E')]
     pub filter: Option<String>,
     /// Scenarios run at once.

@@ -16,9 +16,9 @@ use crate::load::plan::LoadPlan;
 use crate::load::world::World;
 use crate::load::{self as engine_mod, engine, finish, population, threshold, verdict};
 use crate::results::load::{CapacityMetric, CapacityStep, LoadReport};
-use crate::results::{self, RunInfo, RunReport, ScenarioResult, ToolInfo};
+use crate::results::{RunInfo, ScenarioResult};
 use crate::session as setup;
-use crate::session::finish::write_and_judge;
+use crate::session::finish::{Outcome, Started, finish};
 
 /// Options of `capacity` (those of `load`; `--shard`, `--baseline` and `--check` aside).
 #[derive(Debug, Args)]
@@ -250,11 +250,7 @@ pub(super) async fn capacity(args: CapacityArgs) -> u8 {
         Err(code) => return code,
     };
     let code = drive(&plan, &spec, &prepared, &args.report_dir, &stop);
-    if let Some(s) = prepared.spawned
-        && let Err(e) = s.stop().await
-    {
-        eprintln!("warning: stopping the local Synapse: {e}");
-    }
+    prepared.stop().await;
     code
 }
 
@@ -265,8 +261,7 @@ fn drive(
     dir: &std::path::Path,
     stop: &Stop,
 ) -> u8 {
-    let started_at = time::OffsetDateTime::now_utc();
-    let clock = Instant::now();
+    let started = Started::now();
     eprintln!(
         "Capacity of {} for `{}`: from {} users, at most {} users, {} steps, {}",
         prepared.target.base_url,
@@ -364,43 +359,31 @@ fn drive(
         eprintln!("error: no step ran (max_steps or max_time is zero)");
         return exit_codes::CHECKS_FAILED;
     };
-    if let Some(by) = &stopped_by {
+    if let Some(by) = &stopped_by
+        && stop.reason().is_none()
+    {
         eprintln!("stopped by {by}: writing the reports of the steps that finished");
     }
     let mut load = m.load;
     load.capacity = Some(report_section);
     let scenarios = m.verdicts;
-    let report = RunReport {
-        format_version: results::FORMAT_VERSION,
-        tool: ToolInfo {
-            name: "mxharness".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        run: RunInfo {
-            started_at: started_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-            paths: vec![plan.file.clone()],
-            filter: None,
-            jobs: load.users,
-            scenario_set_sha256: None,
-            interrupted: stopped_by.is_some(),
-            stopped_by: stopped_by.clone(),
-        },
-        target: setup::finish::target_info(prepared),
-        summary: results::score::summarize(&scenarios),
-        profile: None,
-        endpoints: None,
-        coverage: None,
-        areas: results::score::area_scores(&scenarios),
-        scenarios,
-        load: Some(load),
+    let run = RunInfo {
+        interrupted: stopped_by.is_some(),
+        stopped_by: stopped_by.clone(),
+        ..started.run_info(
+            &[std::path::PathBuf::from(&plan.file)],
+            None,
+            load.users,
+            None,
+        )
     };
-    let code = write_and_judge(&report, dir);
-    if stopped_by.is_some() && code != exit_codes::ENVIRONMENT {
-        return stop_code();
+    let report = Outcome {
+        load: Some(load),
+        ..Outcome::new(run, setup::finish::target_info(prepared), scenarios)
     }
+    .report(Some(stop));
+    // A stop (or Goose's own Ctrl-C) ends with the stop's code, after the reports of what ran.
+    let code = finish(&report, dir, Some(stop));
     if !searched.found() && code == exit_codes::SUCCESS {
         return exit_codes::CHECKS_FAILED;
     }

@@ -2,45 +2,30 @@
 //! local gateway the harness starts (`--gateway-kind`, nginx by default), with the run's
 //! reports and exit codes as for any run.
 
-use std::path::PathBuf;
-use std::time::Instant;
-
 use super::args::{GatewayArgs, ListArgs, RunArgs};
+use super::inputs::Inputs;
 use super::paths::{default_paths, shipped};
 use super::progress::Progress;
 use crate::exit_codes;
-use crate::expectations::Expectations;
 use crate::gateway::exec;
 use crate::gateway::identities::loopback_name;
 use crate::gateway::overhead::{self, Plan as OverheadPlan};
 use crate::gateway::profile::Profile;
-use crate::gateway::suite::{self, Check};
+use crate::gateway::suite::Check;
 use crate::lifecycle::{Stop, journal};
-use crate::results::{self, RunInfo, RunReport, TargetInfo};
-use crate::runner::events::Reporter;
-use crate::scenario::source;
-use crate::session::{GatewaySpec, finish};
+use crate::plan::filter;
+use crate::results::TargetInfo;
+use crate::session::{ExpectationsSource, GatewaySpec, finish};
 
 /// If the selected files are gateway checks, run them and return the exit code; `None` when
-/// the run is an ordinary scenario run (gateway checks in a default run are left out).
-pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
-    let paths = default_paths(&args.paths);
-    let files = match source::discover(&paths) {
-        Ok(f) => f,
-        Err(_) => return None, // the ordinary loader reports it
-    };
-    let (checks, problems) = suite::load(&files);
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("error: {p}");
-        }
-        eprintln!("error: {} invalid gateway check file(s)", problems.len());
-        return Some(exit_codes::INVALID_SCENARIO);
-    }
-    if checks.is_empty() {
+/// the run is an ordinary scenario run (gateway checks in a mixed or default run are left
+/// out, with a note).
+pub(super) async fn maybe_run(args: &RunArgs, inputs: &Inputs, stop: &Stop) -> Option<u8> {
+    let checks = &inputs.checks;
+    if inputs.check_files == 0 {
         return None;
     }
-    if args.paths.is_empty() || checks.len() < files.len() {
+    if args.paths.is_empty() || !inputs.only_gateway_checks() {
         eprintln!(
             "note: {} gateway checks left out of this run (run them on their own: mxharness run scenarios/gateway)",
             checks.len()
@@ -52,14 +37,14 @@ pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
         return Some(exit_codes::USAGE);
     }
     let overhead = (args.gateway.gateway_overhead > 0
-        && crate::plan::filter::matches(args.filter.as_deref(), &overhead::Testcase))
+        && filter::matches(args.filter.as_deref(), &overhead::Testcase))
     .then_some(OverheadPlan {
         repetitions: args.gateway.gateway_overhead,
         max_p95_ms: args.gateway.gateway_overhead_max_ms,
     });
     let mut selected: Vec<Check> = checks
         .iter()
-        .filter(|c| crate::plan::filter::matches(args.filter.as_deref(), *c))
+        .filter(|c| filter::matches(args.filter.as_deref(), *c))
         .cloned()
         .collect();
     if selected.is_empty() && overhead.is_none() {
@@ -91,23 +76,15 @@ pub(super) async fn maybe_run(args: &RunArgs, stop: &Stop) -> Option<u8> {
     Some(run(args, selected, overhead, stop).await)
 }
 
-/// `list` of gateway checks when every selected file is one; `None` lets scenario listing go on.
-pub(super) fn list(args: &ListArgs) -> Option<u8> {
-    if args.paths.is_empty() {
-        return None;
-    }
-    let files = source::discover(&args.paths).ok()?;
-    let (checks, problems) = suite::load(&files);
-    if !problems.is_empty() || checks.is_empty() || checks.len() < files.len() {
-        return None;
-    }
+/// `list` of gateway checks (every file given is one).
+pub(super) fn list(args: &ListArgs, checks: &[Check]) -> u8 {
     let selected: Vec<&Check> = checks
         .iter()
-        .filter(|c| crate::plan::filter::matches(args.filter.as_deref(), *c))
+        .filter(|c| filter::matches(args.filter.as_deref(), *c))
         .collect();
     if selected.is_empty() {
         eprintln!("error: no gateway check matches");
-        return Some(exit_codes::NOTHING_SELECTED);
+        return exit_codes::NOTHING_SELECTED;
     }
     match args.format {
         super::args::Format::Human => {
@@ -132,7 +109,7 @@ pub(super) fn list(args: &ListArgs) -> Option<u8> {
             );
         }
     }
-    Some(exit_codes::SUCCESS)
+    exit_codes::SUCCESS
 }
 
 /// The gateway run's target as plain data.
@@ -190,23 +167,6 @@ fn check_flags(g: &GatewayArgs) -> Result<(), String> {
     }
 }
 
-/// `validate` of gateway check files: problems fail it; valid ones are counted. `None` lets
-/// the scenario validation go on.
-pub(super) fn validate(paths: &[PathBuf]) -> Option<u8> {
-    let files = source::discover(&default_paths(paths)).ok()?;
-    let (checks, problems) = suite::load(&files);
-    for p in &problems {
-        eprintln!("error: {p}");
-    }
-    if !problems.is_empty() {
-        return Some(exit_codes::INVALID_SCENARIO);
-    }
-    if !checks.is_empty() {
-        outln!("{} gateway check file(s) valid", checks.len());
-    }
-    None
-}
-
 /// `--gateway-profile FILE`; else, for a local gateway, fixtures/gateway/profiles/<kind>.yaml
 /// when there is one.
 fn product_profile(args: &RunArgs) -> Result<Option<Profile>, String> {
@@ -238,12 +198,11 @@ async fn run(
         eprintln!("error: cannot create {}: {e}", args.report_dir.display());
         return exit_codes::ENVIRONMENT;
     }
-    let expectations = match load_expectations(args) {
+    let expectations = match crate::session::expectations::load(expectations_source(args)) {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let started_at = time::OffsetDateTime::now_utc();
-    let clock = Instant::now();
+    let started = finish::Started::now();
     let prepared = match crate::session::interruptible_prepare(
         crate::session::gateway::prepare(&gateway_spec(args)),
         "gateway",
@@ -277,90 +236,57 @@ async fn run(
         registration: "none".into(),
         sliding_sync: None,
     };
-    let run_info = finish::run_info(
-        &default_paths(&args.paths),
-        args.filter.clone(),
-        started_at,
-        clock,
-        1,
-        None,
-    );
-    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(
-        args.verbose,
-        expectations.clone(),
-        args.fail_on,
-    ))];
-    reporters.extend(finish::journal_reporter(
-        &args.report_dir,
-        &run_info,
-        target.clone(),
-        args.fail_on,
-        checks
-            .iter()
-            .map(|c| journal::Planned {
-                id: c.id.clone(),
-                title: c.title.clone(),
-                area: c.area.clone(),
-                file: c.file.clone(),
-                level: c.level.as_str().to_owned(),
-            })
-            .collect(),
-        (expectations.clone(), args.strict),
-        clock,
-    ));
-    let (events, collected) = crate::runner::events::collecting(reporters);
-    exec::run_all(&checks, setup, overhead, &events, stop).await;
-    let mut results = collected.take();
-    prepared.stop().await;
-    if let Some(e) = &expectations {
-        e.apply(&mut results, args.strict);
-    }
-    let report = RunReport {
-        format_version: results::FORMAT_VERSION,
-        tool: finish::tool_info(),
-        run: finish::stopped(
-            RunInfo {
-                duration_ms: finish::elapsed_ms(clock),
-                ..run_info
-            },
-            stop,
-        ),
-        target,
-        summary: results::score::summarize_at(&results, args.fail_on),
-        profile: None,
-        endpoints: None,
-        coverage: None,
-        areas: results::score::area_scores(&results),
-        scenarios: results,
-        load: None,
+    let run_info = started.run_info(&default_paths(&args.paths), args.filter.clone(), 1, None);
+    let planned = checks
+        .iter()
+        .map(|c| journal::Planned {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            area: c.area.clone(),
+            file: c.file.clone(),
+            level: c.level.as_str().to_owned(),
+        })
+        .collect();
+    let progress = Progress::new(args.verbose, expectations.clone(), args.fail_on);
+    let journal = finish::JournalStart {
+        dir: &args.report_dir,
+        run: &run_info,
+        target: target.clone(),
+        fail_on: args.fail_on,
+        planned,
     };
-    finish::finish(&report, &args.report_dir, stop)
+    let subscribed = finish::subscribe(
+        Box::new(progress),
+        journal,
+        expectations,
+        args.strict,
+        started.clock,
+    );
+    exec::run_all(&checks, setup, overhead, &subscribed.events, stop).await;
+    let results = subscribed.results();
+    prepared.stop().await;
+    let report = finish::Outcome {
+        fail_on: args.fail_on,
+        ..finish::Outcome::new(started.ended(run_info), target, results)
+    }
+    .report(Some(stop));
+    finish::finish(&report, &args.report_dir, Some(stop))
 }
 
 /// `--expectations FILE`; else, for a local gateway, fixtures/expectations/gateway-<kind>.yaml.
-fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
+fn expectations_source(args: &RunArgs) -> ExpectationsSource {
     if args.no_expectations {
-        return Ok(None);
+        return ExpectationsSource::Off;
     }
-    let (path, implicit) = match (&args.expectations, &args.gateway.gateway) {
-        (Some(p), _) => (p.clone(), false),
-        (None, None) => (
-            shipped(&format!(
+    match (&args.expectations, &args.gateway.gateway) {
+        (Some(p), _) => ExpectationsSource::Given(p.clone()),
+        (None, None) => ExpectationsSource::Shipped {
+            path: shipped(&format!(
                 "fixtures/expectations/gateway-{}.yaml",
                 args.gateway.gateway_kind.label()
             )),
-            true,
-        ),
-        (None, Some(_)) => return Ok(None),
-    };
-    if implicit && !path.exists() {
-        return Ok(None);
-    }
-    match Expectations::load(&path) {
-        Ok(e) => {
-            finish::announce_expectations(&e);
-            Ok(Some(e))
-        }
-        Err(e) => Err(finish::expectations_error(e)),
+            implementation: None,
+        },
+        (None, Some(_)) => ExpectationsSource::Off,
     }
 }

@@ -18,10 +18,11 @@ use crate::load::plan::{self, LoadPlan, PlanError};
 use crate::load::population::{self, Shard};
 use crate::load::world::World;
 use crate::load::{self as engine_mod, engine, finish, verdict};
-use crate::results::{self, RunInfo, RunReport, ToolInfo};
+use crate::results::RunInfo;
 use crate::runner::Provision;
 use crate::scenario::diagnostics;
 use crate::session::Registration;
+use crate::session::finish::{Outcome, Started};
 use crate::session::{self as setup, TargetSpec};
 
 /// Options of `load`.
@@ -213,8 +214,7 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         eprintln!("error: cannot create {}: {e}", args.report_dir.display());
         return exit_codes::ENVIRONMENT;
     }
-    let started_at = time::OffsetDateTime::now_utc();
-    let clock = Instant::now();
+    let started = Started::now();
     let needs_ss = plan
         .personas
         .iter()
@@ -244,19 +244,10 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
         Err(code) => return code,
     };
     let code = drive(
-        &args, &plan, &pop, counts, personas, shard, baseline, &prepared, started_at, clock, &stop,
+        &args, &plan, &pop, counts, personas, shard, baseline, &prepared, started, &stop,
     )
     .await;
-    for (s, which) in [
-        (prepared.spawned, "local"),
-        (prepared.spawned2, "second local"),
-    ] {
-        if let Some(s) = s
-            && let Err(e) = s.stop().await
-        {
-            eprintln!("warning: stopping the {which} Synapse: {e}");
-        }
-    }
+    prepared.stop().await;
     code
 }
 
@@ -270,8 +261,7 @@ async fn drive(
     shard: Option<Shard>,
     baseline: Option<crate::results::load::LoadReport>,
     prepared: &setup::Prepared,
-    started_at: time::OffsetDateTime,
-    clock: Instant,
+    started: Started,
     stop: &Stop,
 ) -> u8 {
     let mut notes = Vec::new();
@@ -409,7 +399,9 @@ async fn drive(
         None => attacked.interrupted.then(|| "SIGINT (Ctrl-C)".to_owned()),
     };
     if let Some(by) = &stopped_by {
-        eprintln!("stopped by {by}: writing the reports of what ran");
+        if stop.reason().is_none() {
+            eprintln!("stopped by {by}: writing the reports of what ran");
+        }
         notes.push(format!("stopped early by {by}"));
     }
     let late_lost = finish::check_history(&world).await;
@@ -435,41 +427,21 @@ async fn drive(
             &plan.id, &plan.file, &file, &load, base, tolerance,
         ));
     }
-    let report = RunReport {
-        format_version: results::FORMAT_VERSION,
-        tool: ToolInfo {
-            name: "mxharness".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        run: RunInfo {
-            started_at: started_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-            paths: vec![plan.file.clone()],
-            filter: None,
-            jobs: world.accounts.len(),
-            scenario_set_sha256: None,
-            interrupted: attacked.interrupted,
-            stopped_by,
-        },
-        target: setup::finish::target_info(prepared),
-        summary: results::score::summarize(&scenarios),
-        profile: None,
-        endpoints: None,
-        coverage: None,
-        areas: results::score::area_scores(&scenarios),
-        scenarios,
-        load: Some(load),
+    let run = RunInfo {
+        interrupted: attacked.interrupted,
+        stopped_by,
+        ..started.run_info(
+            &[PathBuf::from(&plan.file)],
+            None,
+            world.accounts.len(),
+            None,
+        )
     };
-    let code = setup::finish::write_and_judge(&report, &args.report_dir);
-    if code == exit_codes::ENVIRONMENT {
-        return code;
+    let report = Outcome {
+        load: Some(load),
+        ..Outcome::new(run, setup::finish::target_info(prepared), scenarios)
     }
+    .report(Some(stop));
     // A stopped run ends with the stop's code (as `run` does), whatever its thresholds said.
-    match stop.reason() {
-        Some(reason) => reason.exit_code(),
-        None if attacked.interrupted => exit_codes::INTERRUPTED,
-        None => code,
-    }
+    setup::finish::finish(&report, &args.report_dir, Some(stop))
 }

@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::exit_codes;
 use crate::load::{merge, verdict};
-use crate::results::{self, RunReport};
+use crate::results::RunReport;
 
 /// Options of `merge`.
 #[derive(Debug, Args)]
@@ -69,18 +69,10 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
     let mut run = first.run.clone();
     run.duration_ms = reports.iter().map(|r| r.run.duration_ms).max().unwrap_or(0);
     run.jobs = merged.users;
-    let report = RunReport {
-        format_version: results::FORMAT_VERSION,
-        tool: first.tool.clone(),
-        run,
-        target: first.target.clone(),
-        summary: results::score::summarize(&scenarios),
-        profile: None,
-        endpoints: None,
-        coverage: None,
-        areas: results::score::area_scores(&scenarios),
-        scenarios,
+    let report = crate::session::finish::Outcome {
         load: Some(merged),
-    };
-    crate::session::finish::write_and_judge(&report, &args.report_dir)
+        ..crate::session::finish::Outcome::new(run, first.target.clone(), scenarios)
+    }
+    .report(None);
+    crate::session::finish::finish(&report, &args.report_dir, None)
 }

@@ -23,6 +23,7 @@ mod certify;
 mod compare;
 mod gateway;
 mod gateway_config;
+mod inputs;
 mod load;
 mod local;
 mod merge;

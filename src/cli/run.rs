@@ -1,14 +1,12 @@
 //! `mxharness run`: load, select, prepare the target, run, write the reports, summarise.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::args::RunArgs;
+use super::inputs::load_or_report;
 use super::paths::{default_paths, shipped};
 use super::progress::Progress;
-use super::validate::load_or_report;
 use crate::exit_codes;
-use crate::expectations::Expectations;
 use crate::plan::filter;
 use crate::session::{self as setup, finish::*, interruptible_prepare};
 use std::collections::BTreeSet;
@@ -16,12 +14,16 @@ use std::collections::BTreeSet;
 use crate::lifecycle::{Stop, journal};
 use crate::matrix::endpoints;
 use crate::plan::profile::Profile;
-use crate::results::{self, ProfileResult, RunInfo, RunReport, score};
-use crate::runner::{self, events::Reporter};
+use crate::results::{ProfileResult, score};
+use crate::runner;
 
 pub(super) async fn run(args: RunArgs) -> u8 {
     let stop = Stop::install(args.deadline);
-    if let Some(code) = super::gateway::maybe_run(&args, &stop).await {
+    let inputs = match load_or_report(&args.paths) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    if let Some(code) = super::gateway::maybe_run(&args, &inputs, &stop).await {
         return code;
     }
     let profile = match args.profile.as_deref().map(Profile::parse).transpose() {
@@ -31,10 +33,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             return exit_codes::USAGE;
         }
     };
-    let outcome = match load_or_report(&args.paths) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let outcome = inputs.outcome;
 
     let scenario_set_sha256 = crate::plan::lower::scenario_set_hash(&outcome.sources);
     let selected: Vec<_> = outcome
@@ -60,7 +59,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         );
         return exit_codes::NOTHING_SELECTED;
     }
-    let expectations = match load_expectations(&args) {
+    let expectations = match setup::expectations::load(expectations_source(&args)) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -95,8 +94,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         any: selected.iter().any(|s| s.uses_federation()),
         second_server: selected.iter().any(|s| s.uses_second_server()),
     };
-    let started_at = time::OffsetDateTime::now_utc();
-    let clock = Instant::now();
+    let started = Started::now();
 
     let prepared = match interruptible_prepare(
         setup::prepare(
@@ -122,66 +120,52 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         args.jobs
     );
 
-    let run = run_info(
+    let run = started.run_info(
         &default_paths(&args.paths),
         args.filter.clone(),
-        started_at,
-        clock,
         args.jobs,
         Some(scenario_set_sha256),
     );
     // Independent reporters of the run's events: live progress, the journal; the collector
     // (first) gathers the results the reports are built from.
-    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(Progress::new(
-        args.verbose,
-        expectations.clone(),
-        args.fail_on,
-    ))];
-    reporters.extend(journal_reporter(
-        &args.report_dir,
-        &run,
-        target_info(&prepared),
-        args.fail_on,
-        selected
-            .iter()
-            .map(|s| journal::Planned {
-                id: s.id.clone(),
-                title: s.title.clone(),
-                area: s.area.clone(),
-                file: s.file.clone(),
-                level: s.level.as_str().to_owned(),
-            })
-            .collect(),
-        (expectations.clone(), args.strict),
-        clock,
-    ));
-    let (events, collected) = runner::events::collecting(reporters);
+    let target = target_info(&prepared);
+    let planned = selected
+        .iter()
+        .map(|s| journal::Planned {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            area: s.area.clone(),
+            file: s.file.clone(),
+            level: s.level.as_str().to_owned(),
+        })
+        .collect();
+    let progress = Progress::new(args.verbose, expectations.clone(), args.fail_on);
+    let journal = JournalStart {
+        dir: &args.report_dir,
+        run: &run,
+        target: target.clone(),
+        fail_on: args.fail_on,
+        planned,
+    };
+    let subscribed = subscribe(
+        Box::new(progress),
+        journal,
+        expectations,
+        args.strict,
+        started.clock,
+    );
     let coverage = crate::plan::coverage_map::CoverageMap::of_plans(&selected);
     runner::run(
         selected,
         Arc::clone(&prepared.ctx),
         args.jobs,
-        &events,
+        &subscribed.events,
         &stop,
     )
     .await;
-    let mut scenario_results = collected.take();
-
-    if let Some(e) = &expectations {
-        e.apply(&mut scenario_results, args.strict);
-    }
-    let report = RunReport {
-        format_version: results::FORMAT_VERSION,
-        tool: tool_info(),
-        run: stopped(
-            RunInfo {
-                duration_ms: elapsed_ms(clock),
-                ..run
-            },
-            &stop,
-        ),
-        target: target_info(&prepared),
-        summary: results::score::summarize_at(&scenario_results, args.fail_on),
+    let scenario_results = subscribed.results();
+    let report = Outcome {
+        fail_on: args.fail_on,
         profile: profile.as_ref().map(|p| ProfileResult {
             name: p.name.clone(),
             version: p.version_label(),
@@ -194,23 +178,11 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             &endpoints::all().iter().map(|e| e.id()).collect::<Vec<_>>(),
         )),
         coverage,
-        areas: results::score::area_scores(&scenario_results),
-        scenarios: scenario_results,
-        load: None,
-    };
-
-    if let Some(s) = prepared.spawned
-        && let Err(e) = s.stop().await
-    {
-        eprintln!("warning: stopping the local Synapse: {e}");
+        ..Outcome::new(started.ended(run), target_info(&prepared), scenario_results)
     }
-    if let Some(s) = prepared.spawned2
-        && let Err(e) = s.stop().await
-    {
-        eprintln!("warning: stopping the second local Synapse: {e}");
-    }
-
-    finish(&report, &args.report_dir, &stop)
+    .report(Some(&stop));
+    prepared.stop().await;
+    finish(&report, &args.report_dir, Some(&stop))
 }
 
 fn outcome_ids(selected: &[crate::plan::ScenarioPlan]) -> Vec<&str> {
@@ -220,41 +192,27 @@ fn outcome_ids(selected: &[crate::plan::ScenarioPlan]) -> Vec<&str> {
 /// The expectations to apply: `--expectations FILE`; else, for the local Synapse, the shipped
 /// file of the version being started (`synapse-<version>.yaml`, or `synapse.yaml` for the
 /// pinned one) when it describes that version; else none.
-fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, u8> {
+fn expectations_source(args: &RunArgs) -> setup::ExpectationsSource {
+    use setup::ExpectationsSource as Source;
     if args.no_expectations {
-        return Ok(None);
+        return Source::Off;
     }
-    let (path, implicit) = match &args.expectations {
-        Some(p) => (p.clone(), false),
+    match &args.expectations {
+        Some(p) => Source::Given(p.clone()),
         None if args.target.is_none() => {
             let versioned = shipped(&format!(
                 "fixtures/expectations/synapse-{}.yaml",
                 args.synapse.synapse_version
             ));
-            if versioned.exists() {
-                (versioned, true)
-            } else {
-                (shipped("fixtures/expectations/synapse.yaml"), true)
+            Source::Shipped {
+                path: if versioned.exists() {
+                    versioned
+                } else {
+                    shipped("fixtures/expectations/synapse.yaml")
+                },
+                implementation: Some(format!("Synapse {}", args.synapse.synapse_version)),
             }
         }
-        None => return Ok(None),
-    };
-    if implicit && !path.exists() {
-        return Ok(None);
-    }
-    match Expectations::load(&path) {
-        Ok(e) => {
-            let wanted = format!("Synapse {}", args.synapse.synapse_version);
-            if implicit && e.implementation != wanted {
-                eprintln!(
-                    "note: {} describes {}, not {wanted}: not applied",
-                    e.file, e.implementation
-                );
-                return Ok(None);
-            }
-            announce_expectations(&e);
-            Ok(Some(e))
-        }
-        Err(e) => Err(expectations_error(e)),
+        None => Source::Off,
     }
 }

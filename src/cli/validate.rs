@@ -1,62 +1,29 @@
 //! `validate`, `list`, `schema` and `ops`: everything that plans without running.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use super::args::{CoverageArgs, Format, ListArgs};
-use super::paths::default_paths;
+use super::inputs::{Inputs, load_or_report};
 use crate::exit_codes;
-use crate::plan::{self, LoadOutcome};
-use crate::scenario::diagnostics;
-
-/// Load scenarios, printing diagnostics; `Err(exit code)` when they are invalid.
-pub(super) fn load_or_report(paths: &[PathBuf]) -> Result<LoadOutcome, u8> {
-    let paths = default_paths(paths);
-    let mut outcome = match plan::load(&paths) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Err(exit_codes::USAGE);
-        }
-    };
-    for file in &outcome.load_plans {
-        crate::load::plan::lower(file, &mut outcome.problems);
-    }
-    outcome.sources.extend(outcome.load_plans.iter().cloned());
-    if !outcome.problems.is_empty() {
-        let color = std::io::stderr().is_terminal();
-        eprint!(
-            "{}",
-            diagnostics::render(&outcome.problems, &outcome.sources, color)
-        );
-        let files: std::collections::BTreeSet<&str> =
-            outcome.problems.iter().map(|p| p.file.as_str()).collect();
-        eprintln!(
-            "error: {} problem{} in {} file{}",
-            outcome.problems.len(),
-            plural(outcome.problems.len()),
-            files.len(),
-            plural(files.len())
-        );
-        return Err(exit_codes::INVALID_SCENARIO);
-    }
-    Ok(outcome)
-}
+use crate::plan;
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
 pub(super) fn validate(paths: &[PathBuf]) -> u8 {
-    if let Some(code) = super::gateway::validate(paths) {
-        return code;
-    }
     match load_or_report(paths) {
-        Ok(outcome) => {
+        Ok(inputs) => {
+            let outcome = &inputs.outcome;
+            if inputs.check_files > 0 {
+                outln!("{} gateway check file(s) valid", inputs.check_files);
+            }
             let plans = outcome.load_plans.len();
             let scenarios = outcome.sources.len() - plans;
             if plans == 0 {
-                outln!("{scenarios} scenario file{} valid", plural(scenarios));
+                if scenarios > 0 || inputs.check_files == 0 {
+                    outln!("{scenarios} scenario file{} valid", plural(scenarios));
+                }
             } else {
                 outln!(
                     "{scenarios} scenario file{} and {plans} load plan{} valid",
@@ -71,9 +38,9 @@ pub(super) fn validate(paths: &[PathBuf]) -> u8 {
 }
 
 /// The scenarios of `paths` that `filter` selects; none is an error (exit 4).
-fn select(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<plan::ScenarioPlan>, u8> {
-    let outcome = load_or_report(paths)?;
-    let selected: Vec<_> = outcome
+fn select(inputs: Inputs, filter: Option<&str>) -> Result<Vec<plan::ScenarioPlan>, u8> {
+    let selected: Vec<_> = inputs
+        .outcome
         .scenarios
         .into_iter()
         .filter(|s| plan::filter::matches(filter, s))
@@ -86,10 +53,17 @@ fn select(paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<plan::ScenarioP
 }
 
 pub(super) fn list(args: &ListArgs) -> u8 {
-    if let Some(code) = super::gateway::list(args) {
-        return code;
+    let inputs = match load_or_report(&args.paths) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    if inputs.only_gateway_checks() {
+        return super::gateway::list(args, &inputs.checks);
     }
-    let selected = match select(&args.paths, args.filter.as_deref()) {
+    if inputs.only_load_plans() {
+        return list_plans(args, &inputs.plans);
+    }
+    let selected = match select(inputs, args.filter.as_deref()) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -122,9 +96,67 @@ pub(super) fn list(args: &ListArgs) -> u8 {
     exit_codes::SUCCESS
 }
 
+/// A load plan as the filter sees it: its id, area `load`, no tags, no level.
+struct PlanRow<'a>(&'a crate::load::plan::LoadPlan);
+
+impl plan::filter::Selectable for PlanRow<'_> {
+    fn id(&self) -> &str {
+        &self.0.id
+    }
+    fn area(&self) -> &str {
+        "load"
+    }
+    fn tags(&self) -> &[String] {
+        &[]
+    }
+    fn level(&self) -> crate::scenario::model::Level {
+        crate::scenario::model::Level::Policy
+    }
+    fn has_level(&self) -> bool {
+        false
+    }
+}
+
+/// `list` of load plans (every file given is one), selected by the same filter language.
+fn list_plans(args: &ListArgs, plans: &[crate::load::plan::LoadPlan]) -> u8 {
+    let selected: Vec<_> = plans
+        .iter()
+        .filter(|p| plan::filter::matches(args.filter.as_deref(), &PlanRow(p)))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("error: no load plan matches");
+        return exit_codes::NOTHING_SELECTED;
+    }
+    match args.format {
+        Format::Human => {
+            for p in &selected {
+                outln!("{:<48} {:<14} {}", p.id, "load", p.title);
+            }
+            eprintln!("{} load plans", selected.len());
+        }
+        Format::Json => {
+            let items: Vec<serde_json::Value> = selected
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "id": p.id, "title": p.title, "area": "load", "file": p.file,
+                        "users": p.users, "thresholds": p.thresholds.len(),
+                    })
+                })
+                .collect();
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&items).unwrap_or_default()
+            );
+        }
+    }
+    exit_codes::SUCCESS
+}
+
 pub(super) fn coverage(args: &CoverageArgs) -> u8 {
     use crate::plan::coverage::{Coverage, checklist};
-    let selected = match select(&args.paths, args.filter.as_deref()) {
+    let selected = match load_or_report(&args.paths).and_then(|i| select(i, args.filter.as_deref()))
+    {
         Ok(s) => s,
         Err(code) => return code,
     };

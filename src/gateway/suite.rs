@@ -4,28 +4,36 @@
 //! verdict expected (`expect:`). The format is documented in docs/gateway.md.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::LazyLock;
 
 use regex::Regex;
+use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::Value;
 
+use crate::scenario::diagnostics::Problem;
+use crate::scenario::kind::FileKind;
 use crate::scenario::model::Level;
-use crate::scenario::node;
+use crate::scenario::source::SourceFile;
 
-static TRAILING_AT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r" at line \d+, column \d+$").expect("static regex"));
+/// The JSON Schema of a check file, derived from the raw model below: what the positioned
+/// parser walks the file's tree against (unknown keys with "did you mean", wrong types,
+/// missing keys, all at once).
+static CHECK_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::to_value(schemars::schema_for!(RawCheck)).unwrap_or(Value::Bool(true))
+});
 static ID_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^gateway(/[a-z0-9][a-z0-9._-]*)+$").expect("static regex"));
 
-/// Whether a file's text is a gateway check (a top-level `gateway:` or `outbound:` key); the
+/// Whether a file's text is a gateway check (as the one classifier, [`FileKind`], tells); the
 /// scenario loader leaves these to this module.
 pub fn is_check_text(text: &str) -> bool {
-    crate::scenario::kind::FileKind::of(text) == crate::scenario::kind::FileKind::GatewayCheck
+    FileKind::of(text) == FileKind::GatewayCheck
 }
 
 /// Which remote server the harness plays for a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Remote {
     /// A server on the gateway's allow-list.
@@ -39,7 +47,7 @@ pub enum Remote {
 }
 
 /// A change made to a correctly signed request after signing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Tamper {
     /// One byte of the signature flipped.
@@ -49,7 +57,7 @@ pub enum Tamper {
 }
 
 /// How the X-Matrix header is written (all spec-valid; senders should use the default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HeaderStyle {
     /// Parameters in reverse order (`sig`, `key`, `destination`, `origin`).
@@ -60,7 +68,7 @@ pub enum HeaderStyle {
 }
 
 /// What the signature covers, where it differs from what is sent.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignAs {
     /// Sign this method instead.
@@ -76,7 +84,7 @@ pub struct SignAs {
 }
 
 /// An inbound probe: a request sent to the gateway.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
     /// Who signs it.
@@ -114,7 +122,7 @@ pub struct Probe {
 }
 
 /// How the body is framed on the wire (default: `Content-Length`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Framing {
     /// `Transfer-Encoding: chunked`, no `Content-Length`.
@@ -126,7 +134,7 @@ pub enum Framing {
 
 /// A request hidden in a body after the chunked framing ends (`framing:
 /// content-length-and-chunked`); its target carries its own marker.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hidden {
     /// HTTP method.
@@ -136,7 +144,7 @@ pub struct Hidden {
 }
 
 /// Byte-level sending of a probe.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Wire {
     /// Send plain HTTP to the gateway's TLS port.
@@ -153,7 +161,7 @@ pub struct Wire {
 
 /// An outbound probe: a client of the homeserver asks for the profile of a user on a remote
 /// server, which makes the homeserver send a federation query there.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Outbound {
     /// The remote server the homeserver is asked to contact.
@@ -161,7 +169,7 @@ pub struct Outbound {
 }
 
 /// The verdict a check expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// The request reaches the homeserver and its answer comes back.
@@ -171,7 +179,7 @@ pub enum Verdict {
 }
 
 /// What must hold.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Forwarded or refused.
@@ -208,7 +216,7 @@ pub struct Expect {
 }
 
 /// The raw file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawCheck {
     schema: u32,
@@ -280,167 +288,174 @@ impl crate::plan::filter::Selectable for Check {
     }
 }
 
-/// Gateway check files among `files`, loaded; every problem is collected as
-/// `file:line:col: message`.
-pub fn load(files: &[PathBuf]) -> (Vec<Check>, Vec<String>) {
+/// Load gateway check files (as the classifier, [`FileKind`], told them apart; the command
+/// line gets them from `plan::load`); problems are appended (file order, then position).
+pub fn load_sources(files: &[SourceFile], problems: &mut Vec<Problem>) -> Vec<Check> {
     let mut checks: Vec<Check> = Vec::new();
-    let mut problems = Vec::new();
-    for path in files {
-        let Ok(text) = std::fs::read_to_string(path) else {
-            problems.push(format!("{}: cannot read", path.display()));
-            continue;
-        };
-        if !is_check_text(&text) {
-            continue;
-        }
-        match parse(path, &text) {
+    for file in files {
+        match parse_file(file) {
             Ok(c) if checks.iter().any(|o| o.id == c.id) => {
-                let at = node::parse(&text)
+                let at = crate::scenario::node::parse(&file.text)
                     .map(|n| n.locate("/id", false))
                     .unwrap_or_default();
-                problems.push(format!(
-                    "{}:{}:{}: duplicate check id `{}`",
-                    c.file,
-                    at.line.max(1),
-                    at.col.max(1),
-                    c.id
+                problems.push(Problem::new(
+                    file,
+                    at,
+                    format!("duplicate check id `{}`", c.id),
+                    None,
                 ));
             }
             Ok(c) => checks.push(c),
-            Err(e) => problems.push(e),
+            Err(mut found) => {
+                found.sort_by_key(|p| (p.line, p.col));
+                problems.extend(found);
+            }
         }
     }
     checks.sort_by(|a, b| a.id.cmp(&b.id));
-    (checks, problems)
+    checks
 }
 
-/// serde's "unknown field `x`, expected one of a, b" (or "unknown variant"), with the likely
-/// intended name appended: "did you mean `method`?".
-fn with_suggestion(message: String) -> String {
-    let Some(rest) = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))
-    else {
-        return message;
-    };
-    let Some((word, tail)) = rest.split_once('`') else {
-        return message;
-    };
-    let Some(list) = tail.split_once("expected one of ").map(|(_, l)| l) else {
-        return message;
-    };
-    let candidates = list.split(',').map(|c| c.trim().trim_matches('`'));
-    match crate::scenario::schema_check::did_you_mean(word, candidates) {
-        Some(c) => format!("{message}; did you mean `{c}`?"),
-        None => message,
-    }
-}
-
-/// Parse one check file; an error reads `file:line:col: message`.
+/// Parse one check file; an error has a `file:line:col: message; hint` line per problem, in
+/// file order ([`parse_file`] gives them as [`Problem`]s, to render with snippets).
 pub fn parse(path: &Path, text: &str) -> Result<Check, String> {
-    let file = path.display().to_string();
-    let at = |pos: node::Pos, message: String| {
-        format!("{file}:{}:{}: {message}", pos.line.max(1), pos.col.max(1))
+    let file = SourceFile {
+        path: path.to_path_buf(),
+        text: std::sync::Arc::new(text.to_owned()),
     };
-    let tree = node::parse(text).map_err(|(message, pos)| at(pos.unwrap_or_default(), message))?;
-    let raw: RawCheck = serde_saphyr::from_str(text).map_err(|e| {
-        let pos = e
-            .location()
-            .map(|l| node::Pos {
-                line: u32::try_from(l.line()).unwrap_or(u32::MAX),
-                col: u32::try_from(l.column()).unwrap_or(u32::MAX),
-                ..node::Pos::default()
+    parse_file(&file).map_err(|mut problems| {
+        problems.sort_by_key(|p| (p.line, p.col));
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| match &p.help {
+                Some(h) => format!("{}: {}; {h}", p.location(), p.message),
+                None => format!("{}: {}", p.location(), p.message),
             })
-            .unwrap_or(tree.pos);
-        let message = e.without_snippet().to_string();
-        let message = message.trim_start_matches("error: ");
-        let message = TRAILING_AT.replace(message, "").into_owned();
-        at(pos, with_suggestion(message))
-    })?;
-    let located = |pointer: &str| tree.locate(pointer, false);
+            .collect();
+        if lines.is_empty() {
+            format!("{}: invalid gateway check", file.display())
+        } else {
+            lines.join("\n")
+        }
+    })
+}
+
+/// Parse one check file through the positioned parser every file kind shares
+/// ([`crate::plan::lower::parse_checked`]: YAML with positions, the schema walk, then the
+/// typed model), then check its meaning; every problem is returned.
+pub fn parse_file(file: &SourceFile) -> Result<Check, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let Some((tree, raw)) = crate::plan::lower::parse_checked::<RawCheck>(
+        file,
+        &CHECK_SCHEMA,
+        FileKind::GatewayCheck.describe(),
+        &mut problems,
+    ) else {
+        return Err(problems);
+    };
+    let mut at = |pointer: &str, message: String, help: Option<String>| {
+        // `""` is the file's first key, where a missing key is reported.
+        let pos = tree.locate(pointer, false);
+        problems.push(Problem::new(file, pos, message, help));
+    };
     if raw.schema != 1 {
-        return Err(at(
-            located("/schema"),
+        at(
+            "/schema",
             format!("schema {} is not supported (use 1)", raw.schema),
-        ));
+            None,
+        );
     }
     if !ID_RE.is_match(&raw.id) {
-        return Err(at(
-            located("/id"),
+        at(
+            "/id",
             format!(
                 "id `{}` must look like gateway/<area>/<name> (lowercase)",
                 raw.id
             ),
-        ));
+            None,
+        );
     }
-    let Some(level) = raw.level else {
-        return Err(at(
-            tree.pos,
+    if raw.level.is_none() {
+        at(
+            "",
             "missing `level`: must, should or may (the federation spec's keyword), or policy \
              (a gateway deployment rule the spec does not state)"
                 .into(),
-        ));
-    };
+            None,
+        );
+    }
     let basis = match raw.basis.as_deref().map(str::trim) {
         None => {
-            return Err(at(
-                tree.pos,
+            at(
+                "",
                 "missing `basis`: a short quote of the spec with its section, or the policy \
                  (\"gateway policy: ...\")"
                     .into(),
-            ));
+                None,
+            );
+            String::new()
         }
-        Some("") => return Err(at(located("/basis"), "`basis` is empty".into())),
+        Some("") => {
+            at("/basis", "`basis` is empty".into(), None);
+            String::new()
+        }
         Some(b) if b.contains('\n') => {
-            return Err(at(located("/basis"), "`basis` must be one line".into()));
+            at("/basis", "`basis` must be one line".into(), None);
+            String::new()
         }
         Some(b) => b.to_owned(),
     };
-    let action = match (raw.gateway, raw.outbound) {
-        (Some(p), None) => Action::Inbound(Box::new(p)),
-        (None, Some(o)) => Action::Outbound(o),
-        _ => {
-            return Err(at(
-                tree.pos,
-                "give exactly one of `gateway:` (inbound) or `outbound:`".into(),
-            ));
-        }
-    };
-    if let Action::Inbound(p) = &action
+    if let Some(p) = &raw.gateway
         && !p.target.starts_with('/')
         && !p.target.starts_with("http")
     {
-        return Err(at(
-            located("/gateway/target"),
+        at(
+            "/gateway/target",
             format!(
                 "target `{}` must start with / (or be absolute-form)",
                 p.target
             ),
-        ));
+            None,
+        );
     }
-    if let Action::Inbound(p) = &action
-        && let Some(w) = &p.wire
+    if let Some(w) = raw.gateway.as_ref().and_then(|p| p.wire.as_ref())
         && w.hidden.is_some()
         && w.framing != Some(Framing::ContentLengthAndChunked)
     {
-        return Err(at(
-            located("/gateway/wire/hidden"),
+        at(
+            "/gateway/wire/hidden",
             "`hidden` needs `framing: content-length-and-chunked`".into(),
-        ));
+            None,
+        );
     }
-    Ok(Check {
-        id: raw.id,
-        title: raw.title,
-        area: raw.area,
-        level,
-        basis,
-        tags: raw.tags,
-        spec: raw.spec,
-        file,
-        action,
-        file_status: raw.expect.status.clone(),
-        expect: raw.expect,
-    })
+    let action = match (raw.gateway, raw.outbound) {
+        (Some(p), None) => Some(Action::Inbound(Box::new(p))),
+        (None, Some(o)) => Some(Action::Outbound(o)),
+        _ => {
+            at(
+                "",
+                "give exactly one of `gateway:` (inbound) or `outbound:`".into(),
+                None,
+            );
+            None
+        }
+    };
+    match (action, raw.level) {
+        (Some(action), Some(level)) if problems.is_empty() => Ok(Check {
+            id: raw.id,
+            title: raw.title,
+            area: raw.area,
+            level,
+            basis,
+            tags: raw.tags,
+            spec: raw.spec,
+            file: file.display(),
+            action,
+            file_status: raw.expect.status.clone(),
+            expect: raw.expect,
+        }),
+        _ => Err(problems),
+    }
 }
 
 #[cfg(test)]
@@ -494,7 +509,10 @@ mod tests {
         assert!(e.starts_with("x.yaml:6:8: `basis` is empty"), "{e}");
         let bad = OK.replace("level: policy", "level: strict");
         let e = parse(Path::new("x.yaml"), &bad).unwrap_err();
-        assert!(e.starts_with("x.yaml:5:") && e.contains("strict"), "{e}");
+        assert!(
+            e.starts_with("x.yaml:5:8:") && e.contains("\"policy\""),
+            "{e}"
+        );
         for level in ["must", "should", "may"] {
             let text = OK.replace("level: policy", &format!("level: {level}"));
             assert_eq!(

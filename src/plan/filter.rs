@@ -1,7 +1,9 @@
-//! `--filter` expressions, one language for every kind of check (scenarios and gateway
-//! checks): comma-separated alternatives, each `area:NAME`, `tag:NAME`, `level:LEVEL`, or an
-//! id pattern. A pattern with `*` is a glob over the whole id; one without matches any id that
-//! contains it (`messaging` selects `cs/messaging/send-text`).
+//! `--filter` (`-E`) expressions, the one language of every mode that selects (`run`, `list`
+//! and `coverage` of scenarios, gateway runs and listings, `list` of load plans): comma-separated
+//! alternatives, each `area:NAME`, `tag:NAME`, `level:LEVEL` (exact), or an id pattern. An id
+//! pattern with `*` is a glob anchored at both ends (`cs/*/send-*`; `*` matches any run of
+//! characters, `/` included); one without `*` is a substring (`messaging` selects
+//! `cs/messaging/send-text`). docs/decisions.md, "One filter language".
 
 use super::ScenarioPlan;
 use crate::scenario::model::Level;
@@ -16,6 +18,11 @@ pub trait Selectable {
     fn tags(&self) -> &[String];
     /// Its requirement level.
     fn level(&self) -> Level;
+    /// Whether it has a requirement level at all (a load plan has none: `level:` never
+    /// selects it).
+    fn has_level(&self) -> bool {
+        true
+    }
 }
 
 impl Selectable for ScenarioPlan {
@@ -49,7 +56,7 @@ fn term_matches<S: Selectable + ?Sized>(term: &str, s: &S) -> bool {
     } else if let Some(tag) = term.strip_prefix("tag:") {
         s.tags().iter().any(|t| t == tag)
     } else if let Some(level) = term.strip_prefix("level:") {
-        s.level().as_str() == level
+        s.has_level() && s.level().as_str() == level
     } else {
         glob(term, s.id())
     }
@@ -83,7 +90,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
-    struct Check(&'static str, &'static str, Level);
+    struct Check(&'static str, &'static str, Option<Level>);
     impl Selectable for Check {
         fn id(&self) -> &str {
             self.0
@@ -95,13 +102,16 @@ mod tests {
             &[]
         }
         fn level(&self) -> Level {
-            self.2
+            self.2.unwrap_or(Level::Must)
+        }
+        fn has_level(&self) -> bool {
+            self.2.is_some()
         }
     }
 
     #[test]
     fn one_language_for_every_kind() {
-        let gw = Check("gateway/path/dot-segments", "path", Level::Policy);
+        let gw = Check("gateway/path/dot-segments", "path", Some(Level::Policy));
         assert!(matches(Some("path"), &gw), "a plain term is a substring");
         assert!(matches(Some("gateway/path/*"), &gw));
         assert!(!matches(Some("path/*"), &gw), "a glob covers the whole id");
@@ -110,6 +120,29 @@ mod tests {
         assert!(!matches(Some("level:must"), &gw));
         assert!(matches(Some("level:must, area:path"), &gw));
         assert!(matches(None, &gw));
+        let plan = Check("load/smoke", "load", None);
+        assert!(matches(Some("smoke"), &plan));
+        assert!(matches(Some("area:load"), &plan));
+        assert!(!matches(Some("level:must"), &plan), "a plan has no level");
+    }
+
+    #[test]
+    fn a_plain_word_is_a_substring_in_every_mode() {
+        // The same words select the same ids whatever kind of check carries them.
+        let ids = [
+            ("cs/messaging/send-text", "messaging"),
+            ("gateway/messaging/relay", "messaging"),
+            ("load/messaging-burst", "load"),
+        ];
+        for (id, area) in ids {
+            let c = Check(id, area, Some(Level::Must));
+            assert!(matches(Some("messaging"), &c), "{id}");
+            assert!(
+                !matches(Some("messaging/*"), &c),
+                "{id}: a glob is anchored"
+            );
+            assert!(matches(Some("*messaging*"), &c), "{id}");
+        }
     }
 
     #[test]
@@ -117,5 +150,12 @@ mod tests {
         assert!(glob("cs/*/send*", "cs/messaging/send-text"));
         assert!(glob("messaging", "cs/messaging/send-text"));
         assert!(!glob("cs/sync/*", "cs/messaging/send-text"));
+        assert!(glob("*", "anything"));
+        assert!(glob("cs/messaging/send-text", "cs/messaging/send-text"));
+        assert!(
+            !glob("cs/*/send", "cs/messaging/send-text"),
+            "anchored at the end"
+        );
+        assert!(glob("*/send-text", "cs/messaging/send-text"));
     }
 }

@@ -65,9 +65,12 @@ pub struct LoadOutcome {
     pub scenarios: Vec<ScenarioPlan>,
     /// Every problem found, in file order.
     pub problems: Vec<Problem>,
-    /// Load plans met on the way (files with a top-level `load:` key); `run` leaves them
-    /// out, `validate` checks them with [`crate::load::plan`].
+    /// Load plans met on the way (see [`FileKind`]); `run` leaves them out, `validate`
+    /// checks them with [`crate::load::plan`].
     pub load_plans: Vec<SourceFile>,
+    /// Gateway check files met on the way (see [`FileKind`]); the command line loads them
+    /// with [`crate::gateway::suite`] (which this module may not import).
+    pub gateway_checks: Vec<SourceFile>,
 }
 
 static SCENARIO_SCHEMA: LazyLock<Value> =
@@ -89,16 +92,24 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadOutcome, SourceError> {
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     for path in files {
         let file = source::read(&path)?;
-        match FileKind::of(&file.text) {
+        let mut problems = Vec::new();
+        match classify(&file, &mut problems) {
             // gateway checks have their own format and runner (src/gateway)
-            FileKind::GatewayCheck => continue,
-            FileKind::LoadPlan => {
+            Some(FileKind::GatewayCheck) => {
+                out.gateway_checks.push(file);
+                continue;
+            }
+            Some(FileKind::LoadPlan) => {
                 out.load_plans.push(file);
                 continue;
             }
-            FileKind::Scenario => {}
+            Some(FileKind::Scenario) => {}
+            None => {
+                out.problems.extend(problems);
+                out.sources.push(file);
+                continue;
+            }
         }
-        let mut problems = Vec::new();
         if let Some(plan) = lower_file(&file, &mut problems) {
             if let Some(first) = ids.get(&plan.id) {
                 let pos = plan_id_pos(&file);
@@ -121,6 +132,26 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadOutcome, SourceError> {
     Ok(out)
 }
 
+/// The kind of one file (see [`FileKind`]); `None`, with the problem appended, when it cannot
+/// be told. A file that is not YAML is a scenario, whose loader reports the syntax error.
+pub fn classify(file: &SourceFile, problems: &mut Vec<Problem>) -> Option<FileKind> {
+    let Ok(root) = node::parse(&file.text) else {
+        return Some(FileKind::Scenario);
+    };
+    match FileKind::classify(&root) {
+        Ok(kind) => Some(kind),
+        Err(p) => {
+            problems.push(Problem::new(
+                file,
+                root.locate(&p.pointer, p.at_key),
+                p.message,
+                p.help,
+            ));
+            None
+        }
+    }
+}
+
 fn plan_id_pos(file: &SourceFile) -> Pos {
     node::parse(&file.text)
         .map(|n| n.locate("/id", false))
@@ -128,8 +159,9 @@ fn plan_id_pos(file: &SourceFile) -> Pos {
 }
 
 /// Parse a file into its positioned node tree, check it against `schema` and deserialise it
-/// as `T`; every problem is appended. `None` when a step fails. `what` names the file kind in
-/// messages ("scenario", "load plan").
+/// as `T`; every problem is appended. `None` when a step fails. This is the one positioned
+/// parser of every file kind: `what` names the kind as [`FileKind::describe`] does
+/// ("scenario", "gateway check", "load plan"), and a declared `kind:` must agree with it.
 pub fn parse_checked<T: serde::de::DeserializeOwned>(
     file: &SourceFile,
     schema: &Value,
@@ -149,6 +181,25 @@ pub fn parse_checked<T: serde::de::DeserializeOwned>(
         }
     };
     let before = problems.len();
+    if FileKind::is_declared(&root) {
+        match FileKind::classify(&root) {
+            Ok(kind) if kind.describe() == what => {}
+            Ok(kind) => problems.push(Problem::new(
+                file,
+                root.locate("/kind", false),
+                format!("this file declares `kind: {}`, not a {what}", kind.name()),
+                None,
+            )),
+            Err(p) => problems.push(Problem::new(
+                file,
+                root.locate(&p.pointer, p.at_key),
+                p.message,
+                p.help,
+            )),
+        }
+    }
+    // `kind:` is the classifier's; no file model has it.
+    let root = crate::scenario::kind::without_kind(root);
     for p in schema_check::check(&root, schema, CheckOptions::default()) {
         problems.push(Problem::new(
             file,

@@ -9,11 +9,23 @@ use serde::{Deserialize, Deserializer};
 /// The only scenario format version this build reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The `kind:` a scenario file may declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeclaredKind {
+    /// A conformance scenario.
+    Scenario,
+}
+
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "mxharness scenario (format v1)")]
 pub struct RawScenario {
+    /// The file's kind, optional: `scenario`. Read by the classifier (`scenario::kind`) before
+    /// the file is parsed; without it a file with `steps:` is a scenario.
+    #[serde(default)]
+    pub kind: Option<DeclaredKind>,
     /// Format version; must be 1.
     pub schema: u32,
     /// Stable, unique id: lowercase segments separated by '/', e.g. `cs/messaging/send-text`.

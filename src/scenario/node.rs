@@ -245,10 +245,33 @@ impl<'de> Visitor<'de> for NodeVisitor {
 /// itself is malformed.
 pub fn parse(text: &str) -> Result<Node, (String, Option<Pos>)> {
     serde_saphyr::from_str::<Node>(text).map_err(|e| {
-        let pos = e.location().map(|l| Pos::from_location(&l));
+        let pos = e.location().map(|l| {
+            let mut pos = Pos::from_location(&l);
+            // A syntax error may come without a byte offset: take it from line and column,
+            // so the snippet points where the message says.
+            if pos.offset == 0 && (pos.line > 1 || pos.col > 1) {
+                pos.offset = offset_of(text, pos.line, pos.col);
+            }
+            pos
+        });
         let message = e.without_snippet().to_string();
         (message, pos)
     })
+}
+
+/// The byte offset of a 1-based line and (character) column in `text`, clamped to the text.
+fn offset_of(text: &str, line: u32, col: u32) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(str::len)
+        .sum();
+    let rest = text.get(start..).unwrap_or("");
+    let within = rest
+        .char_indices()
+        .nth(col.saturating_sub(1) as usize)
+        .map_or(rest.len(), |(i, _)| i);
+    (start + within).min(text.len())
 }
 
 #[cfg(test)]
@@ -274,7 +297,11 @@ mod tests {
 
     #[test]
     fn malformed_yaml_reports_a_position() {
-        let err = parse("a: [1, 2\nb: 3\n").expect_err("must fail");
-        assert!(err.1.is_some(), "{err:?}");
+        let text = "a: [1, 2\nb: 3\n";
+        let err = parse(text).expect_err("must fail");
+        let pos = err.1.expect("a position");
+        assert_eq!(pos.offset, offset_of(text, pos.line, pos.col), "{err:?}");
+        assert_eq!(offset_of("ab\ncd\n", 2, 2), 4);
+        assert_eq!(offset_of("ab", 9, 9), 2);
     }
 }

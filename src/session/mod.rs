@@ -5,6 +5,7 @@
 //! the end of a run ([`finish`]). The command line maps its arguments onto a `TargetSpec` and
 //! prints.
 
+pub mod expectations;
 pub mod federation;
 pub mod finish;
 pub mod gateway;
@@ -12,6 +13,7 @@ pub mod journal_writer;
 pub mod prepare;
 pub mod target_spec;
 
+pub use expectations::ExpectationsSource;
 pub use gateway::{GatewaySpec, PreparedGateway};
 pub use prepare::{
     CapabilityNeeds, FederationNeeds, Prepared, interruptible_prepare, prepare, synapse_options,

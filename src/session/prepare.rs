@@ -24,6 +24,20 @@ pub struct Prepared {
     pub spawned2: Option<SpawnedSynapse>,
 }
 
+impl Prepared {
+    /// Stop the local Synapses the harness started (a failure is a warning: the run's results
+    /// stand).
+    pub async fn stop(self) {
+        for (spawned, which) in [(self.spawned, "local"), (self.spawned2, "second local")] {
+            if let Some(s) = spawned
+                && let Err(e) = s.stop().await
+            {
+                eprintln!("warning: stopping the {which} Synapse: {e}");
+            }
+        }
+    }
+}
+
 /// What the selected scenarios need from federation.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FederationNeeds {
