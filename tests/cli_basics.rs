@@ -234,7 +234,10 @@ fn coverage_counts_checklist_behaviours_and_flags_unknown_ids() {
         .as_array()
         .and_then(|a| a.iter().find(|r| r["area"] == "CS-SYNC"))
         .expect("a CS-SYNC area");
-    assert!(sync["operations"]["total"].as_u64().is_some_and(|t| t > 0), "{sync}");
+    assert!(
+        sync["operations"]["total"].as_u64().is_some_and(|t| t > 0),
+        "{sync}"
+    );
     assert_eq!(map["versions"].as_array().map(Vec::len), Some(19), "{map}");
     let missing = map["missing"].as_array().expect("missing operations");
     assert!(!missing.is_empty() && missing.iter().all(|m| m.get("reason").is_some()));

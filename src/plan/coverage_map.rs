@@ -167,10 +167,8 @@ impl CoverageMap {
     /// The map of the shipped tables for planned scenarios (None if the oracle is missing).
     pub fn of_plans(plans: &[ScenarioPlan]) -> Option<Self> {
         let oracle = oracle::get()?;
-        let facts: Vec<ScenarioFacts> = plans
-            .iter()
-            .map(|p| ScenarioFacts::of(oracle, p))
-            .collect();
+        let facts: Vec<ScenarioFacts> =
+            plans.iter().map(|p| ScenarioFacts::of(oracle, p)).collect();
         Some(Self::build(oracle, Tables::shipped(), &facts))
     }
 
@@ -300,7 +298,10 @@ pub fn msc_only(map: &CoverageMap) -> Option<usize> {
 /// The map as text: the area table, the version table and the missing operations.
 pub fn render_text(map: &CoverageMap) -> String {
     use std::fmt::Write as _;
-    let pct = |r: &Ratio| r.percent().map_or_else(|| "-".to_owned(), |p| format!("{p}%"));
+    let pct = |r: &Ratio| {
+        r.percent()
+            .map_or_else(|| "-".to_owned(), |p| format!("{p}%"))
+    };
     let cell = |r: &Ratio| {
         if r.total == 0 {
             format!("{:>7} {:>4}", "-", "")
@@ -348,7 +349,10 @@ pub fn render_text(map: &CoverageMap) -> String {
         );
     }
     if let Some(msc_only) = msc_only(map) {
-        let _ = writeln!(out, "({msc_only} scenarios of an MSC only are in no version)");
+        let _ = writeln!(
+            out,
+            "({msc_only} scenarios of an MSC only are in no version)"
+        );
     }
     let _ = writeln!(
         out,

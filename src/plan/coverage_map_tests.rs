@@ -17,12 +17,48 @@ fn op(api: &str, method: &str, path: &str, since: Option<&str>, until: Option<&s
 /// without an area in the table) and one of an MSC.
 pub(crate) fn small_oracle() -> Oracle {
     let ops = [
-        op("client-server", "GET", "/_matrix/client/v3/sync", Some("1.1"), None),
-        op("client-server", "POST", "/_matrix/client/v3/register", Some("1.1"), None),
-        op("client-server", "GET", "/_matrix/client/v3/old", Some("1.1"), Some("1.2")),
-        op("client-server", "GET", "/_matrix/client/v1/new", Some("1.3"), None),
-        op("server-server", "PUT", "/_matrix/federation/v1/send/{txnId}", Some("1.1"), None),
-        op("server-server", "GET", "/_matrix/federation/v1/version", Some("1.1"), None),
+        op(
+            "client-server",
+            "GET",
+            "/_matrix/client/v3/sync",
+            Some("1.1"),
+            None,
+        ),
+        op(
+            "client-server",
+            "POST",
+            "/_matrix/client/v3/register",
+            Some("1.1"),
+            None,
+        ),
+        op(
+            "client-server",
+            "GET",
+            "/_matrix/client/v3/old",
+            Some("1.1"),
+            Some("1.2"),
+        ),
+        op(
+            "client-server",
+            "GET",
+            "/_matrix/client/v1/new",
+            Some("1.3"),
+            None,
+        ),
+        op(
+            "server-server",
+            "PUT",
+            "/_matrix/federation/v1/send/{txnId}",
+            Some("1.1"),
+            None,
+        ),
+        op(
+            "server-server",
+            "GET",
+            "/_matrix/federation/v1/version",
+            Some("1.1"),
+            None,
+        ),
         op("msc4186", "POST", "/_matrix/client/v4/sync", None, None),
     ];
     let json = format!(
@@ -36,7 +72,10 @@ pub(crate) fn small_oracle() -> Oracle {
 fn b(id: &str) -> Behaviour {
     Behaviour {
         id: id.into(),
-        area: id.rsplit_once('-').map(|(a, _)| a.to_owned()).unwrap_or_default(),
+        area: id
+            .rsplit_once('-')
+            .map(|(a, _)| a.to_owned())
+            .unwrap_or_default(),
         level: "MUST".into(),
         text: String::new(),
     }
@@ -119,11 +158,17 @@ fn versions_count_added_and_current_operations_and_cumulative_behaviours() {
     let v: Vec<_> = map.versions.iter().map(|v| v.version.as_str()).collect();
     assert_eq!(v, ["v1.1", "v1.2", "v1.3"]);
     let v11 = &map.versions[0];
-    assert_eq!((v11.operations_added.covered, v11.operations_added.total), (2, 5));
+    assert_eq!(
+        (v11.operations_added.covered, v11.operations_added.total),
+        (2, 5)
+    );
     assert_eq!(v11.operations_current.total, 5);
     assert_eq!((v11.scenarios, v11.behaviours.covered), (1, 1));
     let v13 = &map.versions[2];
-    assert_eq!((v13.operations_added.covered, v13.operations_added.total), (1, 1));
+    assert_eq!(
+        (v13.operations_added.covered, v13.operations_added.total),
+        (1, 1)
+    );
     // v1.3 no longer has the operation removed after v1.2.
     assert_eq!(v13.operations_current.total, 5);
     // The MSC-only scenario is in no version.

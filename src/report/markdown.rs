@@ -315,7 +315,10 @@ fn coverage_section(out: &mut String, map: &crate::plan::coverage_map::CoverageM
             r(&a.operations)
         );
     }
-    let _ = writeln!(out, "\n| version | operations added | operations in spec | scenarios | behaviours |\n|---|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "\n| version | operations added | operations in spec | scenarios | behaviours |\n|---|---:|---:|---:|---:|"
+    );
     for v in &map.versions {
         let _ = writeln!(
             out,
@@ -327,7 +330,11 @@ fn coverage_section(out: &mut String, map: &crate::plan::coverage_map::CoverageM
             r(&v.behaviours)
         );
     }
-    let _ = writeln!(out, "\nOperations not exercised ({}):\n", map.missing.len());
+    let _ = writeln!(
+        out,
+        "\n<details><summary>Operations not exercised ({})</summary>\n",
+        map.missing.len()
+    );
     for m in &map.missing {
         let _ = writeln!(
             out,
@@ -337,4 +344,5 @@ fn coverage_section(out: &mut String, map: &crate::plan::coverage_map::CoverageM
             m.reason.as_deref().unwrap_or("no reason recorded")
         );
     }
+    let _ = writeln!(out, "\n</details>");
 }
