@@ -185,6 +185,16 @@ fn coverage_counts_checklist_behaviours_and_flags_unknown_ids() {
         .expect("a count");
     assert!(exercised > 80, "{ops}");
     assert!(stdout.contains("operations server-server"), "{stdout}");
+    // Per area, behaviours and the area's spec operations side by side; then per version.
+    let sync = stdout
+        .lines()
+        .find(|l| l.starts_with("CS-SYNC "))
+        .expect("a CS-SYNC row");
+    assert_eq!(sync.matches('/').count(), 2, "{sync}");
+    assert!(stdout.contains("\nby spec version"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("v1.1 ")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("v1.19 ")), "{stdout}");
+    assert!(stdout.contains("operations not exercised ("), "{stdout}");
     // The shipped suite has no mistyped behaviour IDs...
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("warning: tag"),
@@ -218,6 +228,19 @@ fn coverage_counts_checklist_behaviours_and_flags_unknown_ids() {
         apis.iter().any(|a| a["api"] == "client-server"
             && a["missing"].as_array().is_some_and(|m| !m.is_empty()))
     );
+    // The coverage map: areas, versions and the missing operations with their reasons.
+    let map = &json["map"];
+    let sync = map["areas"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["area"] == "CS-SYNC"))
+        .expect("a CS-SYNC area");
+    assert!(
+        sync["operations"]["total"].as_u64().is_some_and(|t| t > 0),
+        "{sync}"
+    );
+    assert_eq!(map["versions"].as_array().map(Vec::len), Some(19), "{map}");
+    let missing = map["missing"].as_array().expect("missing operations");
+    assert!(!missing.is_empty() && missing.iter().all(|m| m.get("reason").is_some()));
 }
 
 /// `mxharness list | head -1`: the reader goes away after one line; the listing ends quietly

@@ -155,6 +155,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
         args.strict,
         started.clock,
     );
+    let coverage = crate::plan::coverage_map::CoverageMap::of_plans(&selected);
     runner::run(
         selected,
         Arc::clone(&prepared.ctx),
@@ -177,6 +178,7 @@ pub(super) async fn run(args: RunArgs) -> u8 {
             endpoints::CATALOGUE,
             &endpoints::all().iter().map(|e| e.id()).collect::<Vec<_>>(),
         )),
+        coverage,
         ..Outcome::new(started.ended(run), target_info(&prepared), scenario_results)
     }
     .report(Some(&stop));

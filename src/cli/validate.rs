@@ -167,6 +167,7 @@ pub(super) fn coverage(args: &CoverageArgs) -> u8 {
     );
     let ops = crate::oracle::get()
         .map(|o| crate::plan::operations::OperationCoverage::build(o, &selected));
+    let map = crate::plan::coverage_map::CoverageMap::of_plans(&selected);
     match args.format {
         Format::Json => {
             #[derive(serde::Serialize)]
@@ -174,10 +175,12 @@ pub(super) fn coverage(args: &CoverageArgs) -> u8 {
                 #[serde(flatten)]
                 behaviours: &'a Coverage,
                 operations: Option<&'a crate::plan::operations::OperationCoverage>,
+                map: Option<&'a crate::plan::coverage_map::CoverageMap>,
             }
             let both = Both {
                 behaviours: &cov,
                 operations: ops.as_ref(),
+                map: map.as_ref(),
             };
             outln!(
                 "{}",
@@ -189,15 +192,12 @@ pub(super) fn coverage(args: &CoverageArgs) -> u8 {
                 .iter()
                 .map(|b| (b.id.as_str(), b.text.as_str()))
                 .collect();
-            for a in &cov.areas {
-                outln!(
-                    "{:<14} {:>3}/{:<3} {:>4}%",
-                    a.area,
-                    a.covered,
-                    a.total,
-                    a.covered * 100 / a.total.max(1)
-                );
-                if args.uncovered {
+            if let Some(map) = &map {
+                out!("{}", crate::plan::coverage_map::render_text(map));
+            }
+            if args.uncovered {
+                for a in cov.areas.iter().filter(|a| !a.uncovered.is_empty()) {
+                    outln!("  {}", a.area);
                     for id in &a.uncovered {
                         outln!(
                             "    not covered: {id}  {}",
@@ -228,14 +228,6 @@ pub(super) fn coverage(args: &CoverageArgs) -> u8 {
                             ""
                         }
                     );
-                    if args.uncovered {
-                        for id in &api.missing {
-                            match crate::plan::operations::reason(id) {
-                                Some(why) => outln!("    not exercised: {id}  ({why})"),
-                                None => outln!("    not exercised: {id}"),
-                            }
-                        }
-                    }
                 }
             }
         }

@@ -197,6 +197,7 @@ pub fn read(text: &str) -> Result<Read, String> {
         areas: results::score::area_scores(&scenarios),
         profile: None,
         endpoints: None,
+        coverage: None,
         scenarios,
         load: None,
     };

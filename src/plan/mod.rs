@@ -1,6 +1,7 @@
 //! The executable plan: scenarios after validation and lowering, and selection by filter.
 
 pub mod coverage;
+pub mod coverage_map;
 pub mod filter;
 pub mod lower;
 pub mod operations;

@@ -105,6 +105,9 @@ pub fn render_html(report: &RunReport) -> String {
         );
     }
     let _ = writeln!(out, "</table>");
+    if let Some(map) = &report.coverage {
+        out.push_str(&super::coverage_html::section(map));
+    }
 
     let fail_on = report.summary.fail_on;
     let failing: Vec<&ScenarioResult> = report

@@ -640,6 +640,7 @@ mod tests {
             areas: vec![],
             profile: None,
             endpoints: None,
+            coverage: None,
             scenarios: vec![],
             load: None,
         };

@@ -81,6 +81,9 @@ pub fn render_markdown(report: &RunReport) -> String {
             a.recommendations_ran
         );
     }
+    if let Some(map) = &report.coverage {
+        coverage_section(&mut out, map);
+    }
     let fail_on = report.summary.fail_on;
     grouped_section(
         &mut out,
@@ -285,4 +288,61 @@ fn first_line(s: &str) -> &str {
 /// Keep table cells on one line and their pipes literal.
 fn cell(s: &str) -> String {
     s.replace('\n', " ").replace('|', "\\|")
+}
+
+/// The coverage map: behaviours and spec operations per area, and the operations not
+/// exercised with their reasons.
+fn coverage_section(out: &mut String, map: &crate::plan::coverage_map::CoverageMap) {
+    use crate::plan::coverage_map::Ratio;
+    let r = |r: &Ratio| match r.percent() {
+        Some(p) => format!("{}/{} ({p}%)", r.covered, r.total),
+        None => "-".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "\n## Coverage map\n\n{} scenarios: behaviours {}, spec operations {} (spec {}).\n\n| area | behaviours | operations |\n|---|---:|---:|",
+        map.scenarios,
+        r(&map.behaviours),
+        r(&map.operations),
+        map.spec_version
+    );
+    for a in &map.areas {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            cell(&a.area),
+            r(&a.behaviours),
+            r(&a.operations)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| version | operations added | operations in spec | scenarios | behaviours |\n|---|---:|---:|---:|---:|"
+    );
+    for v in &map.versions {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            v.version,
+            r(&v.operations_added),
+            r(&v.operations_current),
+            v.scenarios,
+            r(&v.behaviours)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n<details><summary>Operations not exercised ({})</summary>\n",
+        map.missing.len()
+    );
+    for m in &map.missing {
+        let _ = writeln!(
+            out,
+            "- `{}` ({}): {}",
+            m.id,
+            m.area,
+            m.reason.as_deref().unwrap_or("no reason recorded")
+        );
+    }
+    let _ = writeln!(out, "\n</details>");
 }

@@ -7,6 +7,7 @@
 
 mod atomic;
 mod capacity_html;
+mod coverage_html;
 pub mod groups;
 mod html;
 mod json;

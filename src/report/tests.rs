@@ -337,3 +337,22 @@ fn html_is_self_contained_and_escaped() {
     );
     assert!(html.contains("<svg") && html.trim_end().ends_with("</html>"));
 }
+
+#[test]
+fn the_coverage_map_shows_in_every_format_and_reads_back() {
+    let mut report = fixture();
+    report.coverage = Some(crate::plan::coverage_map::tests::small_map());
+    let html = render_html(&report);
+    assert!(html.contains("<h2>Coverage map</h2>"), "{html}");
+    assert!(!html.contains("<script"));
+    let md = render_markdown(&report);
+    assert!(md.contains("## Coverage map"), "{md}");
+    assert!(md.contains("| CS-REG | 0/1 (0%) | 0/1 (0%) |"), "{md}");
+    assert!(
+        md.contains("- `GET /_matrix/federation/v1/version` (FED-OTHER): no reason recorded"),
+        "{md}"
+    );
+    assert_eq!(read_json(&render_json(&report)).unwrap(), report);
+    // A report without the map (older ones, load runs) renders no section.
+    assert!(!render_html(&fixture()).contains("Coverage map"));
+}

@@ -38,6 +38,9 @@ pub struct RunReport {
     /// Which of the catalogued Client-Server endpoints the run exercised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<EndpointCoverage>,
+    /// Behaviours and spec operations of the run's scenarios, per area and spec version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::plan::coverage_map::CoverageMap>,
     /// One entry per selected scenario, sorted by id.
     pub scenarios: Vec<ScenarioResult>,
     /// What a load run measured (`mxharness load`); its thresholds are the scenarios.

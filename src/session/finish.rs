@@ -79,6 +79,8 @@ pub struct Outcome {
     pub profile: Option<ProfileResult>,
     /// Endpoint coverage.
     pub endpoints: Option<EndpointCoverage>,
+    /// Behaviours and spec operations of the run's scenarios (the coverage map).
+    pub coverage: Option<crate::plan::coverage_map::CoverageMap>,
     /// A load run's figures.
     pub load: Option<LoadReport>,
 }
@@ -93,6 +95,7 @@ impl Outcome {
             fail_on: FailOn::default(),
             profile: None,
             endpoints: None,
+            coverage: None,
             load: None,
         }
     }
@@ -112,6 +115,7 @@ impl Outcome {
             summary: results::score::summarize_at(&self.results, self.fail_on),
             profile: self.profile,
             endpoints: self.endpoints,
+            coverage: self.coverage,
             areas: results::score::area_scores(&self.results),
             scenarios: self.results,
             load: self.load,
