@@ -400,11 +400,22 @@ impl Lowering<'_> {
                 defined.insert(format!("push_gateway.{f}"));
             }
         }
+        let wants_email = raw
+            .requires
+            .as_ref()
+            .is_some_and(|r| r.capabilities.contains(&model::Capability::Email));
         for (i, step) in raw.steps.iter().enumerate() {
             if step.appservice.is_some() && !wants_appservice {
                 self.problem(
                     &format!("/steps/{i}/appservice"),
                     "an `appservice` step needs `requires: { capabilities: [appservice] }`",
+                    None,
+                );
+            }
+            if step.email.is_some() && !wants_email {
+                self.problem(
+                    &format!("/steps/{i}/email"),
+                    "an `email` step needs `requires: { capabilities: [email] }`",
                     None,
                 );
             }
@@ -571,6 +582,7 @@ impl Lowering<'_> {
             raw.remote.is_some(),
             raw.appservice.is_some(),
             raw.push_gateway.is_some(),
+            raw.email.is_some(),
         ]
         .iter()
         .filter(|k| **k)
@@ -579,7 +591,7 @@ impl Lowering<'_> {
             _ if kinds > 1 => {
                 self.problem(
                     &base,
-                    "a step has exactly one of `call`, `request`, `federation`, `serve`, `inbound`, `remote`, `appservice`, `push_gateway`",
+                    "a step has exactly one of `call`, `request`, `federation`, `serve`, `inbound`, `remote`, `appservice`, `push_gateway`, `email`",
                     None,
                 );
                 None
@@ -1057,6 +1069,7 @@ fn describe(action: &Action, actor: Option<&str>) -> String {
         Action::Remote(r) => format!("{} {}", r.server, r.op),
         Action::Appservice(a) => format!("appservice received {} {}", a.method, a.path),
         Action::PushGateway(a) => format!("push gateway received {} {}", a.method, a.path),
+        Action::Email(a) => format!("SMTP sink received mail to {}", a.to),
     }
 }
 

@@ -142,6 +142,8 @@ pub enum Action {
     Appservice(crate::scenario::model::RawRoleInbound),
     /// Look for a request the harness's push gateway received.
     PushGateway(crate::scenario::model::RawRoleInbound),
+    /// Look for a message the harness's SMTP sink received.
+    Email(crate::scenario::model::RawEmailInbound),
 }
 
 /// A raw HTTP request (all strings are templates).

@@ -8,7 +8,7 @@ use super::federation::{Outcome, synthetic};
 use crate::matrix::http_client::Received;
 use crate::plan::template::Vars;
 use crate::results::redact::Redactor;
-use crate::scenario::model::RawRoleInbound;
+use crate::scenario::model::{RawEmailInbound, RawRoleInbound};
 use crate::target::appservice::{ALIAS_PREFIX, AppServiceRole, PLAIN_USER_PREFIX, USER_PREFIX};
 use crate::target::recorder::RoleRequest;
 
@@ -66,6 +66,83 @@ pub(super) fn push_inbound(
         return Outcome::Broken("no push gateway runs in this run".into());
     };
     judge(a, &role.requests(), vars, "the push gateway", candidate_ok)
+}
+
+/// Like [`inbound`], over the messages the SMTP sink received (method `MAIL`, the `to`
+/// regular expression over the envelope recipients).
+pub(super) fn email_inbound(
+    a: &RawEmailInbound,
+    ctx: &RunContext,
+    vars: &Vars,
+    candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
+) -> Outcome {
+    let Some(sink) = ctx.email_sink.as_ref() else {
+        return Outcome::Broken("no SMTP sink runs in this run".into());
+    };
+    let as_role = RawRoleInbound {
+        method: crate::target::email_sink::MAIL_METHOD.to_owned(),
+        path: a.to.clone(),
+        authenticated: Some(false),
+    };
+    judge(
+        &as_role,
+        &sink.messages(),
+        vars,
+        "the SMTP sink",
+        candidate_ok,
+    )
+}
+
+/// The link an `email` step with `follow` clicks: the first link matching `follow` of the
+/// newest message to `to` that has one; it must lie under `base_url` (the harness only
+/// requests the target). NotYet while no such message arrived.
+pub(super) fn email_link(
+    a: &RawEmailInbound,
+    ctx: &RunContext,
+    base_url: &str,
+    vars: &Vars,
+) -> Result<String, Outcome> {
+    let Some(sink) = ctx.email_sink.as_ref() else {
+        return Err(Outcome::Broken("no SMTP sink runs in this run".into()));
+    };
+    let pattern = |p: &str| -> Result<regex::Regex, Outcome> {
+        let text = vars
+            .text_of(p)
+            .map_err(|e| Outcome::Broken(e.to_string()))?;
+        regex::Regex::new(&text).map_err(|e| Outcome::Broken(e.to_string()))
+    };
+    let to = pattern(&format!("^(?:{})$", a.to))?;
+    let follow = pattern(a.follow.as_deref().unwrap_or(""))?;
+    let messages = sink.messages();
+    let link = messages
+        .iter()
+        .rev()
+        .filter(|m| to.is_match(&m.path))
+        .find_map(|m| {
+            m.json
+                .as_ref()
+                .and_then(|j| j.get("links"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .find(|l| follow.is_match(l))
+                .map(str::to_owned)
+        });
+    match link {
+        None => Err(Outcome::NotYet(format!(
+            "the SMTP sink has received no mail to {} with a link matching {:?} yet ({} messages in all)",
+            a.to,
+            a.follow.as_deref().unwrap_or(""),
+            messages.len()
+        ))),
+        Some(l) if !l.starts_with(&format!("{}/", base_url.trim_end_matches('/'))) => {
+            Err(Outcome::Broken(format!(
+                "the link {l:?} in the mail does not lead to the target ({base_url}); not followed"
+            )))
+        }
+        Some(l) => Ok(l),
+    }
 }
 
 fn judge(

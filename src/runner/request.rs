@@ -56,7 +56,8 @@ pub(super) fn build(
         | Action::Inbound(_)
         | Action::Remote(_)
         | Action::Appservice(_)
-        | Action::PushGateway(_) => Err(
+        | Action::PushGateway(_)
+        | Action::Email(_) => Err(
             "internal error: a federation step reached the client-server request builder".into(),
         ),
     }

@@ -172,6 +172,9 @@ pub enum Capability {
     /// The target's HTTP pushers can reach the harness's push-gateway role on loopback (the
     /// spawned Synapse).
     PushGateway,
+    /// The target sends mail through the harness's SMTP sink (the spawned Synapse, whose
+    /// `email:` section points at it).
+    Email,
 }
 
 impl Capability {
@@ -191,11 +194,12 @@ impl Capability {
             Capability::Federation => "federation",
             Capability::Appservice => "appservice",
             Capability::PushGateway => "push-gateway",
+            Capability::Email => "email",
         }
     }
 
     /// Every capability, in order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::GuestAccess,
         Capability::Presence,
         Capability::ProfileLookup,
@@ -209,6 +213,7 @@ impl Capability {
         Capability::Federation,
         Capability::Appservice,
         Capability::PushGateway,
+        Capability::Email,
     ];
 }
 
@@ -358,6 +363,21 @@ pub struct RawRoleInbound {
     pub authenticated: Option<bool>,
 }
 
+/// A message the harness's SMTP sink received (an `email` step).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmailInbound {
+    /// Regular expression over the envelope recipients (joined by `,`); `${...}` variables
+    /// are replaced first.
+    pub to: String,
+    /// Follow a link: a regular expression over the message's links (`${...}` replaced
+    /// first); the step GETs the newest matching message's first matching link (which must
+    /// lie under the target's base URL), without a token, as a user clicking it would, and
+    /// `expect` judges that response instead of the message.
+    #[serde(default)]
+    pub follow: Option<String>,
+}
+
 /// A room-level action of a fake server: join (make_join, then send_join v2), leave
 /// (make_leave, then send_leave v2), send an event (a PDU in a transaction), create a room of
 /// its own, invite a user of another server into it, or send EDUs.
@@ -447,6 +467,10 @@ pub struct RawStep {
     /// Wait for a request the harness's push gateway received (use with `eventually`).
     #[serde(default)]
     pub push_gateway: Option<RawRoleInbound>,
+    /// Wait for a message the harness's SMTP sink received (use with `eventually`); the
+    /// response body is the message: `subject`, `text`, `html`, `links`, `rcpt_tos`, ...
+    #[serde(default)]
+    pub email: Option<RawEmailInbound>,
     /// What the response must look like. Without `status`, any 2xx is required.
     #[serde(default)]
     pub expect: Option<RawExpect>,

@@ -131,6 +131,7 @@ pub async fn prepare(
     };
     let mut appservice = None;
     let mut push_gateway = None;
+    let mut email_sink = None;
     let (base_url, registration, kind, spawned, log_path) = match &args.target {
         Some(url) => {
             let url = url.trim_end_matches('/').to_owned();
@@ -161,6 +162,18 @@ pub async fn prepare(
             target::ensure_venv(&opts)
                 .await
                 .map_err(|e| e.to_string())?;
+            if cap_needs
+                .capabilities
+                .contains(&crate::scenario::model::Capability::Email)
+            {
+                let dir = args.report_dir.join("email-sink");
+                let _ = std::fs::remove_dir_all(&dir);
+                let sink = target::email_sink::EmailSink::start(&opts, &dir)
+                    .await
+                    .map_err(|e| format!("cannot start the SMTP sink: {e}"))?;
+                opts.email_smtp_port = Some(sink.port());
+                email_sink = Some(Arc::new(sink));
+            }
             let spawned = match &ca {
                 Some(ca) => super::federation::start_synapse(&opts, ca, "hs1").await?,
                 None => SpawnedSynapse::start(&opts)
@@ -284,6 +297,15 @@ pub async fn prepare(
     }
     if cap_needs
         .capabilities
+        .contains(&crate::scenario::model::Capability::Email)
+    {
+        capabilities.probed.insert(
+            crate::scenario::model::Capability::Email,
+            target::capabilities::email_probed(email_sink.is_some()),
+        );
+    }
+    if cap_needs
+        .capabilities
         .contains(&crate::scenario::model::Capability::PushGateway)
     {
         capabilities.probed.insert(
@@ -311,6 +333,7 @@ pub async fn prepare(
         capabilities,
         appservice,
         push_gateway,
+        email_sink,
     };
     Ok(Prepared {
         target,

@@ -91,6 +91,20 @@ pub fn push_gateway_probed(running: bool) -> Probed {
     }
 }
 
+/// Whether the target sends mail through the harness's SMTP sink.
+pub fn email_probed(running: bool) -> Probed {
+    Probed {
+        offered: running,
+        evidence: if running {
+            "the spawned Synapse sends mail to the harness's SMTP sink".into()
+        } else {
+            "the harness's SMTP sink listens on loopback and only a spawned Synapse is configured \
+             to send mail to it"
+                .into()
+        },
+    }
+}
+
 struct Prober<'a> {
     http: &'a HttpClient,
     base: &'a str,
@@ -217,7 +231,7 @@ pub async fn probe(
     for cap in needed {
         let probed = match cap {
             // Known to the caller, not to the server: see [`appservice_probed`].
-            Capability::Appservice | Capability::PushGateway => continue,
+            Capability::Appservice | Capability::PushGateway | Capability::Email => continue,
             Capability::Federation => Probed {
                 offered: federation,
                 evidence: if federation {

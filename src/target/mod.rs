@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub mod appservice;
 pub mod capabilities;
+pub mod email_sink;
 pub mod federated;
 pub mod implementation;
 pub mod provision;
