@@ -84,13 +84,32 @@ pub(super) fn email_inbound(
         path: a.to.clone(),
         authenticated: Some(false),
     };
-    judge(
-        &as_role,
-        &sink.messages(),
-        vars,
-        "the SMTP sink",
-        candidate_ok,
-    )
+    let messages = match select_mail(a, &sink.messages(), vars) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
+    judge(&as_role, &messages, vars, "the SMTP sink", candidate_ok)
+}
+
+/// The messages to `a.to` (only the `a.nth` one when set), oldest first.
+fn select_mail(
+    a: &RawEmailInbound,
+    messages: &[RoleRequest],
+    vars: &Vars,
+) -> Result<Vec<RoleRequest>, Outcome> {
+    let text = vars
+        .text_of(&format!("^(?:{})$", a.to))
+        .map_err(|e| Outcome::Broken(format!("to: {e}")))?;
+    let to = regex::Regex::new(&text).map_err(|e| Outcome::Broken(e.to_string()))?;
+    let mine: Vec<RoleRequest> = messages
+        .iter()
+        .filter(|m| to.is_match(&m.path))
+        .cloned()
+        .collect();
+    Ok(match a.nth {
+        None => mine,
+        Some(n) => mine.into_iter().skip(n.saturating_sub(1)).take(1).collect(),
+    })
 }
 
 /// The link an `email` step with `follow` clicks: the first link matching `follow` of the
@@ -111,27 +130,23 @@ pub(super) fn email_link(
             .map_err(|e| Outcome::Broken(e.to_string()))?;
         regex::Regex::new(&text).map_err(|e| Outcome::Broken(e.to_string()))
     };
-    let to = pattern(&format!("^(?:{})$", a.to))?;
     let follow = pattern(a.follow.as_deref().unwrap_or(""))?;
     let messages = sink.messages();
-    let link = messages
-        .iter()
-        .rev()
-        .filter(|m| to.is_match(&m.path))
-        .find_map(|m| {
-            m.json
-                .as_ref()
-                .and_then(|j| j.get("links"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .find(|l| follow.is_match(l))
-                .map(str::to_owned)
-        });
+    let link = select_mail(a, &messages, vars)?.iter().rev().find_map(|m| {
+        m.json
+            .as_ref()
+            .and_then(|j| j.get("links"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|l| follow.is_match(l))
+            .map(str::to_owned)
+    });
     match link {
         None => Err(Outcome::NotYet(format!(
-            "the SMTP sink has received no mail to {} with a link matching {:?} yet ({} messages in all)",
+            "the SMTP sink has received no {}mail to {} with a link matching {:?} yet ({} messages in all)",
+            a.nth.map(|n| format!("#{n} ")).unwrap_or_default(),
             a.to,
             a.follow.as_deref().unwrap_or(""),
             messages.len()
@@ -143,6 +158,67 @@ pub(super) fn email_link(
         }
         Some(l) => Ok(l),
     }
+}
+
+/// An `email` step with `follow`: GET the link, and with `confirm` submit the page's POST form.
+pub(super) async fn email_follow(
+    a: &RawEmailInbound,
+    ctx: &RunContext,
+    base_url: &str,
+    vars: &Vars,
+    timeout: std::time::Duration,
+) -> Outcome {
+    let url = match email_link(a, ctx, base_url, vars) {
+        Ok(u) => u,
+        Err(o) => return o,
+    };
+    let request = match http::Request::get(url.as_str()).body(Vec::new()) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Broken(format!("link {url:?}: {e}")),
+    };
+    let (exchange, received) = ctx.http.send(request, timeout).await;
+    if !a.confirm {
+        return Outcome::Response(Box::new((exchange, received)));
+    }
+    let Some(page) = received.filter(|r| r.status == 200) else {
+        return Outcome::Response(Box::new((exchange, None)));
+    };
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    let Some((action, fields)) = crate::target::email_sink::post_form(&html) else {
+        return Outcome::Broken(format!(
+            "the page the link {url:?} opens has no method=\"post\" form to confirm"
+        ));
+    };
+    let base = base_url.trim_end_matches('/');
+    let target = match action.as_deref() {
+        None | Some("") => url.clone(),
+        Some(p) if p.starts_with('/') => format!("{base}{p}"),
+        Some(p) if p.starts_with(&format!("{base}/")) => p.to_owned(),
+        Some(p) => {
+            return Outcome::Broken(format!(
+                "the confirmation form posts to {p:?}, not under the target ({base_url})"
+            ));
+        }
+    };
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let request = http::Request::post(target.as_str())
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body.into_bytes());
+    match request {
+        Ok(r) => Outcome::Response(Box::new(ctx.http.send(r, timeout).await)),
+        Err(e) => Outcome::Broken(format!("form {target:?}: {e}")),
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn judge(

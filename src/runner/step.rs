@@ -196,18 +196,7 @@ async fn attempt(
             Action::Appservice(a) => super::appservice::inbound(a, ctx, vars, &judge),
             Action::PushGateway(a) => super::appservice::push_inbound(a, ctx, vars, &judge),
             Action::Email(a) if a.follow.is_some() => {
-                match super::appservice::email_link(a, ctx, base_url, vars) {
-                    Ok(url) => {
-                        let request = http::Request::get(url.as_str()).body(Vec::new());
-                        match request {
-                            Ok(r) => federation::Outcome::Response(Box::new(
-                                ctx.http.send(r, timeout).await,
-                            )),
-                            Err(e) => federation::Outcome::Broken(format!("link {url:?}: {e}")),
-                        }
-                    }
-                    Err(outcome) => outcome,
-                }
+                super::appservice::email_follow(a, ctx, base_url, vars, timeout).await
             }
             Action::Email(a) => super::appservice::email_inbound(a, ctx, vars, &judge),
             _ => federation::execute(&step.action, ctx, world, vars, timeout, &judge).await,

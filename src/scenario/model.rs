@@ -376,6 +376,15 @@ pub struct RawEmailInbound {
     /// `expect` judges that response instead of the message.
     #[serde(default)]
     pub follow: Option<String>,
+    /// With `follow`: the page the link opens asks to confirm in a form; submit its
+    /// `method="post"` form (its hidden inputs, form-encoded, to its action or the link) as
+    /// the user pressing its button would, and `expect` judges that answer.
+    #[serde(default)]
+    pub confirm: bool,
+    /// Only the `nth` message (1-based, in arrival order) to `to` counts: e.g. `2` for the
+    /// second mail to an address that already got one (default: every message).
+    #[serde(default)]
+    pub nth: Option<usize>,
 }
 
 /// A room-level action of a fake server: join (make_join, then send_join v2), leave

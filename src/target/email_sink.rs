@@ -150,6 +150,53 @@ fn to_request(mut message: Value) -> RoleRequest {
     }
 }
 
+/// The first `method="post"` form of an HTML page: its `action` (None when absent) and its
+/// hidden inputs (`name`, `value`, entities `&amp;` `&quot;` `&lt;` `&gt;` `&#39;` decoded), in order.
+pub fn post_form(html: &str) -> Option<(Option<String>, Vec<(String, String)>)> {
+    static FORM: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static INPUT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let form = FORM.get_or_init(|| {
+        regex::Regex::new(r#"(?is)<form\b([^>]*)>(.*?)</form>"#).expect("a valid regex")
+    });
+    let input =
+        INPUT.get_or_init(|| regex::Regex::new(r#"(?is)<input\b([^>]*)>"#).expect("a valid regex"));
+    let (attrs, inner) = form.captures_iter(html).find_map(|c| {
+        let attrs = c.get(1)?.as_str();
+        (attr(attrs, "method")?.eq_ignore_ascii_case("post")).then(|| {
+            (
+                attrs.to_owned(),
+                c.get(2).map(|m| m.as_str()).unwrap_or("").to_owned(),
+            )
+        })
+    })?;
+    let fields = input
+        .captures_iter(&inner)
+        .filter_map(|c| {
+            let a = c.get(1)?.as_str();
+            let name = attr(a, "name")?;
+            (attr(a, "type")
+                .unwrap_or_default()
+                .eq_ignore_ascii_case("hidden"))
+            .then(|| (name, attr(a, "value").unwrap_or_default()))
+        })
+        .collect();
+    Some((attr(&attrs, "action"), fields))
+}
+
+/// The value of attribute `name` in a tag's attribute text (quoted with " or ').
+fn attr(attrs: &str, name: &str) -> Option<String> {
+    let re = regex::Regex::new(&format!(r#"(?i)\b{name}\s*=\s*(?:"([^"]*)"|'([^']*)')"#)).ok()?;
+    let c = re.captures(attrs)?;
+    let v = c.get(1).or_else(|| c.get(2))?.as_str();
+    Some(
+        v.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
 fn link_regex() -> &'static regex::Regex {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| regex::Regex::new(r#"https?://[^\s<>"']+"#).expect("a valid regex"))
@@ -176,6 +223,18 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].path, "z@x");
         assert_eq!(got[1].method, MAIL_METHOD);
+        let page = r#"<p>x</p><form method="post">
+            <input type="hidden" name="sid" value="a&amp;b">
+            <input type='hidden' name='token' value='t'>
+            <input type="text" name="ignored" value="x">
+            <button type="submit">Go</button></form>"#;
+        let (action, fields) = post_form(page).unwrap();
+        assert_eq!(action, None);
+        assert_eq!(
+            fields,
+            vec![("sid".into(), "a&b".into()), ("token".into(), "t".into())]
+        );
+        assert!(post_form("<form method=\"get\"></form>").is_none());
         assert_eq!(
             got[1].json.as_ref().unwrap()["links"],
             json!([
