@@ -42,7 +42,8 @@ fn sent(action: &Action) -> Vec<(String, String)> {
         | Action::Inbound(_)
         | Action::Appservice(_)
         | Action::PushGateway(_)
-        | Action::Email(_) => Vec::new(),
+        | Action::Email(_)
+        | Action::IdentityServer(_) => Vec::new(),
     }
 }
 

@@ -91,6 +91,43 @@ pub(super) fn email_inbound(
     judge(&as_role, &messages, vars, "the SMTP sink", candidate_ok)
 }
 
+/// Like [`inbound`], over what the identity-server role received.
+pub(super) fn identity_inbound(
+    a: &RawRoleInbound,
+    ctx: &RunContext,
+    vars: &Vars,
+    candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
+) -> Outcome {
+    let Some(role) = ctx.identity_server.as_ref() else {
+        return Outcome::Broken("no identity server runs in this run".into());
+    };
+    judge(
+        a,
+        &role.requests(),
+        vars,
+        "the identity server",
+        candidate_ok,
+    )
+}
+
+/// `${identity_server.host}` (what `id_server` names), `.access_token` (a secret from here
+/// on), `.public_key` (of its stored invites), `.bound_prefix` (local-part prefix of the
+/// addresses it reports bound: `mxid-bob@<server>` is `@bob:<server>`).
+pub(super) fn set_identity_vars(
+    role: &crate::target::identity_server::IdentityServerRole,
+    vars: &mut Vars,
+    redactor: &mut Redactor,
+) {
+    redactor.add_secret(role.access_token().to_owned());
+    vars.set("identity_server.host", json!(role.host()));
+    vars.set("identity_server.access_token", json!(role.access_token()));
+    vars.set("identity_server.public_key", json!(role.public_key()));
+    vars.set(
+        "identity_server.bound_prefix",
+        json!(crate::target::identity_server::BOUND_PREFIX),
+    );
+}
+
 /// The messages to `a.to` (only the `a.nth` one when set), oldest first.
 fn select_mail(
     a: &RawEmailInbound,

@@ -57,7 +57,8 @@ pub(super) fn build(
         | Action::Remote(_)
         | Action::Appservice(_)
         | Action::PushGateway(_)
-        | Action::Email(_) => Err(
+        | Action::Email(_)
+        | Action::IdentityServer(_) => Err(
             "internal error: a federation step reached the client-server request builder".into(),
         ),
     }

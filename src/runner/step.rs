@@ -199,6 +199,7 @@ async fn attempt(
                 super::appservice::email_follow(a, ctx, base_url, vars, timeout).await
             }
             Action::Email(a) => super::appservice::email_inbound(a, ctx, vars, &judge),
+            Action::IdentityServer(a) => super::appservice::identity_inbound(a, ctx, vars, &judge),
             _ => federation::execute(&step.action, ctx, world, vars, timeout, &judge).await,
         };
         match outcome {
@@ -416,5 +417,6 @@ fn is_federation(action: &Action) -> bool {
             | Action::Appservice(_)
             | Action::PushGateway(_)
             | Action::Email(_)
+            | Action::IdentityServer(_)
     )
 }

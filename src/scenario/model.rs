@@ -175,6 +175,9 @@ pub enum Capability {
     /// The target sends mail through the harness's SMTP sink (the spawned Synapse, whose
     /// `email:` section points at it).
     Email,
+    /// The target reaches the harness's identity-server role on loopback over TLS (the
+    /// spawned Synapse, told to accept its self-signed certificate).
+    IdentityServer,
 }
 
 impl Capability {
@@ -195,11 +198,12 @@ impl Capability {
             Capability::Appservice => "appservice",
             Capability::PushGateway => "push-gateway",
             Capability::Email => "email",
+            Capability::IdentityServer => "identity-server",
         }
     }
 
     /// Every capability, in order.
-    pub const ALL: [Capability; 14] = [
+    pub const ALL: [Capability; 15] = [
         Capability::GuestAccess,
         Capability::Presence,
         Capability::ProfileLookup,
@@ -214,6 +218,7 @@ impl Capability {
         Capability::Appservice,
         Capability::PushGateway,
         Capability::Email,
+        Capability::IdentityServer,
     ];
 }
 
@@ -480,6 +485,10 @@ pub struct RawStep {
     /// response body is the message: `subject`, `text`, `html`, `links`, `rcpt_tos`, ...
     #[serde(default)]
     pub email: Option<RawEmailInbound>,
+    /// Wait for a request the harness's identity server received (use with `eventually`;
+    /// `authenticated`: it carried `${identity_server.access_token}`, default true).
+    #[serde(default)]
+    pub identity_server: Option<RawRoleInbound>,
     /// What the response must look like. Without `status`, any 2xx is required.
     #[serde(default)]
     pub expect: Option<RawExpect>,

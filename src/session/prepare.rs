@@ -132,6 +132,7 @@ pub async fn prepare(
     let mut appservice = None;
     let mut push_gateway = None;
     let mut email_sink = None;
+    let mut identity_server = None;
     let (base_url, registration, kind, spawned, log_path) = match &args.target {
         Some(url) => {
             let url = url.trim_end_matches('/').to_owned();
@@ -173,6 +174,16 @@ pub async fn prepare(
                     .map_err(|e| format!("cannot start the SMTP sink: {e}"))?;
                 opts.email_smtp_port = Some(sink.port());
                 email_sink = Some(Arc::new(sink));
+            }
+            if cap_needs
+                .capabilities
+                .contains(&crate::scenario::model::Capability::IdentityServer)
+            {
+                let role = target::identity_server::IdentityServerRole::start()
+                    .await
+                    .map_err(|e| format!("cannot start the identity-server role: {e}"))?;
+                opts.insecure_identity_tls = true;
+                identity_server = Some(Arc::new(role));
             }
             let spawned = match &ca {
                 Some(ca) => super::federation::start_synapse(&opts, ca, "hs1").await?,
@@ -297,6 +308,15 @@ pub async fn prepare(
     }
     if cap_needs
         .capabilities
+        .contains(&crate::scenario::model::Capability::IdentityServer)
+    {
+        capabilities.probed.insert(
+            crate::scenario::model::Capability::IdentityServer,
+            target::capabilities::identity_server_probed(identity_server.is_some()),
+        );
+    }
+    if cap_needs
+        .capabilities
         .contains(&crate::scenario::model::Capability::Email)
     {
         capabilities.probed.insert(
@@ -334,6 +354,7 @@ pub async fn prepare(
         appservice,
         push_gateway,
         email_sink,
+        identity_server,
     };
     Ok(Prepared {
         target,

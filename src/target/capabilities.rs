@@ -105,6 +105,20 @@ pub fn email_probed(running: bool) -> Probed {
     }
 }
 
+/// Whether the target reaches the harness's identity-server role.
+pub fn identity_server_probed(running: bool) -> Probed {
+    Probed {
+        offered: running,
+        evidence: if running {
+            "the spawned Synapse reaches the harness's identity server on loopback".into()
+        } else {
+            "the harness's identity server listens on loopback with a self-signed certificate, \
+             which only a spawned Synapse is told to accept"
+                .into()
+        },
+    }
+}
+
 struct Prober<'a> {
     http: &'a HttpClient,
     base: &'a str,
@@ -231,7 +245,10 @@ pub async fn probe(
     for cap in needed {
         let probed = match cap {
             // Known to the caller, not to the server: see [`appservice_probed`].
-            Capability::Appservice | Capability::PushGateway | Capability::Email => continue,
+            Capability::Appservice
+            | Capability::PushGateway
+            | Capability::Email
+            | Capability::IdentityServer => continue,
             Capability::Federation => Probed {
                 offered: federation,
                 evidence: if federation {

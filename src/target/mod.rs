@@ -7,6 +7,7 @@ pub mod appservice;
 pub mod capabilities;
 pub mod email_sink;
 pub mod federated;
+pub mod identity_server;
 pub mod implementation;
 pub mod provision;
 pub mod push_gateway;

@@ -80,7 +80,27 @@ impl Recorder {
             answer,
             log: Mutex::new(Vec::new()),
         });
-        let task = tokio::spawn(accept_loop(listener, shared.clone()));
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), None));
+        Self { shared, addr, task }
+    }
+
+    /// Like [`Recorder::serve`], over TLS with `tls` (HTTP/1.1).
+    pub fn serve_tls(
+        listener: TcpListener,
+        token: Option<String>,
+        answer: Answer,
+        tls: std::sync::Arc<rustls::ServerConfig>,
+    ) -> Self {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let shared = Arc::new(Shared {
+            token,
+            answer,
+            log: Mutex::new(Vec::new()),
+        });
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), Some(acceptor)));
         Self { shared, addr, task }
     }
 
@@ -95,13 +115,32 @@ impl Recorder {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
         let shared = shared.clone();
+        if let Some(acceptor) = tls.clone() {
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |req| {
+                    let shared = shared.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(req, &shared).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+            continue;
+        }
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();

@@ -59,6 +59,10 @@ pub struct SynapseOptions {
     /// Send mail through the harness's SMTP sink on 127.0.0.1:<port> (the `email:` section,
     /// plain SMTP, and `public_baseurl` so the links in the mails reach this server).
     pub email_smtp_port: Option<u16>,
+    /// Accept the self-signed certificate of the harness's identity-server role
+    /// (`use_insecure_ssl_client_just_for_testing_do_not_use`: Synapse names identity servers
+    /// over `https://` only; federation keeps its own verification).
+    pub insecure_identity_tls: bool,
 }
 
 impl Default for SynapseOptions {
@@ -78,6 +82,7 @@ impl Default for SynapseOptions {
             appservice: None,
             loopback_push: false,
             email_smtp_port: None,
+            insecure_identity_tls: false,
         }
     }
 }
@@ -438,6 +443,15 @@ impl SpawnedSynapse {
             let overlay = data_dir.path().join("mxharness-email-overlay.yaml");
             std::fs::write(&overlay, email_overlay(prepared.port, smtp))
                 .map_err(|e| io(format!("cannot write {}", overlay.display()), e))?;
+            prepared.more_overlays.push(overlay);
+        }
+        if opts.insecure_identity_tls {
+            let overlay = data_dir.path().join("mxharness-identity-overlay.yaml");
+            std::fs::write(
+                &overlay,
+                "use_insecure_ssl_client_just_for_testing_do_not_use: true\n",
+            )
+            .map_err(|e| io(format!("cannot write {}", overlay.display()), e))?;
             prepared.more_overlays.push(overlay);
         }
         prepared

@@ -135,6 +135,13 @@ impl Lowering<'_> {
             self.check_refs_str(&format!("{p}/path"), &a.path, defined);
             return Some(Action::PushGateway(a.clone()));
         }
+        if let Some(a) = &raw.identity_server {
+            let p = format!("{base}/identity_server");
+            self.method(&format!("{p}/method"), &a.method);
+            self.path_regex(&format!("{p}/path"), &a.path);
+            self.check_refs_str(&format!("{p}/path"), &a.path, defined);
+            return Some(Action::IdentityServer(a.clone()));
+        }
         if let Some(a) = &raw.email {
             let p = format!("{base}/email/to");
             self.path_regex(&p, &a.to);

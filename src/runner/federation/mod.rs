@@ -229,7 +229,8 @@ pub(super) async fn execute(
         | Action::Request(_)
         | Action::Appservice(_)
         | Action::PushGateway(_)
-        | Action::Email(_) => Err("internal error: not a federation step".to_owned()),
+        | Action::Email(_)
+        | Action::IdentityServer(_) => Err("internal error: not a federation step".to_owned()),
     };
     match result {
         Ok(pair) => Outcome::Response(Box::new(pair)),

@@ -63,6 +63,7 @@ fn context(ca: Arc<RunCa>, hs1: Peer) -> RunContext {
         appservice: None,
         push_gateway: None,
         email_sink: None,
+        identity_server: None,
     }
 }
 

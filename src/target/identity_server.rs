@@ -1,0 +1,273 @@
+//! The identity-server role: a [`Recorder`] over TLS on 127.0.0.1 (a self-signed leaf of a
+//! fresh run CA; the spawned Synapse reaches identity servers over `https://` only) answering
+//! what a homeserver asks an identity server for 3PID invites and binds (`/_matrix/identity/v2`:
+//! hash_details, lookup, store-invite, pubkey isvalid, 3pid bind/unbind), recording every
+//! request for the scenarios' `identity_server` steps.
+//!
+//! Lookups: an `email` address whose local part starts with [`BOUND_PREFIX`] is bound to
+//! `@<rest of the local part>:<domain>` (e.g. `mxid-bob@localhost` → `@bob:localhost`); any
+//! other address is unbound. Only the `none` lookup algorithm is offered, so the addresses
+//! arrive in the clear and the role needs no table.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::federation::keys::ServerKey;
+use crate::target::recorder::{Recorder, RoleRequest};
+
+/// Local-part prefix of the addresses the role reports bound.
+pub const BOUND_PREFIX: &str = "mxid-";
+/// The `display_name` the role gives every stored invite.
+pub const INVITE_DISPLAY_NAME: &str = "mxh-3pid-invitee";
+
+/// A running identity-server role; stops when dropped.
+pub struct IdentityServerRole {
+    recorder: Recorder,
+    host: String,
+    access_token: String,
+    public_key: String,
+}
+
+impl std::fmt::Debug for IdentityServerRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityServerRole")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdentityServerRole {
+    /// Bind 127.0.0.1:0 and serve over TLS, with a fresh access token and ed25519 key.
+    pub async fn start() -> Result<Self, String> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| format!("cannot bind the identity server: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let host = addr.to_string();
+        let ca = crate::federation::tls::RunCa::new().map_err(|e| e.to_string())?;
+        let tls = ca
+            .issue_leaf()
+            .and_then(|l| l.server_config())
+            .map_err(|e| e.to_string())?;
+        let key = ServerKey::generate(&host, "0").map_err(|e| e.to_string())?;
+        let access_token = format!("mxh-is-{}", uuid::Uuid::new_v4().simple());
+        let public_key = key.public_key_base64();
+        let state = Arc::new(State {
+            host: host.clone(),
+            public_key: public_key.clone(),
+            key,
+        });
+        let recorder = Recorder::serve_tls(
+            listener,
+            Some(access_token.clone()),
+            Arc::new(move |r: &RoleRequest| answer(&state, r)),
+            tls,
+        );
+        Ok(Self {
+            recorder,
+            host,
+            access_token,
+            public_key,
+        })
+    }
+
+    /// `127.0.0.1:<port>`: what a client names as `id_server`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.recorder.addr()
+    }
+
+    /// The access token clients send as `id_access_token` (the role accepts only this one).
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    /// The invitation public key (unpadded base64 ed25519) of every stored invite.
+    pub fn public_key(&self) -> &str {
+        &self.public_key
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RoleRequest> {
+        self.recorder.requests()
+    }
+}
+
+struct State {
+    host: String,
+    public_key: String,
+    key: ServerKey,
+}
+
+const V2: &str = "/_matrix/identity/v2";
+
+/// The mxid an address is bound to ([`BOUND_PREFIX`]), if any.
+pub fn bound_mxid(medium: &str, address: &str) -> Option<String> {
+    if medium != "email" {
+        return None;
+    }
+    let (local, domain) = address.rsplit_once('@')?;
+    let user = local.strip_prefix(BOUND_PREFIX)?;
+    (!user.is_empty() && !domain.is_empty()).then(|| format!("@{user}:{domain}"))
+}
+
+fn error(status: u16, errcode: &str, message: &str) -> (u16, Value) {
+    (status, json!({"errcode": errcode, "error": message}))
+}
+
+fn answer(state: &State, r: &RoleRequest) -> (u16, Value) {
+    let Some(rest) = r.path.strip_prefix(V2) else {
+        return error(404, "M_UNRECOGNIZED", "unknown endpoint");
+    };
+    let body = r.json.clone().unwrap_or(Value::Null);
+    let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+    // Key checks, the status ping and unbind (signed by the homeserver with X-Matrix, not
+    // with a bearer token) need no access token.
+    match (r.method.as_str(), rest) {
+        ("GET", "") => return (200, json!({})),
+        ("GET", "/pubkey/isvalid") | ("GET", "/pubkey/ephemeral/isvalid") => {
+            let query = r.uri.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let valid = query.split('&').any(|kv| {
+                kv.strip_prefix("public_key=").is_some_and(|v| {
+                    percent_encoding::percent_decode_str(v).decode_utf8_lossy() == state.public_key
+                })
+            });
+            return (200, json!({ "valid": valid }));
+        }
+        ("POST", "/3pid/unbind") => return (200, json!({})),
+        _ => {}
+    }
+    if !r.authenticated {
+        return error(401, "M_UNAUTHORIZED", "missing or unknown access token");
+    }
+    match (r.method.as_str(), rest) {
+        ("GET", "/account") => (200, json!({"user_id": "@mxh-is-user:localhost"})),
+        ("GET", "/terms") => (200, json!({"policies": {}})),
+        ("GET", "/hash_details") => (
+            200,
+            json!({"algorithms": ["none"], "lookup_pepper": "mxharness"}),
+        ),
+        ("POST", "/lookup") => {
+            if field("algorithm") != "none" {
+                return error(400, "M_INVALID_PARAM", "only the none algorithm is offered");
+            }
+            let mut mappings = serde_json::Map::new();
+            for a in body
+                .get("addresses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                let Some((address, medium)) = a.rsplit_once(' ') else {
+                    continue;
+                };
+                if let Some(mxid) = bound_mxid(medium, address) {
+                    mappings.insert(a.to_owned(), Value::String(mxid));
+                }
+            }
+            (200, json!({ "mappings": mappings }))
+        }
+        ("POST", "/store-invite") => {
+            if field("medium") != "email" {
+                return error(400, "M_UNRECOGNIZED", "only email invites are stored");
+            }
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let isvalid = format!("https://{}{V2}/pubkey/isvalid", state.host);
+            (
+                200,
+                json!({
+                    "token": token,
+                    "display_name": INVITE_DISPLAY_NAME,
+                    "public_keys": [{"public_key": state.public_key, "key_validity_url": isvalid}],
+                }),
+            )
+        }
+        ("POST", "/3pid/bind") => {
+            let mxid = field("mxid");
+            let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+            let assoc = json!({
+                "address": format!("{BOUND_PREFIX}bound@{}", "example.org"),
+                "medium": "email",
+                "mxid": mxid,
+                "not_before": now,
+                "not_after": now + 86_400_000,
+                "ts": now,
+            });
+            match state.key.sign_json(&assoc) {
+                Ok(signed) => (200, signed),
+                Err(e) => error(500, "M_UNKNOWN", &e.to_string()),
+            }
+        }
+        _ => error(404, "M_UNRECOGNIZED", "unknown endpoint"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_addresses_name_their_user() {
+        assert_eq!(
+            bound_mxid("email", "mxid-bob@localhost").as_deref(),
+            Some("@bob:localhost")
+        );
+        assert_eq!(bound_mxid("email", "bob@localhost"), None);
+        assert_eq!(bound_mxid("msisdn", "mxid-bob@localhost"), None);
+    }
+
+    #[tokio::test]
+    async fn answers_over_tls_checking_the_token() {
+        let role = IdentityServerRole::start().await.unwrap();
+        let client = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        let base = format!("https://{}{V2}", role.host());
+        let s = client
+            .get(format!("{base}/hash_details"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(s, 401);
+        let lookup: Value = client
+            .post(format!("{base}/lookup"))
+            .bearer_auth(role.access_token())
+            .json(&json!({"algorithm": "none", "pepper": "mxharness",
+                "addresses": ["mxid-bob@localhost email", "x@y email"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            lookup,
+            json!({"mappings": {"mxid-bob@localhost email": "@bob:localhost"}})
+        );
+        let invite: Value = client
+            .post(format!("{base}/store-invite"))
+            .bearer_auth(role.access_token())
+            .json(
+                &json!({"medium": "email", "address": "x@y", "room_id": "!r:h", "sender": "@a:h"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(invite["public_keys"][0]["public_key"], role.public_key());
+        assert_eq!(role.requests().len(), 3);
+        assert!(!role.requests()[0].authenticated);
+    }
+}
