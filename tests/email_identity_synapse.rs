@@ -1,13 +1,17 @@
-//! The harness's SMTP sink (aiosmtpd) and the 3PID scenarios against the spawned Synapse:
-//! the scenarios of `scenarios/client-server/3pid-email` pass, and their mutants
-//! (`fixtures/scenarios/coverage-mutants/email-*`) fail, so each check is shown to bite.
+//! The harness's SMTP sink (aiosmtpd) and identity-server role with the 3PID scenarios
+//! against the spawned Synapse: the scenarios of `scenarios/client-server/3pid-email` and
+//! `third-party-invites` pass, and their mutants (`fixtures/scenarios/coverage-mutants/email-*`)
+//! fail, so each check is shown to bite.
 
 mod common;
 
 use common::{describe, mxharness, tempdir};
 use serde_json::Value;
 
-const SCENARIOS: &[&str] = &["scenarios/client-server/3pid-email"];
+const SCENARIOS: &[&str] = &[
+    "scenarios/client-server/3pid-email",
+    "scenarios/client-server/third-party-invites",
+];
 const MUTANTS: &str = "fixtures/scenarios/coverage-mutants";
 
 /// Run `paths` with `--no-expectations`; returns (exit code, id -> outcome).

@@ -45,6 +45,8 @@ pub type Answer = Arc<dyn Fn(&RoleRequest) -> (u16, Value) + Send + Sync>;
 
 struct Shared {
     token: Option<String>,
+    /// Also count `?access_token=<token>` (the identity API until v1.20) as authenticated.
+    query_token: bool,
     answer: Answer,
     log: Mutex<Vec<RoleRequest>>,
 }
@@ -77,6 +79,7 @@ impl Recorder {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let shared = Arc::new(Shared {
             token,
+            query_token: false,
             answer,
             log: Mutex::new(Vec::new()),
         });
@@ -84,7 +87,8 @@ impl Recorder {
         Self { shared, addr, task }
     }
 
-    /// Like [`Recorder::serve`], over TLS with `tls` (HTTP/1.1).
+    /// Like [`Recorder::serve`], over TLS with `tls` (HTTP/1.1); the token also counts when
+    /// sent as the `access_token` query parameter (the identity API's form until v1.20).
     pub fn serve_tls(
         listener: TcpListener,
         token: Option<String>,
@@ -96,6 +100,7 @@ impl Recorder {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let shared = Arc::new(Shared {
             token,
+            query_token: true,
             answer,
             log: Mutex::new(Vec::new()),
         });
@@ -192,7 +197,21 @@ async fn handle(req: hyper::Request<Incoming>, shared: &Shared) -> hyper::Respon
         .get("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .is_some_and(|t| Some(t.trim()) == shared.token.as_deref())
-        || shared.token.is_none();
+        || shared.token.is_none()
+        || (shared.query_token
+            && parts
+                .uri
+                .query()
+                .unwrap_or_default()
+                .split('&')
+                .filter_map(|kv| kv.strip_prefix("access_token="))
+                .any(|t| {
+                    Some(
+                        percent_encoding::percent_decode_str(t)
+                            .decode_utf8_lossy()
+                            .as_ref(),
+                    ) == shared.token.as_deref()
+                }));
     let text = String::from_utf8_lossy(&body).into_owned();
     let mut request = RoleRequest {
         json: serde_json::from_slice(&body).ok(),
