@@ -150,9 +150,12 @@ fn to_request(mut message: Value) -> RoleRequest {
     }
 }
 
+/// A form's `action` (None when absent) and its hidden inputs (name, value), in order.
+pub type PostForm = (Option<String>, Vec<(String, String)>);
+
 /// The first `method="post"` form of an HTML page: its `action` (None when absent) and its
 /// hidden inputs (`name`, `value`, entities `&amp;` `&quot;` `&lt;` `&gt;` `&#39;` decoded), in order.
-pub fn post_form(html: &str) -> Option<(Option<String>, Vec<(String, String)>)> {
+pub fn post_form(html: &str) -> Option<PostForm> {
     static FORM: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     static INPUT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let form = FORM.get_or_init(|| {
