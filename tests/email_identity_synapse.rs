@@ -14,19 +14,20 @@ const SCENARIOS: &[&str] = &[
 ];
 const MUTANTS: &str = "fixtures/scenarios/coverage-mutants";
 
-/// Run `paths` with `--no-expectations`; returns (exit code, id -> outcome).
-fn run(paths: &[String]) -> (Option<i32>, Vec<(String, String)>, String) {
+/// The one scenario Synapse fails, listed in fixtures/expectations/synapse.yaml (it serves
+/// `/3pid/onbind` as POST, the spec names PUT).
+const KNOWN_FAILURE: &str = "cs/third-party-invites/onbind-turns-invite-into-membership";
+
+/// Run `paths` (raw results unless `expectations`); returns (exit code, id -> outcome, output).
+fn run(paths: &[String], expectations: bool) -> (Option<i32>, Vec<(String, String)>, String) {
     let dir = tempdir();
     let report_dir = dir.path().display().to_string();
     let mut args: Vec<&str> = vec!["run"];
     args.extend(paths.iter().map(String::as_str));
-    args.extend([
-        "--no-expectations",
-        "--jobs",
-        "4",
-        "--report-dir",
-        &report_dir,
-    ]);
+    if !expectations {
+        args.push("--no-expectations");
+    }
+    args.extend(["--jobs", "4", "--report-dir", &report_dir]);
     let out = mxharness(&args, &[]);
     let text = std::fs::read_to_string(dir.path().join("report.json"))
         .unwrap_or_else(|_| panic!("no report.json: {}", describe(&out)));
@@ -48,9 +49,12 @@ fn run(paths: &[String]) -> (Option<i32>, Vec<(String, String)>, String) {
 #[test]
 fn the_3pid_scenarios_pass_against_synapse() {
     let paths: Vec<String> = SCENARIOS.iter().map(|s| (*s).to_owned()).collect();
-    let (code, outcomes, out) = run(&paths);
+    let (code, outcomes, out) = run(&paths, true);
     assert!(!outcomes.is_empty(), "{out}");
-    let bad: Vec<_> = outcomes.iter().filter(|(_, o)| o != "passed").collect();
+    let bad: Vec<_> = outcomes
+        .iter()
+        .filter(|(id, o)| o != "passed" && id != KNOWN_FAILURE)
+        .collect();
     assert!(bad.is_empty(), "not passed: {bad:?}\n{out}");
     assert_eq!(code, Some(0), "{out}");
 }
@@ -70,7 +74,7 @@ fn the_email_mutants_fail_against_synapse() {
         .collect();
     paths.sort();
     assert!(!paths.is_empty());
-    let (code, outcomes, out) = run(&paths);
+    let (code, outcomes, out) = run(&paths, false);
     assert_eq!(outcomes.len(), paths.len(), "every mutant ran\n{out}");
     let bad: Vec<_> = outcomes.iter().filter(|(_, o)| o != "failed").collect();
     assert!(bad.is_empty(), "mutants that did not fail: {bad:?}\n{out}");

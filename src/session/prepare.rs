@@ -198,6 +198,9 @@ pub async fn prepare(
                 spawned.startup_time().as_secs_f64(),
                 log_path.display()
             );
+            if let Some(role) = &identity_server {
+                role.set_homeserver(spawned.base_url());
+            }
             let method = RegistrationMethod::SharedSecret {
                 secret: spawned.shared_secret().to_owned(),
             };

@@ -4,6 +4,12 @@
 //! hash_details, lookup, store-invite, pubkey isvalid, 3pid bind/unbind), recording every
 //! request for the scenarios' `identity_server` steps.
 //!
+//! Binds: a `/3pid/bind` session `sid` is bound to the address `<sid>@`[`BIND_DOMAIN`]; when
+//! invites are pending for that address (stored by `store-invite`), the role then notifies
+//! the homeserver (`PUT /_matrix/federation/v1/3pid/onbind`, set with
+//! [`IdentityServerRole::set_homeserver`]) with each invite's `signed` block, as an identity
+//! server does.
+//!
 //! Lookups: an `email` address whose local part starts with [`BOUND_PREFIX`] is bound to
 //! `@<rest of the local part>:<domain>` (e.g. `mxid-bob@localhost` → `@bob:localhost`); any
 //! other address is unbound. Only the `none` lookup algorithm is offered, so the addresses
@@ -20,6 +26,11 @@ use crate::target::recorder::{Recorder, RoleRequest};
 
 /// Local-part prefix of the addresses the role reports bound.
 pub const BOUND_PREFIX: &str = "mxid-";
+/// Sessions whose `sid` starts with this are notified with `POST /3pid/onbind` (what Synapse
+/// and Sydent implement, matrix-org/matrix-spec#524) instead of the spec's `PUT`.
+pub const ONBIND_POST_PREFIX: &str = "mxhpost";
+/// Domain of the address a bind session is bound to (`<sid>@<BIND_DOMAIN>`).
+pub const BIND_DOMAIN: &str = "example.org";
 /// The `display_name` the role gives every stored invite.
 pub const INVITE_DISPLAY_NAME: &str = "mxh-3pid-invitee";
 
@@ -29,6 +40,7 @@ pub struct IdentityServerRole {
     host: String,
     access_token: String,
     public_key: String,
+    state: Arc<State>,
 }
 
 impl std::fmt::Debug for IdentityServerRole {
@@ -59,7 +71,10 @@ impl IdentityServerRole {
             host: host.clone(),
             public_key: public_key.clone(),
             key,
+            pending: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            homeserver: std::sync::OnceLock::new(),
         });
+        let for_role = state.clone();
         let recorder = Recorder::serve_tls(
             listener,
             Some(access_token.clone()),
@@ -71,7 +86,17 @@ impl IdentityServerRole {
             host,
             access_token,
             public_key,
+            state: for_role,
         })
+    }
+
+    /// Where the homeserver's federation API is served (e.g. `http://127.0.0.1:8008`), for
+    /// the onbind notifications; the first call wins.
+    pub fn set_homeserver(&self, base_url: &str) {
+        let _ = self
+            .state
+            .homeserver
+            .set(base_url.trim_end_matches('/').to_owned());
     }
 
     /// `127.0.0.1:<port>`: what a client names as `id_server`.
@@ -104,9 +129,64 @@ struct State {
     host: String,
     public_key: String,
     key: ServerKey,
+    /// address -> stored invites (room_id, sender, token).
+    pending: std::sync::Mutex<std::collections::BTreeMap<String, Vec<(String, String, String)>>>,
+    homeserver: std::sync::OnceLock<String>,
+}
+
+impl State {
+    fn pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Vec<(String, String, String)>>>
+    {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 const V2: &str = "/_matrix/identity/v2";
+
+/// `PUT /_matrix/federation/v1/3pid/onbind` (`POST` when `post`) to the homeserver, in the
+/// background, with each pending invite's `signed` block (`mxid`, `sender`, `token`) signed
+/// by the role's key.
+fn notify_onbind(
+    state: &State,
+    address: &str,
+    mxid: &str,
+    invites: Vec<(String, String, String)>,
+    post: bool,
+) {
+    let Some(base) = state.homeserver.get().cloned() else {
+        return;
+    };
+    let invites: Vec<Value> = invites
+        .into_iter()
+        .filter_map(|(room_id, sender, token)| {
+            let signed = state
+                .key
+                .sign_json(&json!({"mxid": mxid, "sender": sender, "token": token}))
+                .ok()?;
+            Some(json!({
+                "medium": "email", "address": address, "mxid": mxid,
+                "room_id": room_id, "sender": sender, "signed": signed,
+            }))
+        })
+        .collect();
+    let body = json!({"medium": "email", "address": address, "mxid": mxid, "invites": invites});
+    tokio::spawn(async move {
+        let url = format!("{base}/_matrix/federation/v1/3pid/onbind");
+        let client = reqwest::Client::new();
+        let request = if post {
+            client.post(url)
+        } else {
+            client.put(url)
+        };
+        let _ = request
+            .json(&body)
+            .timeout(std::time::Duration::from_secs(30))
+            .send()
+            .await;
+    });
+}
 
 /// The mxid an address is bound to ([`BOUND_PREFIX`]), if any.
 pub fn bound_mxid(medium: &str, address: &str) -> Option<String> {
@@ -180,6 +260,15 @@ fn answer(state: &State, r: &RoleRequest) -> (u16, Value) {
                 return error(400, "M_UNRECOGNIZED", "only email invites are stored");
             }
             let token = uuid::Uuid::new_v4().simple().to_string();
+            state
+                .pending()
+                .entry(field("address").to_owned())
+                .or_default()
+                .push((
+                    field("room_id").to_owned(),
+                    field("sender").to_owned(),
+                    token.clone(),
+                ));
             let isvalid = format!("https://{}{V2}/pubkey/isvalid", state.host);
             (
                 200,
@@ -192,9 +281,15 @@ fn answer(state: &State, r: &RoleRequest) -> (u16, Value) {
         }
         ("POST", "/3pid/bind") => {
             let mxid = field("mxid");
+            let address = format!("{}@{BIND_DOMAIN}", field("sid"));
+            let invites = state.pending().remove(&address).unwrap_or_default();
+            if !invites.is_empty() {
+                let post = field("sid").starts_with(ONBIND_POST_PREFIX);
+                notify_onbind(state, &address, mxid, invites, post);
+            }
             let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
             let assoc = json!({
-                "address": format!("{BOUND_PREFIX}bound@{}", "example.org"),
+                "address": address,
                 "medium": "email",
                 "mxid": mxid,
                 "not_before": now,
