@@ -29,6 +29,9 @@ pub const BOUND_PREFIX: &str = "mxid-";
 /// Sessions whose `sid` starts with this are notified with `POST /3pid/onbind` (what Synapse
 /// and Sydent implement, matrix-org/matrix-spec#524) instead of the spec's `PUT`.
 pub const ONBIND_POST_PREFIX: &str = "mxhpost";
+/// Sessions whose `sid` starts with this (after an optional [`ONBIND_POST_PREFIX`]) get
+/// their invites' `signed` blocks with a broken signature, which the homeserver must refuse.
+pub const BAD_SIGNATURE_MARK: &str = "badsig";
 /// Domain of the address a bind session is bound to (`<sid>@<BIND_DOMAIN>`).
 pub const BIND_DOMAIN: &str = "example.org";
 /// The `display_name` the role gives every stored invite.
@@ -73,6 +76,7 @@ impl IdentityServerRole {
             key,
             pending: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             homeserver: std::sync::OnceLock::new(),
+            sent: Arc::new(std::sync::Mutex::new(Vec::new())),
         });
         let for_role = state.clone();
         let recorder = Recorder::serve_tls(
@@ -119,9 +123,12 @@ impl IdentityServerRole {
         &self.public_key
     }
 
-    /// Every request received so far, in arrival order.
+    /// Every request received so far, in arrival order, then every onbind call the role
+    /// made, each with the homeserver's answer as `status` and `json`.
     pub fn requests(&self) -> Vec<RoleRequest> {
-        self.recorder.requests()
+        let mut all = self.recorder.requests();
+        all.extend(self.state.sent().iter().cloned());
+        all
     }
 }
 
@@ -132,9 +139,15 @@ struct State {
     /// address -> stored invites (room_id, sender, token).
     pending: std::sync::Mutex<std::collections::BTreeMap<String, Vec<(String, String, String)>>>,
     homeserver: std::sync::OnceLock<String>,
+    /// The onbind calls made, with the homeserver's answers.
+    sent: Arc<std::sync::Mutex<Vec<RoleRequest>>>,
 }
 
 impl State {
+    fn sent(&self) -> std::sync::MutexGuard<'_, Vec<RoleRequest>> {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn pending(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Vec<(String, String, String)>>>
@@ -154,6 +167,7 @@ fn notify_onbind(
     mxid: &str,
     invites: Vec<(String, String, String)>,
     post: bool,
+    bad_signature: bool,
 ) {
     let Some(base) = state.homeserver.get().cloned() else {
         return;
@@ -161,10 +175,24 @@ fn notify_onbind(
     let invites: Vec<Value> = invites
         .into_iter()
         .filter_map(|(room_id, sender, token)| {
-            let signed = state
+            let mut signed = state
                 .key
                 .sign_json(&json!({"mxid": mxid, "sender": sender, "token": token}))
                 .ok()?;
+            if bad_signature {
+                // A valid signature of other bytes: well-formed, but not of this object.
+                let other = state.key.sign_bytes(b"not the signed object");
+                if let Some(sigs) = signed
+                    .pointer_mut("/signatures")
+                    .and_then(Value::as_object_mut)
+                    .and_then(|m| m.values_mut().next())
+                    .and_then(Value::as_object_mut)
+                {
+                    for v in sigs.values_mut() {
+                        *v = Value::String(other.clone());
+                    }
+                }
+            }
             Some(json!({
                 "medium": "email", "address": address, "mxid": mxid,
                 "room_id": room_id, "sender": sender, "signed": signed,
@@ -172,19 +200,39 @@ fn notify_onbind(
         })
         .collect();
     let body = json!({"medium": "email", "address": address, "mxid": mxid, "invites": invites});
+    let sent = state.sent.clone();
     tokio::spawn(async move {
-        let url = format!("{base}/_matrix/federation/v1/3pid/onbind");
+        let path = "/_matrix/federation/v1/3pid/onbind";
         let client = reqwest::Client::new();
+        let url = format!("{base}{path}");
         let request = if post {
             client.post(url)
         } else {
             client.put(url)
         };
-        let _ = request
+        let answer = request
             .json(&body)
             .timeout(std::time::Duration::from_secs(30))
             .send()
             .await;
+        let (status, reply) = match answer {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.json::<Value>().await.ok())
+            }
+            Err(_) => (0, None),
+        };
+        let record = RoleRequest {
+            method: if post { "POST" } else { "PUT" }.to_owned(),
+            path: path.to_owned(),
+            uri: path.to_owned(),
+            headers: Default::default(),
+            body: body.to_string(),
+            json: reply,
+            authenticated: true,
+            status,
+        };
+        sent.lock().unwrap_or_else(|p| p.into_inner()).push(record);
     });
 }
 
@@ -284,8 +332,13 @@ fn answer(state: &State, r: &RoleRequest) -> (u16, Value) {
             let address = format!("{}@{BIND_DOMAIN}", field("sid"));
             let invites = state.pending().remove(&address).unwrap_or_default();
             if !invites.is_empty() {
-                let post = field("sid").starts_with(ONBIND_POST_PREFIX);
-                notify_onbind(state, &address, mxid, invites, post);
+                let sid = field("sid");
+                let post = sid.starts_with(ONBIND_POST_PREFIX);
+                let bad = sid
+                    .strip_prefix(ONBIND_POST_PREFIX)
+                    .unwrap_or(sid)
+                    .starts_with(BAD_SIGNATURE_MARK);
+                notify_onbind(state, &address, mxid, invites, post, bad);
             }
             let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
             let assoc = json!({
