@@ -132,12 +132,17 @@ impl IdentityServerRole {
     }
 }
 
+/// A stored invite: room_id, sender, token.
+type Invite = (String, String, String);
+/// Stored invites by address.
+type Pending = std::collections::BTreeMap<String, Vec<Invite>>;
+
 struct State {
     host: String,
     public_key: String,
     key: ServerKey,
     /// address -> stored invites (room_id, sender, token).
-    pending: std::sync::Mutex<std::collections::BTreeMap<String, Vec<(String, String, String)>>>,
+    pending: std::sync::Mutex<Pending>,
     homeserver: std::sync::OnceLock<String>,
     /// The onbind calls made, with the homeserver's answers.
     sent: Arc<std::sync::Mutex<Vec<RoleRequest>>>,
@@ -148,10 +153,7 @@ impl State {
         self.sent.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn pending(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Vec<(String, String, String)>>>
-    {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -165,7 +167,7 @@ fn notify_onbind(
     state: &State,
     address: &str,
     mxid: &str,
-    invites: Vec<(String, String, String)>,
+    invites: Vec<Invite>,
     post: bool,
     bad_signature: bool,
 ) {
