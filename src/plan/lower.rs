@@ -56,6 +56,12 @@ pub const APPSERVICE_FIELDS: &[&str] = &[
 /// answers as rejected.
 pub const PUSH_GATEWAY_FIELDS: &[&str] = &["url", "reject_prefix"];
 
+/// `${identity_server.<field>}` of a scenario that requires the `identity-server`
+/// capability: the `host` a client names as `id_server`, the `access_token` for
+/// `id_access_token`, the `public_key` of the invites it stores, and the `bound_prefix` of
+/// the addresses it reports bound.
+pub const IDENTITY_SERVER_FIELDS: &[&str] = &["host", "access_token", "public_key", "bound_prefix"];
+
 /// What loading a set of paths produced.
 #[derive(Debug, Default)]
 pub struct LoadOutcome {
@@ -451,11 +457,38 @@ impl Lowering<'_> {
                 defined.insert(format!("push_gateway.{f}"));
             }
         }
+        let wants_identity = raw
+            .requires
+            .as_ref()
+            .is_some_and(|r| r.capabilities.contains(&model::Capability::IdentityServer));
+        if wants_identity {
+            for f in IDENTITY_SERVER_FIELDS {
+                defined.insert(format!("identity_server.{f}"));
+            }
+        }
+        let wants_email = raw
+            .requires
+            .as_ref()
+            .is_some_and(|r| r.capabilities.contains(&model::Capability::Email));
         for (i, step) in raw.steps.iter().enumerate() {
             if step.appservice.is_some() && !wants_appservice {
                 self.problem(
                     &format!("/steps/{i}/appservice"),
                     "an `appservice` step needs `requires: { capabilities: [appservice] }`",
+                    None,
+                );
+            }
+            if step.identity_server.is_some() && !wants_identity {
+                self.problem(
+                    &format!("/steps/{i}/identity_server"),
+                    "an `identity_server` step needs `requires: { capabilities: [identity-server] }`",
+                    None,
+                );
+            }
+            if step.email.is_some() && !wants_email {
+                self.problem(
+                    &format!("/steps/{i}/email"),
+                    "an `email` step needs `requires: { capabilities: [email] }`",
                     None,
                 );
             }
@@ -622,6 +655,8 @@ impl Lowering<'_> {
             raw.remote.is_some(),
             raw.appservice.is_some(),
             raw.push_gateway.is_some(),
+            raw.email.is_some(),
+            raw.identity_server.is_some(),
         ]
         .iter()
         .filter(|k| **k)
@@ -630,7 +665,7 @@ impl Lowering<'_> {
             _ if kinds > 1 => {
                 self.problem(
                     &base,
-                    "a step has exactly one of `call`, `request`, `federation`, `serve`, `inbound`, `remote`, `appservice`, `push_gateway`",
+                    "a step has exactly one of `call`, `request`, `federation`, `serve`, `inbound`, `remote`, `appservice`, `push_gateway`, `email`, `identity_server`",
                     None,
                 );
                 None
@@ -1108,6 +1143,10 @@ fn describe(action: &Action, actor: Option<&str>) -> String {
         Action::Remote(r) => format!("{} {}", r.server, r.op),
         Action::Appservice(a) => format!("appservice received {} {}", a.method, a.path),
         Action::PushGateway(a) => format!("push gateway received {} {}", a.method, a.path),
+        Action::Email(a) => format!("SMTP sink received mail to {}", a.to),
+        Action::IdentityServer(a) => {
+            format!("identity server received {} {}", a.method, a.path)
+        }
     }
 }
 

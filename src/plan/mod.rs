@@ -143,6 +143,10 @@ pub enum Action {
     Appservice(crate::scenario::model::RawRoleInbound),
     /// Look for a request the harness's push gateway received.
     PushGateway(crate::scenario::model::RawRoleInbound),
+    /// Look for a message the harness's SMTP sink received.
+    Email(crate::scenario::model::RawEmailInbound),
+    /// Look for a request the harness's identity server received.
+    IdentityServer(crate::scenario::model::RawRoleInbound),
 }
 
 /// A raw HTTP request (all strings are templates).

@@ -38,9 +38,12 @@ fn sent(action: &Action) -> Vec<(String, String)> {
                 _ => Vec::new(),
             }
         }
-        Action::Serve(_) | Action::Inbound(_) | Action::Appservice(_) | Action::PushGateway(_) => {
-            Vec::new()
-        }
+        Action::Serve(_)
+        | Action::Inbound(_)
+        | Action::Appservice(_)
+        | Action::PushGateway(_)
+        | Action::Email(_)
+        | Action::IdentityServer(_) => Vec::new(),
     }
 }
 

@@ -8,7 +8,7 @@ use super::federation::{Outcome, synthetic};
 use crate::matrix::http_client::Received;
 use crate::plan::template::Vars;
 use crate::results::redact::Redactor;
-use crate::scenario::model::RawRoleInbound;
+use crate::scenario::model::{RawEmailInbound, RawRoleInbound};
 use crate::target::appservice::{ALIAS_PREFIX, AppServiceRole, PLAIN_USER_PREFIX, USER_PREFIX};
 use crate::target::recorder::RoleRequest;
 
@@ -66,6 +66,196 @@ pub(super) fn push_inbound(
         return Outcome::Broken("no push gateway runs in this run".into());
     };
     judge(a, &role.requests(), vars, "the push gateway", candidate_ok)
+}
+
+/// Like [`inbound`], over the messages the SMTP sink received (method `MAIL`, the `to`
+/// regular expression over the envelope recipients).
+pub(super) fn email_inbound(
+    a: &RawEmailInbound,
+    ctx: &RunContext,
+    vars: &Vars,
+    candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
+) -> Outcome {
+    let Some(sink) = ctx.email_sink.as_ref() else {
+        return Outcome::Broken("no SMTP sink runs in this run".into());
+    };
+    let as_role = RawRoleInbound {
+        method: crate::target::email_sink::MAIL_METHOD.to_owned(),
+        path: a.to.clone(),
+        authenticated: Some(false),
+    };
+    let messages = match select_mail(a, &sink.messages(), vars) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
+    judge(&as_role, &messages, vars, "the SMTP sink", candidate_ok)
+}
+
+/// Like [`inbound`], over what the identity-server role received.
+pub(super) fn identity_inbound(
+    a: &RawRoleInbound,
+    ctx: &RunContext,
+    vars: &Vars,
+    candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
+) -> Outcome {
+    let Some(role) = ctx.identity_server.as_ref() else {
+        return Outcome::Broken("no identity server runs in this run".into());
+    };
+    judge(
+        a,
+        &role.requests(),
+        vars,
+        "the identity server",
+        candidate_ok,
+    )
+}
+
+/// `${identity_server.host}` (what `id_server` names), `.access_token` (a secret from here
+/// on), `.public_key` (of its stored invites), `.bound_prefix` (local-part prefix of the
+/// addresses it reports bound: `mxid-bob@<server>` is `@bob:<server>`).
+pub(super) fn set_identity_vars(
+    role: &crate::target::identity_server::IdentityServerRole,
+    vars: &mut Vars,
+    redactor: &mut Redactor,
+) {
+    redactor.add_secret(role.access_token().to_owned());
+    vars.set("identity_server.host", json!(role.host()));
+    vars.set("identity_server.access_token", json!(role.access_token()));
+    vars.set("identity_server.public_key", json!(role.public_key()));
+    vars.set(
+        "identity_server.bound_prefix",
+        json!(crate::target::identity_server::BOUND_PREFIX),
+    );
+}
+
+/// The messages to `a.to` (only the `a.nth` one when set), oldest first.
+fn select_mail(
+    a: &RawEmailInbound,
+    messages: &[RoleRequest],
+    vars: &Vars,
+) -> Result<Vec<RoleRequest>, Outcome> {
+    let text = vars
+        .text_of(&format!("^(?:{})$", a.to))
+        .map_err(|e| Outcome::Broken(format!("to: {e}")))?;
+    let to = regex::Regex::new(&text).map_err(|e| Outcome::Broken(e.to_string()))?;
+    let mine: Vec<RoleRequest> = messages
+        .iter()
+        .filter(|m| to.is_match(&m.path))
+        .cloned()
+        .collect();
+    Ok(match a.nth {
+        None => mine,
+        Some(n) => mine.into_iter().skip(n.saturating_sub(1)).take(1).collect(),
+    })
+}
+
+/// The link an `email` step with `follow` clicks: the first link matching `follow` of the
+/// newest message to `to` that has one; it must lie under `base_url` (the harness only
+/// requests the target). NotYet while no such message arrived.
+pub(super) fn email_link(
+    a: &RawEmailInbound,
+    ctx: &RunContext,
+    base_url: &str,
+    vars: &Vars,
+) -> Result<String, Outcome> {
+    let Some(sink) = ctx.email_sink.as_ref() else {
+        return Err(Outcome::Broken("no SMTP sink runs in this run".into()));
+    };
+    let pattern = |p: &str| -> Result<regex::Regex, Outcome> {
+        let text = vars
+            .text_of(p)
+            .map_err(|e| Outcome::Broken(e.to_string()))?;
+        regex::Regex::new(&text).map_err(|e| Outcome::Broken(e.to_string()))
+    };
+    let follow = pattern(a.follow.as_deref().unwrap_or(""))?;
+    let messages = sink.messages();
+    let link = select_mail(a, &messages, vars)?.iter().rev().find_map(|m| {
+        m.json
+            .as_ref()
+            .and_then(|j| j.get("links"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|l| follow.is_match(l))
+            .map(str::to_owned)
+    });
+    match link {
+        None => Err(Outcome::NotYet(format!(
+            "the SMTP sink has received no {}mail to {} with a link matching {:?} yet ({} messages in all)",
+            a.nth.map(|n| format!("#{n} ")).unwrap_or_default(),
+            a.to,
+            a.follow.as_deref().unwrap_or(""),
+            messages.len()
+        ))),
+        Some(l) if !l.starts_with(&format!("{}/", base_url.trim_end_matches('/'))) => {
+            Err(Outcome::Broken(format!(
+                "the link {l:?} in the mail does not lead to the target ({base_url}); not followed"
+            )))
+        }
+        Some(l) => Ok(l),
+    }
+}
+
+/// An `email` step with `follow`: GET the link, and with `confirm` submit the page's POST form.
+pub(super) async fn email_follow(
+    a: &RawEmailInbound,
+    ctx: &RunContext,
+    base_url: &str,
+    vars: &Vars,
+    timeout: std::time::Duration,
+) -> Outcome {
+    let url = match email_link(a, ctx, base_url, vars) {
+        Ok(u) => u,
+        Err(o) => return o,
+    };
+    let request = match http::Request::get(url.as_str()).body(Vec::new()) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Broken(format!("link {url:?}: {e}")),
+    };
+    let (exchange, received) = ctx.http.send(request, timeout).await;
+    if !a.confirm {
+        return Outcome::Response(Box::new((exchange, received)));
+    }
+    let Some(page) = received.filter(|r| r.status == 200) else {
+        return Outcome::Response(Box::new((exchange, None)));
+    };
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    let Some((action, fields)) = crate::target::email_sink::post_form(&html) else {
+        return Outcome::Broken(format!(
+            "the page the link {url:?} opens has no method=\"post\" form to confirm"
+        ));
+    };
+    let base = base_url.trim_end_matches('/');
+    let target = match action.as_deref() {
+        None | Some("") => url.clone(),
+        Some(p) if p.starts_with('/') => format!("{base}{p}"),
+        Some(p) if p.starts_with(&format!("{base}/")) => p.to_owned(),
+        Some(p) => {
+            return Outcome::Broken(format!(
+                "the confirmation form posts to {p:?}, not under the target ({base_url})"
+            ));
+        }
+    };
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let request = http::Request::post(target.as_str())
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body.into_bytes());
+    match request {
+        Ok(r) => Outcome::Response(Box::new(ctx.http.send(r, timeout).await)),
+        Err(e) => Outcome::Broken(format!("form {target:?}: {e}")),
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn judge(

@@ -60,6 +60,10 @@ pub struct RunContext {
     pub appservice: Option<Arc<crate::target::appservice::AppServiceRole>>,
     /// The harness's push-gateway role, when the target can reach it.
     pub push_gateway: Option<Arc<crate::target::push_gateway::PushGatewayRole>>,
+    /// The harness's SMTP sink, when the target sends mail through it.
+    pub email_sink: Option<Arc<crate::target::email_sink::EmailSink>>,
+    /// The harness's identity-server role, when the target can reach it.
+    pub identity_server: Option<Arc<crate::target::identity_server::IdentityServerRole>>,
 }
 
 /// Run every scenario, at most `jobs` at a time, emitting [`RunEvent`]s on `events`:

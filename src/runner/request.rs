@@ -67,7 +67,9 @@ pub fn build_in(
         | Action::Inbound(_)
         | Action::Remote(_)
         | Action::Appservice(_)
-        | Action::PushGateway(_) => Err(
+        | Action::PushGateway(_)
+        | Action::Email(_)
+        | Action::IdentityServer(_) => Err(
             "internal error: a federation step reached the client-server request builder".into(),
         ),
     }

@@ -59,6 +59,9 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
     if let Some(role) = &ctx.appservice {
         super::appservice::set_vars(role, &ctx.server_name, &mut vars, &mut redactor);
     }
+    if let Some(role) = &ctx.identity_server {
+        super::appservice::set_identity_vars(role, &mut vars, &mut redactor);
+    }
     if let Some(push) = &ctx.push_gateway {
         vars.set("push_gateway.url", Value::String(push.notify_url()));
         vars.set(

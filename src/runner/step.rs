@@ -195,6 +195,11 @@ async fn attempt(
         let outcome = match &step.action {
             Action::Appservice(a) => super::appservice::inbound(a, ctx, vars, &judge),
             Action::PushGateway(a) => super::appservice::push_inbound(a, ctx, vars, &judge),
+            Action::Email(a) if a.follow.is_some() => {
+                super::appservice::email_follow(a, ctx, base_url, vars, timeout).await
+            }
+            Action::Email(a) => super::appservice::email_inbound(a, ctx, vars, &judge),
+            Action::IdentityServer(a) => super::appservice::identity_inbound(a, ctx, vars, &judge),
             _ => federation::execute(&step.action, ctx, world, vars, timeout, &judge).await,
         };
         match outcome {
@@ -416,5 +421,7 @@ fn is_federation(action: &Action) -> bool {
             | Action::Remote(_)
             | Action::Appservice(_)
             | Action::PushGateway(_)
+            | Action::Email(_)
+            | Action::IdentityServer(_)
     )
 }

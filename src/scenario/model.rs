@@ -184,6 +184,12 @@ pub enum Capability {
     /// The target's HTTP pushers can reach the harness's push-gateway role on loopback (the
     /// spawned Synapse).
     PushGateway,
+    /// The target sends mail through the harness's SMTP sink (the spawned Synapse, whose
+    /// `email:` section points at it).
+    Email,
+    /// The target reaches the harness's identity-server role on loopback over TLS (the
+    /// spawned Synapse, told to accept its self-signed certificate).
+    IdentityServer,
 }
 
 impl Capability {
@@ -203,11 +209,13 @@ impl Capability {
             Capability::Federation => "federation",
             Capability::Appservice => "appservice",
             Capability::PushGateway => "push-gateway",
+            Capability::Email => "email",
+            Capability::IdentityServer => "identity-server",
         }
     }
 
     /// Every capability, in order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 15] = [
         Capability::GuestAccess,
         Capability::Presence,
         Capability::ProfileLookup,
@@ -221,6 +229,8 @@ impl Capability {
         Capability::Federation,
         Capability::Appservice,
         Capability::PushGateway,
+        Capability::Email,
+        Capability::IdentityServer,
     ];
 }
 
@@ -370,6 +380,30 @@ pub struct RawRoleInbound {
     pub authenticated: Option<bool>,
 }
 
+/// A message the harness's SMTP sink received (an `email` step).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmailInbound {
+    /// Regular expression over the envelope recipients (joined by `,`); `${...}` variables
+    /// are replaced first.
+    pub to: String,
+    /// Follow a link: a regular expression over the message's links (`${...}` replaced
+    /// first); the step GETs the newest matching message's first matching link (which must
+    /// lie under the target's base URL), without a token, as a user clicking it would, and
+    /// `expect` judges that response instead of the message.
+    #[serde(default)]
+    pub follow: Option<String>,
+    /// With `follow`: the page the link opens asks to confirm in a form; submit its
+    /// `method="post"` form (its hidden inputs, form-encoded, to its action or the link) as
+    /// the user pressing its button would, and `expect` judges that answer.
+    #[serde(default)]
+    pub confirm: bool,
+    /// Only the `nth` message (1-based, in arrival order) to `to` counts: e.g. `2` for the
+    /// second mail to an address that already got one (default: every message).
+    #[serde(default)]
+    pub nth: Option<usize>,
+}
+
 /// A room-level action of a fake server: join (make_join, then send_join v2), leave
 /// (make_leave, then send_leave v2), send an event (a PDU in a transaction), create a room of
 /// its own, invite a user of another server into it, or send EDUs.
@@ -459,6 +493,14 @@ pub struct RawStep {
     /// Wait for a request the harness's push gateway received (use with `eventually`).
     #[serde(default)]
     pub push_gateway: Option<RawRoleInbound>,
+    /// Wait for a message the harness's SMTP sink received (use with `eventually`); the
+    /// response body is the message: `subject`, `text`, `html`, `links`, `rcpt_tos`, ...
+    #[serde(default)]
+    pub email: Option<RawEmailInbound>,
+    /// Wait for a request the harness's identity server received (use with `eventually`;
+    /// `authenticated`: it carried `${identity_server.access_token}`, default true).
+    #[serde(default)]
+    pub identity_server: Option<RawRoleInbound>,
     /// What the response must look like. Without `status`, any 2xx is required.
     #[serde(default)]
     pub expect: Option<RawExpect>,

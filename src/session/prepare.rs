@@ -153,6 +153,8 @@ pub async fn prepare(
     };
     let mut appservice = None;
     let mut push_gateway = None;
+    let mut email_sink = None;
+    let mut identity_server = None;
     let (base_url, registration, kind, spawned, log_path) = match &args.target {
         Some(url) => {
             let url = url.trim_end_matches('/').to_owned();
@@ -183,6 +185,28 @@ pub async fn prepare(
             target::ensure_venv(&opts)
                 .await
                 .map_err(|e| e.to_string())?;
+            if cap_needs
+                .capabilities
+                .contains(&crate::scenario::model::Capability::Email)
+            {
+                let dir = args.report_dir.join("email-sink");
+                let _ = std::fs::remove_dir_all(&dir);
+                let sink = target::email_sink::EmailSink::start(&opts, &dir)
+                    .await
+                    .map_err(|e| format!("cannot start the SMTP sink: {e}"))?;
+                opts.email_smtp_port = Some(sink.port());
+                email_sink = Some(Arc::new(sink));
+            }
+            if cap_needs
+                .capabilities
+                .contains(&crate::scenario::model::Capability::IdentityServer)
+            {
+                let role = target::identity_server::IdentityServerRole::start()
+                    .await
+                    .map_err(|e| format!("cannot start the identity-server role: {e}"))?;
+                opts.insecure_identity_tls = true;
+                identity_server = Some(Arc::new(role));
+            }
             let spawned = match &ca {
                 Some(ca) => super::federation::start_synapse(&opts, ca, "hs1").await?,
                 None => SpawnedSynapse::start(&opts)
@@ -196,6 +220,9 @@ pub async fn prepare(
                 spawned.startup_time().as_secs_f64(),
                 log_path.display()
             );
+            if let Some(role) = &identity_server {
+                role.set_homeserver(spawned.base_url());
+            }
             let method = RegistrationMethod::SharedSecret {
                 secret: spawned.shared_secret().to_owned(),
             };
@@ -320,6 +347,24 @@ pub async fn prepare(
     }
     if cap_needs
         .capabilities
+        .contains(&crate::scenario::model::Capability::IdentityServer)
+    {
+        capabilities.probed.insert(
+            crate::scenario::model::Capability::IdentityServer,
+            target::capabilities::identity_server_probed(identity_server.is_some()),
+        );
+    }
+    if cap_needs
+        .capabilities
+        .contains(&crate::scenario::model::Capability::Email)
+    {
+        capabilities.probed.insert(
+            crate::scenario::model::Capability::Email,
+            target::capabilities::email_probed(email_sink.is_some()),
+        );
+    }
+    if cap_needs
+        .capabilities
         .contains(&crate::scenario::model::Capability::PushGateway)
     {
         capabilities.probed.insert(
@@ -347,6 +392,8 @@ pub async fn prepare(
         capabilities,
         appservice,
         push_gateway,
+        email_sink,
+        identity_server,
     };
     Ok(Prepared {
         target,

@@ -91,6 +91,34 @@ pub fn push_gateway_probed(running: bool) -> Probed {
     }
 }
 
+/// Whether the target sends mail through the harness's SMTP sink.
+pub fn email_probed(running: bool) -> Probed {
+    Probed {
+        offered: running,
+        evidence: if running {
+            "the spawned Synapse sends mail to the harness's SMTP sink".into()
+        } else {
+            "the harness's SMTP sink listens on loopback and only a spawned Synapse is configured \
+             to send mail to it"
+                .into()
+        },
+    }
+}
+
+/// Whether the target reaches the harness's identity-server role.
+pub fn identity_server_probed(running: bool) -> Probed {
+    Probed {
+        offered: running,
+        evidence: if running {
+            "the spawned Synapse reaches the harness's identity server on loopback".into()
+        } else {
+            "the harness's identity server listens on loopback with a self-signed certificate, \
+             which only a spawned Synapse is told to accept"
+                .into()
+        },
+    }
+}
+
 struct Prober<'a> {
     http: &'a HttpClient,
     base: &'a str,
@@ -217,7 +245,10 @@ pub async fn probe(
     for cap in needed {
         let probed = match cap {
             // Known to the caller, not to the server: see [`appservice_probed`].
-            Capability::Appservice | Capability::PushGateway => continue,
+            Capability::Appservice
+            | Capability::PushGateway
+            | Capability::Email
+            | Capability::IdentityServer => continue,
             Capability::Federation => Probed {
                 offered: federation,
                 evidence: if federation {

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 pub mod appservice;
 pub mod capabilities;
+pub mod email_sink;
 pub mod federated;
+pub mod identity_server;
 pub mod implementation;
 pub mod provision;
 pub mod push_gateway;

@@ -45,6 +45,8 @@ pub type Answer = Arc<dyn Fn(&RoleRequest) -> (u16, Value) + Send + Sync>;
 
 struct Shared {
     token: Option<String>,
+    /// Also count `?access_token=<token>` (the identity API until v1.20) as authenticated.
+    query_token: bool,
     answer: Answer,
     log: Mutex<Vec<RoleRequest>>,
 }
@@ -77,10 +79,33 @@ impl Recorder {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let shared = Arc::new(Shared {
             token,
+            query_token: false,
             answer,
             log: Mutex::new(Vec::new()),
         });
-        let task = tokio::spawn(accept_loop(listener, shared.clone()));
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), None));
+        Self { shared, addr, task }
+    }
+
+    /// Like [`Recorder::serve`], over TLS with `tls` (HTTP/1.1); the token also counts when
+    /// sent as the `access_token` query parameter (the identity API's form until v1.20).
+    pub fn serve_tls(
+        listener: TcpListener,
+        token: Option<String>,
+        answer: Answer,
+        tls: std::sync::Arc<rustls::ServerConfig>,
+    ) -> Self {
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let shared = Arc::new(Shared {
+            token,
+            query_token: true,
+            answer,
+            log: Mutex::new(Vec::new()),
+        });
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), Some(acceptor)));
         Self { shared, addr, task }
     }
 
@@ -95,13 +120,32 @@ impl Recorder {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
         let shared = shared.clone();
+        if let Some(acceptor) = tls.clone() {
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |req| {
+                    let shared = shared.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(req, &shared).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+            continue;
+        }
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
@@ -153,7 +197,21 @@ async fn handle(req: hyper::Request<Incoming>, shared: &Shared) -> hyper::Respon
         .get("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .is_some_and(|t| Some(t.trim()) == shared.token.as_deref())
-        || shared.token.is_none();
+        || shared.token.is_none()
+        || (shared.query_token
+            && parts
+                .uri
+                .query()
+                .unwrap_or_default()
+                .split('&')
+                .filter_map(|kv| kv.strip_prefix("access_token="))
+                .any(|t| {
+                    Some(
+                        percent_encoding::percent_decode_str(t)
+                            .decode_utf8_lossy()
+                            .as_ref(),
+                    ) == shared.token.as_deref()
+                }));
     let text = String::from_utf8_lossy(&body).into_owned();
     let mut request = RoleRequest {
         json: serde_json::from_slice(&body).ok(),

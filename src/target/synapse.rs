@@ -56,6 +56,13 @@ pub struct SynapseOptions {
     /// Let the server's outbound HTTP reach 127.0.0.0/8 (`ip_range_whitelist`), for HTTP
     /// pushers pointing at the harness's push-gateway role.
     pub loopback_push: bool,
+    /// Send mail through the harness's SMTP sink on 127.0.0.1:<port> (the `email:` section,
+    /// plain SMTP, and `public_baseurl` so the links in the mails reach this server).
+    pub email_smtp_port: Option<u16>,
+    /// Accept the self-signed certificate of the harness's identity-server role
+    /// (`use_insecure_ssl_client_just_for_testing_do_not_use`: Synapse names identity servers
+    /// over `https://` only; federation keeps its own verification).
+    pub insecure_identity_tls: bool,
 }
 
 impl Default for SynapseOptions {
@@ -74,6 +81,8 @@ impl Default for SynapseOptions {
             extra_overlays: Vec::new(),
             appservice: None,
             loopback_push: false,
+            email_smtp_port: None,
+            insecure_identity_tls: false,
         }
     }
 }
@@ -233,6 +242,23 @@ async fn prepare(
         more_overlays,
         federation,
     })
+}
+
+/// The `email:` overlay: mail goes to the harness's SMTP sink on 127.0.0.1:`smtp` over plain
+/// SMTP (the sink offers no TLS), and `public_baseurl` is this server's loopback listener, so
+/// the validation links in the mails lead back to it.
+fn email_overlay(port: u16, smtp: u16) -> String {
+    format!(
+        "public_baseurl: \"http://127.0.0.1:{port}/\"\n\
+         email:\n  \
+         smtp_host: \"127.0.0.1\"\n  \
+         smtp_port: {smtp}\n  \
+         force_tls: false\n  \
+         require_transport_security: false\n  \
+         enable_tls: false\n  \
+         notif_from: \"mxharness <noreply@localhost>\"\n  \
+         app_name: \"mxharness\"\n"
+    )
 }
 
 /// Write the application-service registration and the overlay naming it; returns the overlay.
@@ -413,6 +439,21 @@ impl SpawnedSynapse {
             opts.loopback_push,
         )
         .await?;
+        if let Some(smtp) = opts.email_smtp_port {
+            let overlay = data_dir.path().join("mxharness-email-overlay.yaml");
+            std::fs::write(&overlay, email_overlay(prepared.port, smtp))
+                .map_err(|e| io(format!("cannot write {}", overlay.display()), e))?;
+            prepared.more_overlays.push(overlay);
+        }
+        if opts.insecure_identity_tls {
+            let overlay = data_dir.path().join("mxharness-identity-overlay.yaml");
+            std::fs::write(
+                &overlay,
+                "use_insecure_ssl_client_just_for_testing_do_not_use: true\n",
+            )
+            .map_err(|e| io(format!("cannot write {}", overlay.display()), e))?;
+            prepared.more_overlays.push(overlay);
+        }
         prepared
             .more_overlays
             .extend(opts.extra_overlays.iter().cloned());

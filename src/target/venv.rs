@@ -190,6 +190,67 @@ pub async fn ensure_venv(opts: &SynapseOptions) -> Result<PathBuf, TargetError> 
     Ok(python)
 }
 
+/// Make sure the Synapse venv (installed by [`ensure_venv`]) also holds `requirement` (e.g.
+/// `aiosmtpd==1.4.6`, the SMTP sink's library), whose import name is `module`; installed once,
+/// under the same lock, with its own marker `<module>.ok`. Returns the venv's interpreter.
+pub async fn ensure_package(
+    opts: &SynapseOptions,
+    requirement: &str,
+    module: &str,
+) -> Result<PathBuf, TargetError> {
+    let python = ensure_venv(opts).await?;
+    let dir = version_dir(opts);
+    let marker = dir.join(format!("{module}.ok"));
+    if marker.is_file() {
+        return Ok(python);
+    }
+    let _lock = acquire_lock(&dir.join("install.lock")).await?;
+    if marker.is_file() {
+        return Ok(python);
+    }
+    let log_path = dir.join("install.log");
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        requirement,
+    ])
+    .stdin(Stdio::null())
+    .stdout(log)
+    .stderr(log_err);
+    let installed = status(pip, Signal::SIGKILL)
+        .await
+        .map_err(|e| io(format!("cannot run {}", python.display()), e))?;
+    let mut verify = Command::new(&python);
+    verify
+        .args(["-c", &format!("import {module}")])
+        .stdin(Stdio::null());
+    let imports = output(verify, Signal::SIGKILL)
+        .await
+        .map_err(|e| io(format!("cannot run {}", python.display()), e))?;
+    if !installed.success() || !imports.status.success() {
+        return Err(TargetError::Install {
+            version: format!("{} (+ {requirement})", opts.version),
+            tail: tail_lines(&log_path, TAIL_LINES),
+            log: log_path,
+        });
+    }
+    std::fs::write(&marker, format!("{requirement}\n"))
+        .map_err(|e| io(format!("cannot write {}", marker.display()), e))?;
+    Ok(python)
+}
+
 /// Take the exclusive install lock, polling so the async runtime is not blocked.
 async fn acquire_lock(path: &Path) -> Result<File, TargetError> {
     let file = OpenOptions::new()

@@ -135,6 +135,24 @@ impl Lowering<'_> {
             self.check_refs_str(&format!("{p}/path"), &a.path, defined);
             return Some(Action::PushGateway(a.clone()));
         }
+        if let Some(a) = &raw.identity_server {
+            let p = format!("{base}/identity_server");
+            self.method(&format!("{p}/method"), &a.method);
+            self.path_regex(&format!("{p}/path"), &a.path);
+            self.check_refs_str(&format!("{p}/path"), &a.path, defined);
+            return Some(Action::IdentityServer(a.clone()));
+        }
+        if let Some(a) = &raw.email {
+            let p = format!("{base}/email/to");
+            self.path_regex(&p, &a.to);
+            self.check_refs_str(&p, &a.to, defined);
+            if let Some(f) = &a.follow {
+                let p = format!("{base}/email/follow");
+                self.path_regex(&p, f);
+                self.check_refs_str(&p, f, defined);
+            }
+            return Some(Action::Email(a.clone()));
+        }
         if let Some(r) = &raw.remote {
             let p = format!("{base}/remote");
             self.fake_server(&format!("{p}/server"), &r.server);

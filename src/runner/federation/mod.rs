@@ -228,7 +228,9 @@ pub(super) async fn execute(
         Action::Call { .. }
         | Action::Request(_)
         | Action::Appservice(_)
-        | Action::PushGateway(_) => Err("internal error: not a federation step".to_owned()),
+        | Action::PushGateway(_)
+        | Action::Email(_)
+        | Action::IdentityServer(_) => Err("internal error: not a federation step".to_owned()),
     };
     match result {
         Ok(pair) => Outcome::Response(Box::new(pair)),

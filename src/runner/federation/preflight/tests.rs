@@ -62,6 +62,8 @@ fn context(ca: Arc<RunCa>, hs1: Peer) -> RunContext {
         capabilities: Default::default(),
         appservice: None,
         push_gateway: None,
+        email_sink: None,
+        identity_server: None,
     }
 }
 
