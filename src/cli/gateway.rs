@@ -76,6 +76,14 @@ pub(super) async fn maybe_run(args: &RunArgs, inputs: &Inputs, stop: &Stop) -> O
     Some(run(args, selected, overhead, stop).await)
 }
 
+/// One gateway check as `list --format json` shows it.
+pub(super) fn list_item(c: &Check) -> serde_json::Value {
+    serde_json::json!({
+        "id": c.id, "kind": "gateway-check", "title": c.title, "area": c.area, "file": c.file,
+        "tags": c.tags, "level": c.level, "basis": c.basis,
+    })
+}
+
 /// `list` of gateway checks (every file given is one).
 pub(super) fn list(args: &ListArgs, checks: &[Check]) -> u8 {
     let selected: Vec<&Check> = checks
@@ -94,15 +102,7 @@ pub(super) fn list(args: &ListArgs, checks: &[Check]) -> u8 {
             eprintln!("{} gateway checks", selected.len());
         }
         super::args::Format::Json => {
-            let items: Vec<serde_json::Value> = selected
-                .iter()
-                .map(|c| {
-                    serde_json::json!({
-                        "id": c.id, "title": c.title, "area": c.area, "file": c.file,
-                        "tags": c.tags, "level": c.level, "basis": c.basis,
-                    })
-                })
-                .collect();
+            let items: Vec<serde_json::Value> = selected.iter().map(|c| list_item(c)).collect();
             outln!(
                 "{}",
                 serde_json::to_string_pretty(&items).unwrap_or_default()

@@ -63,23 +63,48 @@ pub(super) fn list(args: &ListArgs) -> u8 {
     if inputs.only_load_plans() {
         return list_plans(args, &inputs.plans);
     }
-    let selected = match select(inputs, args.filter.as_deref()) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    // Gateway checks found beside the scenarios (the default `scenarios/` holds both) are
+    // listed after them: every check the paths hold, under one filter.
+    let checks: Vec<&crate::gateway::suite::Check> = inputs
+        .checks
+        .iter()
+        .filter(|c| plan::filter::matches(args.filter.as_deref(), *c))
+        .collect();
+    let selected: Vec<_> = inputs
+        .outcome
+        .scenarios
+        .into_iter()
+        .filter(|s| plan::filter::matches(args.filter.as_deref(), s))
+        .collect();
+    if selected.is_empty() && checks.is_empty() {
+        eprintln!("error: no scenario matches");
+        return exit_codes::NOTHING_SELECTED;
+    }
     match args.format {
         Format::Human => {
             for s in &selected {
                 outln!("{:<48} {:<14} {}", s.id, s.area, s.title);
             }
-            eprintln!("{} scenarios", selected.len());
+            for c in &checks {
+                outln!("{:<48} {:<14} {}", c.id, c.area, c.title);
+            }
+            if checks.is_empty() {
+                eprintln!("{} scenarios", selected.len());
+            } else {
+                eprintln!(
+                    "{} checks: {} scenarios, {} gateway checks",
+                    selected.len() + checks.len(),
+                    selected.len(),
+                    checks.len()
+                );
+            }
         }
         Format::Json => {
-            let items: Vec<serde_json::Value> = selected
+            let mut items: Vec<serde_json::Value> = selected
                 .iter()
                 .map(|s| {
                     serde_json::json!({
-                        "id": s.id, "title": s.title, "area": s.area, "file": s.file,
+                        "id": s.id, "kind": "scenario", "title": s.title, "area": s.area, "file": s.file,
                         "tags": s.tags, "spec_since": s.spec_since, "msc": s.msc,
                         "level": s.level.as_str(), "basis": s.basis,
                         "requires_capabilities": s.requires_capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
@@ -87,6 +112,7 @@ pub(super) fn list(args: &ListArgs) -> u8 {
                     })
                 })
                 .collect();
+            items.extend(checks.iter().map(|c| super::gateway::list_item(c)));
             outln!(
                 "{}",
                 serde_json::to_string_pretty(&items).unwrap_or_default()
