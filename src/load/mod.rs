@@ -15,6 +15,7 @@ pub mod model;
 #[cfg(test)]
 mod open_model_tests;
 pub mod personas;
+pub mod plain_http;
 pub mod plan;
 pub mod population;
 #[cfg(test)]
