@@ -1,11 +1,12 @@
 //! The load engine's own benchmark (`cargo bench --bench harness`, or `bench/run.sh`):
 //!
-//! 1. raw request rate: the harness (Goose, our dispatcher, recorder and HTTP path, 32
+//! 1. raw request rate: the harness (Goose, our dispatcher, typed operations, recorder and HTTP path, 32
 //!    chatty users sending typing notices with no think time) against `wrk` with 32
 //!    connections, on the same loopback endpoint, one after the other, in one run;
-//! 2. where the rate goes: the same PUT from 32 tasks one layer lower each time (the
-//!    harness's own shared reqwest client, one reqwest client per task, hyper's HTTP/1
-//!    connection API with one keep-alive connection per task, as oha does);
+//! 2. where the rate goes: the same PUT from 32 tasks one layer lower each time (the load
+//!    engine's pooled hyper client, the harness's shared reqwest client that HTTPS targets
+//!    use, one reqwest client per task, hyper's HTTP/1 connection API with one keep-alive
+//!    connection per task, as oha does);
 //! 3. scale: 10,000 lurkers (`MXH_BENCH_IDLE_USERS` to change) parked in /sync long-polls:
 //!    the growth of this process's resident memory per user, the peak of open file
 //!    descriptors and sockets, and how long the run lasted past its plan.
@@ -311,6 +312,34 @@ async fn hyper_conn_rate(addr: &str, path: &str) -> f64 {
     tasks_rate(|stop| hyper_loop(addr.to_owned(), path.to_owned(), stop)).await
 }
 
+/// The same through the pooled hyper-util client the load engine sends plain HTTP with
+/// (`load::plain_http`), no typed operation, no Goose: the pool's share of the cost.
+async fn hyper_pooled_rate(url: &str) -> f64 {
+    tasks_rate(|stop| {
+        let url = url.to_owned();
+        async move {
+            let mut n = 0u64;
+            while std::time::Instant::now() < stop {
+                let Ok(req) = http::Request::put(url.as_str())
+                    .header("authorization", "Bearer t")
+                    .header("content-type", "application/json")
+                    .body(TYPING_BODY.to_vec())
+                else {
+                    return n;
+                };
+                if mxharness::load::plain_http::send(req, Duration::from_secs(10))
+                    .await
+                    .is_ok()
+                {
+                    n += 1;
+                }
+            }
+            n
+        }
+    })
+    .await
+}
+
 async fn hyper_loop(addr: String, path: String, stop: std::time::Instant) -> u64 {
     use http_body_util::{BodyExt, Full};
     let Ok(stream) = TcpStream::connect(&addr).await else {
@@ -397,6 +426,7 @@ async fn bench() {
     let oha = oha_rate(&url);
     let shared = reqwest_shared_rate(&url).await;
     let per_task = reqwest_per_task_rate(&url).await;
+    let pooled = hyper_pooled_rate(&url).await;
     let hyper_rate = hyper_conn_rate(
         &format!("127.0.0.1:{port}"),
         "/_matrix/client/v3/rooms/%21r%3Abench/typing/%40u0%3Abench",
@@ -481,8 +511,9 @@ async fn bench() {
         );
     }
     println!(
-        "raw rate: ratio harness/shared reqwest loop = {:.2}, shared reqwest/hyper = {:.2}",
-        ours_rate / shared.max(1.0),
+        "raw rate: ratio harness/pooled hyper loop = {:.2}, pooled hyper/hyper connection = {:.2}, shared reqwest/hyper connection = {:.2}",
+        ours_rate / pooled.max(1.0),
+        pooled / hyper_rate.max(1.0),
         shared / hyper_rate.max(1.0)
     );
     let secs = attacked_idle.duration.as_secs_f64();

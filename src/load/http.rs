@@ -117,7 +117,10 @@ pub async fn send(user: &mut GooseUser, world: &World, req: Req<'_>) -> Option<A
     let (status, json) = if built.uri().scheme_str() == Some("http") {
         // Plain HTTP: hyper directly (reqwest's layers cost ~7x hyper's work per request);
         // Goose still schedules the user and its think times.
-        match super::plain_http::send(built, req.timeout).await {
+        let mut conn = super::personas::take_conn(user);
+        let answer = super::plain_http::send_on(&mut conn, built, req.timeout).await;
+        super::personas::put_conn(user, conn);
+        match answer {
             Ok((status, body)) => (
                 Some(status),
                 serde_json::from_slice(&body).unwrap_or(Value::Null),

@@ -30,6 +30,22 @@ use crate::matrix::sliding_sync::request::translate;
 pub struct Slot {
     session: Option<Box<Session>>,
     arrival: Option<Running>,
+    /// The user's own keep-alive connection for plain-HTTP targets.
+    conn: super::plain_http::UserConn,
+}
+
+/// The user's own connection, taken out for one request (`put_conn` gives it back).
+pub fn take_conn(user: &mut GooseUser) -> super::plain_http::UserConn {
+    user.get_session_data_mut::<Slot>()
+        .map(|slot| std::mem::take(&mut slot.conn))
+        .unwrap_or_default()
+}
+
+/// Give the user's connection back after a request.
+pub fn put_conn(user: &mut GooseUser, conn: super::plain_http::UserConn) {
+    if let Some(slot) = user.get_session_data_mut::<Slot>() {
+        slot.conn = conn;
+    }
 }
 
 /// An open-model arrival being run by a user.
@@ -109,6 +125,7 @@ pub(super) fn on_start(user: &mut GooseUser, world: &World, persona: usize) -> T
         let seed = world.seed ^ (account as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         user.set_session_data(Slot {
             arrival: None,
+            conn: Default::default(),
             session: Some(Box::new(Session {
                 account,
                 rng: ChaCha8Rng::seed_from_u64(seed),
