@@ -494,10 +494,17 @@ async fn bench() {
     println!("where the rate goes (same PUT, {RATE_USERS} tasks; ratios to oha / wrk):");
     for (layer, rate) in [
         (
-            "harness (Goose + dispatcher + recorder + shared reqwest)",
+            "harness (Goose + typed operations + recorder + own connection)",
             ours_rate,
         ),
-        ("bare loop, the harness's shared reqwest client", shared),
+        (
+            "bare loop, the pooled hyper client (load::plain_http::send)",
+            pooled,
+        ),
+        (
+            "bare loop, the harness's shared reqwest client (HTTPS path)",
+            shared,
+        ),
         ("bare loop, one reqwest client per task", per_task),
         (
             "bare loop, hyper http1 connection per task (no pool)",
@@ -511,8 +518,8 @@ async fn bench() {
         );
     }
     println!(
-        "raw rate: ratio harness/pooled hyper loop = {:.2}, pooled hyper/hyper connection = {:.2}, shared reqwest/hyper connection = {:.2}",
-        ours_rate / pooled.max(1.0),
+        "raw rate: ratio harness/hyper connection loop = {:.2}, pooled hyper/hyper connection = {:.2}, shared reqwest/hyper connection = {:.2}",
+        ours_rate / hyper_rate.max(1.0),
         pooled / hyper_rate.max(1.0),
         shared / hyper_rate.max(1.0)
     );
