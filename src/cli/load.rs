@@ -1,29 +1,21 @@
-//! `mxharness load PLAN`: check the plan and the safety caps, prepare the target (a URL or
-//! the spawned Synapse), make the population, run the Goose attack, judge thresholds and the
-//! baseline, and write the reports (also after Ctrl-C).
+//! `mxharness load PLAN`: the flags of `load`, the plan read (its problems printed) and
+//! `--check`; the run itself (caps, target, population, attack, verdicts, reports) is
+//! `session::load_run`.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 
 use super::args::SynapseArgs;
 use crate::exit_codes;
-use crate::lifecycle::Stop;
-use crate::load::model::PersonaKind;
 use crate::load::plan::{self, LoadPlan, PlanError};
-use crate::load::population::{self, Shard};
-use crate::load::world::World;
-use crate::load::{self as engine_mod, engine, finish, verdict};
-use crate::results::RunInfo;
-use crate::runner::Provision;
+use crate::load::population::Shard;
 use crate::scenario::diagnostics;
-use crate::session::Registration;
-use crate::session::finish::{Outcome, Started};
-use crate::session::{self as setup, TargetSpec};
+use crate::session::load_command::{self, Caps, LoadCommand};
+use crate::session::load_run::{self, Baseline, RunSpec};
+use crate::session::{Registration, TargetSpec};
 
 /// Options of `load`.
 #[derive(Debug, Args)]
@@ -71,7 +63,7 @@ pub struct LoadArgs {
     #[arg(long)]
     pub allow_remote: bool,
     /// Raise the cap on simulated users.
-    #[arg(long, default_value_t = engine_mod::MAX_USERS)]
+    #[arg(long, default_value_t = crate::load::MAX_USERS)]
     pub max_users: usize,
     /// Raise the cap on ramp up + hold + ramp down (e.g. 1h).
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
@@ -102,28 +94,13 @@ pub(super) fn read_plan(path: &std::path::Path) -> Result<LoadPlan, u8> {
     }
 }
 
-fn safety(args: &LoadArgs, plan: &LoadPlan) -> Result<(), String> {
-    for url in [&args.target, &args.target2].into_iter().flatten() {
-        if !args.allow_remote && !engine_mod::is_loopback(url) {
-            return Err(format!(
-                "{url} is not on this machine: pass --allow-remote to load a remote server"
-            ));
-        }
+/// The safety caps the flags set.
+pub(super) fn caps(args: &LoadArgs) -> Caps {
+    Caps {
+        allow_remote: args.allow_remote,
+        max_users: args.max_users,
+        max_duration: args.max_duration,
     }
-    if plan.users > args.max_users {
-        return Err(format!(
-            "the plan has {} users, above the cap of {}: raise it with --max-users",
-            plan.users, args.max_users
-        ));
-    }
-    if plan.total() > args.max_duration {
-        return Err(format!(
-            "the plan runs {}, above the cap of {}: raise it with --max-duration",
-            humantime::format_duration(plan.total()),
-            humantime::format_duration(args.max_duration)
-        ));
-    }
-    Ok(())
 }
 
 /// The target a load run prepares: the flags `load` has, the rest at their defaults (no
@@ -170,297 +147,57 @@ pub(super) async fn load(args: LoadArgs) -> u8 {
             return exit_codes::USAGE;
         }
     };
-    let whole = population::generate(&plan);
-    let pop = match shard {
-        Some(s) => whole.shard(s),
-        None => whole,
-    };
-    let mut counts = vec![0usize; plan.personas.len()];
-    for u in &pop.users {
-        if let Some(c) = counts.get_mut(u.persona) {
-            *c += 1;
-        }
-    }
-    let personas: BTreeMap<String, usize> = plan
-        .personas
-        .iter()
-        .zip(&counts)
-        .map(|(p, c)| (p.name.clone(), *c))
-        .collect();
+    let drawn = load_run::draw(&plan, shard);
     if args.check {
         outln!(
             "{}: valid load plan `{}`: {} users ({}), {} rooms, {} thresholds, {} total",
             plan.file,
             plan.id,
-            pop.users.len(),
-            personas
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            pop.rooms.len(),
+            drawn.population.users.len(),
+            load_run::persona_list(&drawn.personas),
+            drawn.population.rooms.len(),
             plan.thresholds.len(),
             humantime::format_duration(plan.total())
         );
         return exit_codes::SUCCESS;
     }
-    if let Err(e) = safety(&args, &plan) {
+    let caps = caps(&args);
+    if let Err(e) = caps
+        .check_targets(&[args.target.as_deref(), args.target2.as_deref()])
+        .and_then(|()| caps.check_plan(&plan))
+    {
         eprintln!("error: {e}");
         return exit_codes::USAGE;
     }
     let baseline = match args.baseline.as_deref().map(read_baseline).transpose() {
-        Ok(b) => b,
+        Ok(b) => b.map(|report| Baseline {
+            report,
+            file: args
+                .baseline
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            tolerance_pct: args.tolerance.unwrap_or(plan.baseline_tolerance_pct),
+        }),
         Err(e) => {
             eprintln!("error: --baseline: {e}");
             return exit_codes::USAGE;
         }
     };
-    if let Err(e) = std::fs::create_dir_all(&args.report_dir) {
-        eprintln!("error: cannot create {}: {e}", args.report_dir.display());
-        return exit_codes::ENVIRONMENT;
-    }
-    let started = Started::now();
-    let needs_ss = plan
-        .personas
-        .iter()
-        .any(|p| p.kind == PersonaKind::SlidingSync);
-    let spec = target_spec(&args);
-    // Federation personas need a second homeserver: the one given with --target2, else a
-    // second spawned Synapse federating with the spawned first one (a remote --target alone
-    // cannot federate with a local Synapse, so then the personas stay idle).
-    let needs_fed = plan
-        .personas
-        .iter()
-        .any(|p| p.kind == PersonaKind::Federation)
-        && (args.target.is_none() || args.target2.is_some());
-    if args.federation_gateway && (args.target.is_some() || !needs_fed) {
-        eprintln!(
-            "error: --federation-gateway needs federation personas and the spawned pair (no --target)"
-        );
-        return exit_codes::USAGE;
-    }
-    let fed_needs = setup::FederationNeeds {
-        any: needs_fed,
-        second_server: needs_fed,
-        gateway: args.federation_gateway,
-    };
-    let stop = Stop::install(None);
-    let prepared = match setup::interruptible_prepare(
-        setup::prepare(&spec, needs_ss, fed_needs, Default::default()),
-        "target",
-        &stop,
-    )
-    .await
-    {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let code = drive(
-        &args, &plan, &pop, counts, personas, shard, baseline, &prepared, started, &stop,
-    )
-    .await;
-    prepared.stop().await;
-    code
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn drive(
-    args: &LoadArgs,
-    plan: &LoadPlan,
-    pop: &population::Population,
-    counts: Vec<usize>,
-    personas: BTreeMap<String, usize>,
-    shard: Option<Shard>,
-    baseline: Option<crate::results::load::LoadReport>,
-    prepared: &setup::Prepared,
-    started: Started,
-    stop: &Stop,
-) -> u8 {
-    let mut notes = Vec::new();
-    let has = |k: PersonaKind| {
-        plan.personas
-            .iter()
-            .zip(&counts)
-            .any(|(p, c)| p.kind == k && *c > 0)
-    };
-    let second: Option<(String, Arc<dyn Provision>)> = prepared
-        .ctx
-        .federation
-        .as_ref()
-        .and_then(|f| f.hs2.as_ref())
-        .map(|p| (p.base_url.clone(), p.provisioner.clone()));
-    if has(PersonaKind::Federation) && second.is_none() {
-        let note =
-            "federation personas stayed idle: no second homeserver (--target2 URL)".to_owned();
-        eprintln!("note: {note}");
-        notes.push(note);
-    }
-    if let Some(nginx) = &prepared.gateway2 {
-        notes.push(format!(
-            "federation to the second homeserver went through an nginx border gateway on 127.0.0.1:{}",
-            nginx.port()
-        ));
-    }
-    if has(PersonaKind::SlidingSync) && prepared.ctx.sliding_sync.is_none() {
-        let note = "sliding-sync personas stayed idle: the target speaks no sliding-sync dialect"
-            .to_owned();
-        eprintln!("note: {note}");
-        notes.push(note);
-    }
-    eprintln!(
-        "Setting up {} users and {} rooms on {} (not measured) ...",
-        pop.users.len(),
-        pop.rooms.len(),
-        prepared.target.base_url
-    );
-    let tag = format!(
-        "{}{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8],
-        shard.map(|s| format!("s{}", s.index)).unwrap_or_default()
-    );
-    let setup_clock = Instant::now();
-    let made = tokio::select! {
-        m = crate::load::setup::make(
+    let target = target_spec(&args);
+    load_command::run(LoadCommand {
+        run: RunSpec {
             plan,
-            pop,
-            &prepared.target.base_url,
-            Arc::clone(&prepared.ctx.provisioner),
-            second.as_ref().map(|(u, p)| (u.as_str(), Arc::clone(p))),
-            &tag,
-        ) => m,
-        reason = stop.stopped() => {
-            eprintln!("{} during setup: nothing was measured, no report written", reason.describe());
-            return reason.exit_code();
-        }
-    };
-    let made = match made {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: setting up the population failed: {e}");
-            return exit_codes::ENVIRONMENT;
-        }
-    };
-    let setup_time = setup_clock.elapsed();
-    eprintln!(
-        "Setup done in {:.1}s; running `{}` for {} ({})",
-        setup_time.as_secs_f64(),
-        plan.id,
-        humantime::format_duration(plan.total()),
-        personas
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    // A shard runs its share of every open-model rate.
-    let shard_personas = plan
-        .personas
-        .iter()
-        .cloned()
-        .map(|mut p| {
-            if let (Some(a), Some(s)) = (&p.arrivals, shard) {
-                p.arrivals = Some(a.for_shard(s.index as u64, s.count as u64));
-            }
-            p
-        })
-        .collect();
-    let world = Arc::new(World::new(
-        prepared.target.base_url.clone(),
-        second.as_ref().map(|(u, _)| u.clone()),
-        shard_personas,
-        made.accounts,
-        made.rooms,
-        made.partners,
-        prepared.ctx.sliding_sync.clone(),
-        plan.seed,
-    ));
-    world.set_target(&prepared.ctx);
-    for (i, a) in world.accounts.iter().enumerate() {
-        let Some(p) = plan.personas.get(a.persona) else {
-            continue;
-        };
-        let syncs = match p.kind {
-            PersonaKind::Lurker => true,
-            PersonaKind::SlidingSync => world.sliding_sync.is_some(),
-            PersonaKind::Chatty => p
-                .actions
-                .iter()
-                .any(|(a, w)| *a == crate::load::plan::Action::Sync && *w > 0),
-            _ => false,
-        };
-        if syncs {
-            for room in &a.rooms {
-                world.tracker.add_reader(room, i);
-            }
-        }
-    }
-    // A stop (SIGINT, SIGTERM, SIGHUP) ends the attack through Goose's killswitch, so Goose
-    // shuts its users down and what was measured is reported.
-    let killswitch = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let reason = stop.stopped().await;
-            goose::trigger_killswitch(&reason.describe());
-        })
-    };
-    let attacked = engine::attack(Arc::clone(&world), plan, &counts).await;
-    killswitch.abort();
-    let mut attacked = match attacked {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::ENVIRONMENT;
-        }
-    };
-    attacked.interrupted |= stop.is_stopped();
-    let stopped_by = match stop.reason() {
-        Some(r) => Some(r.describe()),
-        None => attacked.interrupted.then(|| "SIGINT (Ctrl-C)".to_owned()),
-    };
-    if let Some(by) = &stopped_by {
-        if stop.reason().is_none() {
-            eprintln!("stopped by {by}: writing the reports of what ran");
-        }
-        notes.push(format!("stopped early by {by}"));
-    }
-    let late_lost = finish::check_history(&world).await;
-    let load = finish::assemble(
-        plan,
-        &world,
-        &attacked,
-        setup_time,
-        shard.map(|s| format!("{}/{}", s.index, s.count)),
-        personas,
-        late_lost,
-        notes,
-    );
-    let mut scenarios = verdict::thresholds(&plan.id, &plan.file, &plan.thresholds, &load);
-    if let Some(base) = &baseline {
-        let tolerance = args.tolerance.unwrap_or(plan.baseline_tolerance_pct);
-        let file = args
-            .baseline
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        scenarios.extend(verdict::baseline(
-            &plan.id, &plan.file, &file, &load, base, tolerance,
-        ));
-    }
-    let run = RunInfo {
-        interrupted: attacked.interrupted,
-        stopped_by,
-        ..started.run_info(
-            &[PathBuf::from(&plan.file)],
-            None,
-            world.accounts.len(),
-            None,
-        )
-    };
-    let report = Outcome {
-        load: Some(load),
-        ..Outcome::new(run, setup::finish::target_info(prepared), scenarios)
-    }
-    .report(Some(stop));
-    // A stopped run ends with the stop's code (as `run` does), whatever its thresholds said.
-    setup::finish::finish(&report, &args.report_dir, Some(stop))
+            shard,
+            baseline,
+            tag_suffix: shard.map(|s| format!("s{}", s.index)).unwrap_or_default(),
+            announce: true,
+            report_interrupted: true,
+            notes: Vec::new(),
+        },
+        drawn,
+        target,
+        federation_gateway: args.federation_gateway,
+    })
+    .await
 }
