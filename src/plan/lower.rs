@@ -1136,11 +1136,17 @@ impl Lowering<'_> {
         if let Some(n) = m.length {
             out.push(Predicate::Length(n));
         }
-        let bounds: [(&str, &Option<model::RawNumber>, fn(Value) -> Predicate); 2] = [
-            ("at_least", &m.at_least, Predicate::AtLeast),
-            ("at_most", &m.at_most, Predicate::AtMost),
-        ];
-        for (key, bound, make) in bounds {
+        let at_least = (
+            "at_least",
+            &m.at_least,
+            Predicate::AtLeast as fn(Value) -> Predicate,
+        );
+        let at_most = (
+            "at_most",
+            &m.at_most,
+            Predicate::AtMost as fn(Value) -> Predicate,
+        );
+        for (key, bound, make) in [at_least, at_most] {
             if let Some(bound) = bound {
                 let v = bound.to_value();
                 let bp = format!("{mp}/{key}");

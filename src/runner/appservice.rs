@@ -284,7 +284,9 @@ pub(super) fn unwanted(
         Action::PushGateway(a) => (a, ctx.push_gateway.as_ref().map(|r| r.requests())),
         Action::IdentityServer(a) => (a, ctx.identity_server.as_ref().map(|r| r.requests())),
         _ => {
-            return Unwanted::Broken("internal error: `none` on a step that is not a role's".into());
+            return Unwanted::Broken(
+                "internal error: `none` on a step that is not a role's".into(),
+            );
         }
     };
     let Some(requests) = requests else {
