@@ -166,11 +166,12 @@ impl Vars {
         self.render_with(&parse(s)?, |v| v.replace('~', "~0").replace('/', "~1"))
     }
 
-    /// Interpolate a regular expression: literal text stays a pattern, a variable's value is
-    /// matched literally (regex-escaped), so an event id's `$` or a server name's `.` cannot
-    /// change what the expression means.
-    pub fn regex_of(&self, s: &str) -> Result<String, TemplateError> {
-        self.render_with(&parse(s)?, regex::escape)
+    /// Interpolate a regular expression over a request path as received: literal text stays
+    /// a pattern, a variable's value is matched literally (an event id's `$` or a server
+    /// name's `.` cannot change what the expression means), each of its characters other
+    /// than `A-Za-z0-9-._~` either as is or percent-encoded (`!` or `%21`), as senders differ.
+    pub fn path_regex_of(&self, s: &str) -> Result<String, TemplateError> {
+        self.render_with(&parse(s)?, literal_in_path)
     }
 
     fn render(&self, pieces: &[Piece<'_>]) -> Result<String, TemplateError> {
@@ -231,6 +232,34 @@ impl Vars {
             other => other.clone(),
         })
     }
+}
+
+/// A pattern matching `value` in a path: unreserved characters as they are, any other either
+/// raw or percent-encoded (either case of hex digits).
+fn literal_in_path(value: &str) -> String {
+    let mut out = String::new();
+    for ch in value.chars() {
+        if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '.' | '_' | '~') {
+            out.push_str(&regex::escape(ch.encode_utf8(&mut [0; 4])));
+            continue;
+        }
+        let mut encoded = String::new();
+        for b in ch.encode_utf8(&mut [0; 4]).bytes() {
+            encoded.push('%');
+            for digit in format!("{b:02X}").chars() {
+                if digit.is_ascii_alphabetic() {
+                    encoded.push_str(&format!("[{digit}{}]", digit.to_ascii_lowercase()));
+                } else {
+                    encoded.push(digit);
+                }
+            }
+        }
+        out.push_str(&format!(
+            "(?:{}|{encoded})",
+            regex::escape(ch.encode_utf8(&mut [0; 4]))
+        ));
+    }
+    out
 }
 
 /// Milliseconds since the Unix epoch (`${now_ms}`), the unit of Matrix timestamps.
@@ -326,11 +355,13 @@ mod tests {
         let mut vars = Vars::default();
         vars.set("room", json!("!a.b:hs1"));
         vars.set("n", json!(3));
-        let re = vars.regex_of("/send/.+/${room}/${n}").expect("ok");
-        assert_eq!(re, "/send/.+/!a\\.b:hs1/3");
+        let re = vars.path_regex_of("/send/.+/${room}/${n}").expect("ok");
         let re = regex::Regex::new(&format!("^(?:{re})$")).expect("valid");
         assert!(re.is_match("/send/x/!a.b:hs1/3"));
+        assert!(re.is_match("/send/x/%21a.b%3Ahs1/3"));
+        assert!(re.is_match("/send/x/%21a.b%3ahs1/3"));
         assert!(!re.is_match("/send/x/!aXb:hs1/3"));
+        assert!(!re.is_match("/send/x/%21a.b%3Bhs1/3"));
     }
 
     #[test]

@@ -310,8 +310,8 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
         Some(j) => vars.apply(j).map_err(|e| e.to_string())?,
         None => json!({}),
     };
-    // `${...}` values (room and event ids) are matched literally.
-    let path = vars.regex_of(&s.path).map_err(|e| format!("path: {e}"))?;
+    // `${...}` values (room and event ids) match literally, raw or percent-encoded.
+    let path = vars.path_regex_of(&s.path).map_err(|e| format!("path: {e}"))?;
     let mut handler = Handler::json(
         &format!("{} {}", s.method, s.path),
         &s.method,
@@ -374,8 +374,8 @@ fn inbound(
         Ok(f) => f,
         Err(e) => return Outcome::Broken(e),
     };
-    // `${...}` values (room and event ids) are matched literally.
-    let path = match vars.regex_of(&i.path) {
+    // `${...}` values (room and event ids) match literally, raw or percent-encoded.
+    let path = match vars.path_regex_of(&i.path) {
         Ok(p) => p,
         Err(e) => return Outcome::Broken(format!("path: {e}")),
     };
