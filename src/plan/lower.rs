@@ -769,13 +769,32 @@ impl Lowering<'_> {
             defined.insert(c.name.clone());
         }
         let action = action?;
+        let repeat = raw.repeat.unwrap_or(1);
+        if raw.repeat.is_some() {
+            if !(2..=1000).contains(&repeat) {
+                self.problem(
+                    &format!("{base}/repeat"),
+                    "repeat a step 2 to 1000 times",
+                    None,
+                );
+            } else if !matches!(action, Action::Call { .. } | Action::Request(_)) {
+                self.key_problem(
+                    &format!("{base}/repeat"),
+                    "only `call` and `request` steps repeat",
+                    None,
+                );
+            }
+        }
         if self.problems.len() > before {
             return None;
         }
-        let label = raw
+        let mut label = raw
             .name
             .clone()
             .unwrap_or_else(|| describe(&action, raw.actor.as_deref()));
+        if repeat > 1 {
+            label.push_str(&format!(" (×{repeat})"));
+        }
         Some(StepPlan {
             index: i + 1,
             label,
@@ -788,6 +807,7 @@ impl Lowering<'_> {
             records,
             eventually,
             timeout,
+            repeat,
             under_test: match raw.role {
                 Some(model::StepRole::Test) => true,
                 Some(model::StepRole::Setup) => false,
@@ -1337,6 +1357,7 @@ mod tests {
                 "call: versions\n    expect: { body: { /a: { at_most: \"ten\" } } }",
                 "not a number",
             ),
+            ("call: versions\n    repeat: 1", "2 to 1000 times"),
         ] {
             let (plan, problems) = lower(&format!("{head}steps:\n  - {bad}\n"));
             assert!(plan.is_none(), "{bad}");
@@ -1345,6 +1366,15 @@ mod tests {
                 "{bad}: {problems:?}"
             );
         }
+        let (plan, problems) = lower(&format!(
+            "{head}steps:\n  - call: versions\n    repeat: 3\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        let step = &plan.expect("valid").steps[0];
+        assert_eq!(
+            (step.repeat, step.label.as_str()),
+            (3, "call versions (×3)")
+        );
         let push = "schema: 1\nid: t/p\ntitle: p\narea: t\nlevel: must\nbasis: b\nrequires: { capabilities: [push-gateway] }\nsteps:\n";
         let (plan, problems) = lower(&format!(
             "{push}  - push_gateway: {{ method: POST, path: /n, none: true, wait: 1s }}\n"
@@ -1363,6 +1393,10 @@ mod tests {
             (
                 "push_gateway: { method: POST, path: /n, none: true, wait: 2m }",
                 "at most 60s",
+            ),
+            (
+                "push_gateway: { method: POST, path: /n }\n    repeat: 2",
+                "only `call` and `request` steps repeat",
             ),
         ] {
             let (plan, problems) = lower(&format!("{push}  - {bad}\n"));

@@ -114,6 +114,8 @@ pub struct StepPlan {
     pub eventually: Option<Eventually>,
     /// Per-exchange timeout override.
     pub timeout: Option<Duration>,
+    /// How many times the step is sent in a row (1: once).
+    pub repeat: u32,
     /// Whether the step checks the behaviour under test (a failing set-up step blocks the
     /// scenario instead of failing it).
     pub under_test: bool,

@@ -524,6 +524,11 @@ pub struct RawStep {
     /// Re-send the step until its expectations hold, up to a deadline.
     #[serde(default)]
     pub eventually: Option<RawEventually>,
+    /// Send the step this many times in a row (2 to 1000, `call` and `request` steps only),
+    /// each with fresh `${uuid}`s and judged by `expect`; the first failure ends it, and
+    /// `capture` takes the last response (e.g. to queue more messages than a page holds).
+    #[serde(default)]
+    pub repeat: Option<u32>,
     /// Timeout of one HTTP exchange, e.g. `10s` (default: the run's `--step-timeout`).
     #[serde(default)]
     pub timeout: Option<String>,

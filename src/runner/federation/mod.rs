@@ -311,7 +311,9 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
         None => json!({}),
     };
     // `${...}` values (room and event ids) match literally, raw or percent-encoded.
-    let path = vars.path_regex_of(&s.path).map_err(|e| format!("path: {e}"))?;
+    let path = vars
+        .path_regex_of(&s.path)
+        .map_err(|e| format!("path: {e}"))?;
     let mut handler = Handler::json(
         &format!("{} {}", s.method, s.path),
         &s.method,
