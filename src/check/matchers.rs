@@ -1,5 +1,5 @@
 //! The JSON matchers: equals, not_equals, exists/absent, type, regex, contains,
-//! not_contains and length.
+//! not_contains, length and the numeric bounds at_least/at_most.
 
 use regex::Regex;
 use serde_json::Value;
@@ -164,6 +164,32 @@ pub fn test(predicate: &Predicate, actual: Option<&Value>, vars: &Vars) -> Resul
                 )),
             }
         }
+        Predicate::AtLeast(bound) | Predicate::AtMost(bound) => {
+            let at_least = matches!(predicate, Predicate::AtLeast(_));
+            let bound = vars.number_of(bound).map_err(|message| Mismatch {
+                message,
+                expected: None,
+                actual: None,
+            })?;
+            let word = if at_least { "at least" } else { "at most" };
+            let shown = if bound.fract() == 0.0 && bound.abs() < 9e15 {
+                Value::from(bound as i64)
+            } else {
+                Value::from(bound)
+            };
+            let holds = actual
+                .and_then(Value::as_f64)
+                .is_some_and(|n| if at_least { n >= bound } else { n <= bound });
+            if holds {
+                Ok(())
+            } else {
+                Err(mismatch(
+                    format!("expected a number {word} {}", render(&shown)),
+                    Some(format!("{word} {}", render(&shown))),
+                    actual,
+                ))
+            }
+        }
         Predicate::Length(n) => {
             let len = match actual {
                 Some(Value::Array(a)) => Some(a.len()),
@@ -277,6 +303,27 @@ mod tests {
         assert!(t(Predicate::Length(2), Some(json!([1, 2]))));
         assert!(!t(Predicate::Length(2), Some(json!({"a": 1}))));
         assert!(t(Predicate::Length(3), Some(json!("héé"))));
+    }
+
+    #[test]
+    fn numeric_bounds_compare_numbers_only() {
+        let mut vars = Vars::default();
+        vars.set("limit", json!(100));
+        let t = |p: Predicate, v: Value| test(&p, Some(&v), &vars).is_ok();
+        assert!(t(Predicate::AtMost(json!(100)), json!(100)));
+        assert!(!t(Predicate::AtMost(json!(100)), json!(101)));
+        assert!(t(Predicate::AtLeast(json!("${limit} + 1")), json!(101)));
+        assert!(!t(Predicate::AtLeast(json!("${limit} + 1")), json!(100.5)));
+        assert!(!t(Predicate::AtMost(json!(5)), json!("3")));
+        assert!(test(&Predicate::AtMost(json!(5)), None, &vars).is_err());
+        let m = test(
+            &Predicate::AtLeast(json!("${limit}")),
+            Some(&json!(7)),
+            &vars,
+        )
+        .expect_err("mismatch");
+        assert_eq!(m.message, "expected a number at least 100");
+        assert!(test(&Predicate::AtLeast(json!("nope")), Some(&json!(7)), &vars).is_err());
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub const ACTOR_FIELDS: &[&str] = &[
     "device_id",
 ];
 /// Variables always defined.
-pub const BUILTINS: &[&str] = &["uuid", "key32", "sig64", "server_name"];
+pub const BUILTINS: &[&str] = &["uuid", "key32", "sig64", "server_name", "now_ms"];
 
 /// `${appservice.<field>}` of a scenario that requires the `appservice` capability: the
 /// registration's `id`, `as_token`, `sender` (the `sender_localpart` user's id), and the
@@ -769,13 +769,32 @@ impl Lowering<'_> {
             defined.insert(c.name.clone());
         }
         let action = action?;
+        let repeat = raw.repeat.unwrap_or(1);
+        if raw.repeat.is_some() {
+            if !(2..=1000).contains(&repeat) {
+                self.problem(
+                    &format!("{base}/repeat"),
+                    "repeat a step 2 to 1000 times",
+                    None,
+                );
+            } else if !matches!(action, Action::Call { .. } | Action::Request(_)) {
+                self.key_problem(
+                    &format!("{base}/repeat"),
+                    "only `call` and `request` steps repeat",
+                    None,
+                );
+            }
+        }
         if self.problems.len() > before {
             return None;
         }
-        let label = raw
+        let mut label = raw
             .name
             .clone()
             .unwrap_or_else(|| describe(&action, raw.actor.as_deref()));
+        if repeat > 1 {
+            label.push_str(&format!(" (×{repeat})"));
+        }
         Some(StepPlan {
             index: i + 1,
             label,
@@ -788,6 +807,7 @@ impl Lowering<'_> {
             records,
             eventually,
             timeout,
+            repeat,
             under_test: match raw.role {
                 Some(model::StepRole::Test) => true,
                 Some(model::StepRole::Setup) => false,
@@ -900,6 +920,17 @@ impl Lowering<'_> {
             self.check_refs_str(&format!("{p}/headers/{k}"), v, defined);
         }
         let body = match (&req.json, &req.body) {
+            _ if req.body_bytes.is_some() && (req.json.is_some() || req.body.is_some()) => {
+                self.problem(
+                    &p,
+                    "a request has one of `json`, `body` and `body_bytes`",
+                    None,
+                );
+                Body::None
+            }
+            _ if req.body_bytes.is_some() => {
+                self.body_bytes(&format!("{p}/body_bytes"), req.body_bytes.as_ref(), defined)
+            }
             (Some(_), Some(_)) => {
                 self.problem(&p, "a request has `json` or `body`, not both", None);
                 Body::None
@@ -929,6 +960,68 @@ impl Lowering<'_> {
                 .collect(),
             body,
         }))
+    }
+
+    fn body_bytes(
+        &mut self,
+        p: &str,
+        raw: Option<&model::RawBodyBytes>,
+        defined: &BTreeSet<String>,
+    ) -> Body {
+        let Some(raw) = raw else { return Body::None };
+        match (&raw.hex, &raw.size) {
+            (Some(hex), None) => {
+                if raw.byte.is_some() {
+                    self.key_problem(&format!("{p}/byte"), "`byte` goes with `size`", None);
+                }
+                let digits: String = hex.chars().filter(|c| !c.is_whitespace()).collect();
+                match hex::decode(&digits) {
+                    Ok(bytes) => Body::Bytes(bytes),
+                    Err(e) => {
+                        self.problem(
+                            &format!("{p}/hex"),
+                            format!("invalid hexadecimal bytes: {e}"),
+                            Some("write two hex digits per byte, e.g. 7b7d".into()),
+                        );
+                        Body::None
+                    }
+                }
+            }
+            (None, Some(size)) => {
+                let byte = match raw.byte.as_deref() {
+                    None => b'a',
+                    Some(b) if b.len() == 1 && b.is_ascii() => b.as_bytes()[0],
+                    Some(b) => {
+                        self.problem(
+                            &format!("{p}/byte"),
+                            format!("{b:?} is not one ASCII character"),
+                            None,
+                        );
+                        b'a'
+                    }
+                };
+                let v = size.to_value();
+                self.check_refs_value(&format!("{p}/size"), &v, defined);
+                let literal = match size {
+                    model::RawNumber::Number(n) => n.as_f64(),
+                    model::RawNumber::Text(t) if !t.contains("${") => template::eval_sum(t),
+                    model::RawNumber::Text(_) => Some(0.0),
+                };
+                match literal {
+                    Some(n) if (0.0..=super::MAX_GENERATED_BODY as f64).contains(&n) && n.fract() == 0.0 => {}
+                    _ => self.problem(
+                        &format!("{p}/size"),
+                        "the size must be a whole number of bytes from 0 to 1 GiB, or a sum such as \"${limit} + 1\"",
+                        None,
+                    ),
+                }
+                Body::Generated { size: v, byte }
+            }
+            _ => {
+                self.problem(p, "`body_bytes` has exactly one of `hex` and `size`", None);
+                Body::None
+            }
+        }
     }
 
     fn expect(&mut self, base: &str, raw: &RawStep, defined: &BTreeSet<String>) -> ExpectPlan {
@@ -1063,8 +1156,36 @@ impl Lowering<'_> {
         if let Some(n) = m.length {
             out.push(Predicate::Length(n));
         }
+        let at_least = (
+            "at_least",
+            &m.at_least,
+            Predicate::AtLeast as fn(Value) -> Predicate,
+        );
+        let at_most = (
+            "at_most",
+            &m.at_most,
+            Predicate::AtMost as fn(Value) -> Predicate,
+        );
+        for (key, bound, make) in [at_least, at_most] {
+            if let Some(bound) = bound {
+                let v = bound.to_value();
+                let bp = format!("{mp}/{key}");
+                self.check_refs_value(&bp, &v, defined);
+                if let model::RawNumber::Text(t) = bound
+                    && !t.contains("${")
+                    && template::eval_sum(t).is_none()
+                {
+                    self.problem(
+                        &bp,
+                        format!("{t:?} is not a number or a sum of numbers"),
+                        Some("write a number, or a sum such as \"${limit} + 1\"".into()),
+                    );
+                }
+                out.push(make(v));
+            }
+        }
         if out.is_empty() {
-            self.problem(mp, "this matcher checks nothing", Some("use equals, not_equals, default, exists, absent, type, regex, contains, not_contains or length".into()));
+            self.problem(mp, "this matcher checks nothing", Some("use equals, not_equals, default, exists, absent, type, regex, contains, not_contains, length, at_least or at_most".into()));
         }
         out
     }
@@ -1184,6 +1305,107 @@ mod tests {
         assert!(step.expect.text.is_some());
         assert_eq!(step.captures.len(), 2);
         assert!(step.captures[1].regex.is_some());
+    }
+
+    #[test]
+    fn numeric_bounds_byte_bodies_and_none_steps_are_lowered_and_checked() {
+        let head = "schema: 1\nid: t/n\ntitle: numbers\narea: t\nlevel: must\nbasis: b\nactors: { alice: {} }\n";
+        let (plan, problems) = lower(&format!(
+            "{head}steps:\n  - as: alice\n    request: {{ method: POST, path: /x, body_bytes: {{ size: \"${{now_ms}} + 1\", byte: b }} }}\n    expect:\n      body: {{ /n: {{ at_least: \"${{now_ms}} - 5\", at_most: 7 }} }}\n  - request: {{ method: POST, path: /y, body_bytes: {{ hex: \"7bff\" }} }}\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        let plan = plan.expect("valid");
+        assert!(matches!(
+            &plan.steps[0].action,
+            Action::Request(RequestPlan {
+                body: Body::Generated { byte: b'b', .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            &plan.steps[1].action,
+            Action::Request(RequestPlan { body: Body::Bytes(b), .. }) if b == &vec![0x7b, 0xff]
+        ));
+        let preds = &plan.steps[0].expect.body[0].predicates;
+        assert!(matches!(
+            preds[..],
+            [Predicate::AtLeast(_), Predicate::AtMost(_)]
+        ));
+
+        for (bad, says) in [
+            (
+                "request: { method: POST, path: /x, body_bytes: { hex: \"7g\" } }",
+                "invalid hexadecimal",
+            ),
+            (
+                "request: { method: POST, path: /x, body_bytes: { hex: \"7b\", size: 3 } }",
+                "exactly one of `hex` and `size`",
+            ),
+            (
+                "request: { method: POST, path: /x, body_bytes: { size: 3 }, body: x }",
+                "one of `json`, `body` and `body_bytes`",
+            ),
+            (
+                "request: { method: POST, path: /x, body_bytes: { size: -1 } }",
+                "whole number of bytes",
+            ),
+            (
+                "request: { method: POST, path: /x, body_bytes: { size: \"${nope}\" } }",
+                "undefined variable",
+            ),
+            (
+                "call: versions\n    expect: { body: { /a: { at_most: \"ten\" } } }",
+                "not a number",
+            ),
+            ("call: versions\n    repeat: 1", "2 to 1000 times"),
+        ] {
+            let (plan, problems) = lower(&format!("{head}steps:\n  - {bad}\n"));
+            assert!(plan.is_none(), "{bad}");
+            assert!(
+                problems.iter().any(|p| p.message.contains(says)),
+                "{bad}: {problems:?}"
+            );
+        }
+        let (plan, problems) = lower(&format!(
+            "{head}steps:\n  - call: versions\n    repeat: 3\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        let step = &plan.expect("valid").steps[0];
+        assert_eq!(
+            (step.repeat, step.label.as_str()),
+            (3, "call versions (×3)")
+        );
+        let push = "schema: 1\nid: t/p\ntitle: p\narea: t\nlevel: must\nbasis: b\nrequires: { capabilities: [push-gateway] }\nsteps:\n";
+        let (plan, problems) = lower(&format!(
+            "{push}  - push_gateway: {{ method: POST, path: /n, none: true, wait: 1s }}\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(plan.is_some());
+        for (bad, says) in [
+            (
+                "push_gateway: { method: POST, path: /n, wait: 1s }",
+                "`wait` goes with `none: true`",
+            ),
+            (
+                "push_gateway: { method: POST, path: /n, none: true }\n    eventually: { within: 2s }",
+                "waits by itself",
+            ),
+            (
+                "push_gateway: { method: POST, path: /n, none: true, wait: 2m }",
+                "at most 60s",
+            ),
+            (
+                "push_gateway: { method: POST, path: /n }\n    repeat: 2",
+                "only `call` and `request` steps repeat",
+            ),
+        ] {
+            let (plan, problems) = lower(&format!("{push}  - {bad}\n"));
+            assert!(plan.is_none(), "{bad}");
+            assert!(
+                problems.iter().any(|p| p.message.contains(says)),
+                "{bad}: {problems:?}"
+            );
+        }
     }
 
     #[test]

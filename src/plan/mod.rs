@@ -114,6 +114,8 @@ pub struct StepPlan {
     pub eventually: Option<Eventually>,
     /// Per-exchange timeout override.
     pub timeout: Option<Duration>,
+    /// How many times the step is sent in a row (1: once).
+    pub repeat: u32,
     /// Whether the step checks the behaviour under test (a failing set-up step blocks the
     /// scenario instead of failing it).
     pub under_test: bool,
@@ -173,7 +175,19 @@ pub enum Body {
     Json(Value),
     /// Raw text (templated), sent as `application/json`.
     Raw(String),
+    /// Exact bytes (`body_bytes.hex`).
+    Bytes(Vec<u8>),
+    /// `size` (a number or a sum template) copies of `byte` (`body_bytes.size`).
+    Generated {
+        /// Number of bytes (template).
+        size: Value,
+        /// The byte repeated.
+        byte: u8,
+    },
 }
+
+/// The largest generated body (`body_bytes.size`): 1 GiB.
+pub const MAX_GENERATED_BODY: u64 = 1 << 30;
 
 /// A variable taken from a response.
 #[derive(Debug, Clone)]
@@ -248,6 +262,10 @@ pub enum Predicate {
     Length(u64),
     /// Absent, or exactly equal (an optional field with a spec default).
     Default(Value),
+    /// A number at least this (a number, or a sum template such as `"${now_ms} + 3600000"`).
+    AtLeast(Value),
+    /// A number at most this (as `AtLeast`).
+    AtMost(Value),
 }
 
 impl ScenarioPlan {

@@ -135,6 +135,9 @@ impl Vars {
         if name == "uuid" {
             return Some(Value::String(uuid::Uuid::new_v4().simple().to_string()));
         }
+        if name == "now_ms" {
+            return Some(Value::from(now_ms()));
+        }
         if let Some(len) = random_key_len(name) {
             return Some(Value::String(random_unpadded_base64(len)));
         }
@@ -163,6 +166,14 @@ impl Vars {
         self.render_with(&parse(s)?, |v| v.replace('~', "~0").replace('/', "~1"))
     }
 
+    /// Interpolate a regular expression over a request path as received: literal text stays
+    /// a pattern, a variable's value is matched literally (an event id's `$` or a server
+    /// name's `.` cannot change what the expression means), each of its characters other
+    /// than `A-Za-z0-9-._~` either as is or percent-encoded (`!` or `%21`), as senders differ.
+    pub fn path_regex_of(&self, s: &str) -> Result<String, TemplateError> {
+        self.render_with(&parse(s)?, literal_in_path)
+    }
+
     fn render(&self, pieces: &[Piece<'_>]) -> Result<String, TemplateError> {
         self.render_with(pieces, str::to_owned)
     }
@@ -186,6 +197,21 @@ impl Vars {
         Ok(out)
     }
 
+    /// A number: a JSON number as is, or a string interpolated and read as a sum such as
+    /// `"${limit} + 1"` or `"${now_ms} + 3600000"` (integers or decimals joined by `+`/`-`).
+    pub fn number_of(&self, v: &Value) -> Result<f64, String> {
+        match v {
+            Value::Number(n) => n.as_f64().ok_or_else(|| format!("{n} is not a number")),
+            Value::String(s) => {
+                let text = self.text_of(s).map_err(|e| e.to_string())?;
+                eval_sum(&text).ok_or_else(|| {
+                    format!("{text:?} is not a number or a sum of numbers (`A + B - C`)")
+                })
+            }
+            other => Err(format!("{other} is not a number")),
+        }
+    }
+
     /// Interpolate every string (keys included) in a JSON value.
     pub fn apply(&self, v: &Value) -> Result<Value, TemplateError> {
         Ok(match v {
@@ -206,6 +232,73 @@ impl Vars {
             other => other.clone(),
         })
     }
+}
+
+/// A pattern matching `value` in a path: unreserved characters as they are, any other either
+/// raw or percent-encoded (either case of hex digits).
+fn literal_in_path(value: &str) -> String {
+    let mut out = String::new();
+    for ch in value.chars() {
+        if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '.' | '_' | '~') {
+            out.push_str(&regex::escape(ch.encode_utf8(&mut [0; 4])));
+            continue;
+        }
+        let mut encoded = String::new();
+        for b in ch.encode_utf8(&mut [0; 4]).bytes() {
+            encoded.push('%');
+            for digit in format!("{b:02X}").chars() {
+                if digit.is_ascii_alphabetic() {
+                    encoded.push_str(&format!("[{digit}{}]", digit.to_ascii_lowercase()));
+                } else {
+                    encoded.push(digit);
+                }
+            }
+        }
+        out.push_str(&format!(
+            "(?:{}|{encoded})",
+            regex::escape(ch.encode_utf8(&mut [0; 4]))
+        ));
+    }
+    out
+}
+
+/// Milliseconds since the Unix epoch (`${now_ms}`), the unit of Matrix timestamps.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `A`, `A + B`, `A - B + C`, ...: numbers (a leading `-` allowed) joined by `+` or `-`.
+pub fn eval_sum(text: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut sign = 1.0;
+    let mut expect_term = true;
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        if expect_term {
+            let (neg, body) = match rest.strip_prefix('-') {
+                Some(b) => (true, b.trim_start()),
+                None => (false, rest),
+            };
+            let end = body
+                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E'))
+                .unwrap_or(body.len());
+            let n: f64 = body[..end].parse().ok()?;
+            total += sign * if neg { -n } else { n };
+            rest = body[end..].trim_start();
+            expect_term = false;
+        } else {
+            sign = match rest.as_bytes()[0] {
+                b'+' => 1.0,
+                b'-' => -1.0,
+                _ => return None,
+            };
+            rest = rest[1..].trim_start();
+            expect_term = true;
+        }
+    }
+    (!expect_term && total.is_finite()).then_some(total)
 }
 
 #[cfg(test)]
@@ -255,6 +348,37 @@ mod tests {
         let body = json!({"keys": {"ed25519:ab/c~d": {"x": 1}}});
         let p = vars.pointer_of("/keys/ed25519:${key}/x").expect("ok");
         assert_eq!(body.pointer(&p), Some(&json!(1)));
+    }
+
+    #[test]
+    fn regexes_escape_substituted_values() {
+        let mut vars = Vars::default();
+        vars.set("room", json!("!a.b:hs1"));
+        vars.set("n", json!(3));
+        let re = vars.path_regex_of("/send/.+/${room}/${n}").expect("ok");
+        let re = regex::Regex::new(&format!("^(?:{re})$")).expect("valid");
+        assert!(re.is_match("/send/x/!a.b:hs1/3"));
+        assert!(re.is_match("/send/x/%21a.b%3Ahs1/3"));
+        assert!(re.is_match("/send/x/%21a.b%3ahs1/3"));
+        assert!(!re.is_match("/send/x/!aXb:hs1/3"));
+        assert!(!re.is_match("/send/x/%21a.b%3Bhs1/3"));
+    }
+
+    #[test]
+    fn numbers_are_read_from_values_and_sums() {
+        let mut vars = Vars::default();
+        vars.set("limit", json!(52428800));
+        assert_eq!(vars.number_of(&json!(3)), Ok(3.0));
+        assert_eq!(vars.number_of(&json!("${limit} + 1")), Ok(52428801.0));
+        assert_eq!(vars.number_of(&json!("${limit}")), Ok(52428800.0));
+        assert_eq!(eval_sum("10 - 2 + -3"), Some(5.0));
+        assert_eq!(eval_sum("1.5"), Some(1.5));
+        assert_eq!(eval_sum("1 +"), None);
+        assert_eq!(eval_sum("a"), None);
+        assert_eq!(eval_sum(""), None);
+        assert!(vars.number_of(&json!("x${limit}")).is_err());
+        let now = vars.number_of(&json!("${now_ms}")).expect("a number");
+        assert!(now > 1.7e12, "{now}");
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub(super) fn email_inbound(
         method: crate::target::email_sink::MAIL_METHOD.to_owned(),
         path: a.to.clone(),
         authenticated: Some(false),
+        none: false,
+        wait: None,
     };
     let messages = match select_mail(a, &sink.messages(), vars) {
         Ok(m) => m,
@@ -258,6 +260,77 @@ fn form_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// What a role step with `none: true` found: no matching request yet, or the first one.
+pub(super) enum Unwanted {
+    /// None arrived (so far).
+    Nothing,
+    /// This one arrived (as a synthetic exchange, for the transcript).
+    Arrived(Box<(crate::results::Exchange, Option<Received>)>),
+    /// The step cannot run.
+    Broken(String),
+}
+
+/// A role step with `none: true`: the oldest received request matching `a` that
+/// `candidate_ok` accepts, if any.
+pub(super) fn unwanted(
+    action: &crate::plan::Action,
+    ctx: &RunContext,
+    vars: &Vars,
+    candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
+) -> Unwanted {
+    use crate::plan::Action;
+    let (a, requests) = match action {
+        Action::Appservice(a) => (a, ctx.appservice.as_ref().map(|r| r.requests())),
+        Action::PushGateway(a) => (a, ctx.push_gateway.as_ref().map(|r| r.requests())),
+        Action::IdentityServer(a) => (a, ctx.identity_server.as_ref().map(|r| r.requests())),
+        _ => {
+            return Unwanted::Broken(
+                "internal error: `none` on a step that is not a role's".into(),
+            );
+        }
+    };
+    let Some(requests) = requests else {
+        return Unwanted::Broken("the role this step watches does not run in this run".into());
+    };
+    let matching = match candidates(a, &requests, vars) {
+        Ok(m) => m,
+        Err(e) => return Unwanted::Broken(e),
+    };
+    for r in matching {
+        let pair = synthetic_of(r);
+        if pair.1.as_ref().is_some_and(candidate_ok) {
+            return Unwanted::Arrived(Box::new(pair));
+        }
+    }
+    Unwanted::Nothing
+}
+
+/// The requests matching `a`'s method, path and authentication, oldest first.
+fn candidates<'r>(
+    a: &RawRoleInbound,
+    requests: &'r [RoleRequest],
+    vars: &Vars,
+) -> Result<Vec<&'r RoleRequest>, String> {
+    // Variables in the path are the scenario's own values (hex ids, prefixes), not patterns.
+    let path = vars.text_of(&a.path).map_err(|e| format!("path: {e}"))?;
+    let re = regex::Regex::new(&format!("^(?:{path})$")).map_err(|e| e.to_string())?;
+    let want_auth = a.authenticated.unwrap_or(true);
+    Ok(requests
+        .iter()
+        .filter(|r| r.method.eq_ignore_ascii_case(&a.method) && re.is_match(&r.path))
+        .filter(|r| !want_auth || r.authenticated)
+        .collect())
+}
+
+/// A received request as the synthetic exchange and response the checks judge.
+fn synthetic_of(r: &RoleRequest) -> (crate::results::Exchange, Option<Received>) {
+    let body = r.json.clone().unwrap_or(Value::Null);
+    let (mut exchange, received) = synthetic(&r.method, &r.uri, r.status, &body);
+    exchange.request_headers = r.headers.clone();
+    exchange.request_body = Some(r.body.clone());
+    (exchange, received)
+}
+
 fn judge(
     a: &RawRoleInbound,
     requests: &[RoleRequest],
@@ -265,27 +338,14 @@ fn judge(
     who: &str,
     candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
 ) -> Outcome {
-    // Variables in the path are the scenario's own values (hex ids, prefixes), not patterns.
-    let path = match vars.text_of(&a.path) {
-        Ok(p) => p,
-        Err(e) => return Outcome::Broken(format!("path: {e}")),
-    };
-    let re = match regex::Regex::new(&format!("^(?:{path})$")) {
-        Ok(r) => r,
-        Err(e) => return Outcome::Broken(e.to_string()),
+    let matching = match candidates(a, requests, vars) {
+        Ok(m) => m,
+        Err(e) => return Outcome::Broken(e),
     };
     let want_auth = a.authenticated.unwrap_or(true);
     let mut last = None;
-    for r in requests
-        .iter()
-        .rev()
-        .filter(|r| r.method.eq_ignore_ascii_case(&a.method) && re.is_match(&r.path))
-        .filter(|r| !want_auth || r.authenticated)
-    {
-        let body = r.json.clone().unwrap_or(Value::Null);
-        let (mut exchange, received) = synthetic(&r.method, &r.uri, r.status, &body);
-        exchange.request_headers = r.headers.clone();
-        exchange.request_body = Some(r.body.clone());
+    for r in matching.into_iter().rev() {
+        let (exchange, received) = synthetic_of(r);
         if let Some(rec) = &received
             && candidate_ok(rec)
         {

@@ -100,6 +100,14 @@ fn raw(
             builder = builder.header(http::header::CONTENT_TYPE, "application/json");
             vars.text_of(t).map_err(|e| e.to_string())?.into_bytes()
         }
+        Body::Bytes(bytes) => {
+            builder = octet_stream(builder, &req.headers);
+            bytes.clone()
+        }
+        Body::Generated { size, byte } => {
+            builder = octet_stream(builder, &req.headers);
+            vec![*byte; generated_size(size, vars)?]
+        }
     };
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), vars.text_of(v).map_err(|e| e.to_string())?);
@@ -107,6 +115,34 @@ fn raw(
     builder
         .body(body)
         .map_err(|e| format!("invalid request {url:?}: {e}"))
+}
+
+/// `application/octet-stream`, unless the step's own headers name a content type.
+fn octet_stream(
+    builder: http::request::Builder,
+    headers: &[(String, String)],
+) -> http::request::Builder {
+    if headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        builder
+    } else {
+        builder.header(http::header::CONTENT_TYPE, "application/octet-stream")
+    }
+}
+
+/// The byte count of a generated body: a whole number from 0 to 1 GiB.
+fn generated_size(size: &Value, vars: &Vars) -> Result<usize, String> {
+    let n = vars
+        .number_of(size)
+        .map_err(|e| format!("body_bytes.size: {e}"))?;
+    if !(0.0..=crate::plan::MAX_GENERATED_BODY as f64).contains(&n) || n.fract() != 0.0 {
+        return Err(format!(
+            "body_bytes.size: {n} is not a whole number of bytes from 0 to 1 GiB"
+        ));
+    }
+    usize::try_from(n as u64).map_err(|e| format!("body_bytes.size: {e}"))
 }
 
 /// Append `?k=v&...` (templated values, percent-encoded) to `url`.
@@ -136,12 +172,15 @@ fn enc(s: &str) -> String {
 }
 
 /// Interpolate a path: literal text is kept, variable values are escaped as path segments
-/// (so a room alias's `#` or an event id's `/` cannot change the URL's structure).
+/// (so a room alias's `#` or an event id's `/` cannot change the URL's structure). A `#` in
+/// the literal text is sent as `%23` too: a request has no fragment, so a written `#` (a
+/// room alias such as `/directory/room/#a:hs`) belongs to the path. A literal `?` still
+/// starts the query (write `%3F`, or put the value in a variable, for one inside a segment).
 pub(super) fn path(p: &str, vars: &Vars) -> Result<String, String> {
     let mut out = String::new();
     for piece in template::parse(p).map_err(|e| e.to_string())? {
         match piece {
-            Piece::Text(t) => out.push_str(&t),
+            Piece::Text(t) => out.push_str(&t.replace('#', "%23")),
             Piece::Var(name) => {
                 let value = vars.get(name).ok_or_else(|| {
                     template::TemplateError::Undefined(name.to_owned()).to_string()
@@ -161,6 +200,60 @@ pub(super) fn path(p: &str, vars: &Vars) -> Result<String, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_literal_hash_is_part_of_the_path_and_a_literal_question_mark_starts_the_query() {
+        let vars = Vars::default();
+        let p = path("/_matrix/client/v3/directory/room/#a:hs?x=1#y", &vars).unwrap();
+        let url = reqwest::Url::parse(&format!("http://127.0.0.1{p}")).unwrap();
+        assert_eq!(url.path(), "/_matrix/client/v3/directory/room/%23a:hs");
+        assert_eq!(url.query(), Some("x=1%23y"));
+        assert_eq!(url.fragment(), None);
+    }
+
+    #[test]
+    fn byte_bodies_are_sent_as_written_or_generated() {
+        let mut vars = Vars::default();
+        vars.set("limit", json!(10));
+        let plan = |body: Body, headers: Vec<(String, String)>| RequestPlan {
+            method: http::Method::POST,
+            path: "/x".into(),
+            query: Vec::new(),
+            headers,
+            body,
+        };
+        let r = raw(
+            &plan(
+                Body::Generated {
+                    size: json!("${limit} + 1"),
+                    byte: b'z',
+                },
+                Vec::new(),
+            ),
+            "http://h",
+            &vars,
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.body(), &vec![b'z'; 11]);
+        assert_eq!(r.headers()["content-type"], "application/octet-stream");
+        let json = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+        let r = raw(
+            &plan(Body::Bytes(vec![0x7b, 0xff]), json),
+            "http://h",
+            &vars,
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.body(), &vec![0x7b, 0xff]);
+        assert_eq!(r.headers().get_all("content-type").iter().count(), 1);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let too_big = Body::Generated {
+            size: json!(2_000_000_000u64),
+            byte: b'a',
+        };
+        assert!(raw(&plan(too_big, Vec::new()), "http://h", &vars, None).is_err());
+    }
 
     #[test]
     fn a_backslash_in_a_segment_stays_in_its_segment_on_the_wire() {

@@ -123,8 +123,16 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
     }
     let mut trace = step::Trace::default();
     for s in &plan.steps {
-        let outcome =
+        let mut outcome =
             step::run_step(s, ctx, &world, &users, &mut vars, &mut redactor, &mut trace).await;
+        // `repeat`: again while it passes; the report keeps the last (or failing) run.
+        for _ in 1..s.repeat {
+            if outcome.failure.is_some() {
+                break;
+            }
+            outcome =
+                step::run_step(s, ctx, &world, &users, &mut vars, &mut redactor, &mut trace).await;
+        }
         result.steps.push(outcome.result);
         if let Some((outcome_kind, failure)) = outcome.failure {
             let (outcome_kind, failure) = super::verdict::classify(s, outcome_kind, failure);

@@ -180,6 +180,20 @@ async fn attempt(
     };
     let user_id = user.map(|u| u.user_id.as_str());
     let base_url = world.base_url(step.actor.as_deref(), ctx);
+    if let Some(wait) = none_wait(&step.action) {
+        let judge = |r: &Received| {
+            let json = r.json();
+            let seen = Observed {
+                status: r.status,
+                json: json.as_ref(),
+                schema: None,
+                headers: Some(&r.headers),
+                text: None,
+            };
+            check::evaluate(&step.expect, &seen, vars).is_empty()
+        };
+        return watch_none(step, ctx, vars, wait, step_started, &judge).await;
+    }
     let (exchange, received) = if is_federation(&step.action) {
         let judge = |r: &Received| {
             let json = r.json();
@@ -319,6 +333,60 @@ async fn attempt(
         }
     };
     (attempt, Some(exchange), warning)
+}
+
+/// The `wait` of a role step with `none: true` (zero when not given); `None` for other steps.
+fn none_wait(action: &Action) -> Option<Duration> {
+    let a = match action {
+        Action::Appservice(a) | Action::PushGateway(a) | Action::IdentityServer(a) => a,
+        _ => return None,
+    };
+    a.none.then(|| {
+        a.wait
+            .as_deref()
+            .and_then(|w| humantime::parse_duration(w).ok())
+            .unwrap_or(Duration::ZERO)
+    })
+}
+
+/// A role step with `none: true`: fail at the first matching request, pass when none came
+/// by `wait` after the step started.
+async fn watch_none(
+    step: &StepPlan,
+    ctx: &RunContext,
+    vars: &Vars,
+    wait: Duration,
+    step_started: Instant,
+    judge: &(dyn Fn(&Received) -> bool + Sync),
+) -> (Attempt, Option<Exchange>, Option<String>) {
+    use super::appservice::{Unwanted, unwanted};
+    loop {
+        match unwanted(&step.action, ctx, vars, judge) {
+            Unwanted::Broken(message) => return (Attempt::Broken { message }, None, None),
+            Unwanted::Arrived(pair) => {
+                let (exchange, _) = *pair;
+                let check = CheckFailure {
+                    location: step.expect.location.clone(),
+                    kind: "check".into(),
+                    message: format!(
+                        "a {} {} request matching the expectations arrived, and none may",
+                        exchange.method, exchange.url
+                    ),
+                    expected: Some("no such request".into()),
+                    actual: exchange.request_body.clone(),
+                };
+                let failed = Attempt::Failed {
+                    checks: vec![check],
+                    kind: "check",
+                };
+                return (failed, Some(exchange), None);
+            }
+            Unwanted::Nothing if step_started.elapsed() >= wait => {
+                return (Attempt::Passed { json: None }, None, None);
+            }
+            Unwanted::Nothing => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// Tokens a server hands out (login, register, refresh) are secrets from then on.

@@ -378,6 +378,15 @@ pub struct RawRoleInbound {
     /// `Authorization: Bearer` (default true; the push gateway expects no token).
     #[serde(default)]
     pub authenticated: Option<bool>,
+    /// Turn the step around: it passes when NO request matching `method`, `path` and
+    /// `expect` arrived, and fails at the first that did (e.g. a notification the server
+    /// must not send). It judges what arrived so far, then keeps watching for `wait`.
+    #[serde(default)]
+    pub none: bool,
+    /// With `none`: how long to keep watching (e.g. `2s`; default: judge what arrived so
+    /// far, e.g. after a later request proved that the role has caught up).
+    #[serde(default)]
+    pub wait: Option<String>,
 }
 
 /// A message the harness's SMTP sink received (an `email` step).
@@ -515,6 +524,11 @@ pub struct RawStep {
     /// Re-send the step until its expectations hold, up to a deadline.
     #[serde(default)]
     pub eventually: Option<RawEventually>,
+    /// Send the step this many times in a row (2 to 1000, `call` and `request` steps only),
+    /// each with fresh `${uuid}`s and judged by `expect`; the first failure ends it, and
+    /// `capture` takes the last response (e.g. to queue more messages than a page holds).
+    #[serde(default)]
+    pub repeat: Option<u32>,
     /// Timeout of one HTTP exchange, e.g. `10s` (default: the run's `--step-timeout`).
     #[serde(default)]
     pub timeout: Option<String>,
@@ -576,6 +590,27 @@ pub struct RawRequest {
     /// A raw text body, sent as is (e.g. malformed JSON).
     #[serde(default)]
     pub body: Option<String>,
+    /// A body of bytes: exact ones (`hex`, e.g. invalid UTF-8) or `size` generated copies of
+    /// `byte` (e.g. an upload over the server's limit). Sent as `application/octet-stream`
+    /// unless `headers` name a `Content-Type`.
+    #[serde(default)]
+    pub body_bytes: Option<RawBodyBytes>,
+}
+
+/// A request body of bytes: exactly one of `hex` and `size`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBodyBytes {
+    /// The bytes, as hexadecimal digits (`7b2261223a22ff227d` is `{"a":"\xff"}`).
+    #[serde(default)]
+    pub hex: Option<String>,
+    /// How many bytes to generate: a number, or a sum after interpolation
+    /// (`"${limit} + 1"`); at most 1 GiB.
+    #[serde(default)]
+    pub size: Option<RawNumber>,
+    /// With `size`: the byte repeated, one ASCII character (default `a`).
+    #[serde(default)]
+    pub byte: Option<String>,
 }
 
 /// Expectations on a response.
@@ -673,6 +708,34 @@ pub struct RawMatcher {
     #[serde(default, deserialize_with = "some_value")]
     #[schemars(with = "Option<serde_json::Value>")]
     pub default: Option<serde_json::Value>,
+    /// The value is a number at least this: a number, or a string read as a sum after
+    /// interpolation (`"${now_ms} + 3600000"`).
+    #[serde(default)]
+    pub at_least: Option<RawNumber>,
+    /// The value is a number at most this (as `at_least`).
+    #[serde(default)]
+    pub at_most: Option<RawNumber>,
+}
+
+/// A number written as such, or as a string read as a sum of numbers after interpolation
+/// (`"${limit} + 1"`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawNumber {
+    /// A number.
+    Number(serde_json::Number),
+    /// `A + B - C` after `${...}` interpolation.
+    Text(String),
+}
+
+impl RawNumber {
+    /// As a JSON value (a template for strings).
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            RawNumber::Number(n) => serde_json::Value::Number(n.clone()),
+            RawNumber::Text(t) => serde_json::Value::String(t.clone()),
+        }
+    }
 }
 
 /// JSON value types for `type:` matchers.

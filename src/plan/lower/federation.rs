@@ -60,6 +60,35 @@ impl Lowering<'_> {
         }
     }
 
+    /// `none` and `wait` of a role step: `wait` needs `none`, and a `none` step waits by
+    /// itself (no `eventually`) and judges bodies only (no `capture`).
+    fn none_rule(&mut self, p: &str, raw: &RawStep, a: &model::RawRoleInbound) {
+        if let Some(w) = &a.wait {
+            if !a.none {
+                self.key_problem(&format!("{p}/wait"), "`wait` goes with `none: true`", None);
+            } else if self
+                .duration(&format!("{p}/wait"), w)
+                .is_some_and(|d| d > std::time::Duration::from_secs(60))
+            {
+                self.problem(&format!("{p}/wait"), "wait at most 60s", None);
+            }
+        }
+        if a.none && raw.eventually.is_some() {
+            self.key_problem(
+                &format!("{p}/none"),
+                "a `none` step waits by itself: use `wait`, not `eventually`",
+                None,
+            );
+        }
+        if a.none && !raw.capture.is_empty() {
+            self.key_problem(
+                &format!("{p}/none"),
+                "a `none` step has nothing to capture",
+                None,
+            );
+        }
+    }
+
     fn method(&mut self, pointer: &str, m: &str) {
         if http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).is_err() {
             self.problem(pointer, format!("invalid HTTP method {m:?}"), None);
@@ -109,6 +138,7 @@ impl Lowering<'_> {
             self.fake_server(&format!("{p}/on"), &s.on);
             self.method(&format!("{p}/method"), &s.method);
             self.path_regex(&format!("{p}/path"), &s.path);
+            self.check_refs_str(&format!("{p}/path"), &s.path, defined);
             if let Some(j) = &s.json {
                 self.check_refs_value(&format!("{p}/json"), j, defined);
             }
@@ -119,11 +149,13 @@ impl Lowering<'_> {
             self.fake_server(&format!("{p}/on"), &i.on);
             self.method(&format!("{p}/method"), &i.method);
             self.path_regex(&format!("{p}/path"), &i.path);
+            self.check_refs_str(&format!("{p}/path"), &i.path, defined);
             return Some(Action::Inbound(i.clone()));
         }
         if let Some(a) = &raw.appservice {
             let p = format!("{base}/appservice");
             self.method(&format!("{p}/method"), &a.method);
+            self.none_rule(&p, raw, a);
             self.path_regex(&format!("{p}/path"), &a.path);
             self.check_refs_str(&format!("{p}/path"), &a.path, defined);
             return Some(Action::Appservice(a.clone()));
@@ -131,6 +163,7 @@ impl Lowering<'_> {
         if let Some(a) = &raw.push_gateway {
             let p = format!("{base}/push_gateway");
             self.method(&format!("{p}/method"), &a.method);
+            self.none_rule(&p, raw, a);
             self.path_regex(&format!("{p}/path"), &a.path);
             self.check_refs_str(&format!("{p}/path"), &a.path, defined);
             return Some(Action::PushGateway(a.clone()));
@@ -138,6 +171,7 @@ impl Lowering<'_> {
         if let Some(a) = &raw.identity_server {
             let p = format!("{base}/identity_server");
             self.method(&format!("{p}/method"), &a.method);
+            self.none_rule(&p, raw, a);
             self.path_regex(&format!("{p}/path"), &a.path);
             self.check_refs_str(&format!("{p}/path"), &a.path, defined);
             return Some(Action::IdentityServer(a.clone()));

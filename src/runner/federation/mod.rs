@@ -223,7 +223,7 @@ pub(super) async fn execute(
     let result = match action {
         Action::Federation(f) => federation(f, fed, world, vars, timeout).await,
         Action::Serve(s) => serve(s, world, vars),
-        Action::Inbound(i) => return inbound(i, world, candidate_ok),
+        Action::Inbound(i) => return inbound(i, world, vars, candidate_ok),
         Action::Remote(r) => remote::remote(r, fed, world, vars, timeout).await,
         Action::Call { .. }
         | Action::Request(_)
@@ -310,10 +310,14 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
         Some(j) => vars.apply(j).map_err(|e| e.to_string())?,
         None => json!({}),
     };
+    // `${...}` values (room and event ids) match literally, raw or percent-encoded.
+    let path = vars
+        .path_regex_of(&s.path)
+        .map_err(|e| format!("path: {e}"))?;
     let mut handler = Handler::json(
         &format!("{} {}", s.method, s.path),
         &s.method,
-        &s.path,
+        &path,
         s.status.unwrap_or(200),
         body,
     )
@@ -365,13 +369,19 @@ fn sign_invite(key: &ServerKey, body: Option<&Value>) -> (u16, Value) {
 fn inbound(
     i: &RawInbound,
     world: &World,
+    vars: &Vars,
     candidate_ok: &(dyn Fn(&Received) -> bool + Sync),
 ) -> Outcome {
     let fake = match world.fake(&i.on) {
         Ok(f) => f,
         Err(e) => return Outcome::Broken(e),
     };
-    let re = match regex::Regex::new(&format!("^(?:{})$", i.path)) {
+    // `${...}` values (room and event ids) match literally, raw or percent-encoded.
+    let path = match vars.path_regex_of(&i.path) {
+        Ok(p) => p,
+        Err(e) => return Outcome::Broken(format!("path: {e}")),
+    };
+    let re = match regex::Regex::new(&format!("^(?:{path})$")) {
         Ok(r) => r,
         Err(e) => return Outcome::Broken(e.to_string()),
     };
