@@ -2,6 +2,7 @@
 //! report format is rendered. Secrets are redacted before anything lands here
 //! (see [`redact`]).
 
+pub mod coverage;
 pub mod level;
 pub mod load;
 pub mod redact;
@@ -40,7 +41,7 @@ pub struct RunReport {
     pub endpoints: Option<EndpointCoverage>,
     /// Behaviours and spec operations of the run's scenarios, per area and spec version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub coverage: Option<crate::plan::coverage_map::CoverageMap>,
+    pub coverage: Option<coverage::CoverageMap>,
     /// One entry per selected scenario, sorted by id.
     pub scenarios: Vec<ScenarioResult>,
     /// What a load run measured (`mxharness load`); its thresholds are the scenarios.
