@@ -221,7 +221,25 @@ pub async fn prepare(
                 log_path.display()
             );
             if let Some(role) = &identity_server {
-                role.set_homeserver(spawned.base_url());
+                // onbind is a federation request: to the federation listener when there is
+                // one (TLS with the run's CA), else to the client port that serves both.
+                let federation = spawned.federation().map(|f| f.url.clone());
+                let client = match (&ca, &federation) {
+                    (Some(ca), Some(_)) => ca
+                        .reqwest_certificate()
+                        .map_err(|e| e.to_string())
+                        .and_then(|cert| {
+                            crate::matrix::net::builder_without_roots()
+                                .tls_certs_only([cert])
+                                .build()
+                                .map_err(|e| e.to_string())
+                        }),
+                    _ => crate::matrix::net::base_builder()
+                        .build()
+                        .map_err(|e| e.to_string()),
+                }
+                .map_err(|e| format!("cannot build the identity role's homeserver client: {e}"))?;
+                role.set_homeserver(federation.as_deref().unwrap_or(spawned.base_url()), client);
             }
             let method = RegistrationMethod::SharedSecret {
                 secret: spawned.shared_secret().to_owned(),

@@ -94,13 +94,14 @@ impl IdentityServerRole {
         })
     }
 
-    /// Where the homeserver's federation API is served (e.g. `http://127.0.0.1:8008`), for
-    /// the onbind notifications; the first call wins.
-    pub fn set_homeserver(&self, base_url: &str) {
+    /// Where the homeserver's federation API is served (e.g. `http://127.0.0.1:8008`, or the
+    /// federation listener of a federating Synapse), and the client that reaches it (the
+    /// run's CA for a TLS listener), for the onbind notifications; the first call wins.
+    pub fn set_homeserver(&self, base_url: &str, client: reqwest::Client) {
         let _ = self
             .state
             .homeserver
-            .set(base_url.trim_end_matches('/').to_owned());
+            .set((base_url.trim_end_matches('/').to_owned(), client));
     }
 
     /// `127.0.0.1:<port>`: what a client names as `id_server`.
@@ -143,7 +144,7 @@ struct State {
     key: ServerKey,
     /// address -> stored invites (room_id, sender, token).
     pending: std::sync::Mutex<Pending>,
-    homeserver: std::sync::OnceLock<String>,
+    homeserver: std::sync::OnceLock<(String, reqwest::Client)>,
     /// The onbind calls made, with the homeserver's answers.
     sent: Arc<std::sync::Mutex<Vec<RoleRequest>>>,
 }
@@ -171,7 +172,7 @@ fn notify_onbind(
     post: bool,
     bad_signature: bool,
 ) {
-    let Some(base) = state.homeserver.get().cloned() else {
+    let Some((base, client)) = state.homeserver.get().cloned() else {
         return;
     };
     let invites: Vec<Value> = invites
@@ -205,7 +206,6 @@ fn notify_onbind(
     let sent = state.sent.clone();
     tokio::spawn(async move {
         let path = "/_matrix/federation/v1/3pid/onbind";
-        let client = reqwest::Client::new();
         let url = format!("{base}{path}");
         let request = if post {
             client.post(url)
@@ -220,7 +220,8 @@ fn notify_onbind(
         let (status, reply) = match answer {
             Ok(r) => {
                 let status = r.status().as_u16();
-                (status, r.json::<Value>().await.ok())
+                let body = crate::matrix::net::read_body(r).await.unwrap_or_default();
+                (status, serde_json::from_slice::<Value>(&body).ok())
             }
             Err(_) => (0, None),
         };
