@@ -30,20 +30,12 @@ const OLDER_EXPECTATIONS: &str = "fixtures/expectations/synapse-1.98.0.yaml";
 /// MUST-level scenarios whose outcome may differ under the restrictive configuration for a
 /// reason that is the server's, not the harness's, each with that reason. Keep it empty
 /// unless a difference has been traced to the server and written down here.
-const SERVER_SIDE_DIFFERENCES: &[(&str, &str)] = &[
-    (
-        "cs/sync-sections/filter-not-rooms",
-        "Synapse leaves a room listed in room.not_rooms under rooms.join only in room version 12 \
+const SERVER_SIDE_DIFFERENCES: &[(&str, &str)] = &[(
+    "cs/sync-sections/filter-not-rooms",
+    "Synapse leaves a room listed in room.not_rooms under rooms.join only in room version 12 \
      (a known failure of the default run, whose default room version is 12); the restrictive \
      configuration's default room version 10 does not show the bug",
-    ),
-    (
-        "cs/profile/unknown-user",
-        "by default Synapse answers 404 with M_UNKNOWN (a known failure: the 404 response names \
-     M_NOT_FOUND); limited to users who share a room it answers 403 M_FORBIDDEN, which the spec \
-     allows, before looking the user up",
-    ),
-];
+)];
 
 /// Both tests spawn Synapse and run the whole suite: one at a time keeps each within its
 /// time budget on a 2-core machine.
