@@ -3,9 +3,8 @@
 //! 1. raw request rate: the harness (Goose, our dispatcher, typed operations, recorder and HTTP path, 32
 //!    chatty users sending typing notices with no think time) against `wrk` with 32
 //!    connections, on the same loopback endpoint, one after the other, in one run;
-//! 2. where the rate goes: the same PUT from 32 tasks one layer lower each time (the load
-//!    engine's pooled hyper client, the harness's shared reqwest client that HTTPS targets
-//!    use, one reqwest client per task, hyper's HTTP/1 connection API with one keep-alive
+//! 2. where the rate goes: the same PUT from 32 tasks one layer lower each time (hyper-util's
+//!    pooled client, the harness's shared reqwest client that HTTPS targets use, one reqwest client per task, hyper's HTTP/1 connection API with one keep-alive
 //!    connection per task, as oha does);
 //! 3. scale: 10,000 lurkers (`MXH_BENCH_IDLE_USERS` to change) parked in /sync long-polls:
 //!    the growth of this process's resident memory per user, the peak of open file
@@ -312,26 +311,32 @@ async fn hyper_conn_rate(addr: &str, path: &str) -> f64 {
     tasks_rate(|stop| hyper_loop(addr.to_owned(), path.to_owned(), stop)).await
 }
 
-/// The same through the pooled hyper-util client the load engine sends plain HTTP with
-/// (`load::plain_http`), no typed operation, no Goose: the pool's share of the cost.
+/// The same through hyper-util's pooled client (what reqwest wraps, without reqwest's
+/// layers): the pool's share of the cost.
 async fn hyper_pooled_rate(url: &str) -> f64 {
+    use http_body_util::{BodyExt, Full};
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_nodelay(true);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, Full<bytes::Bytes>>(connector);
     tasks_rate(|stop| {
-        let url = url.to_owned();
+        let (client, url) = (client.clone(), url.to_owned());
         async move {
             let mut n = 0u64;
             while std::time::Instant::now() < stop {
                 let Ok(req) = http::Request::put(url.as_str())
                     .header("authorization", "Bearer t")
                     .header("content-type", "application/json")
-                    .body(TYPING_BODY.to_vec())
+                    .body(Full::new(bytes::Bytes::from_static(TYPING_BODY)))
                 else {
                     return n;
                 };
-                if mxharness::load::plain_http::send(req, Duration::from_secs(10))
-                    .await
-                    .is_ok()
-                {
-                    n += 1;
+                match client.request(req).await {
+                    Ok(resp) => {
+                        let _ = resp.into_body().collect().await;
+                        n += 1;
+                    }
+                    Err(_) => return n,
                 }
             }
             n
@@ -498,7 +503,7 @@ async fn bench() {
             ours_rate,
         ),
         (
-            "bare loop, the pooled hyper client (load::plain_http::send)",
+            "bare loop, hyper-util's pooled client (what reqwest wraps)",
             pooled,
         ),
         (

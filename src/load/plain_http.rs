@@ -1,5 +1,5 @@
 //! The load engine's sender for plain-HTTP targets: each virtual user's own keep-alive HTTP/1
-//! connection (oha's shape; hyper's pooled client when a user has no free one), without
+//! connection (oha's shape, no pool to check out from), without
 //! reqwest's layers (URL re-parsing, the redirect and decompression layers), which cost about
 //! seven times hyper's own work per request (benches/harness.rs, docs/load.md). HTTPS targets
 //! keep the reqwest client of the harness's network policy.
@@ -8,33 +8,13 @@
 //! follows them), at most [`MAX_HEADERS`] header lines, bodies capped at the policy's limit,
 //! a connect timeout, TCP_NODELAY.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::matrix::net::{CONNECT_TIMEOUT, MAX_HEADERS, policy};
-
-type PlainClient = Client<HttpConnector, Full<Bytes>>;
-
-fn client() -> &'static PlainClient {
-    static CLIENT: OnceLock<PlainClient> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        connector.enforce_http(true);
-        Client::builder(TokioExecutor::new())
-            .http1_max_headers(MAX_HEADERS)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector)
-    })
-}
 
 /// One virtual user's connection: its authority and hyper's sender; a clone is an empty slot
 /// (a connection belongs to one user).
@@ -131,37 +111,6 @@ pub fn handles(url: &str) -> bool {
     url.starts_with("http://")
 }
 
-/// Send `req`, read the answer's body (capped), all within `timeout`: the status and the
-/// body, or why there is none.
-pub async fn send(
-    req: http::Request<Vec<u8>>,
-    timeout: Duration,
-) -> Result<(u16, Vec<u8>), String> {
-    let (mut parts, body) = req.into_parts();
-    parts.headers.insert(
-        http::header::USER_AGENT,
-        http::HeaderValue::from_static(concat!("mxharness/", env!("CARGO_PKG_VERSION"))),
-    );
-    let req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
-    let exchange = async {
-        let resp = client()
-            .request(req)
-            .await
-            .map_err(|e| crate::matrix::net::error_chain(&e))?;
-        let status = resp.status().as_u16();
-        let body = Limited::new(resp.into_body(), policy().max_body)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the body: {e}"))?
-            .to_bytes();
-        Ok((status, body.to_vec()))
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(r) => r,
-        Err(_) => Err(format!("no complete answer within {timeout:?}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +130,13 @@ mod tests {
             }
         });
         format!("http://{addr}/x")
+    }
+
+    async fn send(
+        req: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), String> {
+        send_on(&mut UserConn::default(), req, timeout).await
     }
 
     fn get(url: &str) -> http::Request<Vec<u8>> {
