@@ -48,6 +48,15 @@ impl Tapped {
     }
 }
 
+/// Where a tap sends what it recorded.
+#[derive(Debug, Clone, Copy)]
+pub enum Behind {
+    /// Forward unchanged to the homeserver at this address (the upstream tap).
+    Upstream(SocketAddr),
+    /// Nothing: answer `200 {"mxh_decoy": true}` (the decoy, `super::decoy`).
+    Nothing,
+}
+
 /// A running tap; stops accepting when dropped.
 #[derive(Debug)]
 pub struct Tap {
@@ -59,10 +68,15 @@ pub struct Tap {
 impl Tap {
     /// Listen on `listen` (use port 0 for a free loopback port) and forward to `upstream`.
     pub async fn start(listen: SocketAddr, upstream: SocketAddr) -> Result<Tap, GatewayError> {
+        Tap::listen(listen, Behind::Upstream(upstream)).await
+    }
+
+    /// Listen on `listen`, record every request, and pass it to what is `behind`.
+    pub async fn listen(listen: SocketAddr, behind: Behind) -> Result<Tap, GatewayError> {
         let listener = TcpListener::bind(listen)
             .await
             .map_err(GatewayError::io(format!(
-                "cannot listen on {listen} for the upstream tap"
+                "cannot listen on {listen} for a tap or decoy"
             )))?;
         let addr = listener
             .local_addr()
@@ -74,7 +88,7 @@ impl Tap {
                 let recorder = Arc::clone(&recorder);
                 tokio::spawn(async move {
                     let service =
-                        service_fn(move |req| forward(req, upstream, Arc::clone(&recorder)));
+                        service_fn(move |req| forward(req, behind, Arc::clone(&recorder)));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -113,7 +127,7 @@ type Reply = hyper::Response<Full<Bytes>>;
 
 async fn forward(
     req: hyper::Request<Incoming>,
-    upstream: SocketAddr,
+    behind: Behind,
     seen: Arc<Mutex<Vec<Tapped>>>,
 ) -> Result<Reply, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
@@ -140,6 +154,10 @@ async fn forward(
     if let Ok(mut s) = seen.lock() {
         s.push(tapped);
     }
+    let upstream = match behind {
+        Behind::Upstream(addr) => addr,
+        Behind::Nothing => return Ok(decoy_reply()),
+    };
     let request = hyper::Request::from_parts(parts, Full::new(body));
     Ok(match send_upstream(request, upstream).await {
         Ok(r) => r,
@@ -170,6 +188,15 @@ async fn send_upstream(
         parts,
         Full::new(Bytes::from(body)),
     ))
+}
+
+fn decoy_reply() -> Reply {
+    let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"{\"mxh_decoy\":true}")));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 fn error_reply(message: String) -> Reply {

@@ -123,37 +123,13 @@ pub async fn ensure_venv(opts: &SynapseOptions) -> Result<PathBuf, TargetError> 
     }
 
     let log_path = dir.join("install.log");
-    let mut log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
-    let extra = compat_requirements(&opts.version);
-    let _ = writeln!(
-        log,
-        "--- pip install matrix-synapse=={} {} ---",
-        opts.version,
-        extra.join(" ")
+    let mut requirements = vec![format!("matrix-synapse=={}", opts.version)];
+    requirements.extend(
+        compat_requirements(&opts.version)
+            .into_iter()
+            .map(String::from),
     );
-    let log_err = log
-        .try_clone()
-        .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
-    let mut pip = Command::new(&python);
-    pip.args([
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-    ])
-    .arg(format!("matrix-synapse=={}", opts.version))
-    .args(&extra)
-    .stdin(Stdio::null())
-    .stdout(log)
-    .stderr(log_err);
-    let installed = status(pip, Signal::SIGKILL)
-        .await
-        .map_err(|e| io(format!("cannot run {}", python.display()), e))?;
+    let installed = pip_install(&python, &log_path, &requirements).await?;
     if !installed.success() {
         return Err(TargetError::Install {
             version: opts.version.clone(),
@@ -209,29 +185,7 @@ pub async fn ensure_package(
         return Ok(python);
     }
     let log_path = dir.join("install.log");
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
-    let mut pip = Command::new(&python);
-    pip.args([
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        requirement,
-    ])
-    .stdin(Stdio::null())
-    .stdout(log)
-    .stderr(log_err);
-    let installed = status(pip, Signal::SIGKILL)
-        .await
-        .map_err(|e| io(format!("cannot run {}", python.display()), e))?;
+    let installed = pip_install(&python, &log_path, &[requirement.to_owned()]).await?;
     let mut verify = Command::new(&python);
     verify
         .args(["-c", &format!("import {module}")])
@@ -249,6 +203,39 @@ pub async fn ensure_package(
     std::fs::write(&marker, format!("{requirement}\n"))
         .map_err(|e| io(format!("cannot write {}", marker.display()), e))?;
     Ok(python)
+}
+
+/// `pip install` the `requirements` with the venv's `python`, appending pip's output to the
+/// install log at `log_path` under a header line naming them.
+async fn pip_install(
+    python: &Path,
+    log_path: &Path,
+    requirements: &[String],
+) -> Result<std::process::ExitStatus, TargetError> {
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
+    let _ = writeln!(log, "--- pip install {} ---", requirements.join(" "));
+    let log_err = log
+        .try_clone()
+        .map_err(|e| io(format!("cannot open {}", log_path.display()), e))?;
+    let mut pip = Command::new(python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+    ])
+    .args(requirements)
+    .stdin(Stdio::null())
+    .stdout(log)
+    .stderr(log_err);
+    status(pip, Signal::SIGKILL)
+        .await
+        .map_err(|e| io(format!("cannot run {}", python.display()), e))
 }
 
 /// Take the exclusive install lock, polling so the async runtime is not blocked.
