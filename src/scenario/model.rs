@@ -544,6 +544,11 @@ pub struct RawStep {
     /// `capture` takes the last response (e.g. to queue more messages than a page holds).
     #[serde(default)]
     pub repeat: Option<u32>,
+    /// With `repeat`: re-send until the server answers this status (e.g. 429 for a rate
+    /// limit), and judge that answer by `expect` (whose `status` must be it); answers before
+    /// it are not judged. When it never comes, the scenario is skipped with the last answer.
+    #[serde(default)]
+    pub until_status: Option<u16>,
     /// Timeout of one HTTP exchange, e.g. `10s` (default: the run's `--step-timeout`).
     #[serde(default)]
     pub timeout: Option<String>,
