@@ -785,6 +785,19 @@ impl Lowering<'_> {
                 );
             }
         }
+        if let Some(code) = raw.until_status {
+            let only = expect
+                .status
+                .as_ref()
+                .is_some_and(|(codes, _)| codes.as_slice() == [code]);
+            if raw.repeat.is_none() || raw.eventually.is_some() || !only {
+                self.key_problem(
+                    &format!("{base}/until_status"),
+                    "`until_status` needs `repeat`, no `eventually`, and `expect.status` set to that one status",
+                    Some(format!("repeat: 20\n    until_status: {code}\n    expect: {{ status: {code} }}")),
+                );
+            }
+        }
         if self.problems.len() > before {
             return None;
         }
@@ -808,6 +821,7 @@ impl Lowering<'_> {
             eventually,
             timeout,
             repeat,
+            until_status: raw.until_status,
             under_test: match raw.role {
                 Some(model::StepRole::Test) => true,
                 Some(model::StepRole::Setup) => false,
@@ -1358,6 +1372,14 @@ mod tests {
                 "not a number",
             ),
             ("call: versions\n    repeat: 1", "2 to 1000 times"),
+            (
+                "call: versions\n    until_status: 429\n    expect: { status: 429 }",
+                "`until_status` needs `repeat`",
+            ),
+            (
+                "call: versions\n    repeat: 5\n    until_status: 429\n    expect: { status: [400, 429] }",
+                "`until_status` needs `repeat`",
+            ),
         ] {
             let (plan, problems) = lower(&format!("{head}steps:\n  - {bad}\n"));
             assert!(plan.is_none(), "{bad}");
@@ -1375,6 +1397,11 @@ mod tests {
             (step.repeat, step.label.as_str()),
             (3, "call versions (×3)")
         );
+        let (plan, problems) = lower(&format!(
+            "{head}steps:\n  - call: versions\n    repeat: 5\n    until_status: 429\n    expect: {{ status: 429, basis: b }}\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(plan.expect("valid").steps[0].until_status, Some(429));
         let push = "schema: 1\nid: t/p\ntitle: p\narea: t\nlevel: must\nbasis: b\nrequires: { capabilities: [push-gateway] }\nsteps:\n";
         let (plan, problems) = lower(&format!(
             "{push}  - push_gateway: {{ method: POST, path: /n, none: true, wait: 1s }}\n"

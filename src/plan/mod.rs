@@ -116,6 +116,8 @@ pub struct StepPlan {
     pub timeout: Option<Duration>,
     /// How many times the step is sent in a row (1: once).
     pub repeat: u32,
+    /// Re-send (up to `repeat` times) until this status arrives; never arriving skips.
+    pub until_status: Option<u16>,
     /// Whether the step checks the behaviour under test (a failing set-up step blocks the
     /// scenario instead of failing it).
     pub under_test: bool,

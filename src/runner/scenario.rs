@@ -125,13 +125,39 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
     for s in &plan.steps {
         let mut outcome =
             step::run_step(s, ctx, &world, &users, &mut vars, &mut redactor, &mut trace).await;
-        // `repeat`: again while it passes; the report keeps the last (or failing) run.
-        for _ in 1..s.repeat {
-            if outcome.failure.is_some() {
+        if let Some(code) = s.until_status {
+            // `until_status`: again while the awaited status has not come; only it is judged.
+            let mut sent = 1;
+            while sent < s.repeat && awaiting(&outcome, code) {
+                outcome =
+                    step::run_step(s, ctx, &world, &users, &mut vars, &mut redactor, &mut trace)
+                        .await;
+                sent += 1;
+            }
+            if awaiting(&outcome, code) {
+                let last = outcome
+                    .failure
+                    .as_ref()
+                    .map(|(_, f)| last_answer(f))
+                    .unwrap_or_default();
+                result.steps.push(outcome.result);
+                result.outcome = Outcome::Skipped;
+                result.skip_reason = Some(format!(
+                    "step {}: the server did not answer {code} in {sent} requests (last: {last})",
+                    s.index
+                ));
                 break;
             }
-            outcome =
-                step::run_step(s, ctx, &world, &users, &mut vars, &mut redactor, &mut trace).await;
+        } else {
+            // `repeat`: again while it passes; the report keeps the last (or failing) run.
+            for _ in 1..s.repeat {
+                if outcome.failure.is_some() {
+                    break;
+                }
+                outcome =
+                    step::run_step(s, ctx, &world, &users, &mut vars, &mut redactor, &mut trace)
+                        .await;
+            }
         }
         result.steps.push(outcome.result);
         if let Some((outcome_kind, failure)) = outcome.failure {
@@ -174,6 +200,32 @@ pub(super) async fn run_scenario(plan: &ScenarioPlan, ctx: &RunContext) -> Scena
         .collect();
     result.duration_ms = elapsed_ms(started);
     result
+}
+
+/// Whether an `until_status` step is still waiting: it failed on an answer of another status
+/// (a step expecting only `code` passes only on it).
+fn awaiting(outcome: &step::StepOutcome, code: u16) -> bool {
+    outcome
+        .failure
+        .as_ref()
+        .is_some_and(|(_, f)| f.transcript.last().and_then(|e| e.status) != Some(code))
+}
+
+/// `403 M_FORBIDDEN` of a failure's last exchange, or its message when there was no answer.
+fn last_answer(failure: &Failure) -> String {
+    let Some(exchange) = failure.transcript.last() else {
+        return failure.message.clone();
+    };
+    let errcode = exchange
+        .response_body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|b| b.get("errcode").and_then(Value::as_str).map(str::to_owned));
+    match (exchange.status, errcode) {
+        (Some(s), Some(c)) => format!("{s} {c}"),
+        (Some(s), None) => s.to_string(),
+        (None, _) => failure.message.clone(),
+    }
 }
 
 fn set_actor_vars(vars: &mut Vars, name: &str, user: &UserInfo) {

@@ -190,6 +190,15 @@ pub enum Capability {
     /// The target reaches the harness's identity-server role on loopback over TLS (the
     /// spawned Synapse, told to accept its self-signed certificate).
     IdentityServer,
+    /// Delayed events (MSC4140, unstable): `PUT /send` with `org.matrix.msc4140.delay`
+    /// schedules the event and answers a `delay_id` (Synapse: `max_event_delay_duration`).
+    DelayedEvents,
+    /// The server has a password policy: it refuses a one-character new password ("Servers
+    /// MAY reject weak passwords", Password management).
+    PasswordPolicy,
+    /// Registration asks new users to accept policy documents: a `/register` flow has the
+    /// `m.login.terms` stage (v1.11; Synapse: `user_consent.require_at_registration`).
+    RegistrationTerms,
 }
 
 impl Capability {
@@ -211,11 +220,14 @@ impl Capability {
             Capability::PushGateway => "push-gateway",
             Capability::Email => "email",
             Capability::IdentityServer => "identity-server",
+            Capability::DelayedEvents => "delayed-events",
+            Capability::PasswordPolicy => "password-policy",
+            Capability::RegistrationTerms => "registration-terms",
         }
     }
 
     /// Every capability, in order.
-    pub const ALL: [Capability; 15] = [
+    pub const ALL: [Capability; 18] = [
         Capability::GuestAccess,
         Capability::Presence,
         Capability::ProfileLookup,
@@ -231,6 +243,9 @@ impl Capability {
         Capability::PushGateway,
         Capability::Email,
         Capability::IdentityServer,
+        Capability::DelayedEvents,
+        Capability::PasswordPolicy,
+        Capability::RegistrationTerms,
     ];
 }
 
@@ -529,6 +544,11 @@ pub struct RawStep {
     /// `capture` takes the last response (e.g. to queue more messages than a page holds).
     #[serde(default)]
     pub repeat: Option<u32>,
+    /// With `repeat`: re-send until the server answers this status (e.g. 429 for a rate
+    /// limit), and judge that answer by `expect` (whose `status` must be it); answers before
+    /// it are not judged. When it never comes, the scenario is skipped with the last answer.
+    #[serde(default)]
+    pub until_status: Option<u16>,
     /// Timeout of one HTTP exchange, e.g. `10s` (default: the run's `--step-timeout`).
     #[serde(default)]
     pub timeout: Option<String>,

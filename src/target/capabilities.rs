@@ -407,6 +407,9 @@ pub async fn probe(
                     }),
                 }
             }
+            Capability::DelayedEvents => delayed_events(&p, &a).await,
+            Capability::PasswordPolicy => password_policy(&p, &b).await,
+            Capability::RegistrationTerms => registration_terms(&p).await,
             Capability::RoomPublication => {
                 let room = p
                     .call(
@@ -445,6 +448,118 @@ pub async fn probe(
         out.probed.insert(*cap, probed);
     }
     out
+}
+
+/// MSC4140's unstable scheduling: a message sent with `org.matrix.msc4140.delay` is answered
+/// with a `delay_id` (a server without the feature ignores the parameter and sends it at once,
+/// or refuses it). The probe's delayed event is cancelled again.
+async fn delayed_events(p: &Prober<'_>, a: &UserInfo) -> Probed {
+    let room = p
+        .call(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            Some(&a.access_token),
+            Some(json!({})),
+        )
+        .await;
+    let Some(room_id) = room.body["room_id"].as_str() else {
+        return Probed {
+            offered: false,
+            evidence: room.describe("POST /createRoom"),
+        };
+    };
+    let path = format!(
+        "/_matrix/client/v3/rooms/{}/send/m.room.message/mxh-probe-{}?org.matrix.msc4140.delay=600000",
+        encode_component(room_id),
+        uuid::Uuid::new_v4().simple()
+    );
+    let r = p
+        .call(
+            "PUT",
+            &path,
+            Some(&a.access_token),
+            Some(json!({"msgtype": "m.text", "body": "mxharness capability probe"})),
+        )
+        .await;
+    let delay_id = r.body["delay_id"].as_str().map(str::to_owned);
+    let what = "PUT /send?org.matrix.msc4140.delay=600000";
+    match delay_id {
+        Some(id) if r.ok() => {
+            let cancel = format!(
+                "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/{}/cancel",
+                encode_component(&id)
+            );
+            p.call("POST", &cancel, Some(&a.access_token), Some(json!({})))
+                .await;
+            Probed {
+                offered: true,
+                evidence: format!("{}, with a delay_id", r.describe(what)),
+            }
+        }
+        _ => Probed {
+            offered: false,
+            evidence: if r.ok() {
+                format!("{}, no delay_id (the delay was ignored)", r.describe(what))
+            } else {
+                r.describe(what)
+            },
+        },
+    }
+}
+
+/// Whether a one-character new password is refused (any 4xx but the 401 of an unfinished
+/// user-interactive authentication). Changes the probe user's password when it is not.
+async fn password_policy(p: &Prober<'_>, b: &UserInfo) -> Probed {
+    let r = p
+        .call(
+            "POST",
+            "/_matrix/client/v3/account/password",
+            Some(&b.access_token),
+            Some(json!({
+                "new_password": "a",
+                "logout_devices": false,
+                "auth": {
+                    "type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": b.user_id},
+                    "password": b.password
+                }
+            })),
+        )
+        .await;
+    let refused = r
+        .status
+        .is_some_and(|s| (400..500).contains(&s) && s != 401 && s != 429);
+    let what = "POST /account/password with a one-character password";
+    Probed {
+        offered: refused,
+        evidence: if r.status == Some(401) {
+            format!("{} (the password stage was not accepted)", r.describe(what))
+        } else {
+            r.describe(what)
+        },
+    }
+}
+
+/// Whether a `/register` flow includes the `m.login.terms` stage.
+async fn registration_terms(p: &Prober<'_>) -> Probed {
+    let r = p
+        .call("POST", "/_matrix/client/v3/register", None, Some(json!({})))
+        .await;
+    let terms = r.body["flows"].as_array().is_some_and(|flows| {
+        flows.iter().any(|f| {
+            f["stages"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|st| st.as_str() == Some("m.login.terms")))
+        })
+    });
+    Probed {
+        offered: terms,
+        evidence: if terms {
+            "POST /register offers a flow with m.login.terms".into()
+        } else {
+            r.describe("POST /register (no flow with m.login.terms)")
+        },
+    }
 }
 
 #[cfg(test)]
