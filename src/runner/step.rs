@@ -83,6 +83,11 @@ pub(super) async fn run_step(
             trace.warnings.push(w);
         }
         let outcome = match attempt {
+            Attempt::Passed { .. }
+                if let Some(f) = super::verdict::unknown_route(step, exchange.as_ref()) =>
+            {
+                Some((Outcome::Failed, "unrecognized", vec![f]))
+            }
             Attempt::Passed { json } => match capture(step, json.as_ref(), vars) {
                 Ok(()) => None,
                 Err(f) => Some((Outcome::Failed, "capture", vec![f])),

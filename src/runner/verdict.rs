@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::plan::{Action, ScenarioPlan, StepPlan};
-use crate::results::{Failure, Outcome, ScenarioResult};
+use crate::results::{CheckFailure, Exchange, Failure, Outcome, ScenarioResult};
 
 /// Reclassify a failed step's outcome.
 pub(super) fn classify(
@@ -73,8 +73,50 @@ fn unimplemented(step: &StepPlan, failure: &Failure) -> Option<String> {
     })
 }
 
+/// A step whose expectations a 404/405 `M_UNRECOGNIZED` satisfies (say a bare `status: 404`)
+/// did not see the answer it was written for: the spec reserves that error for "the endpoint
+/// is not implemented" (or the wrong method), so the step fails as unrecognized and
+/// `verdict::classify` reports the scenario unsupported, not passed. Steps that expect
+/// `M_UNRECOGNIZED` itself, or call an operation that documents it for that status, are
+/// judged as written.
+pub(super) fn unknown_route(step: &StepPlan, exchange: Option<&Exchange>) -> Option<CheckFailure> {
+    let exchange = exchange?;
+    let status = exchange.status?;
+    if !matches!(status, 404 | 405) {
+        return None;
+    }
+    let body: Value = serde_json::from_str(exchange.response_body.as_deref()?).ok()?;
+    if body.get("errcode").and_then(Value::as_str) != Some("M_UNRECOGNIZED") {
+        return None;
+    }
+    if step
+        .expect
+        .errcode
+        .as_ref()
+        .is_some_and(|(c, _)| c == "M_UNRECOGNIZED")
+        || documents_unrecognized(step, status)
+    {
+        return None;
+    }
+    Some(CheckFailure {
+        location: step.location.clone(),
+        kind: "unrecognized".into(),
+        message: format!(
+            "the server answered {status} M_UNRECOGNIZED, which the spec reserves for an endpoint \
+             it does not implement, so this step's expectation was not really met"
+        ),
+        expected: None,
+        actual: Some(format!("{status} M_UNRECOGNIZED")),
+    })
+}
+
 /// The spec operation a step calls (`METHOD /path/{template}`), when the oracle knows it.
 pub(super) fn endpoint_of(step: &StepPlan) -> Option<String> {
+    operation_of(step).map(|o| o.id())
+}
+
+/// The oracle's operation for the step's method and path.
+fn operation_of(step: &StepPlan) -> Option<&'static crate::oracle::Operation> {
     let (method, path) = match &step.action {
         Action::Call { op, .. } => {
             let (m, p) = op.endpoint();
@@ -85,7 +127,18 @@ pub(super) fn endpoint_of(step: &StepPlan) -> Option<String> {
         _ => return None,
     };
     let oracle = crate::oracle::get()?;
-    oracle.find(&method, &path).first().map(|o| o.id())
+    oracle.find(&method, &path).first().copied()
+}
+
+/// Whether the step's operation documents `M_UNRECOGNIZED` under `status` itself, as
+/// GET /auth_metadata does for a server without the OAuth 2.0 API: then that answer is one
+/// of the operation's own, not a sign of an unknown route.
+pub(super) fn documents_unrecognized(step: &StepPlan, status: u16) -> bool {
+    operation_of(step).is_some_and(|op| {
+        op.responses.iter().any(|r| {
+            r.status == status.to_string() && r.errcodes.iter().any(|e| e.code == "M_UNRECOGNIZED")
+        })
+    })
 }
 
 /// Names, on each blocked result, the scenarios that test the failing set-up operation
@@ -212,6 +265,32 @@ mod tests {
         assert_eq!(o, Outcome::Failed);
         let (o, _) = classify(&p.steps[0], Outcome::Errored, failed_with(500, "{}", 1));
         assert_eq!(o, Outcome::Errored);
+    }
+
+    #[test]
+    fn a_bare_404_met_by_m_unrecognized_is_not_a_pass() {
+        let p = plan(
+            "t/u",
+            "  - request: { method: GET, path: /_matrix/client/v3/login/sso/redirect/x }\n    expect: { status: 404 }\n  - request: { method: GET, path: /_matrix/client/v1/auth_metadata }\n    expect: { status: [200, 404] }\n  - request: { method: GET, path: /_matrix/client/v3/nope }\n    expect: { status: 404, errcode: M_UNRECOGNIZED }\n",
+        );
+        let unrecognized = failed_with(404, r#"{"errcode":"M_UNRECOGNIZED"}"#, 1);
+        let exchange = unrecognized.transcript.first();
+        let f = unknown_route(&p.steps[0], exchange).expect("not a pass");
+        assert_eq!(f.kind, "unrecognized");
+        // The failure it becomes is then reported unsupported.
+        let mut failure = failed_with(404, r#"{"errcode":"M_UNRECOGNIZED"}"#, 1);
+        failure.kind = f.kind;
+        assert_eq!(
+            classify(&p.steps[0], Outcome::Failed, failure).0,
+            Outcome::Unsupported
+        );
+        // GET /auth_metadata documents 404 M_UNRECOGNIZED as its own answer.
+        assert!(unknown_route(&p.steps[1], exchange).is_none());
+        // A step that expects M_UNRECOGNIZED is judged as written.
+        assert!(unknown_route(&p.steps[2], exchange).is_none());
+        // Another 404 is the server's answer.
+        let not_found = failed_with(404, r#"{"errcode":"M_NOT_FOUND"}"#, 1);
+        assert!(unknown_route(&p.steps[0], not_found.transcript.first()).is_none());
     }
 
     #[test]

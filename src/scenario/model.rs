@@ -199,6 +199,13 @@ pub enum Capability {
     /// Registration asks new users to accept policy documents: a `/register` flow has the
     /// `m.login.terms` stage (v1.11; Synapse: `user_consent.require_at_registration`).
     RegistrationTerms,
+    /// Users may add or remove third-party identifiers (`m.3pid_changes` in /capabilities,
+    /// v1.9; enabled when absent).
+    #[serde(rename = "3pid-changes")]
+    ThreepidChanges,
+    /// The server offers single sign-on: `GET /login` lists an `m.login.sso` flow, without
+    /// which the `/login/sso/redirect` endpoints have nothing to redirect to.
+    SsoLogin,
 }
 
 impl Capability {
@@ -223,11 +230,13 @@ impl Capability {
             Capability::DelayedEvents => "delayed-events",
             Capability::PasswordPolicy => "password-policy",
             Capability::RegistrationTerms => "registration-terms",
+            Capability::ThreepidChanges => "3pid-changes",
+            Capability::SsoLogin => "sso-login",
         }
     }
 
     /// Every capability, in order.
-    pub const ALL: [Capability; 18] = [
+    pub const ALL: [Capability; 20] = [
         Capability::GuestAccess,
         Capability::Presence,
         Capability::ProfileLookup,
@@ -246,6 +255,8 @@ impl Capability {
         Capability::DelayedEvents,
         Capability::PasswordPolicy,
         Capability::RegistrationTerms,
+        Capability::ThreepidChanges,
+        Capability::SsoLogin,
     ];
 }
 

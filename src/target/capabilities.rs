@@ -257,10 +257,14 @@ pub async fn probe(
                     "this run has no federation set up".into()
                 },
             },
-            Capability::SetDisplayname | Capability::SetAvatarUrl | Capability::ChangePassword => {
+            Capability::SetDisplayname
+            | Capability::SetAvatarUrl
+            | Capability::ChangePassword
+            | Capability::ThreepidChanges => {
                 let key = match cap {
                     Capability::SetDisplayname => "m.set_displayname",
                     Capability::SetAvatarUrl => "m.set_avatar_url",
+                    Capability::ThreepidChanges => "m.3pid_changes",
                     _ => "m.change_password",
                 };
                 // Absent means enabled (the capability's documented default).
@@ -410,6 +414,7 @@ pub async fn probe(
             Capability::DelayedEvents => delayed_events(&p, &a).await,
             Capability::PasswordPolicy => password_policy(&p, &b).await,
             Capability::RegistrationTerms => registration_terms(&p).await,
+            Capability::SsoLogin => sso_login(&p).await,
             Capability::RoomPublication => {
                 let room = p
                     .call(
@@ -558,6 +563,22 @@ async fn registration_terms(p: &Prober<'_>) -> Probed {
             "POST /register offers a flow with m.login.terms".into()
         } else {
             r.describe("POST /register (no flow with m.login.terms)")
+        },
+    }
+}
+
+/// Whether `GET /login` lists an `m.login.sso` flow.
+async fn sso_login(p: &Prober<'_>) -> Probed {
+    let r = p.call("GET", "/_matrix/client/v3/login", None, None).await;
+    let sso = r.body["flows"]
+        .as_array()
+        .is_some_and(|flows| flows.iter().any(|f| f["type"] == "m.login.sso"));
+    Probed {
+        offered: sso,
+        evidence: if sso {
+            "GET /login lists m.login.sso".into()
+        } else {
+            r.describe("GET /login (no m.login.sso flow)")
         },
     }
 }
