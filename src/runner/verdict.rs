@@ -89,11 +89,20 @@ pub(super) fn unknown_route(step: &StepPlan, exchange: Option<&Exchange>) -> Opt
     if body.get("errcode").and_then(Value::as_str) != Some("M_UNRECOGNIZED") {
         return None;
     }
-    if step
+    // Only a step written for a "not found" answer (404 or 405 and nothing else): where a
+    // 404 is one refusal among several, an `M_UNRECOGNIZED` may be a remote server's error
+    // relayed by the target (a join through a resident that refused), not an unknown route.
+    let only_not_found = step
         .expect
-        .errcode
+        .status
         .as_ref()
-        .is_some_and(|(c, _)| c == "M_UNRECOGNIZED")
+        .is_some_and(|(codes, _)| codes.iter().all(|c| matches!(c, 404 | 405)));
+    if !only_not_found
+        || step
+            .expect
+            .errcode
+            .as_ref()
+            .is_some_and(|(c, _)| c == "M_UNRECOGNIZED")
         || documents_unrecognized(step, status)
     {
         return None;
@@ -288,6 +297,12 @@ mod tests {
         assert!(unknown_route(&p.steps[1], exchange).is_none());
         // A step that expects M_UNRECOGNIZED is judged as written.
         assert!(unknown_route(&p.steps[2], exchange).is_none());
+        // Where 404 is one refusal among several, M_UNRECOGNIZED may be relayed from a remote.
+        let broad = plan(
+            "t/b",
+            "  - as: alice\n    request: { method: GET, path: /_matrix/client/v3/profile/@u:x }\n    expect: { status: [403, 404] }\n",
+        );
+        assert!(unknown_route(&broad.steps[0], exchange).is_none());
         // Another 404 is the server's answer.
         let not_found = failed_with(404, r#"{"errcode":"M_NOT_FOUND"}"#, 1);
         assert!(unknown_route(&p.steps[0], not_found.transcript.first()).is_none());
