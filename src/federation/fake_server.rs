@@ -145,6 +145,8 @@ struct State {
     handlers: Vec<Handler>,
     log: Vec<InboundRequest>,
     keys: PublicKeyMap,
+    /// A retired key, listed under `old_verify_keys` once asked for ([`FakeServer::old_key`]).
+    old_key: Option<ServerKey>,
 }
 
 struct Shared {
@@ -340,6 +342,21 @@ impl FakeServer {
         }
     }
 
+    /// The server's retired key (made on first use, with a key id of its own): from then on
+    /// the key document lists it under `old_verify_keys`, expired an hour before each fetch.
+    /// Requests signed with it check that a receiver refuses keys only "valid for signing
+    /// events" (Publishing Keys).
+    pub fn old_key(&self) -> Result<ServerKey, FederationError> {
+        let mut state = self.shared.state();
+        if let Some(k) = &state.old_key {
+            return Ok(k.clone());
+        }
+        let version = NameRegistry::global().unique_version("old");
+        let key = ServerKey::generate(&self.shared.server_name, &version)?;
+        state.old_key = Some(key.clone());
+        Ok(key)
+    }
+
     /// Number of requests received so far (the next one gets this `seq`).
     pub fn next_seq(&self) -> u64 {
         self.shared.state().log.len() as u64
@@ -446,7 +463,11 @@ async fn handle(
     };
     let (status, reply) = if is_key_endpoint && method == "GET" {
         inbound.handler = Some("key/v2/server".into());
-        match shared.key.server_keys_document(now_ms(), KEY_VALIDITY_MS) {
+        let old: Vec<ServerKey> = shared.state().old_key.iter().cloned().collect();
+        match shared
+            .key
+            .server_keys_document_with_old(now_ms(), KEY_VALIDITY_MS, &old)
+        {
             Ok(doc) => (200, doc),
             Err(e) => (500, json!({"errcode": "M_UNKNOWN", "error": e.to_string()})),
         }

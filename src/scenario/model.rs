@@ -315,6 +315,9 @@ pub struct RawForge {
     /// Sign with a fresh key the origin does not publish.
     #[serde(default)]
     pub unknown_key: bool,
+    /// Sign with a key the origin lists only under `old_verify_keys` (expired an hour ago).
+    #[serde(default)]
+    pub old_key: bool,
     /// Send this Authorization value verbatim.
     #[serde(default)]
     pub authorization: Option<String>,
@@ -353,7 +356,7 @@ pub struct RawServe {
 pub struct RawInbound {
     /// The fake server.
     pub on: String,
-    /// HTTP method.
+    /// HTTP method, or alternatives separated by `|` (`GET|POST`).
     pub method: String,
     /// Regular expression over the path.
     pub path: String,
@@ -459,6 +462,9 @@ pub struct RawRemote {
     /// `ver` query values for make_join (default: the versions the harness can mint for).
     #[serde(default)]
     pub versions: Option<Vec<String>>,
+    /// `join`: send `omit_members=true` with send_join v2 (a partial-state join, v1.6).
+    #[serde(default)]
+    pub omit_members: Option<bool>,
 }
 
 /// One step: either a typed `call` or a raw `request`, then expectations and captures.

@@ -147,7 +147,10 @@ impl Lowering<'_> {
         if let Some(i) = &raw.inbound {
             let p = format!("{base}/inbound");
             self.fake_server(&format!("{p}/on"), &i.on);
-            self.method(&format!("{p}/method"), &i.method);
+            // `GET|POST`: any of these methods.
+            for m in i.method.split('|') {
+                self.method(&format!("{p}/method"), m.trim());
+            }
             self.path_regex(&format!("{p}/path"), &i.path);
             self.check_refs_str(&format!("{p}/path"), &i.path, defined);
             return Some(Action::Inbound(i.clone()));
@@ -210,6 +213,9 @@ impl Lowering<'_> {
             }
             if r.op == "send_edus" && r.edus.is_none() {
                 self.problem(&p, "`send_edus` needs `edus`", None);
+            }
+            if r.omit_members.is_some() && r.op != "join" {
+                self.problem(&format!("{p}/omit_members"), "`omit_members` is for `join` only", None);
             }
             if let Some(t) = &r.tamper
                 && !matches!(t.as_str(), "signature" | "content_hash")

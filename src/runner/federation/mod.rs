@@ -276,6 +276,8 @@ async fn federation(
                 )
                 .map_err(|e| e.to_string())?,
             )
+        } else if forge.old_key {
+            Some(fake.server.old_key().map_err(|e| e.to_string())?)
         } else {
             None
         };
@@ -390,14 +392,18 @@ fn inbound(
         .server
         .requests()
         .into_iter()
-        .filter(|r| r.method.eq_ignore_ascii_case(&i.method) && re.is_match(&r.path))
+        .filter(|r| method_matches(&i.method, &r.method) && re.is_match(&r.path))
         .filter(|r| !want_auth || r.auth.is_ok())
         .collect();
     let mut last = None;
     for r in candidates.iter().rev() {
         let body = r.json.clone().unwrap_or(Value::Null);
-        let (mut exchange, received) = synthetic(&r.method, &r.uri, r.status, &body);
+        let (mut exchange, mut received) = synthetic(&r.method, &r.uri, r.status, &body);
         exchange.request_headers = r.headers.clone();
+        // `expect.headers` judges the headers the request came with (e.g. `Host`).
+        if let Some(rec) = received.as_mut() {
+            rec.headers = header_map(&r.headers);
+        }
         exchange.request_body = Some(r.body.clone());
         if let Some(rec) = &received
             && candidate_ok(rec)
@@ -417,5 +423,48 @@ fn inbound(
             i.method,
             i.path
         )),
+    }
+}
+
+/// Whether a received request's method is one of `want`'s `|`-separated alternatives
+/// (`GET|POST`), ignoring case.
+fn method_matches(want: &str, got: &str) -> bool {
+    want.split('|').any(|m| m.trim().eq_ignore_ascii_case(got))
+}
+
+/// Recorded request headers as an [`http::HeaderMap`] (names and values that are not valid
+/// HTTP are left out).
+fn header_map(headers: &BTreeMap<String, String>) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_method_alternatives_match_case_insensitively() {
+        assert!(method_matches("GET|POST", "POST"));
+        assert!(method_matches("get", "GET"));
+        assert!(!method_matches("GET|PUT", "POST"));
+    }
+
+    #[test]
+    fn recorded_headers_become_a_header_map() {
+        let mut h = BTreeMap::new();
+        h.insert("host".to_owned(), "127.0.0.1:8448".to_owned());
+        h.insert("bad name".to_owned(), "x".to_owned());
+        let map = header_map(&h);
+        assert_eq!(map.get("Host").and_then(|v| v.to_str().ok()), Some("127.0.0.1:8448"));
+        assert_eq!(map.len(), 1);
     }
 }

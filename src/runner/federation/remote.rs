@@ -195,11 +195,14 @@ pub(super) async fn remote(
             let (event_id, mut event) =
                 room::finish_event(&key, &template, &version).map_err(|e| e.to_string())?;
             tamper(&mut event, r.tamper.as_deref(), &key);
-            let path = format!(
+            let mut path = format!(
                 "/_matrix/federation/v2/{send}/{}/{}",
                 seg(&room_id),
                 seg(&event_id)
             );
+            if r.op == "join" && r.omit_members == Some(true) {
+                path.push_str("?omit_members=true");
+            }
             let (ex, resp) = signed(fake, peer, "PUT", &path, Some(event.clone()), timeout).await;
             let ok = resp.as_ref().is_some_and(|r| r.status == 200);
             if ok && r.op == "join" {
