@@ -52,9 +52,54 @@ pub fn finish_event(
     version: &str,
 ) -> Result<(String, Value), FederationError> {
     let rules = rules(version)?;
+    if to_canonical_object(event).is_err() {
+        return finish_non_canonical(key, event, &rules);
+    }
     let signed = key.hash_and_sign_event(event, &rules.redaction)?;
     let id = event_id(&signed, version)?;
     Ok((id, signed))
+}
+
+/// Hash and sign an event whose content has no canonical JSON form (a float, an integer
+/// beyond ±2^53), as a receiver that tolerated it would check it: the content hash over the
+/// event encoded like canonical JSON ([`super::lenient_json`]), the signature and the event id
+/// over the redacted form. Only non-state events other than redactions: their redacted form
+/// has empty content, so it is canonical.
+fn finish_non_canonical(
+    key: &ServerKey,
+    event: &Value,
+    rules: &RoomVersionRules,
+) -> Result<(String, Value), FederationError> {
+    use sha2::Digest as _;
+    if event.get("state_key").is_some() || str_field(event, "type") == "m.room.redaction" {
+        return Err(FederationError::Sign(
+            "content without a canonical JSON form is only signed for non-state events".into(),
+        ));
+    }
+    let mut draft = event.clone();
+    if let Some(o) = draft.as_object_mut() {
+        for k in ["signatures", "unsigned", "hashes"] {
+            o.remove(k);
+        }
+    }
+    let digest = sha2::Sha256::digest(super::lenient_json::encode(&draft).as_bytes());
+    let hash = ruma::serde::Base64::<ruma::serde::base64::Standard, _>::new(digest.to_vec());
+    draft["hashes"] = json!({ "sha256": hash.encode() });
+    let mut redacted = draft.clone();
+    redacted["content"] = json!({});
+    let mut object = to_canonical_object(&redacted)?;
+    ruma::signatures::sign_event(
+        key.server_name(),
+        key.key_pair(),
+        &mut object,
+        &rules.redaction,
+    )
+    .map_err(|e| FederationError::Sign(e.to_string()))?;
+    let hash = ruma::signatures::reference_hash(&object, rules)
+        .map_err(|e| FederationError::Sign(e.to_string()))?;
+    let signed = Value::from(ruma::CanonicalJsonValue::Object(object));
+    draft["signatures"] = signed.get("signatures").cloned().unwrap_or(json!({}));
+    Ok((format!("${hash}"), draft))
 }
 
 fn str_field<'a>(event: &'a Value, name: &str) -> &'a str {
@@ -298,5 +343,43 @@ mod tests {
         assert_eq!(msg["depth"], 6);
         let missing = room.missing_events(&[], &room.latest.clone(), 10);
         assert_eq!(missing.len(), 4);
+    }
+
+    #[test]
+    fn a_big_integer_in_content_is_hashed_as_written_and_signed_in_redacted_form() {
+        let key = ServerKey::generate("localhost:9", "k").expect("key");
+        let room = create_room(&key, "@u:localhost:9").expect("room");
+        let content: Value =
+            serde_json::from_str(r#"{"body": "big", "n": 9007199254740993}"#).expect("json");
+        let (id, ev) = room
+            .mint(&key, "m.room.message", "@u:localhost:9", None, &content, &Default::default())
+            .expect("minted");
+        assert_eq!(ev["content"]["n"].to_string(), "9007199254740993");
+        let mut unhashed = ev.clone();
+        if let Some(o) = unhashed.as_object_mut() {
+            o.remove("signatures");
+            o.remove("hashes");
+        }
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(crate::federation::lenient_json::encode(&unhashed));
+        let want = ruma::serde::Base64::<ruma::serde::base64::Standard, _>::new(digest.to_vec());
+        assert_eq!(ev["hashes"]["sha256"], json!(want.encode()));
+        // The redacted form (empty content) carries a valid signature and gives the id.
+        let mut redacted = ev.clone();
+        redacted["content"] = json!({});
+        let object = to_canonical_object(&redacted).expect("canonical");
+        let rules = rules("10").expect("rules");
+        ruma::signatures::verify_event(&key.public_key_map(), &object, &rules)
+            .expect("signature verifies");
+        assert_eq!(event_id(&redacted, "10").expect("id"), id);
+    }
+
+    #[test]
+    fn non_canonical_state_content_is_refused() {
+        let key = ServerKey::generate("localhost:9", "k").expect("key");
+        let room = create_room(&key, "@u:localhost:9").expect("room");
+        let content = json!({"n": 1.5});
+        let made = room.mint(&key, "m.room.topic", "@u:localhost:9", Some(""), &content, &Default::default());
+        assert!(made.is_err());
     }
 }
