@@ -46,6 +46,15 @@ pub enum Reply {
     },
     /// Computed from the request.
     Dynamic(ReplyFn),
+    /// A fixed status and a body that is not JSON (a media download's multipart answer).
+    Raw {
+        /// HTTP status.
+        status: u16,
+        /// `Content-Type` of the body.
+        content_type: String,
+        /// The bytes sent.
+        body: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for Reply {
@@ -53,6 +62,11 @@ impl std::fmt::Debug for Reply {
         match self {
             Reply::Json { status, body } => write!(f, "Json({status}, {body})"),
             Reply::Dynamic(_) => f.write_str("Dynamic(..)"),
+            Reply::Raw {
+                status,
+                content_type,
+                body,
+            } => write!(f, "Raw({status}, {content_type}, {} bytes)", body.len()),
         }
     }
 }
@@ -461,6 +475,7 @@ async fn handle(
         handler: None,
         status: 404,
     };
+    let mut raw: Option<(String, Vec<u8>)> = None;
     let (status, reply) = if is_key_endpoint && method == "GET" {
         inbound.handler = Some("key/v2/server".into());
         let old: Vec<ServerKey> = shared.state().old_key.iter().cloned().collect();
@@ -493,6 +508,14 @@ async fn handle(
                     _ => match &h.reply {
                         Reply::Json { status, body } => (*status, body.clone()),
                         Reply::Dynamic(f) => f(&inbound),
+                        Reply::Raw {
+                            status,
+                            content_type,
+                            body,
+                        } => {
+                            raw = Some((content_type.clone(), body.clone()));
+                            (*status, Value::Null)
+                        }
                     },
                 }
             }
@@ -505,7 +528,20 @@ async fn handle(
         state.log.push(inbound);
     }
     shared.changed.notify_waiters();
-    respond(status, &reply)
+    match raw {
+        Some((content_type, body)) => respond_raw(status, &content_type, body),
+        None => respond(status, &reply),
+    }
+}
+
+fn respond_raw(status: u16, content_type: &str, body: Vec<u8>) -> hyper::Response<Full<Bytes>> {
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp
 }
 
 /// Verify the X-Matrix header, fetching the origin's key document on first sight.

@@ -348,6 +348,23 @@ pub struct RawServe {
     /// Accept requests whose X-Matrix authentication fails (default false: they get 401).
     #[serde(default)]
     pub allow_unauthenticated: bool,
+    /// Answer with a federation media download (`multipart/mixed`: `{}` metadata, then this
+    /// file) instead of `json`.
+    #[serde(default)]
+    pub media: Option<RawServeMedia>,
+}
+
+/// The file a `serve` step answers a federation media download with.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawServeMedia {
+    /// `Content-Type` of the file part.
+    pub content_type: String,
+    /// `Content-Disposition` of the file part (e.g. `attachment; filename*=utf-8''...`).
+    #[serde(default)]
+    pub content_disposition: Option<String>,
+    /// The file's bytes, as text.
+    pub text: String,
 }
 
 /// Wait for a request a fake server received; `expect.body` matches its JSON body.

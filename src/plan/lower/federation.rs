@@ -142,6 +142,24 @@ impl Lowering<'_> {
             if let Some(j) = &s.json {
                 self.check_refs_value(&format!("{p}/json"), j, defined);
             }
+            if let Some(m) = &s.media {
+                if s.json.is_some() || s.sign_invite {
+                    self.problem(
+                        &format!("{p}/media"),
+                        "`media` is the whole answer: leave out `json` and `sign_invite`",
+                        None,
+                    );
+                }
+                for (k, v) in [
+                    ("content_type", Some(&m.content_type)),
+                    ("content_disposition", m.content_disposition.as_ref()),
+                    ("text", Some(&m.text)),
+                ] {
+                    if let Some(v) = v {
+                        self.check_refs_str(&format!("{p}/media/{k}"), v, defined);
+                    }
+                }
+            }
             return Some(Action::Serve(s.clone()));
         }
         if let Some(i) = &raw.inbound {

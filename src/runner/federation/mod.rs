@@ -325,6 +325,19 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
     )
     .map_err(|e| e.to_string())?;
     handler.require_auth = !s.allow_unauthenticated;
+    if let Some(m) = &s.media {
+        let disposition = m.content_disposition.as_deref().map(|d| text(vars, d)).transpose()?;
+        let (content_type, body) = crate::federation::media::multipart_download(
+            &text(vars, &m.content_type)?,
+            disposition.as_deref(),
+            text(vars, &m.text)?.as_bytes(),
+        );
+        handler.reply = Reply::Raw {
+            status: s.status.unwrap_or(200),
+            content_type,
+            body,
+        };
+    }
     if s.sign_invite {
         let key = fake.server.key().clone();
         handler.reply = Reply::Dynamic(Arc::new(move |req| sign_invite(&key, req.json.as_ref())));
