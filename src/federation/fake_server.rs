@@ -145,6 +145,8 @@ pub struct InboundRequest {
     pub handler: Option<String>,
     /// Status answered.
     pub status: u16,
+    /// The TLS Server Name Indication of the connection (None: none was sent).
+    pub sni: Option<String>,
 }
 
 impl InboundRequest {
@@ -400,9 +402,11 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<S
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
+            let sni = tls.get_ref().1.server_name().map(str::to_owned);
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(req, shared).await) }
+                let sni = sni.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(req, shared, sni).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), service)
@@ -426,6 +430,7 @@ fn respond(status: u16, body: &Value) -> hyper::Response<Full<Bytes>> {
 async fn handle(
     req: hyper::Request<Incoming>,
     shared: Arc<Shared>,
+    sni: Option<String>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -474,6 +479,7 @@ async fn handle(
         auth,
         handler: None,
         status: 404,
+        sni,
     };
     let mut raw: Option<(String, Vec<u8>)> = None;
     let (status, reply) = if is_key_endpoint && method == "GET" {

@@ -413,9 +413,10 @@ fn inbound(
         let body = r.json.clone().unwrap_or(Value::Null);
         let (mut exchange, mut received) = synthetic(&r.method, &r.uri, r.status, &body);
         exchange.request_headers = r.headers.clone();
-        // `expect.headers` judges the headers the request came with (e.g. `Host`).
+        // `expect.headers` judges the headers the request came with (e.g. `Host`), and the
+        // TLS SNI of its connection as `mxharness-tls-sni`.
         if let Some(rec) = received.as_mut() {
-            rec.headers = header_map(&r.headers);
+            rec.headers = header_map(&r.headers, r.sni.as_deref());
         }
         exchange.request_body = Some(r.body.clone());
         if let Some(rec) = &received
@@ -445,11 +446,22 @@ fn method_matches(want: &str, got: &str) -> bool {
     want.split('|').any(|m| m.trim().eq_ignore_ascii_case(got))
 }
 
+/// The pseudo-header an `inbound` step's `headers` matchers see the connection's TLS Server
+/// Name Indication under (absent when the client sent none).
+pub const SNI_HEADER: &str = "mxharness-tls-sni";
+
 /// Recorded request headers as an [`http::HeaderMap`] (names and values that are not valid
-/// HTTP are left out).
-fn header_map(headers: &BTreeMap<String, String>) -> http::HeaderMap {
+/// HTTP are left out), with the connection's SNI as [`SNI_HEADER`] (a real header of that
+/// name is dropped).
+fn header_map(headers: &BTreeMap<String, String>, sni: Option<&str>) -> http::HeaderMap {
     let mut map = http::HeaderMap::new();
+    if let Some(v) = sni.and_then(|s| http::HeaderValue::from_str(s).ok()) {
+        map.insert(SNI_HEADER, v);
+    }
     for (k, v) in headers {
+        if k.eq_ignore_ascii_case(SNI_HEADER) {
+            continue;
+        }
         if let (Ok(name), Ok(value)) = (
             http::HeaderName::from_bytes(k.as_bytes()),
             http::HeaderValue::from_str(v),
@@ -476,8 +488,12 @@ mod tests {
         let mut h = BTreeMap::new();
         h.insert("host".to_owned(), "127.0.0.1:8448".to_owned());
         h.insert("bad name".to_owned(), "x".to_owned());
-        let map = header_map(&h);
+        h.insert(SNI_HEADER.to_owned(), "forged".to_owned());
+        let map = header_map(&h, None);
         assert_eq!(map.get("Host").and_then(|v| v.to_str().ok()), Some("127.0.0.1:8448"));
         assert_eq!(map.len(), 1);
+        let map = header_map(&h, Some("localhost"));
+        assert_eq!(map.get(SNI_HEADER).and_then(|v| v.to_str().ok()), Some("localhost"));
+        assert_eq!(map.len(), 2);
     }
 }
