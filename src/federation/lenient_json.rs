@@ -60,8 +60,7 @@ mod tests {
 
     #[test]
     fn values_without_a_canonical_form_are_written_as_they_are() {
-        let v: Value =
-            serde_json::from_str(r#"{"n": 9007199254740993, "f": 1.5}"#).expect("json");
+        let v: Value = serde_json::from_str(r#"{"n": 9007199254740993, "f": 1.5}"#).expect("json");
         assert_eq!(encode(&v), r#"{"f":1.5,"n":9007199254740993}"#);
     }
 

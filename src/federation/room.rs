@@ -352,7 +352,14 @@ mod tests {
         let content: Value =
             serde_json::from_str(r#"{"body": "big", "n": 9007199254740993}"#).expect("json");
         let (id, ev) = room
-            .mint(&key, "m.room.message", "@u:localhost:9", None, &content, &Default::default())
+            .mint(
+                &key,
+                "m.room.message",
+                "@u:localhost:9",
+                None,
+                &content,
+                &Default::default(),
+            )
             .expect("minted");
         assert_eq!(ev["content"]["n"].to_string(), "9007199254740993");
         let mut unhashed = ev.clone();
@@ -379,7 +386,14 @@ mod tests {
         let key = ServerKey::generate("localhost:9", "k").expect("key");
         let room = create_room(&key, "@u:localhost:9").expect("room");
         let content = json!({"n": 1.5});
-        let made = room.mint(&key, "m.room.topic", "@u:localhost:9", Some(""), &content, &Default::default());
+        let made = room.mint(
+            &key,
+            "m.room.topic",
+            "@u:localhost:9",
+            Some(""),
+            &content,
+            &Default::default(),
+        );
         assert!(made.is_err());
     }
 }

@@ -233,7 +233,11 @@ impl Lowering<'_> {
                 self.problem(&p, "`send_edus` needs `edus`", None);
             }
             if r.omit_members.is_some() && r.op != "join" {
-                self.problem(&format!("{p}/omit_members"), "`omit_members` is for `join` only", None);
+                self.problem(
+                    &format!("{p}/omit_members"),
+                    "`omit_members` is for `join` only",
+                    None,
+                );
             }
             if let Some(t) = &r.tamper
                 && !matches!(t.as_str(), "signature" | "content_hash")

@@ -326,7 +326,11 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
     .map_err(|e| e.to_string())?;
     handler.require_auth = !s.allow_unauthenticated;
     if let Some(m) = &s.media {
-        let disposition = m.content_disposition.as_deref().map(|d| text(vars, d)).transpose()?;
+        let disposition = m
+            .content_disposition
+            .as_deref()
+            .map(|d| text(vars, d))
+            .transpose()?;
         let (content_type, body) = crate::federation::media::multipart_download(
             &text(vars, &m.content_type)?,
             disposition.as_deref(),
@@ -490,10 +494,16 @@ mod tests {
         h.insert("bad name".to_owned(), "x".to_owned());
         h.insert(SNI_HEADER.to_owned(), "forged".to_owned());
         let map = header_map(&h, None);
-        assert_eq!(map.get("Host").and_then(|v| v.to_str().ok()), Some("127.0.0.1:8448"));
+        assert_eq!(
+            map.get("Host").and_then(|v| v.to_str().ok()),
+            Some("127.0.0.1:8448")
+        );
         assert_eq!(map.len(), 1);
         let map = header_map(&h, Some("localhost"));
-        assert_eq!(map.get(SNI_HEADER).and_then(|v| v.to_str().ok()), Some("localhost"));
+        assert_eq!(
+            map.get(SNI_HEADER).and_then(|v| v.to_str().ok()),
+            Some("localhost")
+        );
         assert_eq!(map.len(), 2);
     }
 }
