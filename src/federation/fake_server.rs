@@ -163,6 +163,8 @@ struct State {
     keys: PublicKeyMap,
     /// A retired key, listed under `old_verify_keys` once asked for ([`FakeServer::old_key`]).
     old_key: Option<ServerKey>,
+    /// The key endpoint answers 503 ([`FakeServer::set_keys_offline`]).
+    keys_offline: bool,
 }
 
 struct Shared {
@@ -373,6 +375,12 @@ impl FakeServer {
         Ok(key)
     }
 
+    /// From now on the key endpoint answers 503 `M_UNKNOWN` (`false`: serves keys again):
+    /// a server "having issues serving their own keys" (Querying Keys Through Another Server).
+    pub fn set_keys_offline(&self, offline: bool) {
+        self.shared.state().keys_offline = offline;
+    }
+
     /// Number of requests received so far (the next one gets this `seq`).
     pub fn next_seq(&self) -> u64 {
         self.shared.state().log.len() as u64
@@ -482,7 +490,14 @@ async fn handle(
         sni,
     };
     let mut raw: Option<(String, Vec<u8>)> = None;
-    let (status, reply) = if is_key_endpoint && method == "GET" {
+    let keys_offline = shared.state().keys_offline;
+    let (status, reply) = if is_key_endpoint && method == "GET" && keys_offline {
+        inbound.handler = Some("key/v2/server (offline)".into());
+        (
+            503,
+            json!({"errcode": "M_UNKNOWN", "error": "mxharness fake server: keys offline"}),
+        )
+    } else if is_key_endpoint && method == "GET" {
         inbound.handler = Some("key/v2/server".into());
         let old: Vec<ServerKey> = shared.state().old_key.iter().cloned().collect();
         match shared

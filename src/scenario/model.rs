@@ -441,7 +441,8 @@ pub struct RawEmailInbound {
 pub struct RawRemote {
     /// The fake server acting.
     pub server: String,
-    /// `join`, `leave`, `send_pdu`, `create_room`, `invite` or `send_edus`.
+    /// `join`, `leave`, `send_pdu`, `create_room`, `invite`, `send_edus` or `keys_offline`
+    /// (the key endpoint answers 503 from now on).
     pub op: String,
     /// The destination homeserver (default `hs1`).
     #[serde(default)]

@@ -18,6 +18,7 @@ pub const REMOTE_OPS: &[&str] = &[
     "create_room",
     "invite",
     "send_edus",
+    "keys_offline",
 ];
 
 impl Lowering<'_> {
@@ -219,7 +220,7 @@ impl Lowering<'_> {
                     Some(format!("use one of {}", REMOTE_OPS.join(", "))),
                 );
             }
-            let needs_room = !matches!(r.op.as_str(), "create_room" | "send_edus");
+            let needs_room = !matches!(r.op.as_str(), "create_room" | "send_edus" | "keys_offline");
             if needs_room && r.room_id.is_none() {
                 self.problem(&p, format!("`{}` needs `room_id`", r.op), None);
             }

@@ -1,5 +1,5 @@
 //! The `remote:` step: room-level actions of a fake server (join, leave, send_pdu,
-//! create_room, invite, send_edus) and the handlers a fake server needs once it is in a room.
+//! create_room, invite, send_edus; keys_offline makes its key endpoint fail) and the handlers a fake server needs once it is in a room.
 
 use std::time::Duration;
 
@@ -337,6 +337,15 @@ pub(super) async fn remote(
                 .unwrap_or(json!([]));
             let (ex, resp) = transaction(fake, peer, world, json!([]), edus, timeout).await;
             Ok(wrap(ex, resp, json!({})))
+        }
+        "keys_offline" => {
+            fake.server.set_keys_offline(true);
+            Ok(synthetic(
+                "KEYS_OFFLINE",
+                fake.server.server_name(),
+                200,
+                &json!({}),
+            ))
         }
         other => Err(format!("unknown remote operation `{other}`")),
     }
