@@ -745,4 +745,44 @@ mod tests {
         assert!(until >= before + 60_000, "{until} vs {before}");
         assert!(until <= now_ms() + 10 * 60_000, "{until} vs {before}");
     }
+
+    #[tokio::test]
+    async fn the_old_key_is_listed_once_asked_for_and_keys_can_go_offline() {
+        let ca = RunCa::new().expect("CA");
+        let server = FakeServer::start(&ca, "mxh").await.expect("server");
+        let other = FakeServer::start(&ca, "mxh").await.expect("server");
+        let doc = key_document(&server, &other).await;
+        assert_eq!(doc["old_verify_keys"], json!({}));
+        let old = server.old_key().expect("old key");
+        assert_eq!(server.old_key().expect("same key").key_id(), old.key_id());
+        let doc = key_document(&server, &other).await;
+        assert_eq!(
+            doc["old_verify_keys"][old.key_id()]["key"],
+            json!(old.public_key_base64())
+        );
+        assert!(doc["verify_keys"].get(old.key_id()).is_none());
+
+        server.set_keys_offline(true);
+        let mut req = SignedRequest::new("GET", server.server_name(), "/_matrix/key/v2/server");
+        req.base_url = Some(server.base_url());
+        req.forge.unsigned = true;
+        let (_, resp) = other.client().send(&req, Duration::from_secs(10)).await;
+        assert_eq!(resp.map(|r| r.status), Some(503));
+    }
+
+    #[tokio::test]
+    async fn the_connection_sni_is_recorded() {
+        let ca = RunCa::new().expect("CA");
+        let server = FakeServer::start(&ca, "mxh").await.expect("server");
+        let other = FakeServer::start(&ca, "mxh").await.expect("server");
+        // By IP address (base_url is https://127.0.0.1:<port>): no SNI.
+        let _ = key_document(&server, &other).await;
+        // By server name (https://localhost:<port>): SNI localhost.
+        let mut req = SignedRequest::new("GET", server.server_name(), "/_matrix/key/v2/server");
+        req.forge.unsigned = true;
+        let (ex, resp) = other.client().send(&req, Duration::from_secs(10)).await;
+        assert_eq!(resp.map(|r| r.status), Some(200), "{ex:?}");
+        let sni: Vec<Option<String>> = server.requests().into_iter().map(|r| r.sni).collect();
+        assert_eq!(sni, vec![None, Some("localhost".to_owned())]);
+    }
 }
