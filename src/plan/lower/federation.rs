@@ -323,4 +323,22 @@ mod tests {
         assert!(has("`send_pdu` needs `type`"), "{text:?}");
         assert!(has("exactly one of"), "{text:?}");
     }
+
+    #[test]
+    fn new_step_options_are_checked() {
+        let (plan, problems) = lower(&format!(
+            "{HEAD}servers: {{ remote: fake }}\nsteps:\n  - inbound: {{ on: remote, method: \"GET|POST\", path: /x }}\n  - remote: {{ server: remote, op: keys_offline }}\n  - remote: {{ server: remote, op: join, room_id: \"!r:x\", omit_members: true }}\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(plan.is_some());
+        let (plan, problems) = lower(&format!(
+            "{HEAD}servers: {{ remote: fake }}\nsteps:\n  - remote: {{ server: remote, op: leave, room_id: \"!r:x\", omit_members: true }}\n  - serve: {{ on: remote, method: GET, path: /m, json: {{}}, media: {{ content_type: text/plain, text: x }} }}\n  - inbound: {{ on: remote, method: \"GET|P OST\", path: /x }}\n"
+        ));
+        assert!(plan.is_none());
+        let text: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        let has = |s: &str| text.iter().any(|m| m.contains(s));
+        assert!(has("`omit_members` is for `join` only"), "{text:?}");
+        assert!(has("`media` is the whole answer"), "{text:?}");
+        assert!(has("invalid HTTP method"), "{text:?}");
+    }
 }
