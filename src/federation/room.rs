@@ -220,6 +220,54 @@ impl Room {
         finish_event(key, &draft, &self.version)
     }
 
+    /// The unsigned `m.room.member` join of `user` that make_join answers, built on the
+    /// current state (auth events, prev events, depth); the joining server signs it.
+    pub fn join_template(&self, user: &str) -> Value {
+        let content = json!({"membership": "join"});
+        json!({
+            "type": "m.room.member",
+            "room_id": self.room_id,
+            "sender": user,
+            "state_key": user,
+            "content": content,
+            "origin_server_ts": now_ms(),
+            "prev_events": self.latest,
+            "auth_events": self.auth_events_for("m.room.member", user, Some(user), &content),
+            "depth": self.depth + 1,
+        })
+    }
+
+    /// The send_join answer's `state` (the current state) and `auth_chain` (every event
+    /// reachable through the auth events of those), without `event_id` fields.
+    pub fn join_answer(&self) -> (Vec<Value>, Vec<Value>) {
+        let state: Vec<Value> = self.state.values().cloned().collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo: Vec<String> = state
+            .iter()
+            .flat_map(|e| string_list(e, "auth_events"))
+            .collect();
+        let mut chain = Vec::new();
+        while let Some(id) = todo.pop() {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(ev) = self.events.get(&id) {
+                todo.extend(string_list(ev, "auth_events"));
+                chain.push(ev.clone());
+            }
+        }
+        let strip = |mut e: Value| {
+            if let Some(o) = e.as_object_mut() {
+                o.remove("event_id");
+            }
+            e
+        };
+        (
+            state.into_iter().map(strip).collect(),
+            chain.into_iter().map(strip).collect(),
+        )
+    }
+
     /// Events for `get_missing_events`: walk back from `latest` through prev_events, stopping
     /// at `earliest`, oldest first, at most `limit`.
     pub fn missing_events(
@@ -395,5 +443,23 @@ mod tests {
             &Default::default(),
         );
         assert!(made.is_err());
+    }
+
+    #[test]
+    fn join_template_and_answer_follow_the_state() {
+        let key = ServerKey::generate("localhost:9", "k").expect("key");
+        let room = create_room(&key, "@u:localhost:9").expect("room");
+        let t = room.join_template("@a:hs");
+        assert_eq!(t["state_key"], json!("@a:hs"));
+        assert_eq!(t["prev_events"], json!(room.latest));
+        let auth = string_list(&t, "auth_events");
+        // create, power levels, join rules (alice has no membership yet)
+        assert_eq!(auth.len(), 3);
+        let (state, chain) = room.join_answer();
+        assert_eq!(state.len(), 5);
+        assert!(state.iter().all(|e| e.get("event_id").is_none()));
+        // every state event but the create has auth events; the chain holds the create,
+        // the creator's join and the power levels
+        assert_eq!(chain.len(), 3);
     }
 }

@@ -441,8 +441,9 @@ pub struct RawEmailInbound {
 pub struct RawRemote {
     /// The fake server acting.
     pub server: String,
-    /// `join`, `leave`, `send_pdu`, `create_room`, `invite`, `send_edus` or `keys_offline`
-    /// (the key endpoint answers 503 from now on).
+    /// `join`, `leave`, `send_pdu`, `create_room`, `invite`, `send_edus`, `keys_offline`
+    /// (the key endpoint answers 503 from now on) or `serve_joins` (answer make_join and
+    /// send_join for a room the fake server created).
     pub op: String,
     /// The destination homeserver (default `hs1`).
     #[serde(default)]

@@ -19,6 +19,7 @@ pub const REMOTE_OPS: &[&str] = &[
     "invite",
     "send_edus",
     "keys_offline",
+    "serve_joins",
 ];
 
 impl Lowering<'_> {

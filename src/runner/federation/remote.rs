@@ -1,5 +1,5 @@
 //! The `remote:` step: room-level actions of a fake server (join, leave, send_pdu,
-//! create_room, invite, send_edus; keys_offline makes its key endpoint fail) and the handlers a fake server needs once it is in a room.
+//! create_room, invite, send_edus, serve_joins; keys_offline makes its key endpoint fail) and the handlers a fake server needs once it is in a room.
 
 use std::time::Duration;
 
@@ -111,6 +111,73 @@ fn register_room_handlers(fake: &Fake) -> Result<(), String> {
     for h in [send, missing, event] {
         fake.server.register(h);
     }
+    Ok(())
+}
+
+/// Handlers of a resident server for the rooms a fake server knows: make_join answers a
+/// template built on the room's state, send_join v2 learns the join and answers the state
+/// and auth chain (with `extra_state` added to the state, e.g. a badly signed event).
+fn register_join_handlers(fake: &Fake, extra_state: Option<Value>) -> Result<(), String> {
+    let rooms = fake.rooms.clone();
+    let make = Handler::dynamic(
+        "make_join",
+        "GET",
+        "/_matrix/federation/v1/make_join/[^/]+/[^/]+",
+        move |req| {
+            let mut parts = req.path.rsplit('/');
+            let user = percent_decode(parts.next().unwrap_or(""));
+            let room_id = percent_decode(parts.next().unwrap_or(""));
+            let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+            match rooms.get(&room_id) {
+                Some(room) => (
+                    200,
+                    json!({"room_version": room.version, "event": room.join_template(&user)}),
+                ),
+                None => (
+                    404,
+                    json!({"errcode": "M_NOT_FOUND", "error": "unknown room"}),
+                ),
+            }
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let rooms = fake.rooms.clone();
+    let origin = fake.server.server_name().to_owned();
+    let send = Handler::dynamic(
+        "send_join",
+        "PUT",
+        "/_matrix/federation/v2/send_join/[^/]+/[^/]+",
+        move |req| {
+            let mut parts = req.path.rsplit('/');
+            let event_id = percent_decode(parts.next().unwrap_or(""));
+            let room_id = percent_decode(parts.next().unwrap_or(""));
+            let Some(event) = req.json.clone() else {
+                return (
+                    400,
+                    json!({"errcode": "M_NOT_JSON", "error": "no join event"}),
+                );
+            };
+            let mut rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(room) = rooms.get_mut(&room_id) else {
+                return (
+                    404,
+                    json!({"errcode": "M_NOT_FOUND", "error": "unknown room"}),
+                );
+            };
+            let (mut state, auth_chain) = room.join_answer();
+            state.extend(extra_state.iter().cloned());
+            let mut stored = event;
+            stored["event_id"] = json!(event_id);
+            room.learn(&stored, true);
+            (
+                200,
+                json!({"origin": origin, "state": state, "auth_chain": auth_chain}),
+            )
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    fake.server.register(make);
+    fake.server.register(send);
     Ok(())
 }
 
@@ -337,6 +404,36 @@ pub(super) async fn remote(
                 .unwrap_or(json!([]));
             let (ex, resp) = transaction(fake, peer, world, json!([]), edus, timeout).await;
             Ok(wrap(ex, resp, json!({})))
+        }
+        "serve_joins" => {
+            let bad_topic = match r.tamper.as_deref() {
+                Some("signature") => {
+                    // A topic event built on the current state whose signature is broken:
+                    // offered in the answer's state, never learnt.
+                    let content = json!({"topic": "mxharness: a badly signed topic"});
+                    let (_, mut ev) = with_room(fake, &room_id, |room| {
+                        room.mint(
+                            &key,
+                            "m.room.topic",
+                            &user,
+                            Some(""),
+                            &content,
+                            &Default::default(),
+                        )
+                    })?
+                    .map_err(|e| e.to_string())?;
+                    tamper(&mut ev, Some("signature"), &key);
+                    Some(ev)
+                }
+                _ => None,
+            };
+            register_join_handlers(fake, bad_topic)?;
+            Ok(synthetic(
+                "SERVE_JOINS",
+                &room_id,
+                200,
+                &json!({"room_id": room_id}),
+            ))
         }
         "keys_offline" => {
             fake.server.set_keys_offline(true);
