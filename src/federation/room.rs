@@ -268,6 +268,31 @@ impl Room {
         )
     }
 
+    /// Events for `/backfill`: the events `from` and those before them (breadth-first
+    /// through prev_events), at most `limit`, newest first, without `event_id` fields.
+    pub fn backfill(&self, from: &[String], limit: usize) -> Vec<Value> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut queue: std::collections::VecDeque<String> = from.iter().cloned().collect();
+        let mut out = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            if out.len() >= limit {
+                break;
+            }
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(ev) = self.events.get(&id) {
+                queue.extend(prev_events(ev));
+                let mut ev = ev.clone();
+                if let Some(o) = ev.as_object_mut() {
+                    o.remove("event_id");
+                }
+                out.push(ev);
+            }
+        }
+        out
+    }
+
     /// Events for `get_missing_events`: walk back from `latest` through prev_events, stopping
     /// at `earliest`, oldest first, at most `limit`.
     pub fn missing_events(
@@ -461,5 +486,20 @@ mod tests {
         // every state event but the create has auth events; the chain holds the create,
         // the creator's join and the power levels
         assert_eq!(chain.len(), 3);
+    }
+
+    #[test]
+    fn backfill_walks_back_from_the_given_events() {
+        let key = ServerKey::generate("localhost:9", "k").expect("key");
+        let room = create_room(&key, "@u:localhost:9").expect("room");
+        let latest = room.latest.clone();
+        let all = room.backfill(&latest, 100);
+        assert_eq!(all.len(), 5);
+        assert_eq!(
+            all.last().map(|e| e["type"].clone()),
+            Some(json!("m.room.create"))
+        );
+        assert_eq!(room.backfill(&latest, 2).len(), 2);
+        assert!(room.backfill(&["$unknown".to_owned()], 10).is_empty());
     }
 }

@@ -116,7 +116,8 @@ fn register_room_handlers(fake: &Fake) -> Result<(), String> {
 
 /// Handlers of a resident server for the rooms a fake server knows: make_join answers a
 /// template built on the room's state, send_join v2 learns the join and answers the state
-/// and auth chain (with `extra_state` added to the state, e.g. a badly signed event).
+/// and auth chain (with `extra_state` added to the state, e.g. a badly signed event), and
+/// backfill answers the events before `v` from what the fake server knows.
 fn register_join_handlers(fake: &Fake, extra_state: Option<Value>) -> Result<(), String> {
     let rooms = fake.rooms.clone();
     let make = Handler::dynamic(
@@ -176,8 +177,40 @@ fn register_join_handlers(fake: &Fake, extra_state: Option<Value>) -> Result<(),
         },
     )
     .map_err(|e| e.to_string())?;
+    let rooms = fake.rooms.clone();
+    let origin = fake.server.server_name().to_owned();
+    let backfill = Handler::dynamic(
+        "backfill",
+        "GET",
+        "/_matrix/federation/v1/backfill/[^/]+",
+        move |req| {
+            let room_id = percent_decode(req.path.rsplit('/').next().unwrap_or(""));
+            let query = req.uri.split_once('?').map(|(_, q)| q).unwrap_or("");
+            let mut from = Vec::new();
+            let mut limit = 10usize;
+            for pair in query.split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                match k {
+                    "v" => from.push(percent_decode(v)),
+                    "limit" => limit = v.parse().unwrap_or(10).min(1000),
+                    _ => {}
+                }
+            }
+            let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+            let pdus = rooms
+                .get(&room_id)
+                .map(|r| r.backfill(&from, limit))
+                .unwrap_or_default();
+            (
+                200,
+                json!({"origin": origin, "origin_server_ts": crate::federation::keys::now_ms(), "pdus": pdus}),
+            )
+        },
+    )
+    .map_err(|e| e.to_string())?;
     fake.server.register(make);
     fake.server.register(send);
+    fake.server.register(backfill);
     Ok(())
 }
 
