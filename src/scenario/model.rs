@@ -348,6 +348,11 @@ pub struct RawServe {
     /// Accept requests whose X-Matrix authentication fails (default false: they get 401).
     #[serde(default)]
     pub allow_unauthenticated: bool,
+    /// Answer `POST /_matrix/policy/v1/sign` as a Policy Server: sign the PDU with the
+    /// server's policy key (`ed25519:policy_server`, public key `${NAME.policy_key}`) and
+    /// answer only that signature.
+    #[serde(default)]
+    pub sign_policy: bool,
     /// Answer with a federation media download (`multipart/mixed`: `{}` metadata, then this
     /// file) instead of `json`.
     #[serde(default)]

@@ -144,6 +144,13 @@ impl Lowering<'_> {
             if let Some(j) = &s.json {
                 self.check_refs_value(&format!("{p}/json"), j, defined);
             }
+            if s.sign_policy && (s.sign_invite || s.media.is_some()) {
+                self.problem(
+                    &format!("{p}/sign_policy"),
+                    "`sign_policy` is the whole answer: leave out `sign_invite` and `media`",
+                    None,
+                );
+            }
             if let Some(m) = &s.media {
                 if s.json.is_some() || s.sign_invite {
                     self.problem(

@@ -64,6 +64,9 @@ struct Fake {
     server: FakeServer,
     user_id: String,
     rooms: Arc<Mutex<BTreeMap<String, Room>>>,
+    /// The key it signs with as a Policy Server (`ed25519:policy_server`), apart from its
+    /// published signing key as the spec recommends.
+    policy_key: ServerKey,
 }
 
 /// Everything federation steps of one scenario share.
@@ -92,12 +95,15 @@ impl World {
                     .await
                     .map_err(|e| format!("cannot start fake server `{name}`: {e}"))?;
                 let user_id = format!("@fake:{}", server.server_name());
+                let policy_key = ServerKey::generate(server.server_name(), "policy_server")
+                    .map_err(|e| format!("cannot make the policy key of `{name}`: {e}"))?;
                 world.fakes.insert(
                     name.clone(),
                     Fake {
                         server,
                         user_id,
                         rooms: Arc::default(),
+                        policy_key,
                     },
                 );
             }
@@ -112,8 +118,9 @@ impl World {
         Ok(world)
     }
 
-    /// `${name.server_name}`, `${name.user_id}` and `${name.key_id}` (each fake server signs
-    /// with a key id of its own, `ed25519:mxh_<unique>`) of every server.
+    /// `${name.server_name}`, `${name.user_id}`, `${name.key_id}` (each fake server signs
+    /// with a key id of its own, `ed25519:mxh_<unique>`) and `${name.policy_key}` (its Policy
+    /// Server public key) of every server.
     pub(super) fn set_vars(&self, ctx: &RunContext, vars: &mut Vars) {
         if let Some(fed) = &ctx.federation {
             vars.set("hs1.server_name", json!(fed.hs1.server_name));
@@ -128,6 +135,10 @@ impl World {
             );
             vars.set(format!("{name}.user_id"), json!(fake.user_id));
             vars.set(format!("{name}.key_id"), json!(fake.server.key().key_id()));
+            vars.set(
+                format!("{name}.policy_key"),
+                json!(fake.policy_key.public_key_base64()),
+            );
         }
     }
 
@@ -342,6 +353,23 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
             body,
         };
     }
+    if s.sign_policy {
+        let key = fake.policy_key.clone();
+        let rooms = fake.rooms.clone();
+        handler.reply = Reply::Dynamic(Arc::new(move |req| {
+            let version = req
+                .json
+                .as_ref()
+                .and_then(|pdu| pdu.get("room_id"))
+                .and_then(Value::as_str)
+                .and_then(|id| {
+                    let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+                    rooms.get(id).map(|r| r.version.clone())
+                })
+                .unwrap_or_else(|| "10".to_owned());
+            sign_policy(&key, req.json.as_ref(), &version)
+        }));
+    }
     if s.sign_invite {
         let key = fake.server.key().clone();
         handler.reply = Reply::Dynamic(Arc::new(move |req| sign_invite(&key, req.json.as_ref())));
@@ -353,6 +381,37 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
         200,
         &json!({}),
     ))
+}
+
+/// A Policy Server's answer to `POST /_matrix/policy/v1/sign`: only its own signature of the
+/// PDU (over the redacted form, as event signatures are), `{server: {"ed25519:policy_server":
+/// sig}}`.
+fn sign_policy(key: &ServerKey, pdu: Option<&Value>, version: &str) -> (u16, Value) {
+    let Some(pdu) = pdu else {
+        return (400, json!({"errcode": "M_NOT_JSON", "error": "no PDU"}));
+    };
+    let signed = room::rules(version).and_then(|rules| {
+        let mut object = crate::federation::keys::to_canonical_object(pdu)?;
+        object.remove("signatures");
+        ruma::signatures::sign_event(
+            key.server_name(),
+            key.key_pair(),
+            &mut object,
+            &rules.redaction,
+        )
+        .map_err(|e| crate::federation::FederationError::Sign(e.to_string()))?;
+        Ok(Value::from(ruma::CanonicalJsonValue::Object(object)))
+    });
+    match signed {
+        Ok(ev) => {
+            let sig = ev["signatures"][key.server_name()][key.key_id()].clone();
+            (200, json!({ key.server_name(): { key.key_id(): sig } }))
+        }
+        Err(e) => (
+            400,
+            json!({"errcode": "M_BAD_JSON", "error": e.to_string()}),
+        ),
+    }
 }
 
 /// Counter-sign an invite event (`PUT /_matrix/federation/v2/invite/...`).
