@@ -540,6 +540,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_policy_answer_is_only_the_policy_signature_over_the_redacted_event() {
+        let key = ServerKey::generate("localhost:7", "policy_server").expect("key");
+        let pdu = json!({"type": "m.room.message", "room_id": "!r:hs", "sender": "@a:hs",
+            "origin_server_ts": 1, "depth": 3, "prev_events": [], "auth_events": [],
+            "content": {"body": "x"}, "hashes": {"sha256": "abc"},
+            "signatures": {"hs": {"ed25519:k": "sig"}}});
+        let (status, answer) = sign_policy(&key, Some(&pdu), "10");
+        assert_eq!(status, 200, "{answer}");
+        let sig = answer["localhost:7"]["ed25519:policy_server"]
+            .as_str()
+            .expect("signature");
+        assert_eq!(answer.as_object().map(|o| o.len()), Some(1));
+        let rules = room::rules("10").expect("rules");
+        let object = crate::federation::keys::to_canonical_object(&pdu).expect("canonical");
+        let redacted =
+            ruma::canonical_json::redact(object, &rules.redaction, None).expect("redacted");
+        let bytes =
+            ruma::signatures::to_canonical_json_string_for_signing(&redacted).expect("json");
+        assert_eq!(sig, key.sign_bytes(bytes.as_bytes()));
+        assert_eq!(sign_policy(&key, None, "10").0, 400);
+    }
+
+    #[test]
     fn inbound_method_alternatives_match_case_insensitively() {
         assert!(method_matches("GET|POST", "POST"));
         assert!(method_matches("get", "GET"));
