@@ -368,8 +368,12 @@ pub struct RawServeMedia {
     /// `Content-Disposition` of the file part (e.g. `attachment; filename*=utf-8''...`).
     #[serde(default)]
     pub content_disposition: Option<String>,
-    /// The file's bytes, as text.
-    pub text: String,
+    /// The file's bytes, as text (exactly one of `text` and `hex`).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The file's bytes, as hexadecimal digits (an image, say).
+    #[serde(default)]
+    pub hex: Option<String>,
 }
 
 /// Wait for a request a fake server received; `expect.body` matches its JSON body.

@@ -159,10 +159,26 @@ impl Lowering<'_> {
                         None,
                     );
                 }
+                if m.text.is_some() == m.hex.is_some() {
+                    self.problem(
+                        &format!("{p}/media"),
+                        "`media` needs exactly one of `text` and `hex`",
+                        None,
+                    );
+                }
+                if let Some(h) = &m.hex
+                    && hex::decode(h).is_err()
+                {
+                    self.problem(
+                        &format!("{p}/media/hex"),
+                        "`hex` must be pairs of hexadecimal digits",
+                        None,
+                    );
+                }
                 for (k, v) in [
                     ("content_type", Some(&m.content_type)),
                     ("content_disposition", m.content_disposition.as_ref()),
-                    ("text", Some(&m.text)),
+                    ("text", m.text.as_ref()),
                 ] {
                     if let Some(v) = v {
                         self.check_refs_str(&format!("{p}/media/{k}"), v, defined);

@@ -342,10 +342,15 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
             .as_deref()
             .map(|d| text(vars, d))
             .transpose()?;
+        let bytes = match (&m.text, &m.hex) {
+            (Some(t), _) => text(vars, t)?.into_bytes(),
+            (None, Some(h)) => hex_bytes(h)?,
+            (None, None) => Vec::new(),
+        };
         let (content_type, body) = crate::federation::media::multipart_download(
             &text(vars, &m.content_type)?,
             disposition.as_deref(),
-            text(vars, &m.text)?.as_bytes(),
+            &bytes,
         );
         handler.reply = Reply::Raw {
             status: s.status.unwrap_or(200),
@@ -503,6 +508,11 @@ fn inbound(
     }
 }
 
+/// Hexadecimal digits as bytes.
+fn hex_bytes(h: &str) -> Result<Vec<u8>, String> {
+    hex::decode(h).map_err(|e| format!("hex: {e}"))
+}
+
 /// Whether a received request's method is one of `want`'s `|`-separated alternatives
 /// (`GET|POST`), ignoring case.
 fn method_matches(want: &str, got: &str) -> bool {
@@ -560,6 +570,13 @@ mod tests {
             ruma::signatures::to_canonical_json_string_for_signing(&redacted).expect("json");
         assert_eq!(sig, key.sign_bytes(bytes.as_bytes()));
         assert_eq!(sign_policy(&key, None, "10").0, 400);
+    }
+
+    #[test]
+    fn hex_digits_become_bytes() {
+        assert_eq!(hex_bytes("89504e47"), Ok(vec![0x89, 0x50, 0x4e, 0x47]));
+        assert!(hex_bytes("abc").is_err());
+        assert!(hex_bytes("zz").is_err());
     }
 
     #[test]
