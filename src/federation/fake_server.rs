@@ -46,6 +46,15 @@ pub enum Reply {
     },
     /// Computed from the request.
     Dynamic(ReplyFn),
+    /// A fixed status and a body that is not JSON (a media download's multipart answer).
+    Raw {
+        /// HTTP status.
+        status: u16,
+        /// `Content-Type` of the body.
+        content_type: String,
+        /// The bytes sent.
+        body: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for Reply {
@@ -53,6 +62,11 @@ impl std::fmt::Debug for Reply {
         match self {
             Reply::Json { status, body } => write!(f, "Json({status}, {body})"),
             Reply::Dynamic(_) => f.write_str("Dynamic(..)"),
+            Reply::Raw {
+                status,
+                content_type,
+                body,
+            } => write!(f, "Raw({status}, {content_type}, {} bytes)", body.len()),
         }
     }
 }
@@ -131,6 +145,8 @@ pub struct InboundRequest {
     pub handler: Option<String>,
     /// Status answered.
     pub status: u16,
+    /// The TLS Server Name Indication of the connection (None: none was sent).
+    pub sni: Option<String>,
 }
 
 impl InboundRequest {
@@ -145,6 +161,10 @@ struct State {
     handlers: Vec<Handler>,
     log: Vec<InboundRequest>,
     keys: PublicKeyMap,
+    /// A retired key, listed under `old_verify_keys` once asked for ([`FakeServer::old_key`]).
+    old_key: Option<ServerKey>,
+    /// The key endpoint answers 503 ([`FakeServer::set_keys_offline`]).
+    keys_offline: bool,
 }
 
 struct Shared {
@@ -340,6 +360,27 @@ impl FakeServer {
         }
     }
 
+    /// The server's retired key (made on first use, with a key id of its own): from then on
+    /// the key document lists it under `old_verify_keys`, expired an hour before each fetch.
+    /// Requests signed with it check that a receiver refuses keys only "valid for signing
+    /// events" (Publishing Keys).
+    pub fn old_key(&self) -> Result<ServerKey, FederationError> {
+        let mut state = self.shared.state();
+        if let Some(k) = &state.old_key {
+            return Ok(k.clone());
+        }
+        let version = NameRegistry::global().unique_version("old");
+        let key = ServerKey::generate(&self.shared.server_name, &version)?;
+        state.old_key = Some(key.clone());
+        Ok(key)
+    }
+
+    /// From now on the key endpoint answers 503 `M_UNKNOWN` (`false`: serves keys again):
+    /// a server "having issues serving their own keys" (Querying Keys Through Another Server).
+    pub fn set_keys_offline(&self, offline: bool) {
+        self.shared.state().keys_offline = offline;
+    }
+
     /// Number of requests received so far (the next one gets this `seq`).
     pub fn next_seq(&self) -> u64 {
         self.shared.state().log.len() as u64
@@ -369,9 +410,11 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<S
             let Ok(tls) = acceptor.accept(tcp).await else {
                 return;
             };
+            let sni = tls.get_ref().1.server_name().map(str::to_owned);
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(req, shared).await) }
+                let sni = sni.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(req, shared, sni).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), service)
@@ -395,6 +438,7 @@ fn respond(status: u16, body: &Value) -> hyper::Response<Full<Bytes>> {
 async fn handle(
     req: hyper::Request<Incoming>,
     shared: Arc<Shared>,
+    sni: Option<String>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -443,10 +487,23 @@ async fn handle(
         auth,
         handler: None,
         status: 404,
+        sni,
     };
-    let (status, reply) = if is_key_endpoint && method == "GET" {
+    let mut raw: Option<(String, Vec<u8>)> = None;
+    let keys_offline = shared.state().keys_offline;
+    let (status, reply) = if is_key_endpoint && method == "GET" && keys_offline {
+        inbound.handler = Some("key/v2/server (offline)".into());
+        (
+            503,
+            json!({"errcode": "M_UNKNOWN", "error": "mxharness fake server: keys offline"}),
+        )
+    } else if is_key_endpoint && method == "GET" {
         inbound.handler = Some("key/v2/server".into());
-        match shared.key.server_keys_document(now_ms(), KEY_VALIDITY_MS) {
+        let old: Vec<ServerKey> = shared.state().old_key.iter().cloned().collect();
+        match shared
+            .key
+            .server_keys_document_with_old(now_ms(), KEY_VALIDITY_MS, &old)
+        {
             Ok(doc) => (200, doc),
             Err(e) => (500, json!({"errcode": "M_UNKNOWN", "error": e.to_string()})),
         }
@@ -472,6 +529,14 @@ async fn handle(
                     _ => match &h.reply {
                         Reply::Json { status, body } => (*status, body.clone()),
                         Reply::Dynamic(f) => f(&inbound),
+                        Reply::Raw {
+                            status,
+                            content_type,
+                            body,
+                        } => {
+                            raw = Some((content_type.clone(), body.clone()));
+                            (*status, Value::Null)
+                        }
                     },
                 }
             }
@@ -484,7 +549,20 @@ async fn handle(
         state.log.push(inbound);
     }
     shared.changed.notify_waiters();
-    respond(status, &reply)
+    match raw {
+        Some((content_type, body)) => respond_raw(status, &content_type, body),
+        None => respond(status, &reply),
+    }
+}
+
+fn respond_raw(status: u16, content_type: &str, body: Vec<u8>) -> hyper::Response<Full<Bytes>> {
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp
 }
 
 /// Verify the X-Matrix header, fetching the origin's key document on first sight.
@@ -666,5 +744,45 @@ mod tests {
         let until = doc["valid_until_ts"].as_u64().unwrap();
         assert!(until >= before + 60_000, "{until} vs {before}");
         assert!(until <= now_ms() + 10 * 60_000, "{until} vs {before}");
+    }
+
+    #[tokio::test]
+    async fn the_old_key_is_listed_once_asked_for_and_keys_can_go_offline() {
+        let ca = RunCa::new().expect("CA");
+        let server = FakeServer::start(&ca, "mxh").await.expect("server");
+        let other = FakeServer::start(&ca, "mxh").await.expect("server");
+        let doc = key_document(&server, &other).await;
+        assert_eq!(doc["old_verify_keys"], json!({}));
+        let old = server.old_key().expect("old key");
+        assert_eq!(server.old_key().expect("same key").key_id(), old.key_id());
+        let doc = key_document(&server, &other).await;
+        assert_eq!(
+            doc["old_verify_keys"][old.key_id()]["key"],
+            json!(old.public_key_base64())
+        );
+        assert!(doc["verify_keys"].get(old.key_id()).is_none());
+
+        server.set_keys_offline(true);
+        let mut req = SignedRequest::new("GET", server.server_name(), "/_matrix/key/v2/server");
+        req.base_url = Some(server.base_url());
+        req.forge.unsigned = true;
+        let (_, resp) = other.client().send(&req, Duration::from_secs(10)).await;
+        assert_eq!(resp.map(|r| r.status), Some(503));
+    }
+
+    #[tokio::test]
+    async fn the_connection_sni_is_recorded() {
+        let ca = RunCa::new().expect("CA");
+        let server = FakeServer::start(&ca, "mxh").await.expect("server");
+        let other = FakeServer::start(&ca, "mxh").await.expect("server");
+        // By IP address (base_url is https://127.0.0.1:<port>): no SNI.
+        let _ = key_document(&server, &other).await;
+        // By server name (https://localhost:<port>): SNI localhost.
+        let mut req = SignedRequest::new("GET", server.server_name(), "/_matrix/key/v2/server");
+        req.forge.unsigned = true;
+        let (ex, resp) = other.client().send(&req, Duration::from_secs(10)).await;
+        assert_eq!(resp.map(|r| r.status), Some(200), "{ex:?}");
+        let sni: Vec<Option<String>> = server.requests().into_iter().map(|r| r.sni).collect();
+        assert_eq!(sni, vec![None, Some("localhost".to_owned())]);
     }
 }

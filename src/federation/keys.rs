@@ -158,10 +158,31 @@ impl ServerKey {
         now_ms: u64,
         validity_ms: u64,
     ) -> Result<Value, FederationError> {
+        self.server_keys_document_with_old(now_ms, validity_ms, &[])
+    }
+
+    /// The same document listing `old` keys under `old_verify_keys`, expired an hour before
+    /// `now_ms` (keys "only valid for signing events", Publishing Keys).
+    pub fn server_keys_document_with_old(
+        &self,
+        now_ms: u64,
+        validity_ms: u64,
+        old: &[ServerKey],
+    ) -> Result<Value, FederationError> {
+        let expired_ts = now_ms.saturating_sub(60 * 60 * 1000);
+        let old_keys: serde_json::Map<String, Value> = old
+            .iter()
+            .map(|k| {
+                (
+                    k.key_id(),
+                    json!({ "key": k.public_key_base64(), "expired_ts": expired_ts }),
+                )
+            })
+            .collect();
         let doc = json!({
             "server_name": self.server_name,
             "verify_keys": { self.key_id(): { "key": self.public_key_base64() } },
-            "old_verify_keys": {},
+            "old_verify_keys": old_keys,
             "valid_until_ts": now_ms.saturating_add(validity_ms),
         });
         self.sign_json(&doc)
@@ -286,6 +307,26 @@ pub(crate) mod tests {
         );
         let object = to_canonical_object(&doc).unwrap();
         ruma::signatures::verify_json(&key.public_key_map(), &object).unwrap();
+    }
+
+    #[test]
+    fn old_keys_are_listed_expired_and_the_document_still_verifies() {
+        let key = ServerKey::generate("localhost:1", "cur").expect("key");
+        let old = ServerKey::generate("localhost:1", "old").expect("key");
+        let doc = key
+            .server_keys_document_with_old(10_000_000, 1000, std::slice::from_ref(&old))
+            .expect("doc");
+        assert_eq!(
+            doc["old_verify_keys"]["ed25519:old"]["key"],
+            json!(old.public_key_base64())
+        );
+        assert_eq!(
+            doc["old_verify_keys"]["ed25519:old"]["expired_ts"],
+            json!(10_000_000 - 3_600_000)
+        );
+        assert!(doc["verify_keys"].get("ed25519:old").is_none());
+        let object = to_canonical_object(&doc).expect("canonical");
+        ruma::signatures::verify_json(&key.public_key_map(), &object).expect("verifies");
     }
 
     #[test]

@@ -22,6 +22,9 @@
 //!   handler expects is flagged (as in Complement).
 //! - [`room`]: what a fake server knows of a room, and minting events for it (auth and prev
 //!   events from the known state, content hash, signature, reference-hash event id).
+//! - [`media`]: the two-part `multipart/mixed` answer of a federation media download.
+//! - [`lenient_json`]: canonical-JSON-shaped encoding of floats and big integers, to sign
+//!   events and requests a strict receiver must discard.
 //!
 //! A spawned Synapse joins the same run with [`crate::target::FederationSetup`] and
 //! [`crate::target::SpawnedSynapse::start_federated`]: server name `localhost:<port>`, a
@@ -31,6 +34,8 @@
 pub mod client;
 pub mod fake_server;
 pub mod keys;
+pub mod lenient_json;
+pub mod media;
 pub mod names;
 pub mod room;
 pub mod tls;

@@ -52,9 +52,54 @@ pub fn finish_event(
     version: &str,
 ) -> Result<(String, Value), FederationError> {
     let rules = rules(version)?;
+    if to_canonical_object(event).is_err() {
+        return finish_non_canonical(key, event, &rules);
+    }
     let signed = key.hash_and_sign_event(event, &rules.redaction)?;
     let id = event_id(&signed, version)?;
     Ok((id, signed))
+}
+
+/// Hash and sign an event whose content has no canonical JSON form (a float, an integer
+/// beyond ±2^53), as a receiver that tolerated it would check it: the content hash over the
+/// event encoded like canonical JSON ([`super::lenient_json`]), the signature and the event id
+/// over the redacted form. Only non-state events other than redactions: their redacted form
+/// has empty content, so it is canonical.
+fn finish_non_canonical(
+    key: &ServerKey,
+    event: &Value,
+    rules: &RoomVersionRules,
+) -> Result<(String, Value), FederationError> {
+    use sha2::Digest as _;
+    if event.get("state_key").is_some() || str_field(event, "type") == "m.room.redaction" {
+        return Err(FederationError::Sign(
+            "content without a canonical JSON form is only signed for non-state events".into(),
+        ));
+    }
+    let mut draft = event.clone();
+    if let Some(o) = draft.as_object_mut() {
+        for k in ["signatures", "unsigned", "hashes"] {
+            o.remove(k);
+        }
+    }
+    let digest = sha2::Sha256::digest(super::lenient_json::encode(&draft).as_bytes());
+    let hash = ruma::serde::Base64::<ruma::serde::base64::Standard, _>::new(digest.to_vec());
+    draft["hashes"] = json!({ "sha256": hash.encode() });
+    let mut redacted = draft.clone();
+    redacted["content"] = json!({});
+    let mut object = to_canonical_object(&redacted)?;
+    ruma::signatures::sign_event(
+        key.server_name(),
+        key.key_pair(),
+        &mut object,
+        &rules.redaction,
+    )
+    .map_err(|e| FederationError::Sign(e.to_string()))?;
+    let hash = ruma::signatures::reference_hash(&object, rules)
+        .map_err(|e| FederationError::Sign(e.to_string()))?;
+    let signed = Value::from(ruma::CanonicalJsonValue::Object(object));
+    draft["signatures"] = signed.get("signatures").cloned().unwrap_or(json!({}));
+    Ok((format!("${hash}"), draft))
 }
 
 fn str_field<'a>(event: &'a Value, name: &str) -> &'a str {
@@ -173,6 +218,79 @@ impl Room {
             }
         }
         finish_event(key, &draft, &self.version)
+    }
+
+    /// The unsigned `m.room.member` join of `user` that make_join answers, built on the
+    /// current state (auth events, prev events, depth); the joining server signs it.
+    pub fn join_template(&self, user: &str) -> Value {
+        let content = json!({"membership": "join"});
+        json!({
+            "type": "m.room.member",
+            "room_id": self.room_id,
+            "sender": user,
+            "state_key": user,
+            "content": content,
+            "origin_server_ts": now_ms(),
+            "prev_events": self.latest,
+            "auth_events": self.auth_events_for("m.room.member", user, Some(user), &content),
+            "depth": self.depth + 1,
+        })
+    }
+
+    /// The send_join answer's `state` (the current state) and `auth_chain` (every event
+    /// reachable through the auth events of those), without `event_id` fields.
+    pub fn join_answer(&self) -> (Vec<Value>, Vec<Value>) {
+        let state: Vec<Value> = self.state.values().cloned().collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo: Vec<String> = state
+            .iter()
+            .flat_map(|e| string_list(e, "auth_events"))
+            .collect();
+        let mut chain = Vec::new();
+        while let Some(id) = todo.pop() {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(ev) = self.events.get(&id) {
+                todo.extend(string_list(ev, "auth_events"));
+                chain.push(ev.clone());
+            }
+        }
+        let strip = |mut e: Value| {
+            if let Some(o) = e.as_object_mut() {
+                o.remove("event_id");
+            }
+            e
+        };
+        (
+            state.into_iter().map(strip).collect(),
+            chain.into_iter().map(strip).collect(),
+        )
+    }
+
+    /// Events for `/backfill`: the events `from` and those before them (breadth-first
+    /// through prev_events), at most `limit`, newest first, without `event_id` fields.
+    pub fn backfill(&self, from: &[String], limit: usize) -> Vec<Value> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut queue: std::collections::VecDeque<String> = from.iter().cloned().collect();
+        let mut out = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            if out.len() >= limit {
+                break;
+            }
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(ev) = self.events.get(&id) {
+                queue.extend(prev_events(ev));
+                let mut ev = ev.clone();
+                if let Some(o) = ev.as_object_mut() {
+                    o.remove("event_id");
+                }
+                out.push(ev);
+            }
+        }
+        out
     }
 
     /// Events for `get_missing_events`: walk back from `latest` through prev_events, stopping
@@ -298,5 +416,90 @@ mod tests {
         assert_eq!(msg["depth"], 6);
         let missing = room.missing_events(&[], &room.latest.clone(), 10);
         assert_eq!(missing.len(), 4);
+    }
+
+    #[test]
+    fn a_big_integer_in_content_is_hashed_as_written_and_signed_in_redacted_form() {
+        let key = ServerKey::generate("localhost:9", "k").expect("key");
+        let room = create_room(&key, "@u:localhost:9").expect("room");
+        let content: Value =
+            serde_json::from_str(r#"{"body": "big", "n": 9007199254740993}"#).expect("json");
+        let (id, ev) = room
+            .mint(
+                &key,
+                "m.room.message",
+                "@u:localhost:9",
+                None,
+                &content,
+                &Default::default(),
+            )
+            .expect("minted");
+        assert_eq!(ev["content"]["n"].to_string(), "9007199254740993");
+        let mut unhashed = ev.clone();
+        if let Some(o) = unhashed.as_object_mut() {
+            o.remove("signatures");
+            o.remove("hashes");
+        }
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(crate::federation::lenient_json::encode(&unhashed));
+        let want = ruma::serde::Base64::<ruma::serde::base64::Standard, _>::new(digest.to_vec());
+        assert_eq!(ev["hashes"]["sha256"], json!(want.encode()));
+        // The redacted form (empty content) carries a valid signature and gives the id.
+        let mut redacted = ev.clone();
+        redacted["content"] = json!({});
+        let object = to_canonical_object(&redacted).expect("canonical");
+        let rules = rules("10").expect("rules");
+        ruma::signatures::verify_event(&key.public_key_map(), &object, &rules)
+            .expect("signature verifies");
+        assert_eq!(event_id(&redacted, "10").expect("id"), id);
+    }
+
+    #[test]
+    fn non_canonical_state_content_is_refused() {
+        let key = ServerKey::generate("localhost:9", "k").expect("key");
+        let room = create_room(&key, "@u:localhost:9").expect("room");
+        let content = json!({"n": 1.5});
+        let made = room.mint(
+            &key,
+            "m.room.topic",
+            "@u:localhost:9",
+            Some(""),
+            &content,
+            &Default::default(),
+        );
+        assert!(made.is_err());
+    }
+
+    #[test]
+    fn join_template_and_answer_follow_the_state() {
+        let key = ServerKey::generate("localhost:9", "k").expect("key");
+        let room = create_room(&key, "@u:localhost:9").expect("room");
+        let t = room.join_template("@a:hs");
+        assert_eq!(t["state_key"], json!("@a:hs"));
+        assert_eq!(t["prev_events"], json!(room.latest));
+        let auth = string_list(&t, "auth_events");
+        // create, power levels, join rules (alice has no membership yet)
+        assert_eq!(auth.len(), 3);
+        let (state, chain) = room.join_answer();
+        assert_eq!(state.len(), 5);
+        assert!(state.iter().all(|e| e.get("event_id").is_none()));
+        // every state event but the create has auth events; the chain holds the create,
+        // the creator's join and the power levels
+        assert_eq!(chain.len(), 3);
+    }
+
+    #[test]
+    fn backfill_walks_back_from_the_given_events() {
+        let key = ServerKey::generate("localhost:9", "k").expect("key");
+        let room = create_room(&key, "@u:localhost:9").expect("room");
+        let latest = room.latest.clone();
+        let all = room.backfill(&latest, 100);
+        assert_eq!(all.len(), 5);
+        assert_eq!(
+            all.last().map(|e| e["type"].clone()),
+            Some(json!("m.room.create"))
+        );
+        assert_eq!(room.backfill(&latest, 2).len(), 2);
+        assert!(room.backfill(&["$unknown".to_owned()], 10).is_empty());
     }
 }

@@ -51,9 +51,20 @@ pub fn request_signature(
     destination: &str,
     content: Option<&Value>,
 ) -> Result<String, FederationError> {
-    let object = request_object(method, uri, origin, destination, content)?;
-    let canonical = ruma::signatures::to_canonical_json_string_for_signing(&object)
-        .map_err(|e| FederationError::Sign(e.to_string()))?;
+    let canonical = match request_object(method, uri, origin, destination, content) {
+        Ok(object) => ruma::signatures::to_canonical_json_string_for_signing(&object)
+            .map_err(|e| FederationError::Sign(e.to_string()))?,
+        // A body with a float or a big integer (an event a receiver must discard): signed
+        // as a receiver that parsed it would re-encode it.
+        Err(_) if content.is_some() => super::lenient_json::encode(&serde_json::json!({
+            "method": method,
+            "uri": uri,
+            "origin": origin,
+            "destination": destination,
+            "content": content,
+        })),
+        Err(e) => return Err(e),
+    };
     Ok(key.sign_bytes(canonical.as_bytes()))
 }
 
@@ -248,6 +259,17 @@ mod tests {
                 &key.public_key_map(),
             )
             .unwrap();
+    }
+
+    #[test]
+    fn a_body_without_canonical_form_is_signed_over_its_lenient_encoding() {
+        let key = spec_key();
+        let body: Value = serde_json::from_str(r#"{"pdus": [{"n": 9007199254740993}]}"#).unwrap();
+        let sig = request_signature(&key, "PUT", "/t", "domain", "other", Some(&body)).unwrap();
+        let want = crate::federation::lenient_json::encode(&json!({
+            "method": "PUT", "uri": "/t", "origin": "domain", "destination": "other", "content": body,
+        }));
+        assert_eq!(sig, key.sign_bytes(want.as_bytes()));
     }
 
     #[test]

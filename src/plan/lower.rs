@@ -437,6 +437,7 @@ impl Lowering<'_> {
             if matches!(kind, model::ServerKind::Fake | model::ServerKind::FakeIp) {
                 defined.insert(format!("{name}.user_id"));
                 defined.insert(format!("{name}.key_id"));
+                defined.insert(format!("{name}.policy_key"));
             }
         }
         let wants_appservice = raw

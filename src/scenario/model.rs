@@ -341,6 +341,9 @@ pub struct RawForge {
     /// Sign with a fresh key the origin does not publish.
     #[serde(default)]
     pub unknown_key: bool,
+    /// Sign with a key the origin lists only under `old_verify_keys` (expired an hour ago).
+    #[serde(default)]
+    pub old_key: bool,
     /// Send this Authorization value verbatim.
     #[serde(default)]
     pub authorization: Option<String>,
@@ -371,6 +374,32 @@ pub struct RawServe {
     /// Accept requests whose X-Matrix authentication fails (default false: they get 401).
     #[serde(default)]
     pub allow_unauthenticated: bool,
+    /// Answer `POST /_matrix/policy/v1/sign` as a Policy Server: sign the PDU with the
+    /// server's policy key (`ed25519:policy_server`, public key `${NAME.policy_key}`) and
+    /// answer only that signature.
+    #[serde(default)]
+    pub sign_policy: bool,
+    /// Answer with a federation media download (`multipart/mixed`: `{}` metadata, then this
+    /// file) instead of `json`.
+    #[serde(default)]
+    pub media: Option<RawServeMedia>,
+}
+
+/// The file a `serve` step answers a federation media download with.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawServeMedia {
+    /// `Content-Type` of the file part.
+    pub content_type: String,
+    /// `Content-Disposition` of the file part (e.g. `attachment; filename*=utf-8''...`).
+    #[serde(default)]
+    pub content_disposition: Option<String>,
+    /// The file's bytes, as text (exactly one of `text` and `hex`).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The file's bytes, as hexadecimal digits (an image, say).
+    #[serde(default)]
+    pub hex: Option<String>,
 }
 
 /// Wait for a request a fake server received; `expect.body` matches its JSON body.
@@ -379,7 +408,7 @@ pub struct RawServe {
 pub struct RawInbound {
     /// The fake server.
     pub on: String,
-    /// HTTP method.
+    /// HTTP method, or alternatives separated by `|` (`GET|POST`).
     pub method: String,
     /// Regular expression over the path.
     pub path: String,
@@ -447,7 +476,9 @@ pub struct RawEmailInbound {
 pub struct RawRemote {
     /// The fake server acting.
     pub server: String,
-    /// `join`, `leave`, `send_pdu`, `create_room`, `invite` or `send_edus`.
+    /// `join`, `leave`, `send_pdu`, `create_room`, `invite`, `send_edus`, `keys_offline`
+    /// (the key endpoint answers 503 from now on) or `serve_joins` (answer make_join and
+    /// send_join for a room the fake server created).
     pub op: String,
     /// The destination homeserver (default `hs1`).
     #[serde(default)]
@@ -485,6 +516,9 @@ pub struct RawRemote {
     /// `ver` query values for make_join (default: the versions the harness can mint for).
     #[serde(default)]
     pub versions: Option<Vec<String>>,
+    /// `join`: send `omit_members=true` with send_join v2 (a partial-state join, v1.6).
+    #[serde(default)]
+    pub omit_members: Option<bool>,
 }
 
 /// One step: either a typed `call` or a raw `request`, then expectations and captures.

@@ -18,6 +18,8 @@ pub const REMOTE_OPS: &[&str] = &[
     "create_room",
     "invite",
     "send_edus",
+    "keys_offline",
+    "serve_joins",
 ];
 
 impl Lowering<'_> {
@@ -142,12 +144,56 @@ impl Lowering<'_> {
             if let Some(j) = &s.json {
                 self.check_refs_value(&format!("{p}/json"), j, defined);
             }
+            if s.sign_policy && (s.sign_invite || s.media.is_some()) {
+                self.problem(
+                    &format!("{p}/sign_policy"),
+                    "`sign_policy` is the whole answer: leave out `sign_invite` and `media`",
+                    None,
+                );
+            }
+            if let Some(m) = &s.media {
+                if s.json.is_some() || s.sign_invite {
+                    self.problem(
+                        &format!("{p}/media"),
+                        "`media` is the whole answer: leave out `json` and `sign_invite`",
+                        None,
+                    );
+                }
+                if m.text.is_some() == m.hex.is_some() {
+                    self.problem(
+                        &format!("{p}/media"),
+                        "`media` needs exactly one of `text` and `hex`",
+                        None,
+                    );
+                }
+                if let Some(h) = &m.hex
+                    && hex::decode(h).is_err()
+                {
+                    self.problem(
+                        &format!("{p}/media/hex"),
+                        "`hex` must be pairs of hexadecimal digits",
+                        None,
+                    );
+                }
+                for (k, v) in [
+                    ("content_type", Some(&m.content_type)),
+                    ("content_disposition", m.content_disposition.as_ref()),
+                    ("text", m.text.as_ref()),
+                ] {
+                    if let Some(v) = v {
+                        self.check_refs_str(&format!("{p}/media/{k}"), v, defined);
+                    }
+                }
+            }
             return Some(Action::Serve(s.clone()));
         }
         if let Some(i) = &raw.inbound {
             let p = format!("{base}/inbound");
             self.fake_server(&format!("{p}/on"), &i.on);
-            self.method(&format!("{p}/method"), &i.method);
+            // `GET|POST`: any of these methods.
+            for m in i.method.split('|') {
+                self.method(&format!("{p}/method"), m.trim());
+            }
             self.path_regex(&format!("{p}/path"), &i.path);
             self.check_refs_str(&format!("{p}/path"), &i.path, defined);
             return Some(Action::Inbound(i.clone()));
@@ -198,7 +244,7 @@ impl Lowering<'_> {
                     Some(format!("use one of {}", REMOTE_OPS.join(", "))),
                 );
             }
-            let needs_room = !matches!(r.op.as_str(), "create_room" | "send_edus");
+            let needs_room = !matches!(r.op.as_str(), "create_room" | "send_edus" | "keys_offline");
             if needs_room && r.room_id.is_none() {
                 self.problem(&p, format!("`{}` needs `room_id`", r.op), None);
             }
@@ -210,6 +256,13 @@ impl Lowering<'_> {
             }
             if r.op == "send_edus" && r.edus.is_none() {
                 self.problem(&p, "`send_edus` needs `edus`", None);
+            }
+            if r.omit_members.is_some() && r.op != "join" {
+                self.problem(
+                    &format!("{p}/omit_members"),
+                    "`omit_members` is for `join` only",
+                    None,
+                );
             }
             if let Some(t) = &r.tamper
                 && !matches!(t.as_str(), "signature" | "content_hash")
@@ -293,5 +346,23 @@ mod tests {
         assert!(has("unknown remote operation `teleport`"), "{text:?}");
         assert!(has("`send_pdu` needs `type`"), "{text:?}");
         assert!(has("exactly one of"), "{text:?}");
+    }
+
+    #[test]
+    fn new_step_options_are_checked() {
+        let (plan, problems) = lower(&format!(
+            "{HEAD}servers: {{ remote: fake }}\nsteps:\n  - inbound: {{ on: remote, method: \"GET|POST\", path: /x }}\n  - remote: {{ server: remote, op: keys_offline }}\n  - remote: {{ server: remote, op: join, room_id: \"!r:x\", omit_members: true }}\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(plan.is_some());
+        let (plan, problems) = lower(&format!(
+            "{HEAD}servers: {{ remote: fake }}\nsteps:\n  - remote: {{ server: remote, op: leave, room_id: \"!r:x\", omit_members: true }}\n  - serve: {{ on: remote, method: GET, path: /m, json: {{}}, media: {{ content_type: text/plain, text: x }} }}\n  - inbound: {{ on: remote, method: \"GET|P OST\", path: /x }}\n"
+        ));
+        assert!(plan.is_none());
+        let text: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        let has = |s: &str| text.iter().any(|m| m.contains(s));
+        assert!(has("`omit_members` is for `join` only"), "{text:?}");
+        assert!(has("`media` is the whole answer"), "{text:?}");
+        assert!(has("invalid HTTP method"), "{text:?}");
     }
 }

@@ -64,6 +64,9 @@ struct Fake {
     server: FakeServer,
     user_id: String,
     rooms: Arc<Mutex<BTreeMap<String, Room>>>,
+    /// The key it signs with as a Policy Server (`ed25519:policy_server`), apart from its
+    /// published signing key as the spec recommends.
+    policy_key: ServerKey,
 }
 
 /// Everything federation steps of one scenario share.
@@ -92,12 +95,15 @@ impl World {
                     .await
                     .map_err(|e| format!("cannot start fake server `{name}`: {e}"))?;
                 let user_id = format!("@fake:{}", server.server_name());
+                let policy_key = ServerKey::generate(server.server_name(), "policy_server")
+                    .map_err(|e| format!("cannot make the policy key of `{name}`: {e}"))?;
                 world.fakes.insert(
                     name.clone(),
                     Fake {
                         server,
                         user_id,
                         rooms: Arc::default(),
+                        policy_key,
                     },
                 );
             }
@@ -112,8 +118,9 @@ impl World {
         Ok(world)
     }
 
-    /// `${name.server_name}`, `${name.user_id}` and `${name.key_id}` (each fake server signs
-    /// with a key id of its own, `ed25519:mxh_<unique>`) of every server.
+    /// `${name.server_name}`, `${name.user_id}`, `${name.key_id}` (each fake server signs
+    /// with a key id of its own, `ed25519:mxh_<unique>`) and `${name.policy_key}` (its Policy
+    /// Server public key) of every server.
     pub(super) fn set_vars(&self, ctx: &RunContext, vars: &mut Vars) {
         if let Some(fed) = &ctx.federation {
             vars.set("hs1.server_name", json!(fed.hs1.server_name));
@@ -128,6 +135,10 @@ impl World {
             );
             vars.set(format!("{name}.user_id"), json!(fake.user_id));
             vars.set(format!("{name}.key_id"), json!(fake.server.key().key_id()));
+            vars.set(
+                format!("{name}.policy_key"),
+                json!(fake.policy_key.public_key_base64()),
+            );
         }
     }
 
@@ -276,6 +287,8 @@ async fn federation(
                 )
                 .map_err(|e| e.to_string())?,
             )
+        } else if forge.old_key {
+            Some(fake.server.old_key().map_err(|e| e.to_string())?)
         } else {
             None
         };
@@ -323,6 +336,45 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
     )
     .map_err(|e| e.to_string())?;
     handler.require_auth = !s.allow_unauthenticated;
+    if let Some(m) = &s.media {
+        let disposition = m
+            .content_disposition
+            .as_deref()
+            .map(|d| text(vars, d))
+            .transpose()?;
+        let bytes = match (&m.text, &m.hex) {
+            (Some(t), _) => text(vars, t)?.into_bytes(),
+            (None, Some(h)) => hex_bytes(h)?,
+            (None, None) => Vec::new(),
+        };
+        let (content_type, body) = crate::federation::media::multipart_download(
+            &text(vars, &m.content_type)?,
+            disposition.as_deref(),
+            &bytes,
+        );
+        handler.reply = Reply::Raw {
+            status: s.status.unwrap_or(200),
+            content_type,
+            body,
+        };
+    }
+    if s.sign_policy {
+        let key = fake.policy_key.clone();
+        let rooms = fake.rooms.clone();
+        handler.reply = Reply::Dynamic(Arc::new(move |req| {
+            let version = req
+                .json
+                .as_ref()
+                .and_then(|pdu| pdu.get("room_id"))
+                .and_then(Value::as_str)
+                .and_then(|id| {
+                    let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+                    rooms.get(id).map(|r| r.version.clone())
+                })
+                .unwrap_or_else(|| "10".to_owned());
+            sign_policy(&key, req.json.as_ref(), &version)
+        }));
+    }
     if s.sign_invite {
         let key = fake.server.key().clone();
         handler.reply = Reply::Dynamic(Arc::new(move |req| sign_invite(&key, req.json.as_ref())));
@@ -334,6 +386,37 @@ fn serve(s: &RawServe, world: &World, vars: &Vars) -> Result<(Exchange, Option<R
         200,
         &json!({}),
     ))
+}
+
+/// A Policy Server's answer to `POST /_matrix/policy/v1/sign`: only its own signature of the
+/// PDU (over the redacted form, as event signatures are), `{server: {"ed25519:policy_server":
+/// sig}}`.
+fn sign_policy(key: &ServerKey, pdu: Option<&Value>, version: &str) -> (u16, Value) {
+    let Some(pdu) = pdu else {
+        return (400, json!({"errcode": "M_NOT_JSON", "error": "no PDU"}));
+    };
+    let signed = room::rules(version).and_then(|rules| {
+        let mut object = crate::federation::keys::to_canonical_object(pdu)?;
+        object.remove("signatures");
+        ruma::signatures::sign_event(
+            key.server_name(),
+            key.key_pair(),
+            &mut object,
+            &rules.redaction,
+        )
+        .map_err(|e| crate::federation::FederationError::Sign(e.to_string()))?;
+        Ok(Value::from(ruma::CanonicalJsonValue::Object(object)))
+    });
+    match signed {
+        Ok(ev) => {
+            let sig = ev["signatures"][key.server_name()][key.key_id()].clone();
+            (200, json!({ key.server_name(): { key.key_id(): sig } }))
+        }
+        Err(e) => (
+            400,
+            json!({"errcode": "M_BAD_JSON", "error": e.to_string()}),
+        ),
+    }
 }
 
 /// Counter-sign an invite event (`PUT /_matrix/federation/v2/invite/...`).
@@ -390,14 +473,19 @@ fn inbound(
         .server
         .requests()
         .into_iter()
-        .filter(|r| r.method.eq_ignore_ascii_case(&i.method) && re.is_match(&r.path))
+        .filter(|r| method_matches(&i.method, &r.method) && re.is_match(&r.path))
         .filter(|r| !want_auth || r.auth.is_ok())
         .collect();
     let mut last = None;
     for r in candidates.iter().rev() {
         let body = r.json.clone().unwrap_or(Value::Null);
-        let (mut exchange, received) = synthetic(&r.method, &r.uri, r.status, &body);
+        let (mut exchange, mut received) = synthetic(&r.method, &r.uri, r.status, &body);
         exchange.request_headers = r.headers.clone();
+        // `expect.headers` judges the headers the request came with (e.g. `Host`), and the
+        // TLS SNI of its connection as `mxharness-tls-sni`.
+        if let Some(rec) = received.as_mut() {
+            rec.headers = header_map(&r.headers, r.sni.as_deref());
+        }
         exchange.request_body = Some(r.body.clone());
         if let Some(rec) = &received
             && candidate_ok(rec)
@@ -417,5 +505,104 @@ fn inbound(
             i.method,
             i.path
         )),
+    }
+}
+
+/// Hexadecimal digits as bytes.
+fn hex_bytes(h: &str) -> Result<Vec<u8>, String> {
+    hex::decode(h).map_err(|e| format!("hex: {e}"))
+}
+
+/// Whether a received request's method is one of `want`'s `|`-separated alternatives
+/// (`GET|POST`), ignoring case.
+fn method_matches(want: &str, got: &str) -> bool {
+    want.split('|').any(|m| m.trim().eq_ignore_ascii_case(got))
+}
+
+/// The pseudo-header an `inbound` step's `headers` matchers see the connection's TLS Server
+/// Name Indication under (absent when the client sent none).
+pub const SNI_HEADER: &str = "mxharness-tls-sni";
+
+/// Recorded request headers as an [`http::HeaderMap`] (names and values that are not valid
+/// HTTP are left out), with the connection's SNI as [`SNI_HEADER`] (a real header of that
+/// name is dropped).
+fn header_map(headers: &BTreeMap<String, String>, sni: Option<&str>) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    if let Some(v) = sni.and_then(|s| http::HeaderValue::from_str(s).ok()) {
+        map.insert(SNI_HEADER, v);
+    }
+    for (k, v) in headers {
+        if k.eq_ignore_ascii_case(SNI_HEADER) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_answer_is_only_the_policy_signature_over_the_redacted_event() {
+        let key = ServerKey::generate("localhost:7", "policy_server").expect("key");
+        let pdu = json!({"type": "m.room.message", "room_id": "!r:hs", "sender": "@a:hs",
+            "origin_server_ts": 1, "depth": 3, "prev_events": [], "auth_events": [],
+            "content": {"body": "x"}, "hashes": {"sha256": "abc"},
+            "signatures": {"hs": {"ed25519:k": "sig"}}});
+        let (status, answer) = sign_policy(&key, Some(&pdu), "10");
+        assert_eq!(status, 200, "{answer}");
+        let sig = answer["localhost:7"]["ed25519:policy_server"]
+            .as_str()
+            .expect("signature");
+        assert_eq!(answer.as_object().map(|o| o.len()), Some(1));
+        let rules = room::rules("10").expect("rules");
+        let object = crate::federation::keys::to_canonical_object(&pdu).expect("canonical");
+        let redacted =
+            ruma::canonical_json::redact(object, &rules.redaction, None).expect("redacted");
+        let bytes =
+            ruma::signatures::to_canonical_json_string_for_signing(&redacted).expect("json");
+        assert_eq!(sig, key.sign_bytes(bytes.as_bytes()));
+        assert_eq!(sign_policy(&key, None, "10").0, 400);
+    }
+
+    #[test]
+    fn hex_digits_become_bytes() {
+        assert_eq!(hex_bytes("89504e47"), Ok(vec![0x89, 0x50, 0x4e, 0x47]));
+        assert!(hex_bytes("abc").is_err());
+        assert!(hex_bytes("zz").is_err());
+    }
+
+    #[test]
+    fn inbound_method_alternatives_match_case_insensitively() {
+        assert!(method_matches("GET|POST", "POST"));
+        assert!(method_matches("get", "GET"));
+        assert!(!method_matches("GET|PUT", "POST"));
+    }
+
+    #[test]
+    fn recorded_headers_become_a_header_map() {
+        let mut h = BTreeMap::new();
+        h.insert("host".to_owned(), "127.0.0.1:8448".to_owned());
+        h.insert("bad name".to_owned(), "x".to_owned());
+        h.insert(SNI_HEADER.to_owned(), "forged".to_owned());
+        let map = header_map(&h, None);
+        assert_eq!(
+            map.get("Host").and_then(|v| v.to_str().ok()),
+            Some("127.0.0.1:8448")
+        );
+        assert_eq!(map.len(), 1);
+        let map = header_map(&h, Some("localhost"));
+        assert_eq!(
+            map.get(SNI_HEADER).and_then(|v| v.to_str().ok()),
+            Some("localhost")
+        );
+        assert_eq!(map.len(), 2);
     }
 }

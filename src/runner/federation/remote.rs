@@ -1,5 +1,5 @@
 //! The `remote:` step: room-level actions of a fake server (join, leave, send_pdu,
-//! create_room, invite, send_edus) and the handlers a fake server needs once it is in a room.
+//! create_room, invite, send_edus, serve_joins; keys_offline makes its key endpoint fail) and the handlers a fake server needs once it is in a room.
 
 use std::time::Duration;
 
@@ -114,6 +114,106 @@ fn register_room_handlers(fake: &Fake) -> Result<(), String> {
     Ok(())
 }
 
+/// Handlers of a resident server for the rooms a fake server knows: make_join answers a
+/// template built on the room's state, send_join v2 learns the join and answers the state
+/// and auth chain (with `extra_state` added to the state, e.g. a badly signed event), and
+/// backfill answers the events before `v` from what the fake server knows.
+fn register_join_handlers(fake: &Fake, extra_state: Option<Value>) -> Result<(), String> {
+    let rooms = fake.rooms.clone();
+    let make = Handler::dynamic(
+        "make_join",
+        "GET",
+        "/_matrix/federation/v1/make_join/[^/]+/[^/]+",
+        move |req| {
+            let mut parts = req.path.rsplit('/');
+            let user = percent_decode(parts.next().unwrap_or(""));
+            let room_id = percent_decode(parts.next().unwrap_or(""));
+            let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+            match rooms.get(&room_id) {
+                Some(room) => (
+                    200,
+                    json!({"room_version": room.version, "event": room.join_template(&user)}),
+                ),
+                None => (
+                    404,
+                    json!({"errcode": "M_NOT_FOUND", "error": "unknown room"}),
+                ),
+            }
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let rooms = fake.rooms.clone();
+    let origin = fake.server.server_name().to_owned();
+    let send = Handler::dynamic(
+        "send_join",
+        "PUT",
+        "/_matrix/federation/v2/send_join/[^/]+/[^/]+",
+        move |req| {
+            let mut parts = req.path.rsplit('/');
+            let event_id = percent_decode(parts.next().unwrap_or(""));
+            let room_id = percent_decode(parts.next().unwrap_or(""));
+            let Some(event) = req.json.clone() else {
+                return (
+                    400,
+                    json!({"errcode": "M_NOT_JSON", "error": "no join event"}),
+                );
+            };
+            let mut rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(room) = rooms.get_mut(&room_id) else {
+                return (
+                    404,
+                    json!({"errcode": "M_NOT_FOUND", "error": "unknown room"}),
+                );
+            };
+            let (mut state, auth_chain) = room.join_answer();
+            state.extend(extra_state.iter().cloned());
+            let mut stored = event;
+            stored["event_id"] = json!(event_id);
+            room.learn(&stored, true);
+            (
+                200,
+                json!({"origin": origin, "state": state, "auth_chain": auth_chain}),
+            )
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let rooms = fake.rooms.clone();
+    let origin = fake.server.server_name().to_owned();
+    let backfill = Handler::dynamic(
+        "backfill",
+        "GET",
+        "/_matrix/federation/v1/backfill/[^/]+",
+        move |req| {
+            let room_id = percent_decode(req.path.rsplit('/').next().unwrap_or(""));
+            let query = req.uri.split_once('?').map(|(_, q)| q).unwrap_or("");
+            let mut from = Vec::new();
+            let mut limit = 10usize;
+            for pair in query.split('&') {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                match k {
+                    "v" => from.push(percent_decode(v)),
+                    "limit" => limit = v.parse().unwrap_or(10).min(1000),
+                    _ => {}
+                }
+            }
+            let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+            let pdus = rooms
+                .get(&room_id)
+                .map(|r| r.backfill(&from, limit))
+                .unwrap_or_default();
+            (
+                200,
+                json!({"origin": origin, "origin_server_ts": crate::federation::keys::now_ms(), "pdus": pdus}),
+            )
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    fake.server.register(make);
+    fake.server.register(send);
+    fake.server.register(backfill);
+    Ok(())
+}
+
 fn strip_event_id(mut ev: Value) -> Value {
     if let Some(o) = ev.as_object_mut() {
         o.remove("event_id");
@@ -195,11 +295,14 @@ pub(super) async fn remote(
             let (event_id, mut event) =
                 room::finish_event(&key, &template, &version).map_err(|e| e.to_string())?;
             tamper(&mut event, r.tamper.as_deref(), &key);
-            let path = format!(
+            let mut path = format!(
                 "/_matrix/federation/v2/{send}/{}/{}",
                 seg(&room_id),
                 seg(&event_id)
             );
+            if r.op == "join" && r.omit_members == Some(true) {
+                path.push_str("?omit_members=true");
+            }
             let (ex, resp) = signed(fake, peer, "PUT", &path, Some(event.clone()), timeout).await;
             let ok = resp.as_ref().is_some_and(|r| r.status == 200);
             if ok && r.op == "join" {
@@ -334,6 +437,45 @@ pub(super) async fn remote(
                 .unwrap_or(json!([]));
             let (ex, resp) = transaction(fake, peer, world, json!([]), edus, timeout).await;
             Ok(wrap(ex, resp, json!({})))
+        }
+        "serve_joins" => {
+            let bad_topic = match r.tamper.as_deref() {
+                Some("signature") => {
+                    // A topic event built on the current state whose signature is broken:
+                    // offered in the answer's state, never learnt.
+                    let content = json!({"topic": "mxharness: a badly signed topic"});
+                    let (_, mut ev) = with_room(fake, &room_id, |room| {
+                        room.mint(
+                            &key,
+                            "m.room.topic",
+                            &user,
+                            Some(""),
+                            &content,
+                            &Default::default(),
+                        )
+                    })?
+                    .map_err(|e| e.to_string())?;
+                    tamper(&mut ev, Some("signature"), &key);
+                    Some(ev)
+                }
+                _ => None,
+            };
+            register_join_handlers(fake, bad_topic)?;
+            Ok(synthetic(
+                "SERVE_JOINS",
+                &room_id,
+                200,
+                &json!({"room_id": room_id}),
+            ))
+        }
+        "keys_offline" => {
+            fake.server.set_keys_offline(true);
+            Ok(synthetic(
+                "KEYS_OFFLINE",
+                fake.server.server_name(),
+                200,
+                &json!({}),
+            ))
         }
         other => Err(format!("unknown remote operation `{other}`")),
     }
