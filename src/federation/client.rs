@@ -35,6 +35,9 @@ pub struct Forge {
     pub key: Option<ServerKey>,
     /// Send this `Authorization` value verbatim (overrides everything above).
     pub authorization: Option<String>,
+    /// Send the correctly computed parts in this hand-written layout
+    /// (`x_matrix::fill_template`) instead of the formatter's.
+    pub authorization_template: Option<String>,
     /// Extra headers; a name given here replaces the computed header of that name.
     pub headers: BTreeMap<String, String>,
 }
@@ -125,6 +128,15 @@ impl FederationClient {
             x_matrix::request_signature(key, &req.method, uri, origin, destination, content)?;
         if forge.tamper_signature {
             sig = tamper(&sig);
+        }
+        if let Some(template) = &forge.authorization_template {
+            return Ok(Some(x_matrix::fill_template(
+                template,
+                origin,
+                destination,
+                &key.key_id(),
+                &sig,
+            )));
         }
         let header_dest = (!forge.omit_destination).then_some(destination);
         x_matrix::format_header(origin, header_dest, &key.key_id(), &sig).map(Some)

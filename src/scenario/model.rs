@@ -347,6 +347,11 @@ pub struct RawForge {
     /// Send this Authorization value verbatim.
     #[serde(default)]
     pub authorization: Option<String>,
+    /// Send the valid signature in this hand-written header layout: `{origin}`,
+    /// `{destination}`, `{key}`, `{sig}` (and `{origin_escaped}` etc., every character
+    /// backslash-escaped) are replaced by the request's correct parts.
+    #[serde(default)]
+    pub authorization_template: Option<String>,
     /// Extra or replaced headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

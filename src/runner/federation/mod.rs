@@ -307,6 +307,7 @@ async fn federation(
                 .transpose()?,
             key,
             authorization: opt(&forge.authorization)?,
+            authorization_template: opt(&forge.authorization_template)?,
             headers: forge
                 .headers
                 .iter()
