@@ -134,6 +134,20 @@ impl ServerKey {
         Ok(from_canonical(object))
     }
 
+    /// An event (PDU) someone else hashed, with this server's signature added beside theirs
+    /// (counter-signing an invite, a Policy Server's signature), using the redaction rules of
+    /// its room version.
+    pub fn sign_event(
+        &self,
+        event: &Value,
+        rules: &RedactionRules,
+    ) -> Result<Value, FederationError> {
+        let mut object = to_canonical_object(event)?;
+        ruma::signatures::sign_event(&self.server_name, self.pair.as_ref(), &mut object, rules)
+            .map_err(|e| FederationError::Sign(e.to_string()))?;
+        Ok(from_canonical(object))
+    }
+
     /// An event (PDU) with its content hash and this server's signature added, using the
     /// redaction rules of its room version.
     pub fn hash_and_sign_event(

@@ -185,32 +185,22 @@ async fn attempt(
     };
     let user_id = user.map(|u| u.user_id.as_str());
     let base_url = world.base_url(step.actor.as_deref(), ctx);
-    if let Some(wait) = none_wait(&step.action) {
-        let judge = |r: &Received| {
-            let json = r.json();
-            let seen = Observed {
-                status: r.status,
-                json: json.as_ref(),
-                schema: None,
-                headers: Some(&r.headers),
-                text: None,
-            };
-            check::evaluate(&step.expect, &seen, vars).is_empty()
+    // Whether a request a role or fake server received meets the step's expectations.
+    let judge = |r: &Received| {
+        let json = r.json();
+        let seen = Observed {
+            status: r.status,
+            json: json.as_ref(),
+            schema: None,
+            headers: Some(&r.headers),
+            text: None,
         };
+        check::evaluate(&step.expect, &seen, vars).is_empty()
+    };
+    if let Some(wait) = none_wait(&step.action) {
         return watch_none(step, ctx, vars, wait, step_started, &judge).await;
     }
     let (exchange, received) = if is_federation(&step.action) {
-        let judge = |r: &Received| {
-            let json = r.json();
-            let seen = Observed {
-                status: r.status,
-                json: json.as_ref(),
-                schema: None,
-                headers: Some(&r.headers),
-                text: None,
-            };
-            check::evaluate(&step.expect, &seen, vars).is_empty()
-        };
         let outcome = match &step.action {
             Action::Appservice(a) => super::appservice::inbound(a, ctx, vars, &judge),
             Action::PushGateway(a) => super::appservice::push_inbound(a, ctx, vars, &judge),

@@ -415,50 +415,35 @@ pub async fn probe(
             Capability::PasswordPolicy => password_policy(&p, &b).await,
             Capability::RegistrationTerms => registration_terms(&p).await,
             Capability::SsoLogin => sso_login(&p).await,
-            Capability::RoomPublication => {
-                let room = p
-                    .call(
-                        "POST",
-                        "/_matrix/client/v3/createRoom",
-                        Some(&a.access_token),
-                        Some(json!({})),
-                    )
-                    .await;
-                match room.body["room_id"].as_str() {
-                    Some(id) => {
-                        let path = format!(
-                            "/_matrix/client/v3/directory/list/room/{}",
-                            encode_component(id)
-                        );
-                        let r = p
-                            .call(
-                                "PUT",
-                                &path,
-                                Some(&a.access_token),
-                                Some(json!({"visibility": "public"})),
-                            )
-                            .await;
-                        Probed {
-                            offered: r.ok(),
-                            evidence: r.describe("PUT /directory/list/room public"),
-                        }
+            Capability::RoomPublication => match probe_room(&p, &a).await {
+                Ok(id) => {
+                    let path = format!(
+                        "/_matrix/client/v3/directory/list/room/{}",
+                        encode_component(&id)
+                    );
+                    let r = p
+                        .call(
+                            "PUT",
+                            &path,
+                            Some(&a.access_token),
+                            Some(json!({"visibility": "public"})),
+                        )
+                        .await;
+                    Probed {
+                        offered: r.ok(),
+                        evidence: r.describe("PUT /directory/list/room public"),
                     }
-                    None => Probed {
-                        offered: false,
-                        evidence: room.describe("POST /createRoom"),
-                    },
                 }
-            }
+                Err(not) => not,
+            },
         };
         out.probed.insert(*cap, probed);
     }
     out
 }
 
-/// MSC4140's unstable scheduling: a message sent with `org.matrix.msc4140.delay` is answered
-/// with a `delay_id` (a server without the feature ignores the parameter and sends it at once,
-/// or refuses it). The probe's delayed event is cancelled again.
-async fn delayed_events(p: &Prober<'_>, a: &UserInfo) -> Probed {
+/// A fresh room of `a`'s for a probe, or why the capability cannot be probed.
+async fn probe_room(p: &Prober<'_>, a: &UserInfo) -> Result<String, Probed> {
     let room = p
         .call(
             "POST",
@@ -467,15 +452,26 @@ async fn delayed_events(p: &Prober<'_>, a: &UserInfo) -> Probed {
             Some(json!({})),
         )
         .await;
-    let Some(room_id) = room.body["room_id"].as_str() else {
-        return Probed {
+    match room.body["room_id"].as_str() {
+        Some(id) => Ok(id.to_owned()),
+        None => Err(Probed {
             offered: false,
             evidence: room.describe("POST /createRoom"),
-        };
+        }),
+    }
+}
+
+/// MSC4140's unstable scheduling: a message sent with `org.matrix.msc4140.delay` is answered
+/// with a `delay_id` (a server without the feature ignores the parameter and sends it at once,
+/// or refuses it). The probe's delayed event is cancelled again.
+async fn delayed_events(p: &Prober<'_>, a: &UserInfo) -> Probed {
+    let room_id = match probe_room(p, a).await {
+        Ok(id) => id,
+        Err(not) => return not,
     };
     let path = format!(
         "/_matrix/client/v3/rooms/{}/send/m.room.message/mxh-probe-{}?org.matrix.msc4140.delay=600000",
-        encode_component(room_id),
+        encode_component(&room_id),
         uuid::Uuid::new_v4().simple()
     );
     let r = p

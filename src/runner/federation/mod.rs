@@ -396,18 +396,7 @@ fn sign_policy(key: &ServerKey, pdu: Option<&Value>, version: &str) -> (u16, Val
     let Some(pdu) = pdu else {
         return (400, json!({"errcode": "M_NOT_JSON", "error": "no PDU"}));
     };
-    let signed = room::rules(version).and_then(|rules| {
-        let mut object = crate::federation::keys::to_canonical_object(pdu)?;
-        object.remove("signatures");
-        ruma::signatures::sign_event(
-            key.server_name(),
-            key.key_pair(),
-            &mut object,
-            &rules.redaction,
-        )
-        .map_err(|e| crate::federation::FederationError::Sign(e.to_string()))?;
-        Ok(Value::from(ruma::CanonicalJsonValue::Object(object)))
-    });
+    let signed = room::rules(version).and_then(|rules| key.sign_event(pdu, &rules.redaction));
     match signed {
         Ok(ev) => {
             let sig = ev["signatures"][key.server_name()][key.key_id()].clone();
@@ -432,18 +421,7 @@ fn sign_invite(key: &ServerKey, body: Option<&Value>) -> (u16, Value) {
     let Some(event) = body.get("event") else {
         return (400, json!({"errcode": "M_BAD_JSON", "error": "no event"}));
     };
-    let signed = room::rules(version).and_then(|rules| {
-        let object = crate::federation::keys::to_canonical_object(event)?;
-        let mut object = object;
-        ruma::signatures::sign_event(
-            key.server_name(),
-            key.key_pair(),
-            &mut object,
-            &rules.redaction,
-        )
-        .map_err(|e| crate::federation::FederationError::Sign(e.to_string()))?;
-        Ok(Value::from(ruma::CanonicalJsonValue::Object(object)))
-    });
+    let signed = room::rules(version).and_then(|rules| key.sign_event(event, &rules.redaction));
     match signed {
         Ok(ev) => (200, json!({"event": ev})),
         Err(e) => (400, json!({"errcode": "M_UNKNOWN", "error": e.to_string()})),
